@@ -1,0 +1,25 @@
+"""gen_jax: generative modeling in JAX.
+
+Autoencoders, VAEs, GANs and normalizing flows behind one functional API; jit-compiled,
+data-parallel training with exact resume; and the evaluation that tells whether a model is good.
+
+Subpackages:
+  gen_jax.data     data sets (TFDS builders that read local raw files offline), input pipeline
+  gen_jax.nn       networks (MLP, convolutional encoders and decoders)
+  gen_jax.models   model families, each a Flax module plus pure loss and sample functions
+  gen_jax.train    train state, jitted steps, sharding, checkpoints, logging, the training loop
+  gen_jax.metrics  likelihood and sample-quality metrics
+"""
+
+from . import config as config
+from . import data as data
+from . import metrics as metrics
+from . import models as models
+from . import nn as nn
+from . import train as train
+from .config import DataConfig as DataConfig
+from .config import ExperimentConfig as ExperimentConfig
+from .config import OptimConfig as OptimConfig
+from .config import TrainConfig as TrainConfig
+
+__version__ = "0.1.0"

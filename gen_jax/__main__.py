@@ -1,0 +1,7 @@
+"""``python -m gen_jax`` is the ``gen-jax`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,142 @@
+"""Timing primitives: median step time after compilation, compile time, peak matmul rate.
+
+Every workload is timed on the production step (never a copy), with the inputs already on
+device, and reported as the median over repeats, because these machines are shared and noisy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import resource
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+
+@dataclasses.dataclass(frozen=True)
+class Timing:
+    """Wall-clock statistics of one workload.
+
+    Attributes:
+      compile_s: first call (trace + compile + one execution), seconds.
+      step_s: per-call seconds of every timed repeat.
+      items_per_call: what one call processes (1 step, or N samples) for the rate.
+    """
+
+    compile_s: float
+    step_s: tuple[float, ...]
+    items_per_call: int = 1
+
+    @property
+    def median_s(self) -> float:
+        return statistics.median(self.step_s)
+
+    @property
+    def rate(self) -> float:
+        """Items (steps or samples) per second at the median."""
+        return self.items_per_call / self.median_s
+
+    def summary(self) -> dict[str, float]:
+        return {
+            "compile_s": self.compile_s,
+            "median_s": self.median_s,
+            "min_s": min(self.step_s),
+            "max_s": max(self.step_s),
+            "per_second": self.rate,
+            "per_second_min": self.items_per_call / max(self.step_s),
+            "per_second_max": self.items_per_call / min(self.step_s),
+            "repeats": len(self.step_s),
+        }
+
+
+def time_calls(
+    call: Callable[[Any], Any],
+    carry: Any,
+    *,
+    repeats: int = 20,
+    warmup: int = 3,
+    calls_per_repeat: int = 1,
+    items_per_call: int = 1,
+) -> Timing:
+    """Times ``carry = call(carry)`` (a step threading its state), blocking on every result.
+
+    Args:
+      call: one step; takes and returns the carried value (e.g. the train state), so donation
+        and the real dependency chain between steps are kept.
+      carry: the initial carried value.
+      repeats: timed repeats (the median is reported).
+      warmup: untimed calls after the first (compiling) one.
+      calls_per_repeat: calls inside one timed repeat (for very short steps).
+      items_per_call: items one call processes, for the rate.
+    """
+    t0 = time.perf_counter()
+    carry = jax.block_until_ready(call(carry))
+    compile_s = time.perf_counter() - t0
+    for _ in range(warmup):
+        carry = jax.block_until_ready(call(carry))
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(calls_per_repeat):
+            carry = call(carry)
+        jax.block_until_ready(carry)
+        times.append((time.perf_counter() - t0) / calls_per_repeat)
+    return Timing(compile_s, tuple(times), items_per_call)
+
+
+def peak_matmul_flops(n: int = 4096, repeats: int = 10, dtype=jnp.float32) -> float:
+    """Measured FLOP/s of a large ``n x n`` matmul through jax on the default device (median)."""
+    k1, k2 = jax.random.split(jax.random.PRNGKey(0))
+    a = jax.random.normal(k1, (n, n), dtype)
+    b = jax.random.normal(k2, (n, n), dtype)
+    mm = jax.jit(lambda a, b: a @ b)
+    timing = time_calls(lambda c: mm(a, c) * 1e-3, b, repeats=repeats, warmup=1)
+    return 2.0 * n**3 / timing.median_s
+
+
+def step_flops(fn: Callable, *args) -> float | None:
+    """FLOPs of one call of jitted ``fn`` from XLA's cost analysis (None when unavailable)."""
+    try:
+        cost = jax.jit(fn).lower(*args).compile().cost_analysis()
+    except Exception:  # cost analysis is best-effort on some backends
+        return None
+    if isinstance(cost, list | tuple):
+        cost = cost[0] if cost else None
+    return float(cost["flops"]) if cost and "flops" in cost else None
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MiB (host memory; CPU devices)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def device_peak_memory_mb() -> float | None:
+    """Peak bytes in use on device 0 in MiB, where the backend reports it (GPU/TPU)."""
+    stats = jax.devices()[0].memory_stats() or {}
+    peak = stats.get("peak_bytes_in_use")
+    return None if peak is None else peak / 2**20
+
+
+def environment() -> dict[str, Any]:
+    """What the numbers were measured on: device, threads, package versions."""
+    import importlib.metadata as md
+
+    versions = {}
+    for pkg in ("jax", "jaxlib", "flax", "optax", "distrax", "numpy"):
+        try:
+            versions[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    return {
+        "backend": jax.default_backend(),
+        "devices": [str(d) for d in jax.devices()],
+        "cpu_count": os.cpu_count(),
+        "affinity_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        "versions": versions,
+    }

@@ -1,0 +1,197 @@
+"""The ``gen-jax`` command line: train, sample, eval and launch.
+
+Examples::
+
+    gen-jax train vae                                   # VAE on the bundled 8x8 digits
+    gen-jax train vae --data.name mnist --data.binarize --train.steps 20000
+    gen-jax train --config experiments/iwae_mnist/config.py --train.workdir runs/iwae
+    gen-jax sample --workdir runs/iwae --num 64 --out samples.png
+    gen-jax eval --workdir runs/iwae --importance-samples 5000
+    gen-jax launch -n 2 -- train vae --train.workdir runs/two_procs
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+USAGE = __doc__
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``gen-jax`` command: bad input ends in one line, not a traceback."""
+    from .train import NonFiniteError
+
+    try:
+        return _main(argv)
+    except (ValueError, FileNotFoundError, NonFiniteError) as e:
+        if os.environ.get("GEN_JAX_TRACEBACK"):
+            raise
+        message = " ".join(str(e).split())
+        print(f"gen-jax: error: {message}", file=sys.stderr)
+        return 2
+
+
+def _main(argv: list[str] | None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(
+        prog="gen-jax", description="Train, sample and evaluate generative models in JAX.",
+        epilog=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("train", add_help=False,
+                   help="train a model: gen-jax train MODEL|--config FILE [--section.field VALUE]")
+    p = sub.add_parser("sample", help="draw samples from a trained run")
+    p.add_argument("--workdir", required=True, help="the run's output folder")
+    p.add_argument("--num", type=int, default=64, help="number of samples")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, help="PNG path (default: WORKDIR/samples_seedS.png)")
+    p.add_argument("--npy", default=None, help="also save the raw samples as a .npy file")
+    p = sub.add_parser("eval", help="evaluate a trained run on a data split")
+    p.add_argument("--workdir", required=True, help="the run's output folder")
+    p.add_argument("--split", default=None, help="data split (default: the run's eval split)")
+    p.add_argument("--num-examples", type=int, default=None, help="first N examples (all)")
+    p.add_argument("--importance-samples", type=int, default=0,
+                   help="also estimate log p(x) with K importance samples (VAEs)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, help="JSON path (default: WORKDIR/eval_SPLIT.json)")
+    p = sub.add_parser("launch", help="run a gen-jax command in N local processes")
+    p.add_argument("-n", "--num-processes", type=int, required=True)
+    p.add_argument("--port", type=int, default=None, help="coordinator port (a free one)")
+    p.add_argument("rest", nargs=argparse.REMAINDER, help="-- then the gen-jax command")
+
+    if argv and argv[0] == "train":
+        return _train(argv[1:])
+    args = parser.parse_args(argv)
+    if args.command == "sample":
+        return _sample(args)
+    if args.command == "eval":
+        return _eval(args)
+    if args.command == "launch":
+        from .train import launch
+
+        rest = args.rest[1:] if args.rest[:1] == ["--"] else args.rest
+        if not rest:
+            parser.error("launch needs a command after --, e.g. gen-jax launch -n 2 -- train vae")
+        return launch(args.num_processes, rest, port=args.port)
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+def _train(argv: list[str]) -> int:
+    import tyro
+
+    from . import models
+    from .config import ExperimentConfig, load_config_file
+    from .train import train
+
+    pre = argparse.ArgumentParser(prog="gen-jax train", add_help=False)
+    pre.add_argument("model", nargs="?", choices=sorted(models.MODELS), default=None)
+    pre.add_argument("--config", default=None)
+    known, rest = pre.parse_known_args(argv)
+    if known.config:
+        cfg = load_config_file(known.config)
+        name = models.name_of(cfg.model)
+        if known.model and known.model != name:
+            raise SystemExit(f"gen-jax train: {known.config} configures {name!r}, not "
+                             f"{known.model!r}; drop one of them")
+    elif known.model:
+        name = known.model
+        cfg = ExperimentConfig(model=models.MODELS[name][0]())
+    else:
+        if "-h" in rest or "--help" in rest:
+            print(f"usage: gen-jax train MODEL|--config FILE [overrides]\n"
+                  f"MODEL is one of: {', '.join(sorted(models.MODELS))}; "
+                  "`gen-jax train MODEL --help` lists every override.")
+            return 0
+        raise SystemExit("gen-jax train: name a model ("
+                         f"{', '.join(sorted(models.MODELS))}) or pass --config FILE")
+    cfg = tyro.cli(ExperimentConfig[type(cfg.model)], default=cfg, args=rest,
+                   prog=f"gen-jax train {name}")
+    final = train(cfg, name)
+    print(json.dumps({"workdir": str(Path(cfg.train.workdir).absolute()), **final}, indent=2))
+    return 0
+
+
+def _load_run(workdir: str):
+    from . import models
+    from .config import load_json, read_model_name
+    from .train import build_run
+
+    path = Path(workdir) / "config.json"
+    if not path.is_file():
+        raise SystemExit(f"gen-jax: {workdir} has no config.json; pass the --workdir of a "
+                         "training run")
+    name = read_model_name(path)
+    cfg = load_json(path, models.MODELS[name][0])
+    run, _ = build_run(cfg, name, restore=True)
+    if int(run.strategy.fetch(run.state.step)) == 0:
+        raise SystemExit(f"gen-jax: {workdir} has no checkpoint yet; train first")
+    return run
+
+
+def _sample(args) -> int:
+    import dataclasses
+
+    import jax
+    import numpy as np
+
+    from .train import Evaluator, save_samples
+
+    run = _load_run(args.workdir)
+    cfg = dataclasses.replace(run.config,
+                              train=dataclasses.replace(run.config.train, num_samples=args.num))
+    samples = Evaluator(run, cfg).samples(run.state, jax.random.PRNGKey(args.seed))
+    out = Path(args.out or Path(args.workdir) / f"samples_seed{args.seed}.png")
+    save_samples(samples, out)
+    if args.npy:
+        np.save(args.npy, samples)
+    print(json.dumps({"png": str(out), "shape": list(samples.shape)}))
+    return 0
+
+
+def _eval(args) -> int:
+    import dataclasses
+
+    from .train import Evaluator
+
+    run = _load_run(args.workdir)
+    data = run.config.data
+    if args.split:
+        data = dataclasses.replace(data, eval_split=args.split)
+    cfg = dataclasses.replace(run.config, data=data)
+    report = Evaluator(run, cfg).evaluate(run.state, args.num_examples)
+    if args.importance_samples:
+        report |= _importance_nll(run, cfg, args)
+    report = {"split": data.eval_split, "step": int(run.strategy.fetch(run.state.step)), **report}
+    out = Path(args.out or Path(args.workdir) / f"eval_{data.eval_split}.json")
+    out.write_text(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def _importance_nll(run, cfg, args) -> dict[str, float]:
+    import jax
+
+    from . import data as gdata
+    from . import metrics
+
+    ds = gdata.load(cfg.data.name, cfg.data.eval_split, data_dir=cfg.data.data_dir,
+                    tfds_dir=cfg.data.tfds_dir)
+    n = len(ds) if args.num_examples is None else min(args.num_examples, len(ds))
+    key = jax.random.PRNGKey(args.seed)
+    batch = {"x": ds.x[:n]} | ({"label": ds.label[:n]} if ds.label is not None else {})
+    model_batch = run.preprocess(batch, jax.random.fold_in(key, 1))
+    variables = run.strategy.fetch(run.state.variables(ema=True)) \
+        if run.strategy.name == "pmap" else run.state.variables(ema=True)
+    nll, stderr = metrics.evaluate_log_likelihood(
+        run.model, variables, model_batch["x"], jax.random.fold_in(key, 2),
+        num_samples=args.importance_samples, label=model_batch.get("label"))
+    return {f"nll_is{args.importance_samples}": float(nll),
+            f"nll_is{args.importance_samples}_stderr": float(stderr)}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,180 @@
+"""Typed experiment configuration: frozen dataclasses, one per concern.
+
+An experiment is ``ExperimentConfig(model=..., data=..., optim=..., train=...)``; the model part is
+the family's own config class (e.g. :class:`gen_jax.models.VAEConfig`). Experiment files under
+``experiments/`` are Python modules with a ``config()`` function returning one; the command line
+overrides any field (``--train.steps 500 --model.latent-dim 8``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+import types
+import typing
+from pathlib import Path
+from typing import Any, Generic, Literal, TypeVar
+
+M = TypeVar("M")
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Which data to train on and how to present it to the model."""
+
+    name: str = "digits"
+    """Data set name: digits, mnist, fashion_mnist, binarized_mnist, ring8, grid25, two_moons,
+    checkerboard."""
+    data_dir: str | None = None
+    """Folder of raw data files (default: $GEN_JAX_DATA_DIR; TFDS downloads when neither is set)."""
+    tfds_dir: str | None = None
+    """Where prepared TFDS files live (default: $GEN_JAX_TFDS_DIR, then TFDS's own default)."""
+    batch_size: int = 128
+    """Global batch size, split over all devices and processes."""
+    binarize: bool = False
+    """Dynamic binarization: a fresh Bernoulli draw of every pixel at every step."""
+    dequantize: bool = False
+    """Uniform dequantization of discrete data: (x + u) / levels with u ~ U[0, 1)."""
+    train_split: str = "train"
+    eval_split: str = "test"
+    size: int | None = None
+    """Number of training points for the generated toy sets (default: the set's own)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimConfig:
+    """An optax optimizer with a learning-rate schedule, clipping and parameter EMA."""
+
+    optimizer: Literal["adam", "adamw", "adamax", "sgd", "rmsprop", "lamb"] = "adam"
+    learning_rate: float = 1e-3
+    schedule: Literal["constant", "cosine", "warmup_cosine", "exponential"] = "constant"
+    warmup_steps: int = 0
+    decay_steps: int | None = None
+    """Length of the decay (default: the number of training steps)."""
+    end_factor: float = 0.0
+    """Final learning rate as a fraction of the peak (cosine, warmup_cosine, exponential)."""
+    b1: float = 0.9
+    b2: float = 0.999
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+    grad_clip_norm: float | None = None
+    """Clip gradients to this global norm (None: no clipping)."""
+    ema_decay: float | None = None
+    """Keep an exponential moving average of the parameters with this decay (None: no EMA)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """How long to train, where to write, and how to run on the available devices."""
+
+    steps: int = 2000
+    seed: int = 0
+    workdir: str = "runs/default"
+    """Output folder: checkpoints, metrics.jsonl, TensorBoard events, sample grids, config."""
+    resume: bool = True
+    """Resume from the latest checkpoint in workdir when there is one."""
+    log_every: int = 100
+    eval_every: int = 1000
+    num_eval_examples: int | None = 2000
+    """Test examples used by the periodic evaluation (None: the whole split)."""
+    sample_every: int = 1000
+    num_samples: int = 64
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 3
+    strategy: Literal["jit", "pmap"] = "jit"
+    """jit: jax.jit over a device mesh (default); pmap: the compatibility strategy."""
+    compute_dtype: Literal["float32", "bfloat16"] = "float32"
+    """Activation dtype; parameters stay float32 (bfloat16 is for accelerators)."""
+    max_consecutive_nonfinite: int = 20
+    """Stop when this many steps in a row had a non-finite loss or gradient."""
+    profile_steps: tuple[int, int] | None = None
+    """Write a jax.profiler trace of steps [start, stop) to workdir/profile."""
+    progress: bool = True
+    """Show a progress bar (process 0 only)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentConfig(Generic[M]):
+    """A whole experiment: model family config plus data, optimizer and training settings."""
+
+    model: M
+    data: DataConfig = DataConfig()
+    optim: OptimConfig = OptimConfig()
+    train: TrainConfig = TrainConfig()
+
+
+def load_config_file(path: str | Path) -> ExperimentConfig:
+    """Imports an experiment file and returns its ``config()``.
+
+    Raises:
+      ValueError: the file is missing or defines no ``config()``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"config file {path} does not exist; pass the path of an experiment file")
+    spec = importlib.util.spec_from_file_location(f"_gen_jax_config_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not callable(getattr(module, "config", None)):
+        raise ValueError(f"config file {path} defines no config() function returning an "
+                         "ExperimentConfig")
+    cfg = module.config()
+    if not isinstance(cfg, ExperimentConfig):
+        raise ValueError(f"config() in {path} returned {type(cfg).__name__}, not ExperimentConfig")
+    return cfg
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """A JSON-ready dict of a config dataclass."""
+    return dataclasses.asdict(cfg)
+
+
+def from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """Rebuilds a (nested) config dataclass from :func:`to_dict`'s output, with types restored."""
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for field in dataclasses.fields(cls):
+        if field.name in data:
+            kwargs[field.name] = _convert(hints[field.name], data[field.name])
+    return cls(**kwargs)
+
+
+def _convert(tp: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value)
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(tp):
+            if arg is not type(None):
+                return _convert(arg, value)
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(args[0], v) for v in value)
+        return tuple(_convert(a, v) for a, v in zip(args, value, strict=True))
+    return value
+
+
+def save_json(cfg: ExperimentConfig, model_name: str, path: str | Path) -> None:
+    """Writes the config (and its model family's name) next to a run's checkpoints."""
+    Path(path).write_text(json.dumps({"model_name": model_name, **to_dict(cfg)}, indent=2))
+
+
+def load_json(path: str | Path, model_config_cls: type) -> ExperimentConfig:
+    """Reads a config written by :func:`save_json`."""
+    data = json.loads(Path(path).read_text())
+    data.pop("model_name", None)
+    return ExperimentConfig(
+        model=from_dict(model_config_cls, data["model"]),
+        data=from_dict(DataConfig, data["data"]),
+        optim=from_dict(OptimConfig, data["optim"]),
+        train=from_dict(TrainConfig, data["train"]),
+    )
+
+
+def read_model_name(path: str | Path) -> str:
+    """The model family recorded by :func:`save_json`."""
+    return json.loads(Path(path).read_text())["model_name"]

@@ -1,0 +1,56 @@
+"""Types shared by every dataset: what a split holds and what a model needs to know about it."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetInfo:
+    """What a model needs to know about a dataset.
+
+    Attributes:
+      name: registry name, e.g. ``"mnist"``.
+      shape: shape of one example, e.g. ``(28, 28, 1)`` for images or ``(2,)`` for toy points.
+      num_classes: number of label classes; 0 when the data set has no labels.
+      num_levels: number of discrete values per dimension of the stored data (256 for 8-bit
+        images, 2 for binary images, 17 for scikit-learn's digits); ``None`` for continuous data.
+      splits: split name -> number of examples.
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    num_classes: int
+    num_levels: int | None
+    splits: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    @property
+    def is_discrete(self) -> bool:
+        return self.num_levels is not None
+
+    @property
+    def dim(self) -> int:
+        return int(np.prod(self.shape))
+
+
+@dataclasses.dataclass(frozen=True)
+class ArrayDataset:
+    """One split held in host memory.
+
+    Attributes:
+      info: the dataset's :class:`DatasetInfo`.
+      split: split name.
+      x: ``[N, *info.shape]`` examples; ``uint8`` in ``[0, num_levels)`` for discrete data,
+        ``float32`` for continuous data.
+      label: ``[N]`` ``int32`` labels, or ``None`` when the data set has none.
+    """
+
+    info: DatasetInfo
+    split: str
+    x: np.ndarray
+    label: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])

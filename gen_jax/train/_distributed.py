@@ -1,0 +1,108 @@
+"""Multi-process training: ``jax.distributed`` set-up and a local launcher (like torchrun).
+
+On one host, ``gen-jax launch -n N -- train ...`` starts N processes that find each other through
+the environment variables below. On clusters, ``jax.distributed.initialize()`` detects SLURM,
+Open MPI and TPU pods by itself; set ``GEN_JAX_DISTRIBUTED=auto`` to ask for that.
+
+Environment variables (read by :func:`initialize_from_env`):
+  GEN_JAX_COORDINATOR: ``host:port`` of process 0's coordinator service.
+  GEN_JAX_NUM_PROCESSES: number of processes.
+  GEN_JAX_PROCESS_ID: this process's index in ``[0, num_processes)``.
+  GEN_JAX_DISTRIBUTED: ``auto`` to let ``jax.distributed`` detect the cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import jax
+
+_initialized = False
+
+
+def initialize_from_env() -> bool:
+    """Calls ``jax.distributed.initialize`` when the environment asks for it.
+
+    Returns:
+      True when this process is part of a multi-process run.
+    """
+    global _initialized
+    if _initialized:
+        return True
+    env = os.environ
+    if "GEN_JAX_COORDINATOR" in env:
+        try:
+            num = int(env["GEN_JAX_NUM_PROCESSES"])
+            pid = int(env["GEN_JAX_PROCESS_ID"])
+        except (KeyError, ValueError) as e:
+            raise ValueError("GEN_JAX_COORDINATOR is set, so GEN_JAX_NUM_PROCESSES and "
+                             "GEN_JAX_PROCESS_ID must be integers too; start runs with "
+                             "`gen-jax launch`") from e
+        jax.distributed.initialize(
+            coordinator_address=env["GEN_JAX_COORDINATOR"], num_processes=num, process_id=pid
+        )
+    elif env.get("GEN_JAX_DISTRIBUTED") == "auto":
+        jax.distributed.initialize()
+    else:
+        return False
+    _initialized = True
+    return True
+
+
+def free_port() -> int:
+    """An unused TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch(
+    num_processes: int,
+    argv: list[str],
+    *,
+    port: int | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float | None = None,
+) -> int:
+    """Runs ``gen-jax <argv>`` in ``num_processes`` local processes of one distributed run.
+
+    If any process fails, the others are stopped. Returns the first non-zero exit code, else 0.
+    """
+    if num_processes < 1:
+        raise ValueError(f"--num-processes must be at least 1, got {num_processes}")
+    port = port or free_port()
+    base = dict(os.environ if env is None else env)
+    procs = []
+    for pid in range(num_processes):
+        penv = base | {
+            "GEN_JAX_COORDINATOR": f"127.0.0.1:{port}",
+            "GEN_JAX_NUM_PROCESSES": str(num_processes),
+            "GEN_JAX_PROCESS_ID": str(pid),
+        }
+        procs.append(subprocess.Popen([sys.executable, "-m", "gen_jax", *argv], env=penv))
+    deadline = None if timeout is None else time.monotonic() + timeout
+    code = 0
+    try:
+        while procs:
+            for p in list(procs):
+                rc = p.poll()
+                if rc is None:
+                    continue
+                procs.remove(p)
+                if rc != 0 and code == 0:
+                    code = rc
+                    for q in procs:  # one failed: stop the rest rather than hang in a collective
+                        q.send_signal(signal.SIGTERM)
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"launched run did not finish within {timeout} s")
+            time.sleep(0.05)
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+    return code

@@ -1,0 +1,122 @@
+"""Run outputs: metrics as JSON lines and TensorBoard events, a progress bar, sample images.
+
+Only process 0 writes; on other processes every writer is a no-op.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+from PIL import Image
+
+
+class MetricWriter:
+    """Writes scalar metrics to ``metrics.jsonl`` and TensorBoard event files in ``workdir``."""
+
+    def __init__(self, workdir: str | Path, *, enabled: bool | None = None):
+        self.enabled = jax.process_index() == 0 if enabled is None else enabled
+        self.workdir = Path(workdir)
+        self._jsonl = None
+        self._tb = None
+        if self.enabled:
+            from tensorboardX import SummaryWriter
+
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            self._jsonl = open(self.workdir / "metrics.jsonl", "a")
+            self._tb = SummaryWriter(str(self.workdir / "tensorboard"))
+
+    def write(self, step: int, metrics: dict[str, Any], *, prefix: str = "") -> None:
+        """Records scalar ``metrics`` at ``step`` (names get ``prefix``, e.g. ``"eval/"``)."""
+        if not self.enabled:
+            return
+        scalars = {f"{prefix}{k}": float(v) for k, v in metrics.items()}
+        self._jsonl.write(json.dumps({"step": int(step), "time": time.time(), **scalars}) + "\n")
+        self._jsonl.flush()
+        for k, v in scalars.items():
+            self._tb.add_scalar(k, v, int(step))
+        self._tb.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self._jsonl.close()
+            self._tb.close()
+
+
+def read_metrics(workdir: str | Path) -> list[dict[str, Any]]:
+    """The records of ``metrics.jsonl`` in ``workdir``."""
+    path = Path(workdir) / "metrics.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+class Progress:
+    """A tqdm progress bar over steps with step rate, ETA and the latest loss."""
+
+    def __init__(self, total: int, initial: int = 0, *, enabled: bool = True):
+        self._bar = None
+        if enabled and jax.process_index() == 0:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True)
+
+    def update(self, n: int, **postfix: float) -> None:
+        if self._bar is not None:
+            self._bar.update(n)
+            if postfix:
+                self._bar.set_postfix({k: f"{v:.4g}" for k, v in postfix.items()}, refresh=False)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def image_grid(images: np.ndarray, *, ncols: int | None = None, pad: int = 1) -> np.ndarray:
+    """Tiles ``[N, H, W, C]`` images with values in [0, 1] into one uint8 ``[H', W', C]`` grid."""
+    images = np.asarray(images, np.float32)
+    if images.ndim != 4:
+        raise ValueError(f"image_grid takes [N, H, W, C] images, got shape {images.shape}")
+    n, h, w, c = images.shape
+    ncols = ncols or int(math.ceil(math.sqrt(n)))
+    nrows = int(math.ceil(n / ncols))
+    grid = np.ones((nrows * (h + pad) + pad, ncols * (w + pad) + pad, c), np.float32)
+    for i in range(n):
+        r, col = divmod(i, ncols)
+        grid[pad + r * (h + pad): pad + r * (h + pad) + h,
+             pad + col * (w + pad): pad + col * (w + pad) + w] = images[i]
+    return np.round(np.clip(grid, 0.0, 1.0) * 255).astype(np.uint8)
+
+
+def scatter_image(points: np.ndarray, *, size: int = 256, extent: float | None = None) -> np.ndarray:
+    """A 2-D point cloud ``[N, 2]`` rendered as a uint8 ``[size, size, 1]`` density image."""
+    points = np.asarray(points, np.float64)
+    if points.ndim != 2 or points.shape[1] != 2:
+        raise ValueError(f"scatter_image takes [N, 2] points, got shape {points.shape}")
+    lim = extent or float(np.max(np.abs(points[np.isfinite(points)]), initial=1.0)) * 1.05
+    hist, _, _ = np.histogram2d(points[:, 1], points[:, 0], bins=size, range=[[-lim, lim]] * 2)
+    img = 1.0 - np.log1p(hist[::-1]) / max(np.log1p(hist.max()), 1e-9)
+    return np.round(img * 255).astype(np.uint8)[..., None]
+
+
+def save_png(array: np.ndarray, path: str | Path) -> Path:
+    """Writes a uint8 ``[H, W, C]`` (C = 1 or 3) array as a PNG file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    array = np.asarray(array)
+    Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array).save(path)
+    return path
+
+
+def save_samples(samples: np.ndarray, path: str | Path) -> Path:
+    """Saves model samples as a PNG: an image grid, or a density plot for 2-D points."""
+    samples = np.asarray(samples)
+    if samples.ndim == 2 and samples.shape[1] == 2:
+        return save_png(scatter_image(samples), path)
+    if samples.ndim == 4:
+        return save_png(image_grid(samples), path)
+    raise ValueError(f"cannot draw samples of shape {samples.shape}; expected [N, H, W, C] images "
+                     "or [N, 2] points")

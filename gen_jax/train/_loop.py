@@ -1,0 +1,271 @@
+"""The training loop shared by every single-objective family: data, steps, logs, checkpoints."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import data as gdata
+from .. import models as gmodels
+from ..config import ExperimentConfig, save_json
+from ._checkpoint import Checkpointer
+from ._distributed import initialize_from_env
+from ._logging import MetricWriter, Progress, save_samples
+from ._optim import make_optimizer
+from ._parallel import JitStrategy, PmapStrategy, make_strategy
+from ._state import TrainState
+from ._step import make_eval_step, make_train_step
+
+FAULT_ENV = "GEN_JAX_FAULT_KILL_AT_STEP"
+"""Testing hook: the run SIGKILLs itself right after this step (to prove crash-safe resume)."""
+
+
+class NonFiniteError(RuntimeError):
+    """Training produced non-finite losses or gradients too many steps in a row."""
+
+
+@dataclasses.dataclass
+class Run:
+    """What a training run built: reused by ``sample`` and ``eval`` on a finished run."""
+
+    config: ExperimentConfig
+    model_name: str
+    model: Any
+    info: gdata.DatasetInfo
+    strategy: JitStrategy | PmapStrategy
+    state: TrainState
+    preprocess: Any
+
+
+def make_preprocess(info: gdata.DatasetInfo, cfg) -> Any:
+    """Stored batch + key -> model batch, as configured (binarize / dequantize)."""
+
+    def preprocess(batch: dict[str, jax.Array], key: jax.Array) -> dict[str, jax.Array]:
+        out = {"x": gdata.preprocess(batch["x"], key, info, binarize=cfg.binarize,
+                                     dequantize=cfg.dequantize)}
+        if "label" in batch:
+            out["label"] = batch["label"]
+        return out
+
+    return preprocess
+
+
+def build_run(cfg: ExperimentConfig, model_name: str, *, restore: bool = True) -> tuple[Run, Any]:
+    """Builds model, state and strategy; restores the latest checkpoint when asked and present.
+
+    Returns:
+      ``(run, data_state)``: ``data_state`` is the saved input position (None on a fresh start).
+    """
+    initialize_from_env()
+    strategy = make_strategy(cfg.train.strategy)
+    if cfg.data.batch_size % strategy.num_devices:
+        raise ValueError(f"data.batch_size {cfg.data.batch_size} does not split over "
+                         f"{strategy.num_devices} devices; use a multiple of "
+                         f"{strategy.num_devices}")
+    info = gdata.info(cfg.data.name)
+    dtype = jnp.bfloat16 if cfg.train.compute_dtype == "bfloat16" else jnp.float32
+    model = gmodels.build(model_name, cfg.model, info, dtype=dtype)
+    preprocess = make_preprocess(info, cfg.data)
+
+    key_init, key_pre, key_run = jax.random.split(jax.random.PRNGKey(cfg.train.seed), 3)
+    example = _example_batch(info)
+    variables = jax.jit(lambda k1, k2: model.init(k1, preprocess(example, k2)))(key_init, key_pre)
+    tx = make_optimizer(cfg.optim, cfg.train.steps)
+    state = TrainState.create(
+        params=variables["params"], batch_stats=variables.get("batch_stats"), tx=tx,
+        rng=key_run, ema_decay=cfg.optim.ema_decay,
+    )
+    data_state = None
+    ckpt = Checkpointer(Path(cfg.train.workdir) / "checkpoints",
+                        max_to_keep=cfg.train.keep_checkpoints)
+    if restore and ckpt.latest_step() is not None:
+        host, data_state = ckpt.restore(_abstract(strategy, state))
+        state = host if isinstance(strategy, JitStrategy) else strategy.place_state(host)
+    else:
+        state = strategy.place_state(state)
+    ckpt.close()
+    return Run(cfg, model_name, model, info, strategy, state, preprocess), data_state
+
+
+def _abstract(strategy, state):
+    if isinstance(strategy, JitStrategy):
+        return strategy.abstract_state(state)
+    return jax.tree.map(lambda x: jax.ShapeDtypeStruct(np.shape(x), x.dtype), state)
+
+
+def _example_batch(info: gdata.DatasetInfo) -> dict[str, np.ndarray]:
+    dtype = np.uint8 if info.is_discrete else np.float32
+    batch = {"x": np.zeros((2, *info.shape), dtype)}
+    if info.num_classes:
+        batch["label"] = np.zeros((2,), np.int32)
+    return batch
+
+
+def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
+    """Trains ``model_name`` as ``cfg`` says, resuming from ``cfg.train.workdir`` when it can.
+
+    Returns:
+      The final evaluation metrics (also written to ``workdir/final_metrics.json``).
+    """
+    run, data_state = build_run(cfg, model_name, restore=cfg.train.resume)
+    tc, strategy = cfg.train, run.strategy
+    workdir = Path(tc.workdir)
+    lead = jax.process_index() == 0
+    if lead:
+        workdir.mkdir(parents=True, exist_ok=True)
+        save_json(cfg, model_name, workdir / "config.json")
+
+    train_ds = gdata.load(cfg.data.name, cfg.data.train_split, data_dir=cfg.data.data_dir,
+                          tfds_dir=cfg.data.tfds_dir, size=cfg.data.size, seed=tc.seed)
+    if cfg.data.batch_size > len(train_ds):
+        raise ValueError(f"data.batch_size {cfg.data.batch_size} is larger than the "
+                         f"{len(train_ds)} training examples of {cfg.data.name}; lower it")
+    loader = gdata.Loader(train_ds, cfg.data.batch_size, seed=tc.seed,
+                          process_index=jax.process_index(), process_count=jax.process_count(),
+                          put=strategy.place_batch)
+    if data_state is not None:
+        loader.restore(data_state)
+    step_fn = strategy.compile(
+        make_train_step(run.model, run.preprocess, axis_name=strategy.axis_name), run.state
+    )
+    evaluator = Evaluator(run, cfg)
+    ckpt = Checkpointer(workdir / "checkpoints", max_to_keep=tc.keep_checkpoints)
+    writer = MetricWriter(workdir)
+    state = run.state
+    start = int(strategy.fetch(state.step))
+    progress = Progress(tc.steps, start, enabled=tc.progress)
+    fault_step = int(os.environ.get(FAULT_ENV, "-1"))
+    check_every = max(1, min(tc.log_every, tc.max_consecutive_nonfinite))
+    acc, acc_n = None, 0
+    try:
+        with loader:
+            for step in range(start + 1, tc.steps + 1):
+                if tc.profile_steps and step == tc.profile_steps[0]:
+                    jax.profiler.start_trace(str(workdir / "profile"))
+                state, metrics = step_fn(state, next(loader))
+                acc = metrics if acc is None else jax.tree.map(jnp.add, acc, metrics)
+                acc_n += 1
+                if tc.profile_steps and step == tc.profile_steps[1] - 1:
+                    jax.block_until_ready(state)
+                    jax.profiler.stop_trace()
+                if step % check_every == 0 or step == tc.steps:
+                    _check_finite(strategy, state, tc, ckpt, step)
+                if step % tc.log_every == 0 or step == tc.steps:
+                    means = {k: v / acc_n for k, v in strategy.fetch(acc).items()}
+                    means["skipped_total"] = float(strategy.fetch(state.skipped))
+                    writer.write(step, means, prefix="train/")
+                    progress.update(acc_n, loss=means["loss"])
+                    acc, acc_n = None, 0
+                if step % tc.checkpoint_every == 0 or step == tc.steps:
+                    ckpt.save(step, strategy.to_host_state(state), loader.state,
+                              force=step == tc.steps)
+                if step % tc.sample_every == 0 or step == tc.steps:
+                    evaluator.write_samples(state, workdir / "samples" / f"step_{step:07d}.png")
+                if step % tc.eval_every == 0 and step != tc.steps:
+                    writer.write(step, evaluator.evaluate(state, tc.num_eval_examples), prefix="eval/")
+                if step == fault_step:
+                    ckpt.wait()
+                    os.kill(os.getpid(), signal.SIGKILL)
+        final = evaluator.evaluate(state)
+        writer.write(tc.steps, final, prefix="eval/")
+        if lead:
+            import json
+
+            (workdir / "final_metrics.json").write_text(json.dumps(final, indent=2))
+            evaluator.write_samples(state, workdir / "samples.png")
+    finally:
+        progress.close()
+        writer.close()
+        ckpt.close()
+    return final
+
+
+def _check_finite(strategy, state, tc, ckpt: Checkpointer, step: int) -> None:
+    run_of_bad = int(strategy.fetch(state.consecutive_skipped))
+    if run_of_bad >= tc.max_consecutive_nonfinite:
+        ckpt.wait()
+        last = ckpt.latest_step()
+        where = (f"the last checkpoint is step {last} in {ckpt.directory}" if last is not None
+                 else "no checkpoint was written yet")
+        raise NonFiniteError(
+            f"{run_of_bad} steps in a row up to step {step} had a non-finite loss or gradient; "
+            f"{where}: lower optim.learning_rate or set optim.grad_clip_norm, then resume")
+
+
+class Evaluator:
+    """Periodic evaluation and sample grids for a run, jitted once and reused."""
+
+    def __init__(self, run: Run, cfg: ExperimentConfig):
+        self.run, self.cfg = run, cfg
+        self._eval_ds = None
+        model, strategy = run.model, run.strategy
+        eval_step = make_eval_step(model, run.preprocess)
+
+        def eval_sums(state, batch, key):
+            per_example = eval_step(state, batch, key)
+            sums = {k: jnp.sum(v) for k, v in per_example.items()}
+            if strategy.axis_name is not None:
+                sums = jax.lax.psum(sums, strategy.axis_name)
+            return sums
+
+        if isinstance(strategy, PmapStrategy):
+            self._eval = jax.pmap(eval_sums, axis_name=strategy.axis_name, in_axes=(0, 0, None))
+        else:
+            self._eval = jax.jit(eval_sums)
+        num = cfg.train.num_samples
+        label = None
+        if getattr(cfg.model, "conditional", False):
+            label = jnp.arange(num, dtype=jnp.int32) % run.info.num_classes
+        self._sample = jax.jit(
+            lambda variables, key: model.sample(variables, key, num, label=label)
+        )
+
+    def evaluate(self, state: TrainState, num_examples: int | None = None) -> dict[str, float]:
+        """Mean per-example metrics over the first ``num_examples`` of the eval split (all: None).
+
+        Whole batches only: the count is rounded down to a multiple of the batch size (at least
+        one batch), and reported as ``num_examples``.
+        """
+        cfg, strategy = self.cfg, self.run.strategy
+        if self._eval_ds is None:
+            self._eval_ds = gdata.load(cfg.data.name, cfg.data.eval_split,
+                                       data_dir=cfg.data.data_dir, tfds_dir=cfg.data.tfds_dir,
+                                       seed=cfg.train.seed)
+        size = len(self._eval_ds)
+        n = size if num_examples is None else min(num_examples, size)
+        bs = min(cfg.data.batch_size, size)
+        loader = gdata.Loader(self._eval_ds, bs, seed=0, shuffle=False,
+                              process_index=jax.process_index(),
+                              process_count=jax.process_count(), put=strategy.place_batch)
+        key = jax.random.PRNGKey(cfg.train.seed + 1)
+        total = None
+        num_batches = max(n // bs, 1)
+        with loader:
+            for i in range(num_batches):
+                sums = self._eval(state, next(loader), jax.random.fold_in(key, i))
+                total = sums if total is None else jax.tree.map(jnp.add, total, sums)
+        count = num_batches * bs
+        means = {k: float(v) / count for k, v in strategy.fetch(total).items()}
+        return means | {"num_examples": float(count)}
+
+    def samples(self, state: TrainState, key: jax.Array | None = None) -> np.ndarray:
+        """``num_samples`` samples from the (EMA) parameters, on the host."""
+        strategy = self.run.strategy
+        variables = state.variables(ema=True)
+        if isinstance(strategy, PmapStrategy):
+            variables = strategy.fetch(variables)
+        key = jax.random.PRNGKey(self.cfg.train.seed + 2) if key is None else key
+        out = self._sample(variables, key)
+        return np.asarray(out.addressable_data(0)) if out.is_fully_replicated else np.asarray(out)
+
+    def write_samples(self, state: TrainState, path: Path) -> None:
+        samples = self.samples(state)
+        if jax.process_index() == 0:
+            save_samples(samples, path)

@@ -1,0 +1,40 @@
+"""Shared fixtures: where the real data sets live, and how to run the CLI in a subprocess."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path | None:
+    """$GEN_JAX_DATA_DIR, else ../shared/data beside the repository, else None."""
+    env = os.environ.get("GEN_JAX_DATA_DIR")
+    path = Path(env) if env else REPO.parent / "shared" / "data"
+    return path if path.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    path = shared_data_dir()
+    if path is None:
+        pytest.skip("real data not found: set GEN_JAX_DATA_DIR or put shared/data beside the repo")
+    return path
+
+
+def run_cli(args, *, devices=1, env=None, timeout=600, check=True):
+    """Runs ``python -m gen_jax ARGS`` with ``devices`` fake CPU devices; returns the process."""
+    full_env = dict(os.environ)
+    full_env.pop("GEN_JAX_FAULT_KILL_AT_STEP", None)
+    full_env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+    full_env["JAX_PLATFORMS"] = "cpu"
+    full_env.update(env or {})
+    proc = subprocess.run([sys.executable, "-m", "gen_jax", *map(str, args)], env=full_env,
+                          capture_output=True, text=True, timeout=timeout, cwd=REPO)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"gen-jax {' '.join(map(str, args))} exited {proc.returncode}:\n"
+                             f"{proc.stderr[-4000:]}")
+    return proc

@@ -1,0 +1,97 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from gen_jax.train import TrainState, make_train_step
+
+from .conftest import identity_preprocess
+
+
+def _state(model, ema_decay=None, lr=1e-2):
+    batch = {"x": jnp.ones((8, 4))}
+    variables = model.init(jax.random.PRNGKey(0), batch)
+    return TrainState.create(params=variables["params"], tx=optax.sgd(lr),
+                             rng=jax.random.PRNGKey(1), ema_decay=ema_decay)
+
+
+def _batch(seed, poison=False):
+    x = np.random.default_rng(seed).normal(size=(8, 4)).astype(np.float32)
+    if poison:
+        x[3, 1] = np.nan
+    return {"x": jnp.asarray(x)}
+
+
+def test_step_matches_manual_sgd_update(tiny_model):
+    state = _state(tiny_model)
+    step = jax.jit(make_train_step(tiny_model, identity_preprocess))
+    batch = _batch(0)
+    new, metrics = step(state, batch)
+    # The same update by hand: same key derivation, plain SGD.
+    _, key_loss = jax.random.split(jax.random.fold_in(state.rng, 0))
+    grads = jax.grad(lambda p: tiny_model.loss({"params": p}, batch, key_loss, train=True)[0])(
+        state.params)
+    expected = jax.tree.map(lambda p, g: p - 1e-2 * g, state.params, grads)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7),
+                 new.params, expected)
+    assert int(new.step) == 1 and float(metrics["nonfinite"]) == 0.0
+    np.testing.assert_allclose(metrics["grad_norm"], optax.tree.norm(grads), rtol=1e-6)
+
+
+def test_nonfinite_guard_skips_poisoned_batch_and_counts(tiny_model):
+    state = _state(tiny_model, ema_decay=0.9)
+    step = jax.jit(make_train_step(tiny_model, identity_preprocess))
+    before = jax.tree.map(np.asarray, (state.params, state.opt_state, state.ema_params))
+    state, metrics = step(state, _batch(0, poison=True))
+    assert float(metrics["nonfinite"]) == 1.0
+    after = jax.tree.map(np.asarray, (state.params, state.opt_state, state.ema_params))
+    jax.tree.map(np.testing.assert_array_equal, before, after)
+    assert int(state.skipped) == 1 and int(state.consecutive_skipped) == 1
+    assert int(state.step) == 1
+    state, _ = step(state, _batch(1, poison=True))
+    assert int(state.consecutive_skipped) == 2
+    state, metrics = step(state, _batch(2))
+    assert float(metrics["nonfinite"]) == 0.0
+    assert int(state.consecutive_skipped) == 0 and int(state.skipped) == 2
+    assert all(np.all(np.isfinite(x)) for x in jax.tree.leaves(state.params))
+
+
+def test_ema_follows_its_definition(tiny_model):
+    state = _state(tiny_model, ema_decay=0.75)
+    step = jax.jit(make_train_step(tiny_model, identity_preprocess))
+    p0 = jax.tree.map(np.asarray, state.params)
+    state, _ = step(state, _batch(0))
+    expected = jax.tree.map(lambda a, b: 0.75 * a + 0.25 * np.asarray(b), p0, state.params)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6), state.ema_params,
+                 expected)
+
+
+def test_jitted_step_is_not_retraced(tiny_model):
+    traces = []
+    inner = make_train_step(tiny_model, identity_preprocess)
+
+    def counted(state, batch):
+        traces.append(1)
+        return inner(state, batch)
+
+    step = jax.jit(counted, donate_argnums=0)
+    state = _state(tiny_model)
+    for i in range(4):
+        state, _ = step(state, _batch(i))
+    assert len(traces) == 1
+
+
+def test_step_key_changes_every_step(tiny_model):
+    state = _state(tiny_model)
+    k0 = state.step_key()
+    k1 = state.replace(step=state.step + 1).step_key()
+    assert not np.array_equal(k0, k1)
+    assert np.array_equal(k0, jax.random.fold_in(jax.random.PRNGKey(1), 0))
+
+
+@pytest.mark.parametrize("decay", [None, 0.5])
+def test_variables_pick_ema_only_when_present(tiny_model, decay):
+    state = _state(tiny_model, ema_decay=decay)
+    chosen = state.variables(ema=True)["params"]
+    assert chosen is (state.ema_params if decay else state.params)

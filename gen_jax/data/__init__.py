@@ -1,0 +1,23 @@
+"""Datasets for gen_jax: TFDS builders, toy 2-D sets, on-device preprocessing, input pipeline.
+
+Environment variables:
+
+* ``GEN_JAX_DATA_DIR``: folder of raw dataset files (``mnist/``, ``fashion_mnist/``,
+  ``binarized_mnist/`` with their standard file names), used when ``load(..., data_dir=...)`` is not
+  given. With neither set, the raw files are downloaded from their usual public URLs.
+* ``GEN_JAX_TFDS_DIR``: where the prepared TFDS (ArrayRecord) files are kept, used when
+  ``load(..., tfds_dir=...)`` is not given; unset, TFDS's default (``$TFDS_DATA_DIR`` or
+  ``~/tensorflow_datasets``).
+
+TensorFlow is never needed.
+"""
+
+from ._errors import DataError as DataError
+from ._pipeline import Loader as Loader
+from ._preprocess import preprocess as preprocess
+from ._registry import available as available
+from ._registry import info as info
+from ._registry import load as load
+from ._toy import toy_modes as toy_modes
+from ._types import ArrayDataset as ArrayDataset
+from ._types import DatasetInfo as DatasetInfo

@@ -1,0 +1,304 @@
+"""TFDS builders for the real datasets, written as ArrayRecord and read back without TensorFlow.
+
+Each builder is a ``tfds.core.GeneratorBasedBuilder`` registered under a ``gen_jax_`` name (so it
+never collides with TFDS's own ``mnist``, ``fashion_mnist`` or ``binarized_mnist``). Features are
+plain ``tfds.features.Tensor``/``ClassLabel`` (``Image`` features need TensorFlow to encode), the
+image tensor is stored as raw bytes, and examples keep the order of the raw files.
+
+Where the files come from and go:
+
+* ``GEN_JAX_DATA_DIR``: folder of raw files laid out as described in :mod:`gen_jax.data._raw`
+  (an explicit ``raw_dir=`` wins). When neither is set the standard files are downloaded from the
+  URLs TFDS's own builders use.
+* ``GEN_JAX_TFDS_DIR``: where the prepared ArrayRecord files are written (an explicit
+  ``tfds_dir=`` wins); unset, TFDS's default (``$TFDS_DATA_DIR`` or ``~/tensorflow_datasets``).
+
+A prepared dataset is reused as is: changing the raw folder afterwards does not rebuild it.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from typing import Any
+
+import numpy as np
+import tensorflow_datasets as tfds
+from tensorflow_datasets.proto import tf_example_pb2
+
+from . import _raw
+
+TFDS_DIR_ENV = "GEN_JAX_TFDS_DIR"
+
+# The URLs of TFDS's own builders (tensorflow_datasets/image_classification/mnist.py and
+# datasets/binarized_mnist/binarized_mnist_dataset_builder.py, TFDS 4.9.10).
+MNIST_URL = "https://storage.googleapis.com/cvdf-datasets/mnist/"
+FASHION_MNIST_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+BINARIZED_MNIST_URL = "http://www.cs.toronto.edu/~larocheh/public/datasets/binarized_mnist/"
+
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)  # fmt: skip
+
+
+def resolve_tfds_dir(tfds_dir: str | os.PathLike | None) -> str | None:
+    """Returns where prepared data lives: ``tfds_dir``, else ``$GEN_JAX_TFDS_DIR``, else None."""
+    tfds_dir = tfds_dir or os.environ.get(TFDS_DIR_ENV) or None
+    return None if tfds_dir is None else os.fspath(pathlib.Path(tfds_dir).expanduser())
+
+
+def _image_features(shape: tuple[int, ...], num_classes: int | None) -> tfds.features.FeaturesDict:
+    features: dict[str, Any] = {
+        "image": tfds.features.Tensor(
+            shape=shape, dtype=np.uint8, encoding=tfds.features.Encoding.BYTES
+        )
+    }
+    if num_classes is not None:
+        features["label"] = tfds.features.ClassLabel(num_classes=num_classes)
+    return tfds.features.FeaturesDict(features)
+
+
+class _Builder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+    """Base for builders whose examples come from raw files in a folder or from the internet.
+
+    Args:
+      raw_dir: folder of raw files; defaults to ``$GEN_JAX_DATA_DIR``; when both are unset the
+        files are downloaded.
+      **kwargs: passed to ``tfds.core.GeneratorBasedBuilder`` (``data_dir``, ``file_format``...);
+        ``file_format`` defaults to ``"array_record"``.
+    """
+
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {"1.0.0": "First gen_jax release: uint8 tensors stored as bytes, file order."}
+    # No checksums file ships with gen_jax. Without this TFDS looks for one next to the module
+    # through importlib resources, which fails when `gen_jax` is a namespace package.
+    code_path = None
+
+    def __init__(self, *, raw_dir: str | os.PathLike | None = None, **kwargs: Any):
+        kwargs.setdefault("file_format", "array_record")
+        self._raw_dir = _raw.resolve_raw_dir(raw_dir)
+        super().__init__(**kwargs)
+        self._original_state["raw_dir"] = raw_dir  # so that pickling round-trips
+
+    def _fetch(
+        self,
+        dl_manager: tfds.download.DownloadManager,
+        folder: str,
+        url: str,
+        files: dict[str, str],
+    ) -> dict[str, pathlib.Path]:
+        """Maps each key of ``files`` to a local path: in ``raw_dir/folder``, or downloaded."""
+        if self._raw_dir is not None:
+            return {k: _raw.raw_file(self._raw_dir, folder, f) for k, f in files.items()}
+        paths = dl_manager.download({k: url + f for k, f in files.items()})
+        return {k: pathlib.Path(p) for k, p in paths.items()}
+
+
+class _IdxBuilder(_Builder, skip_registration=True):
+    """Base for MNIST-style builders reading idx gzip files."""
+
+    FOLDER: str
+    URL: str
+
+    def _split_generators(self, dl_manager):
+        """Returns the train and test example generators, from local or downloaded idx files."""
+        files = {}
+        for split, (images, labels) in _raw.IDX_FILES.items():
+            files[f"{split}_images"], files[f"{split}_labels"] = images, labels
+        paths = self._fetch(dl_manager, self.FOLDER, self.URL, files)
+        return {
+            split: self._generate_examples(paths[f"{split}_images"], paths[f"{split}_labels"])
+            for split in _raw.IDX_FILES
+        }
+
+    def _generate_examples(self, images_path, labels_path):
+        """Yields ``(index, example)`` in file order."""
+        images, labels = _raw.read_idx_split(images_path, labels_path)
+        for i in range(len(images)):
+            yield i, {"image": images[i], "label": int(labels[i])}
+
+
+class GenJaxMnist(_IdxBuilder):
+    """MNIST (LeCun, Cortes and Burges): 60,000 train and 10,000 test 28x28 grey digits."""
+
+    name = "gen_jax_mnist"
+    FOLDER = "mnist"
+    URL = MNIST_URL
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        """Returns the TFDS metadata: features, homepage, and no shuffling (file order)."""
+        return tfds.core.DatasetInfo(
+            builder=self,
+            description="MNIST handwritten digits, uint8 [28, 28, 1], in raw-file order.",
+            features=_image_features((28, 28, 1), 10),
+            supervised_keys=("image", "label"),
+            homepage="http://yann.lecun.com/exdb/mnist/",
+            disable_shuffling=True,
+        )
+
+
+class GenJaxFashionMnist(_IdxBuilder):
+    """Fashion-MNIST (Xiao, Rasul and Vollgraf 2017): 60,000 train and 10,000 test 28x28 images."""
+
+    name = "gen_jax_fashion_mnist"
+    FOLDER = "fashion_mnist"
+    URL = FASHION_MNIST_URL
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        """Returns the TFDS metadata: features, homepage, and no shuffling (file order)."""
+        return tfds.core.DatasetInfo(
+            builder=self,
+            description="Fashion-MNIST, uint8 [28, 28, 1], in the order of the raw files.",
+            features=tfds.features.FeaturesDict(
+                {
+                    "image": _image_features((28, 28, 1), None)["image"],
+                    "label": tfds.features.ClassLabel(names=FASHION_MNIST_CLASSES),
+                }
+            ),
+            supervised_keys=("image", "label"),
+            homepage="https://github.com/zalandoresearch/fashion-mnist",
+            disable_shuffling=True,
+        )
+
+
+class GenJaxBinarizedMnist(_Builder):
+    """Statically binarized MNIST, Larochelle and Murray's (2011) 50,000 / 10,000 / 10,000 split."""
+
+    name = "gen_jax_binarized_mnist"
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        """Returns the TFDS metadata: features, homepage, and no shuffling (file order)."""
+        return tfds.core.DatasetInfo(
+            builder=self,
+            description="Binarized MNIST, uint8 {0, 1} [28, 28, 1], no labels, file order.",
+            features=_image_features((28, 28, 1), None),
+            homepage="http://www.dmi.usherb.ca/~larocheh/mlpython/_modules/datasets/binarized_mnist.html",
+            disable_shuffling=True,
+        )
+
+    def _split_generators(self, dl_manager):
+        """Returns the train, validation and test generators, from local or downloaded files."""
+        paths = self._fetch(dl_manager, "binarized_mnist", BINARIZED_MNIST_URL, _raw.AMAT_FILES)
+        return {split: self._generate_examples(paths[split]) for split in _raw.AMAT_FILES}
+
+    def _generate_examples(self, path):
+        """Yields ``(index, example)`` in file order."""
+        images = _raw.read_amat(path)
+        for i in range(len(images)):
+            yield i, {"image": images[i]}
+
+
+class GenJaxDigits(_Builder):
+    """scikit-learn's 8x8 digits (values 0..16), split 1,500 train / 297 test with a fixed seed.
+
+    The data ship with scikit-learn: ``raw_dir`` is accepted but never read, nothing is downloaded.
+    """
+
+    name = "gen_jax_digits"
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        """Returns the TFDS metadata: features, homepage, and no shuffling (file order)."""
+        return tfds.core.DatasetInfo(
+            builder=self,
+            description="UCI optical handwritten digits, uint8 [8, 8, 1] in 0..16.",
+            features=_image_features((8, 8, 1), 10),
+            supervised_keys=("image", "label"),
+            homepage="https://scikit-learn.org/stable/modules/generated/sklearn.datasets.load_digits.html",
+            disable_shuffling=True,
+        )
+
+    def _split_generators(self, dl_manager):
+        """Returns the train and test generators; nothing is downloaded."""
+        del dl_manager
+        return {split: self._generate_examples(split) for split in ("train", "test")}
+
+    def _generate_examples(self, split):
+        """Yields ``(index, example)`` in the fixed split order of :func:`_raw.read_digits`."""
+        images, labels = _raw.read_digits(split)
+        for i in range(len(images)):
+            yield i, {"image": images[i], "label": int(labels[i])}
+
+
+BUILDERS: dict[str, type[tfds.core.GeneratorBasedBuilder]] = {
+    "mnist": GenJaxMnist,
+    "fashion_mnist": GenJaxFashionMnist,
+    "binarized_mnist": GenJaxBinarizedMnist,
+    "digits": GenJaxDigits,
+}
+
+
+def prepare(
+    name: str,
+    *,
+    raw_dir: str | os.PathLike | None = None,
+    tfds_dir: str | os.PathLike | None = None,
+) -> tfds.core.GeneratorBasedBuilder:
+    """Returns the builder of dataset ``name``, preparing its ArrayRecord files if needed.
+
+    Args:
+      name: a key of :data:`BUILDERS`, e.g. ``"mnist"``.
+      raw_dir: folder of raw files (default ``$GEN_JAX_DATA_DIR``; unset: download).
+      tfds_dir: where prepared files live (default ``$GEN_JAX_TFDS_DIR``, else TFDS's default).
+
+    Returns:
+      A prepared builder; read it with :func:`read_split`.
+    """
+    builder = BUILDERS[name](raw_dir=raw_dir, data_dir=resolve_tfds_dir(tfds_dir))
+    builder.download_and_prepare()
+    return builder
+
+
+def read_split(
+    builder: tfds.core.DatasetBuilder, split: str, size: int | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Reads the first ``size`` examples of a prepared split into numpy, without TensorFlow.
+
+    Fetches all records with one batched ``__getitems__`` as raw bytes and parses the
+    ``tf.train.Example`` protos directly (about 2.5x faster than TFDS's per-example decoding); falls
+    back to TFDS's decoding if the stored layout is not the expected one.
+
+    Args:
+      builder: a prepared builder from :func:`prepare`.
+      split: split name.
+      size: number of leading examples to read; all when None.
+
+    Returns:
+      ``(images, labels)``: ``uint8 [N, *shape]`` (read-only: it views the bytes read) and
+      ``int32 [N]`` (None when unlabelled).
+    """
+    features = builder.info.features
+    shape = tuple(features["image"].shape)
+    has_label = "label" in features
+    raw = builder.as_data_source(
+        split=split, deserialize_method=tfds.decode.DeserializeMethod.RAW_BYTES
+    )
+    n = len(raw) if size is None else min(size, len(raw))
+    records = raw.__getitems__(range(n))
+    try:
+        images, labels = _parse_examples(records, shape, has_label)
+        reference = builder.as_data_source(split=split)[0] if n else None
+        if reference is not None and not (
+            np.array_equal(reference["image"], images[0])
+            and (not has_label or int(reference["label"]) == labels[0])
+        ):
+            raise ValueError("fast parse disagrees with TFDS decoding")
+    except (KeyError, IndexError, ValueError):
+        decoded = builder.as_data_source(split=split).__getitems__(range(n))
+        images = np.stack([d["image"] for d in decoded]).reshape(n, *shape)
+        labels = np.array([d["label"] for d in decoded], np.int32) if has_label else None
+    return images, labels
+
+
+def _parse_examples(
+    records: list[bytes], shape: tuple[int, ...], has_label: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Parses serialized examples holding a bytes ``image`` and an int64 ``label``."""
+    feats = [tf_example_pb2.Example.FromString(r).features.feature for r in records]
+    images = np.frombuffer(b"".join(f["image"].bytes_list.value[0] for f in feats), np.uint8)
+    images = images.reshape(len(feats), *shape)
+    labels = None
+    if has_label:
+        labels = np.fromiter((f["label"].int64_list.value[0] for f in feats), np.int64, len(feats))
+        labels = labels.astype(np.int32)
+    return images, labels

@@ -1,0 +1,126 @@
+"""The dataset registry: one name per dataset, loaded into host memory as an :class:`ArrayDataset`.
+
+Real datasets (``mnist``, ``fashion_mnist``, ``binarized_mnist``, ``digits``) go through their TFDS
+builders in :mod:`gen_jax.data._builders`; raw files come from ``data_dir`` or
+``$GEN_JAX_DATA_DIR`` (downloaded when both are unset) and prepared files go to ``tfds_dir`` or
+``$GEN_JAX_TFDS_DIR`` (else TFDS's default). Toy sets are generated in code.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ._errors import DataError
+from ._toy import TOY_NUM_CLASSES, sample_toy
+from ._types import ArrayDataset, DatasetInfo
+
+TOY_TRAIN_SIZE = 100_000
+TOY_TEST_SIZE = 10_000
+_TOY_STREAMS = {"train": 0, "test": 1}
+
+_INFOS: dict[str, DatasetInfo] = {
+    "mnist": DatasetInfo("mnist", (28, 28, 1), 10, 256, {"train": 60_000, "test": 10_000}),
+    "fashion_mnist": DatasetInfo(
+        "fashion_mnist", (28, 28, 1), 10, 256, {"train": 60_000, "test": 10_000}
+    ),
+    "binarized_mnist": DatasetInfo(
+        "binarized_mnist",
+        (28, 28, 1),
+        0,
+        2,
+        {"train": 50_000, "validation": 10_000, "test": 10_000},
+    ),
+    "digits": DatasetInfo("digits", (8, 8, 1), 10, 17, {"train": 1_500, "test": 297}),
+    **{
+        name: DatasetInfo(
+            name, (2,), num_classes, None, {"train": TOY_TRAIN_SIZE, "test": TOY_TEST_SIZE}
+        )
+        for name, num_classes in TOY_NUM_CLASSES.items()
+    },
+}
+
+
+def available() -> list[str]:
+    """Returns the names :func:`load` accepts, sorted."""
+    return sorted(_INFOS)
+
+
+def info(name: str) -> DatasetInfo:
+    """Returns what a model needs to know about dataset ``name``, without reading any data.
+
+    Args:
+      name: one of :func:`available`.
+
+    Returns:
+      The dataset's :class:`DatasetInfo`; ``splits`` holds the full (or, for toy sets, default)
+      split sizes.
+
+    Raises:
+      DataError: unknown name.
+    """
+    if name not in _INFOS:
+        raise DataError(f"unknown dataset {name!r}: use one of {', '.join(available())}")
+    return _INFOS[name]
+
+
+def load(
+    name: str,
+    split: str,
+    *,
+    data_dir: str | os.PathLike | None = None,
+    tfds_dir: str | os.PathLike | None = None,
+    size: int | None = None,
+    seed: int = 0,
+) -> ArrayDataset:
+    """Loads one split of a dataset into host memory.
+
+    Args:
+      name: one of :func:`available`.
+      split: one of ``info(name).splits``, e.g. ``"train"``, ``"test"`` (``binarized_mnist`` also
+        has ``"validation"``).
+      data_dir: folder of raw files (see :mod:`gen_jax.data._raw`); default ``$GEN_JAX_DATA_DIR``;
+        when both are unset the raw files are downloaded. Ignored by toy sets and ``digits``.
+      tfds_dir: where prepared TFDS files are kept; default ``$GEN_JAX_TFDS_DIR``, else TFDS's
+        default. The first load of a dataset prepares it there (seconds); later loads reuse it.
+      size: real data: keep the first ``size`` examples (file order); toy sets: number of points
+        to draw (default 100,000 train / 10,000 test).
+      seed: seed of the toy sets (train and test use independent streams); ignored by real data.
+
+    Returns:
+      An :class:`ArrayDataset`: images uint8 ``[N, H, W, 1]`` (a read-only array) with int32
+      labels (None for ``binarized_mnist``), or toy points float32 ``[N, 2]``.
+
+    Raises:
+      DataError: unknown name or split, bad ``size``, missing or corrupt raw files.
+    """
+    dataset_info = info(name)
+    if split not in dataset_info.splits:
+        raise DataError(
+            f"unknown split {split!r} of dataset {name!r}: use one of "
+            f"{', '.join(dataset_info.splits)}"
+        )
+    if name in TOY_NUM_CLASSES:
+        if not isinstance(seed, int | np.integer) or seed < 0:
+            raise DataError(f"seed={seed!r} for {name!r}: pass a non-negative integer")
+        n = dataset_info.splits[split] if size is None else size
+        if n <= 0:
+            raise DataError(f"size={size} for {name!r}: pass a positive number of points")
+        x, label = sample_toy(name, n, seed, _TOY_STREAMS[split])
+        return ArrayDataset(dataset_info, split, x, label)
+    available_size = dataset_info.splits[split]
+    if size is not None and not 0 < size <= available_size:
+        raise DataError(
+            f"size={size} for {name!r} split {split!r}: pass 1..{available_size} or None for all"
+        )
+    from . import _builders  # noqa: PLC0415 -- importing TFDS is only needed for real data
+
+    builder = _builders.prepare(name, raw_dir=data_dir, tfds_dir=tfds_dir)
+    x, label = _builders.read_split(builder, split, size)
+    if len(x) != (available_size if size is None else size):
+        raise DataError(
+            f"prepared {name!r} split {split!r} in {builder.data_dir} has {len(x)} examples, "
+            f"expected {available_size}: delete that folder and rebuild from the official files"
+        )
+    return ArrayDataset(dataset_info, split, x, label)

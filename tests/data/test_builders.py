@@ -1,0 +1,108 @@
+"""TFDS builders: what is written and read back equals the raw files; offline and online paths."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from gen_jax.data import _builders, _raw
+
+from ._fakes import write_fake_mnist
+
+
+@pytest.mark.parametrize("name", ["mnist", "fashion_mnist"])
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_idx_dataset_round_trips_through_tfds(load_real, raw_dir, name, split):
+    ds = load_real(name, split)
+    images, labels = _raw.read_idx_split(*(raw_dir / name / f for f in _raw.IDX_FILES[split]))
+    np.testing.assert_array_equal(ds.x, images)  # also checks that the file order is kept
+    np.testing.assert_array_equal(ds.label, labels)
+
+
+@pytest.mark.parametrize("split", ["train", "validation", "test"])
+def test_binarized_mnist_round_trips_through_tfds(load_real, raw_dir, split):
+    ds = load_real("binarized_mnist", split)
+    np.testing.assert_array_equal(
+        ds.x, _raw.read_amat(raw_dir / "binarized_mnist" / _raw.AMAT_FILES[split])
+    )
+    assert ds.label is None
+
+
+def test_fast_read_agrees_with_tfds_decoding(load_real, raw_dir, tfds_dir):
+    load_real("mnist", "test")  # makes sure it is prepared
+    builder = _builders.prepare("mnist", raw_dir=raw_dir, tfds_dir=tfds_dir)
+    images, labels = _builders.read_split(builder, "test")
+    source = builder.as_data_source(split="test")
+    for i in np.random.default_rng(0).choice(len(source), 25, replace=False):
+        example = source[int(i)]
+        np.testing.assert_array_equal(example["image"], images[i])
+        assert example["label"] == labels[i]
+
+
+def test_builders_do_not_collide_with_tfds_names():
+    ours = {cls.name for cls in _builders.BUILDERS.values()}
+    assert ours == {
+        "gen_jax_mnist",
+        "gen_jax_fashion_mnist",
+        "gen_jax_binarized_mnist",
+        "gen_jax_digits",
+    }
+    for name in ours:
+        assert tfds.builder_cls(name) in _builders.BUILDERS.values()
+    assert tfds.builder_cls("mnist") is not _builders.GenJaxMnist
+
+
+def test_builder_writes_array_record_in_file_order(tmp_path):
+    arrays = write_fake_mnist(tmp_path / "raw" / "mnist", n_train=12, n_test=5)
+    builder = _builders.prepare("mnist", raw_dir=tmp_path / "raw", tfds_dir=tmp_path / "tfds")
+    assert builder.info.file_format.value == "array_record"
+    assert list((tmp_path / "tfds" / "gen_jax_mnist").glob("*/*.array_record-*"))
+    images, labels = _builders.read_split(builder, "train")
+    np.testing.assert_array_equal(images[..., 0], arrays["train"][0])
+    np.testing.assert_array_equal(labels, arrays["train"][1])
+    head, _ = _builders.read_split(builder, "test", size=2)
+    np.testing.assert_array_equal(head[..., 0], arrays["test"][0][:2])
+
+
+def test_online_path_downloads_the_tfds_urls(tmp_path, monkeypatch):
+    """Without a raw folder the builder asks TFDS's download manager for the standard URLs."""
+    arrays = write_fake_mnist(tmp_path / "served", n_train=6, n_test=4)
+    requested = {}
+
+    def fake_download(self, url_or_urls):
+        requested.update(url_or_urls)
+        return {k: tmp_path / "served" / url.rsplit("/", 1)[1] for k, url in url_or_urls.items()}
+
+    monkeypatch.setattr(tfds.download.DownloadManager, "download", fake_download)
+    builder = _builders.prepare("fashion_mnist", raw_dir=None, tfds_dir=tmp_path / "tfds")
+    assert sorted(requested.values()) == sorted(
+        _builders.FASHION_MNIST_URL + f for pair in _raw.IDX_FILES.values() for f in pair
+    )
+    images, labels = _builders.read_split(builder, "test")
+    np.testing.assert_array_equal(images[..., 0], arrays["test"][0])
+    np.testing.assert_array_equal(labels, arrays["test"][1])
+
+
+def test_download_urls_are_the_ones_tfds_uses():
+    from tensorflow_datasets.datasets.binarized_mnist import binarized_mnist_dataset_builder as bm
+    from tensorflow_datasets.image_classification import mnist
+
+    assert _builders.MNIST_URL == mnist.MNIST.URL
+    assert _builders.FASHION_MNIST_URL == mnist.FashionMNIST.URL
+    assert _builders.BINARIZED_MNIST_URL == bm._URL
+
+
+def test_tfds_dir_from_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("GEN_JAX_TFDS_DIR", str(tmp_path / "from_env"))
+    assert _builders.resolve_tfds_dir(None) == str(tmp_path / "from_env")
+    assert _builders.resolve_tfds_dir(tmp_path / "arg") == str(tmp_path / "arg")
+    _builders.prepare("digits")
+    assert (tmp_path / "from_env" / "gen_jax_digits").is_dir()
+
+
+def test_raw_dir_from_environment(monkeypatch, tmp_path):
+    arrays = write_fake_mnist(tmp_path / "raw" / "mnist", n_train=3, n_test=2)
+    monkeypatch.setenv("GEN_JAX_DATA_DIR", str(tmp_path / "raw"))
+    builder = _builders.prepare("mnist", tfds_dir=tmp_path / "tfds")
+    np.testing.assert_array_equal(_builders.read_split(builder, "test")[1], arrays["test"][1])

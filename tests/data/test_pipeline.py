@@ -1,0 +1,202 @@
+"""Loader: epoch permutations, determinism, resumption, process slicing, prefetch and shutdown."""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import pathlib
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from gen_jax import data
+
+N = 103  # with batch 10: 10 batches per epoch, 3 examples dropped
+
+
+def _dataset(n: int = N, labels: bool = True) -> data.ArrayDataset:
+    """Examples whose value is their index, so that batches show which rows they hold."""
+    info = data.DatasetInfo("ids", (1,), 7 if labels else 0, None, {"train": n})
+    ids = np.arange(n, dtype=np.float32)[:, None]
+    return data.ArrayDataset(
+        info, "train", ids, (np.arange(n) % 7).astype(np.int32) if labels else None
+    )
+
+
+def _ids(batch) -> list[int]:
+    return batch["x"][:, 0].astype(int).tolist()
+
+
+def _take(loader, count: int) -> list[list[int]]:
+    return [_ids(b) for b in itertools.islice(loader, count)]
+
+
+def test_each_epoch_is_a_permutation_in_the_documented_order():
+    with data.Loader(_dataset(), 10, seed=5) as loader:
+        assert loader.steps_per_epoch == 10
+        epochs = [sum(_take(loader, 10), []) for _ in range(3)]
+    for e, ids in enumerate(epochs):
+        assert len(ids) == 100 and len(set(ids)) == 100 and set(ids) <= set(range(N))
+        assert ids == np.random.default_rng([5, e]).permutation(N)[:100].tolist()
+    assert epochs[0] != epochs[1] != epochs[2]
+
+
+def test_labels_follow_their_examples_and_are_omitted_when_absent():
+    with data.Loader(_dataset(), 10, seed=0) as loader:
+        batch = next(loader)
+    assert batch["x"].shape == (10, 1) and batch["label"].dtype == np.int32
+    np.testing.assert_array_equal(batch["label"], batch["x"][:, 0].astype(int) % 7)
+    with data.Loader(_dataset(labels=False), 10, seed=0) as loader:
+        assert set(next(loader)) == {"x"}
+
+
+def test_same_seed_same_stream_other_seed_other_stream():
+    def stream(seed):
+        with data.Loader(_dataset(), 10, seed=seed) as loader:
+            return _take(loader, 25)
+
+    assert stream(1) == stream(1)
+    assert stream(1) != stream(2)
+
+
+def test_no_shuffle_is_dataset_order():
+    with data.Loader(_dataset(), 10, seed=0, shuffle=False) as loader:
+        ids = sum(_take(loader, 12), [])
+    assert ids == list(range(100)) + list(range(20))
+
+
+def test_resume_mid_epoch_equals_uninterrupted_stream():
+    with data.Loader(_dataset(), 10, seed=3, prefetch=4) as loader:
+        reference = _take(loader, 37)
+    with data.Loader(_dataset(), 10, seed=3, prefetch=4) as loader:
+        first = _take(loader, 23)
+        time.sleep(0.05)  # let the prefetch thread run ahead of the consumer
+        state = loader.state
+    assert state == {"epoch": 2, "batch": 3}  # the consumer's position, not the thread's
+    assert first == reference[:23]
+    with data.Loader(_dataset(), 10, seed=3, state=state) as resumed:
+        assert _take(resumed, 14) == reference[23:]
+
+
+def test_restore_rewinds_a_running_loader():
+    with data.Loader(_dataset(), 10, seed=3, prefetch=3) as loader:
+        reference = _take(loader, 15)
+        loader.restore({"epoch": 0, "batch": 8})
+        assert loader.state == {"epoch": 0, "batch": 8}
+        assert _take(loader, 7) == reference[8:15]
+        assert loader.state == {"epoch": 1, "batch": 5}
+
+
+def test_prefetch_and_inline_give_the_same_stream():
+    with data.Loader(_dataset(), 10, seed=9, prefetch=0) as inline:
+        a = _take(inline, 15)
+        assert inline.state == {"epoch": 1, "batch": 5}
+    with data.Loader(_dataset(), 10, seed=9, prefetch=3) as threaded:
+        assert _take(threaded, 15) == a
+
+
+@pytest.mark.parametrize("process_count", [2, 5])
+def test_process_slices_concatenate_to_the_global_batch(process_count):
+    with data.Loader(_dataset(), 10, seed=4) as single:
+        reference = _take(single, 23)
+    parts = []
+    for p in range(process_count):
+        with data.Loader(
+            _dataset(), 10, seed=4, process_index=p, process_count=process_count
+        ) as lo:
+            parts.append(_take(lo, 23))
+    for step in range(23):
+        assert sum((part[step] for part in parts), []) == reference[step]
+        assert all(len(part[step]) == 10 // process_count for part in parts)
+
+
+def test_put_runs_in_the_prefetch_thread():
+    threads = set()
+
+    def put(batch):
+        threads.add(threading.current_thread().name)
+        return {k: v * 2 for k, v in batch.items()}
+
+    with data.Loader(_dataset(), 10, seed=0, put=put) as loader:
+        batch = next(loader)
+    assert threads == {"gen_jax-loader"}
+    np.testing.assert_array_equal(batch["label"], (batch["x"][:, 0] / 2).astype(int) % 7 * 2)
+
+
+def test_errors_in_put_reach_the_consumer():
+    def put(batch):
+        raise KeyError("device placement failed")
+
+    with data.Loader(_dataset(), 10, seed=0, put=put) as loader:
+        with pytest.raises(KeyError, match="device placement failed"):
+            next(loader)
+
+
+def _loader_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "gen_jax-loader"]
+
+
+def test_close_stops_the_thread_and_ends_iteration():
+    loader = data.Loader(_dataset(), 10, seed=0, prefetch=2)
+    next(loader)
+    assert len(_loader_threads()) == 1
+    loader.close()
+    assert not _loader_threads()
+    with pytest.raises(StopIteration):
+        next(loader)
+    with data.Loader(_dataset(), 10, seed=0) as loader:
+        next(loader)
+    assert not _loader_threads()
+
+
+def test_dropped_loader_stops_its_thread():
+    loader = data.Loader(_dataset(), 10, seed=0, prefetch=2)
+    next(loader)
+    assert len(_loader_threads()) == 1
+    del loader
+    gc.collect()
+    assert not _loader_threads()
+
+
+def test_no_hang_at_interpreter_exit():
+    code = (
+        "import jax\n"
+        "from gen_jax import data\n"
+        "ds = data.load('ring8', 'train', size=1000)\n"
+        "loader = data.Loader(ds, 100, seed=0, prefetch=2, put=jax.device_put)\n"
+        "next(loader)\n"
+        "print('ok')\n"  # exits with the thread alive and blocked on a full queue
+    )
+    repo_root = pathlib.Path(__file__).resolve().parents[2]  # so that `gen_jax` imports
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=repo_root
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(global_batch_size=10, process_count=3), "not divisible by process_count=3"),
+        (dict(global_batch_size=200), "larger than ids/train \\(103 examples\\)"),
+        (dict(global_batch_size=0), "positive batch size"),
+        (dict(global_batch_size=10, process_index=2, process_count=2), "process_index"),
+        (dict(global_batch_size=10, state={"epoch": 0, "batch": 10}), "out of range"),
+        (dict(global_batch_size=10, state={"epoch": 0}), "malformed"),
+        (dict(global_batch_size=10, prefetch=-1), "prefetch=-1"),
+    ],
+)
+def test_bad_arguments(kwargs, message):
+    with pytest.raises(data.DataError, match=message) as error:
+        data.Loader(_dataset(), seed=0, **kwargs)
+    assert "\n" not in str(error.value)
+
+
+def test_bad_seed():
+    with pytest.raises(data.DataError, match="non-negative integer"):
+        data.Loader(_dataset(), 10, seed=-1)

@@ -87,10 +87,16 @@ def _train(argv: list[str]) -> int:
     from .config import ExperimentConfig, load_config_file
     from .train import train
 
+    model_name = argv[0] if argv and not argv[0].startswith("-") else None
+    if model_name is not None:
+        argv = argv[1:]
+        if model_name not in models.MODELS:
+            raise ValueError(f"unknown model {model_name!r}; choose one of "
+                             f"{', '.join(sorted(models.MODELS))}")
     pre = argparse.ArgumentParser(prog="gen-jax train", add_help=False)
-    pre.add_argument("model", nargs="?", choices=sorted(models.MODELS), default=None)
     pre.add_argument("--config", default=None)
     known, rest = pre.parse_known_args(argv)
+    known.model = model_name
     if known.config:
         cfg = load_config_file(known.config)
         name = models.name_of(cfg.model)
@@ -175,11 +181,10 @@ def _eval(args) -> int:
 def _importance_nll(run, cfg, args) -> dict[str, float]:
     import jax
 
-    from . import data as gdata
     from . import metrics
+    from .train import load_split
 
-    ds = gdata.load(cfg.data.name, cfg.data.eval_split, data_dir=cfg.data.data_dir,
-                    tfds_dir=cfg.data.tfds_dir)
+    ds = load_split(cfg, cfg.data.eval_split)
     n = len(ds) if args.num_examples is None else min(args.num_examples, len(ds))
     key = jax.random.PRNGKey(args.seed)
     batch = {"x": ds.x[:n]} | ({"label": ds.label[:n]} if ds.label is not None else {})

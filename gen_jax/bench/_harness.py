@@ -136,7 +136,8 @@ def environment() -> dict[str, Any]:
         "backend": jax.default_backend(),
         "devices": [str(d) for d in jax.devices()],
         "cpu_count": os.cpu_count(),
-        "affinity_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "affinity_cores": (len(os.sched_getaffinity(0))
+                           if hasattr(os, "sched_getaffinity") else None),
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
         "versions": versions,
     }

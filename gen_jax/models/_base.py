@@ -21,7 +21,13 @@ class GenerativeModel(Protocol):
 
     Every method is a pure function of its arguments (randomness only through ``key``), so the
     engine can ``jit`` it, shard it and differentiate through ``loss``.
+
+    Families without a prior to sample from (the deterministic autoencoder) set
+    ``has_prior = False`` and provide ``reconstruct(variables, x, label=None)``; the engine then
+    draws reconstructions where it would draw samples.
     """
+
+    has_prior: bool
 
     def init(self, key: jax.Array, batch: Batch) -> Variables:
         """Initial variables for a batch of this shape."""

@@ -13,6 +13,7 @@ from ._loop import Evaluator as Evaluator
 from ._loop import NonFiniteError as NonFiniteError
 from ._loop import Run as Run
 from ._loop import build_run as build_run
+from ._loop import load_split as load_split
 from ._loop import make_preprocess as make_preprocess
 from ._loop import train as train
 from ._optim import make_optimizer as make_optimizer

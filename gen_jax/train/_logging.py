@@ -91,7 +91,8 @@ def image_grid(images: np.ndarray, *, ncols: int | None = None, pad: int = 1) ->
     return np.round(np.clip(grid, 0.0, 1.0) * 255).astype(np.uint8)
 
 
-def scatter_image(points: np.ndarray, *, size: int = 256, extent: float | None = None) -> np.ndarray:
+def scatter_image(points: np.ndarray, *, size: int = 256,
+                  extent: float | None = None) -> np.ndarray:
     """A 2-D point cloud ``[N, 2]`` rendered as a uint8 ``[size, size, 1]`` density image."""
     points = np.asarray(points, np.float64)
     if points.ndim != 2 or points.shape[1] != 2:

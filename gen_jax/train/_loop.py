@@ -94,6 +94,22 @@ def build_run(cfg: ExperimentConfig, model_name: str, *, restore: bool = True) -
     return Run(cfg, model_name, model, info, strategy, state, preprocess), data_state
 
 
+def load_split(cfg: ExperimentConfig, split: str, size: int | None = None) -> gdata.ArrayDataset:
+    """Loads a split; with several processes, process 0 prepares the TFDS files first."""
+
+    def load():
+        return gdata.load(cfg.data.name, split, data_dir=cfg.data.data_dir,
+                          tfds_dir=cfg.data.tfds_dir, size=size, seed=cfg.train.seed)
+
+    if jax.process_count() == 1:
+        return load()
+    from jax.experimental import multihost_utils
+
+    ds = load() if jax.process_index() == 0 else None
+    multihost_utils.sync_global_devices(f"gen_jax prepared {cfg.data.name}/{split}")
+    return ds if ds is not None else load()
+
+
 def _abstract(strategy, state):
     if isinstance(strategy, JitStrategy):
         return strategy.abstract_state(state)
@@ -122,8 +138,7 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
         workdir.mkdir(parents=True, exist_ok=True)
         save_json(cfg, model_name, workdir / "config.json")
 
-    train_ds = gdata.load(cfg.data.name, cfg.data.train_split, data_dir=cfg.data.data_dir,
-                          tfds_dir=cfg.data.tfds_dir, size=cfg.data.size, seed=tc.seed)
+    train_ds = load_split(cfg, cfg.data.train_split, size=cfg.data.size)
     if cfg.data.batch_size > len(train_ds):
         raise ValueError(f"data.batch_size {cfg.data.batch_size} is larger than the "
                          f"{len(train_ds)} training examples of {cfg.data.name}; lower it")
@@ -169,7 +184,8 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
                 if step % tc.sample_every == 0 or step == tc.steps:
                     evaluator.write_samples(state, workdir / "samples" / f"step_{step:07d}.png")
                 if step % tc.eval_every == 0 and step != tc.steps:
-                    writer.write(step, evaluator.evaluate(state, tc.num_eval_examples), prefix="eval/")
+                    metrics = evaluator.evaluate(state, tc.num_eval_examples)
+                    writer.write(step, metrics, prefix="eval/")
                 if step == fault_step:
                     ckpt.wait()
                     os.kill(os.getpid(), signal.SIGKILL)
@@ -185,6 +201,10 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
         writer.close()
         ckpt.close()
     return final
+
+
+def _to_host(x: jax.Array) -> np.ndarray:
+    return np.asarray(x.addressable_data(0)) if x.is_fully_replicated else np.asarray(x)
 
 
 def _check_finite(strategy, state, tc, ckpt: Checkpointer, step: int) -> None:
@@ -235,9 +255,7 @@ class Evaluator:
         """
         cfg, strategy = self.cfg, self.run.strategy
         if self._eval_ds is None:
-            self._eval_ds = gdata.load(cfg.data.name, cfg.data.eval_split,
-                                       data_dir=cfg.data.data_dir, tfds_dir=cfg.data.tfds_dir,
-                                       seed=cfg.train.seed)
+            self._eval_ds = load_split(cfg, cfg.data.eval_split)
         size = len(self._eval_ds)
         n = size if num_examples is None else min(num_examples, size)
         bs = min(cfg.data.batch_size, size)
@@ -256,14 +274,31 @@ class Evaluator:
         return means | {"num_examples": float(count)}
 
     def samples(self, state: TrainState, key: jax.Array | None = None) -> np.ndarray:
-        """``num_samples`` samples from the (EMA) parameters, on the host."""
+        """``num_samples`` samples from the (EMA) parameters, on the host.
+
+        For a family without a prior: test examples and their reconstructions, interleaved.
+        """
         strategy = self.run.strategy
         variables = state.variables(ema=True)
         if isinstance(strategy, PmapStrategy):
             variables = strategy.fetch(variables)
         key = jax.random.PRNGKey(self.cfg.train.seed + 2) if key is None else key
-        out = self._sample(variables, key)
-        return np.asarray(out.addressable_data(0)) if out.is_fully_replicated else np.asarray(out)
+        if not getattr(self.run.model, "has_prior", True):
+            return self._reconstructions(variables, key)
+        return _to_host(self._sample(variables, key))
+
+    def _reconstructions(self, variables, key: jax.Array) -> np.ndarray:
+        if self._eval_ds is None:
+            self._eval_ds = load_split(self.cfg, self.cfg.data.eval_split)
+        n = max(self.cfg.train.num_samples // 2, 1)
+        batch = {"x": self._eval_ds.x[:n]}
+        if self._eval_ds.label is not None:
+            batch["label"] = self._eval_ds.label[:n]
+        model_batch = self.run.preprocess(batch, key)
+        recon = jax.jit(self.run.model.reconstruct)(variables, model_batch["x"],
+                                                    model_batch.get("label"))
+        pairs = np.stack([_to_host(model_batch["x"]), _to_host(recon)], axis=1)
+        return pairs.reshape(2 * n, *pairs.shape[2:])
 
     def write_samples(self, state: TrainState, path: Path) -> None:
         samples = self.samples(state)

@@ -10,9 +10,11 @@ import orbax.checkpoint as ocp
 def latest_state(workdir) -> dict:
     root = Path(workdir) / "checkpoints"
     steps = sorted(int(p.name) for p in root.iterdir() if p.name.isdigit())
-    with ocp.StandardCheckpointer() as ckpt:
-        tree = ckpt.restore((root / str(steps[-1]) / "state").absolute())
-    return jax.tree.map(np.asarray, tree)
+    path = (root / str(steps[-1]) / "state").absolute()
+    with ocp.PyTreeCheckpointer() as ckpt:
+        meta = ckpt.metadata(path).item_metadata.tree
+        args = jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray), meta)
+        return ckpt.restore(path, restore_args=args)
 
 
 def assert_trees_equal(a, b):

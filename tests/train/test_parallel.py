@@ -18,12 +18,25 @@ def one_device(tmp_path_factory):
     return latest_state(workdir)
 
 
-@pytest.mark.parametrize("strategy", ["jit", "pmap"])
-def test_four_devices_match_one(tmp_path, one_device, strategy):
-    run_cli([*ARGS, "--train.workdir", tmp_path, "--train.strategy", strategy], devices=4)
+def test_jit_on_four_devices_matches_one(tmp_path, one_device):
+    # Random draws are sharding-invariant under jit, so even the VAE's noise is the same.
+    run_cli([*ARGS, "--train.workdir", tmp_path], devices=4)
     four = latest_state(tmp_path)
     assert int(four["step"]) == 8
     assert_trees_close(four["params"], one_device["params"], rtol=2e-4, atol=2e-5)
+
+
+def test_pmap_on_four_devices_matches_jit_on_one(tmp_path):
+    # pmap draws a separate noise stream per device, so compare on a deterministic model.
+    args = ["train", "ae", "--data.name", "digits", "--data.batch-size", "64", "--train.steps",
+            "8", "--train.checkpoint-every", "8", "--train.eval-every", "1000",
+            "--train.sample-every", "1000", "--train.no-progress", "--model.hidden", "64",
+            "--model.latent-dim", "8"]
+    run_cli([*args, "--train.workdir", tmp_path / "jit1"], devices=1)
+    run_cli([*args, "--train.workdir", tmp_path / "pmap4", "--train.strategy", "pmap"], devices=4)
+    pmap4, jit1 = latest_state(tmp_path / "pmap4"), latest_state(tmp_path / "jit1")
+    assert int(pmap4["step"]) == 8
+    assert_trees_close(pmap4["params"], jit1["params"], rtol=2e-4, atol=2e-5)
 
 
 @pytest.mark.multiprocess
@@ -31,4 +44,9 @@ def test_two_processes_of_two_devices_match_one_of_four(tmp_path):
     single, multi = tmp_path / "single", tmp_path / "multi"
     run_cli([*ARGS, "--train.workdir", single], devices=4)
     run_cli(["launch", "-n", "2", "--", *ARGS, "--train.workdir", multi], devices=2)
-    assert_trees_equal(latest_state(multi)["params"], latest_state(single)["params"])
+    multi_state, single_state = latest_state(multi), latest_state(single)
+    assert int(multi_state["step"]) == int(single_state["step"]) == 8
+    # Same global program and data; only the cross-process all-reduce (gloo) sums in another
+    # order, which moves a few parameters by about one float32 ulp.
+    assert_trees_close(multi_state["params"], single_state["params"], rtol=1e-5, atol=1e-8)
+    assert_trees_equal(multi_state["rng"], single_state["rng"])

@@ -1,0 +1,33 @@
+"""Model families behind one interface, :class:`GenerativeModel`, and their registry."""
+
+from . import _autoencoder, _vae
+from ._autoencoder import Autoencoder as Autoencoder
+from ._autoencoder import AutoencoderConfig as AutoencoderConfig
+from ._autoencoder import AutoencoderNet as AutoencoderNet
+from ._base import Batch as Batch
+from ._base import GenerativeModel as GenerativeModel
+from ._base import Metrics as Metrics
+from ._base import Variables as Variables
+from ._coders import CoderConfig as CoderConfig
+from ._likelihoods import Likelihood as Likelihood
+from ._likelihoods import bernoulli_log_prob as bernoulli_log_prob
+from ._likelihoods import bernoulli_mean as bernoulli_mean
+from ._likelihoods import discretize as discretize
+from ._likelihoods import discretized_logistic_log_prob as discretized_logistic_log_prob
+from ._likelihoods import discretized_logistic_mean as discretized_logistic_mean
+from ._likelihoods import gaussian_log_prob as gaussian_log_prob
+from ._registry import MODELS as MODELS
+from ._registry import Builder as Builder
+from ._registry import build as build
+from ._registry import name_of as name_of
+from ._vae import VAE as VAE
+from ._vae import ElboTerms as ElboTerms
+from ._vae import VAEConfig as VAEConfig
+from ._vae import VAENet as VAENet
+from ._vae import elbo as elbo
+from ._vae import gaussian_kl as gaussian_kl
+from ._vae import iwae_bound as iwae_bound
+from ._vae import log_importance_weights as log_importance_weights
+
+build_autoencoder = _autoencoder.build
+build_vae = _vae.build

@@ -1,0 +1,160 @@
+"""Deterministic autoencoders trained by the negative log-likelihood of their reconstruction.
+
+Bernoulli gives the binary cross-entropy, a fixed-scale Gaussian a scaled squared error, the
+discretized logistic a bin probability. There is no prior, hence no sampling: use
+:meth:`Autoencoder.reconstruct`, or a VAE to generate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import chex
+import jax
+import jax.numpy as jnp
+from flax import linen as nn
+
+from ..data._types import DatasetInfo
+from ._base import Batch, Metrics, Variables
+from ._coders import CoderConfig, Decoder, Encoder, check_inputs, likelihood_of, one_hot, validate
+from ._likelihoods import Likelihood, sum_event
+
+Dtype = Any
+
+
+@dataclasses.dataclass(frozen=True)
+class AutoencoderConfig(CoderConfig):
+    """A deterministic autoencoder: the shared network and likelihood settings (MNIST defaults:
+    MLP 784-200-200-50, tanh, Bernoulli cross-entropy)."""
+
+
+class AutoencoderNet(nn.Module):
+    """Encoder to a code ``[B, latent_dim]`` and decoder to ``p(x | code)``'s parameters.
+
+    Attributes:
+      config: network and likelihood settings.
+      shape: shape of one example.
+      num_classes: number of label classes fed as one-hot (0: unconditional).
+      likelihood: the observation likelihood.
+      dtype: compute dtype (parameters stay float32; outputs are float32).
+    """
+
+    config: CoderConfig
+    shape: tuple[int, ...]
+    num_classes: int
+    likelihood: Likelihood
+    dtype: Dtype = jnp.float32
+
+    def setup(self):
+        self.encoder = Encoder(self.config, self.config.latent_dim, dtype=self.dtype)
+        self.decoder = Decoder(self.config, self.shape, dtype=self.dtype)
+
+    def encode(self, x: jax.Array, label: jax.Array | None) -> jax.Array:
+        """``x`` ``[B, *shape]`` -> code ``[B, latent_dim]``."""
+        return self.encoder(x, one_hot(label, self.num_classes, x.shape[0]))
+
+    def decode(self, z: jax.Array, label: jax.Array | None) -> tuple[jax.Array, jax.Array | None]:
+        """Code ``[N, latent_dim]`` -> likelihood ``(loc, log_scale)``, each ``[N, *shape]``."""
+        chex.assert_rank(z, 2)
+        return self.decoder(z, one_hot(label, self.num_classes, z.shape[0]))
+
+    def __call__(self, x: jax.Array, label: jax.Array | None = None):
+        return self.decode(self.encode(x, label), label)
+
+
+class Autoencoder:
+    """The autoencoder family bound to a config and a data set (a ``GenerativeModel`` without
+    sampling).
+
+    Attributes:
+      config: the :class:`AutoencoderConfig`.
+      info: the data's :class:`~gen_jax.data.DatasetInfo`.
+      net: the :class:`AutoencoderNet`.
+    """
+
+    has_prior = False  # no sampling: the engine shows reconstructions instead
+
+    def __init__(self, config: AutoencoderConfig, info: DatasetInfo, *,
+                 dtype: Dtype = jnp.float32):
+        validate(config, info, "ae")
+        self.config = config
+        self.info = info
+        self.net = AutoencoderNet(config, tuple(info.shape),
+                                  info.num_classes if config.conditional else 0,
+                                  likelihood_of(config, info), dtype)
+
+    def _inputs(self, x: jax.Array, label: jax.Array | None) -> jax.Array | None:
+        return check_inputs(x, label, self.net.shape, self.net.num_classes)
+
+    def init(self, key: jax.Array, batch: Batch) -> Variables:
+        """Initial variables for a batch of this shape."""
+        label = self._inputs(batch["x"], batch.get("label"))
+        return dict(self.net.init({"params": key}, batch["x"], label))
+
+    def _nll_and_mean(self, variables, x, label):
+        loc, log_scale = self.net.apply(variables, x, label)
+        nll = -self.net.likelihood.log_prob(loc, log_scale, x)
+        return nll, self._output(self.net.likelihood.mean(loc, log_scale))
+
+    def _output(self, mean: jax.Array) -> jax.Array:
+        return jnp.clip(mean, 0.0, 1.0) if self.info.num_levels is not None else mean
+
+    def _recon_error(self, recon: jax.Array, x: jax.Array) -> jax.Array:
+        return sum_event((recon - x) ** 2) / math.prod(self.net.shape)
+
+    def loss(
+        self, variables: Variables, batch: Batch, key: jax.Array, *, train: bool = True
+    ) -> tuple[jax.Array, tuple[Metrics, Variables]]:
+        """Mean negative log-likelihood of the reconstruction (``key`` is unused)."""
+        del key, train
+        x = batch["x"]
+        nll, recon = self._nll_and_mean(variables, x, self._inputs(x, batch.get("label")))
+        metrics = {"nll": jnp.mean(nll), "recon_error": jnp.mean(self._recon_error(recon, x))}
+        return jnp.mean(nll), (metrics, {})
+
+    def evaluate(self, variables: Variables, batch: Batch, key: jax.Array) -> Metrics:
+        """Per-example ``nll`` and ``recon_error`` (squared error of the reconstruction mean,
+        averaged over dimensions)."""
+        del key
+        x = batch["x"]
+        nll, recon = self._nll_and_mean(variables, x, self._inputs(x, batch.get("label")))
+        return {"nll": nll, "recon_error": self._recon_error(recon, x)}
+
+    def encode(
+        self, variables: Variables, x: jax.Array, label: jax.Array | None = None
+    ) -> jax.Array:
+        """The code ``[B, latent_dim]``."""
+        return self.net.apply(variables, x, self._inputs(x, label),
+                              method=AutoencoderNet.encode)
+
+    def decode(
+        self, variables: Variables, z: jax.Array, label: jax.Array | None = None
+    ) -> jax.Array:
+        """The mean of ``p(x | z)`` for codes ``z`` ``[N, latent_dim]``: ``[N, *shape]``."""
+        chex.assert_shape(z, (None, self.config.latent_dim))
+        loc, log_scale = self.net.apply(variables, z, label if self.net.num_classes else None,
+                                        method=AutoencoderNet.decode)
+        return self._output(self.net.likelihood.mean(loc, log_scale))
+
+    def reconstruct(
+        self, variables: Variables, x: jax.Array, label: jax.Array | None = None
+    ) -> jax.Array:
+        """The mean of ``p(x | encode(x))``: ``[B, *shape]``."""
+        return self._nll_and_mean(variables, x, self._inputs(x, label))[1]
+
+    def sample(
+        self, variables: Variables, key: jax.Array, num: int, label: jax.Array | None = None
+    ) -> jax.Array:
+        """Always raises: a deterministic autoencoder has no prior to sample from."""
+        raise ValueError("a deterministic autoencoder has no prior to sample from; use "
+                         "reconstruct(variables, x) instead, or train a VAE to generate")
+
+
+def build(
+    config: AutoencoderConfig, info: DatasetInfo, *, dtype: Dtype = jnp.float32
+) -> Autoencoder:
+    """An :class:`Autoencoder` for ``info``'s data (validates the config; one-line
+    ``ValueError``)."""
+    return Autoencoder(config, info, dtype=dtype)

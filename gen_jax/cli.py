@@ -8,6 +8,7 @@ Examples::
     gen-jax sample --workdir runs/iwae --num 64 --out samples.png
     gen-jax eval --workdir runs/iwae --importance-samples 5000
     gen-jax launch -n 2 -- train vae --train.workdir runs/two_procs
+    gen-jax bench w4 --out benchmarks/results/cpu.json
 """
 
 from __future__ import annotations
@@ -57,6 +58,12 @@ def _main(argv: list[str] | None) -> int:
                    help="also estimate log p(x) with K importance samples (VAEs)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="JSON path (default: WORKDIR/eval_SPLIT.json)")
+    p = sub.add_parser("bench", help="time the standard workloads on the production steps")
+    p.add_argument("workloads", nargs="*", default=None, help="workload ids (default: all)")
+    p.add_argument("--repeats", type=int, default=30)
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--peak-n", type=int, default=4096, help="matmul size for the peak rate")
+    p.add_argument("--out", default=None, help="JSON report path (a .md table is written beside)")
     p = sub.add_parser("launch", help="run a gen-jax command in N local processes")
     p.add_argument("-n", "--num-processes", type=int, required=True)
     p.add_argument("--port", type=int, default=None, help="coordinator port (a free one)")
@@ -69,6 +76,8 @@ def _main(argv: list[str] | None) -> int:
         return _sample(args)
     if args.command == "eval":
         return _eval(args)
+    if args.command == "bench":
+        return _bench(args)
     if args.command == "launch":
         from .train import launch
 
@@ -118,6 +127,18 @@ def _train(argv: list[str]) -> int:
                    prog=f"gen-jax train {name}")
     final = train(cfg, name)
     print(json.dumps({"workdir": str(Path(cfg.train.workdir).absolute()), **final}, indent=2))
+    return 0
+
+
+def _bench(args) -> int:
+    from .bench import WORKLOADS, run_benchmarks
+    from .bench._run import markdown_table, write_report
+
+    report = run_benchmarks(args.workloads or sorted(WORKLOADS), repeats=args.repeats,
+                            warmup=args.warmup, peak_n=args.peak_n)
+    if args.out:
+        write_report(report, args.out)
+    print(markdown_table(report))
     return 0
 
 

@@ -19,6 +19,11 @@ from typing import Any, Generic, Literal, TypeVar
 M = TypeVar("M")
 
 
+def _positive(name: str, value: int) -> None:
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value}")
+
+
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
     """Which data to train on and how to present it to the model."""
@@ -41,6 +46,13 @@ class DataConfig:
     size: int | None = None
     """Number of training points for the generated toy sets (default: the set's own)."""
 
+    def __post_init__(self):
+        _positive("data.batch_size", self.batch_size)
+        if self.binarize and self.dequantize:
+            raise ValueError("data.binarize and data.dequantize exclude each other; pick one")
+        if self.size is not None:
+            _positive("data.size", self.size)
+
 
 @dataclasses.dataclass(frozen=True)
 class OptimConfig:
@@ -62,6 +74,16 @@ class OptimConfig:
     """Clip gradients to this global norm (None: no clipping)."""
     ema_decay: float | None = None
     """Keep an exponential moving average of the parameters with this decay (None: no EMA)."""
+
+    def __post_init__(self):
+        if not self.learning_rate > 0:
+            raise ValueError(f"optim.learning_rate must be positive, got {self.learning_rate}")
+        if self.ema_decay is not None and not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"optim.ema_decay must be in [0, 1), got {self.ema_decay}")
+        if self.grad_clip_norm is not None and not self.grad_clip_norm > 0:
+            raise ValueError(f"optim.grad_clip_norm must be positive, got {self.grad_clip_norm}")
+        if self.warmup_steps < 0:
+            raise ValueError(f"optim.warmup_steps must be >= 0, got {self.warmup_steps}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,6 +114,14 @@ class TrainConfig:
     """Write a jax.profiler trace of steps [start, stop) to workdir/profile."""
     progress: bool = True
     """Show a progress bar (process 0 only)."""
+
+    def __post_init__(self):
+        for name in ("steps", "log_every", "eval_every", "sample_every", "checkpoint_every",
+                     "keep_checkpoints", "num_samples", "max_consecutive_nonfinite"):
+            _positive(f"train.{name}", getattr(self, name))
+        if self.profile_steps is not None and not 0 < self.profile_steps[0] < self.profile_steps[1]:
+            raise ValueError(f"train.profile_steps must be START STOP with 0 < START < STOP, got "
+                             f"{self.profile_steps}")
 
 
 @dataclasses.dataclass(frozen=True)

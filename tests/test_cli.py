@@ -43,6 +43,54 @@ def test_train_sample_eval_round_trip(tmp_path):
     assert report["nll_is50"] <= -report["elbo"] + 0.5
 
 
+def test_conditional_vae_trains_and_samples_each_class(tmp_path):
+    run_cli(["train", "vae", *SMALL, "--model.conditional", "--train.workdir", tmp_path])
+    assert (tmp_path / "samples.png").is_file()
+
+
+def test_autoencoder_writes_reconstructions(tmp_path):
+    run_cli(["train", "ae", *SMALL, "--train.workdir", tmp_path])
+    run_cli(["sample", "--workdir", tmp_path, "--num", "8", "--npy", tmp_path / "r.npy"])
+    import numpy as np
+
+    pairs = np.load(tmp_path / "r.npy")
+    assert pairs.shape == (8, 8, 8, 1)  # 4 test digits, each followed by its reconstruction
+
+
+def _corrupt_mnist(tmp_path):
+    import shutil
+
+    from .conftest import shared_data_dir
+
+    src = shared_data_dir()
+    if src is None:
+        pytest.skip("real data not found")
+    dst = tmp_path / "raw" / "mnist"
+    dst.mkdir(parents=True)
+    for f in (src / "mnist").iterdir():
+        shutil.copy(f, dst / f.name)
+    (dst / "t10k-labels-idx1-ubyte.gz").write_bytes(b"not a gzip file")
+    return tmp_path / "raw"
+
+
+def test_missing_and_corrupt_data_files_get_one_line_errors(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    proc = run_cli(["train", "vae", "--data.name", "mnist", "--data.data-dir", empty,
+                    "--data.tfds-dir", tmp_path / "tfds1", "--train.workdir", tmp_path / "a"],
+                   check=False)
+    last = proc.stderr.strip().splitlines()[-1]
+    assert proc.returncode == 2 and last.startswith("gen-jax: error:")
+    assert "train-images-idx3-ubyte.gz" in last and "GEN_JAX_DATA_DIR" in last
+
+    raw = _corrupt_mnist(tmp_path)
+    proc = run_cli(["train", "vae", "--data.name", "mnist", "--data.data-dir", raw,
+                    "--data.tfds-dir", tmp_path / "tfds2", "--train.workdir", tmp_path / "b"],
+                   check=False)
+    last = proc.stderr.strip().splitlines()[-1]
+    assert proc.returncode == 2 and "t10k-labels-idx1-ubyte.gz" in last, proc.stderr[-2000:]
+
+
 @pytest.mark.parametrize("args, message", [
     (["train", "vae", "--data.name", "cifar"], "unknown dataset 'cifar'"),
     (["train", "vae", "--data.batch-size", "100000"], "is larger than the"),
@@ -50,10 +98,14 @@ def test_train_sample_eval_round_trip(tmp_path):
     (["sample", "--workdir", "/nonexistent/run"], "has no config.json"),
     (["train", "vae", "--model.conditional", "--data.name", "binarized_mnist",
       "--data.data-dir", "/nonexistent"], "conditional"),
+    (["train", "vae", "--model.arch", "conv", "--data.name", "ring8"], "conv"),
+    (["train", "vae", "--data.batch-size", "30"], "does not split over 4 devices"),
+    (["train", "gan"], "unknown model 'gan'"),
 ])
 def test_bad_input_gets_a_one_line_error(tmp_path, args, message):
+    devices = 4 if "30" in args else 1
     proc = run_cli([*args, "--train.workdir", tmp_path] if args[0] == "train" else args,
-                   check=False)
+                   check=False, devices=devices)
     assert proc.returncode != 0
     last = proc.stderr.strip().splitlines()[-1]
     assert message in last, proc.stderr[-3000:]

@@ -118,6 +118,8 @@ def save_samples(samples: np.ndarray, path: str | Path) -> Path:
     if samples.ndim == 2 and samples.shape[1] == 2:
         return save_png(scatter_image(samples), path)
     if samples.ndim == 4:
-        return save_png(image_grid(samples), path)
+        factor = max(1, 28 // samples.shape[1])  # small images (8x8 digits) drawn larger
+        grid = image_grid(samples)
+        return save_png(grid.repeat(factor, axis=0).repeat(factor, axis=1), path)
     raise ValueError(f"cannot draw samples of shape {samples.shape}; expected [N, H, W, C] images "
                      "or [N, 2] points")

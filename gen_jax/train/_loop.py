@@ -203,6 +203,13 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
     return final
 
 
+def _process_rows(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """This process's contiguous share of the rows of a global batch."""
+    count, index = jax.process_count(), jax.process_index()
+    size = len(next(iter(batch.values()))) // count
+    return {k: v[index * size:(index + 1) * size] for k, v in batch.items()}
+
+
 def _to_host(x: jax.Array) -> np.ndarray:
     return np.asarray(x.addressable_data(0)) if x.is_fully_replicated else np.asarray(x)
 
@@ -229,8 +236,10 @@ class Evaluator:
         eval_step = make_eval_step(model, run.preprocess)
 
         def eval_sums(state, batch, key):
-            per_example = eval_step(state, batch, key)
-            sums = {k: jnp.sum(v) for k, v in per_example.items()}
+            weight = batch["weight"]  # 0 for the padding rows of the last batch
+            inputs = {k: v for k, v in batch.items() if k != "weight"}
+            per_example = eval_step(state, inputs, key)
+            sums = {k: jnp.sum(v * weight) for k, v in per_example.items()}
             if strategy.axis_name is not None:
                 sums = jax.lax.psum(sums, strategy.axis_name)
             return sums
@@ -250,28 +259,29 @@ class Evaluator:
     def evaluate(self, state: TrainState, num_examples: int | None = None) -> dict[str, float]:
         """Mean per-example metrics over the first ``num_examples`` of the eval split (all: None).
 
-        Whole batches only: the count is rounded down to a multiple of the batch size (at least
-        one batch), and reported as ``num_examples``.
+        The last batch is padded to full size and its padding rows get weight 0, so every
+        example counts exactly once whatever the batch size and device count.
         """
         cfg, strategy = self.cfg, self.run.strategy
         if self._eval_ds is None:
             self._eval_ds = load_split(cfg, cfg.data.eval_split)
-        size = len(self._eval_ds)
-        n = size if num_examples is None else min(num_examples, size)
-        bs = min(cfg.data.batch_size, size)
-        loader = gdata.Loader(self._eval_ds, bs, seed=0, shuffle=False,
-                              process_index=jax.process_index(),
-                              process_count=jax.process_count(), put=strategy.place_batch)
+        ds = self._eval_ds
+        n = len(ds) if num_examples is None else min(num_examples, len(ds))
+        bs = cfg.data.batch_size
         key = jax.random.PRNGKey(cfg.train.seed + 1)
         total = None
-        num_batches = max(n // bs, 1)
-        with loader:
-            for i in range(num_batches):
-                sums = self._eval(state, next(loader), jax.random.fold_in(key, i))
-                total = sums if total is None else jax.tree.map(jnp.add, total, sums)
-        count = num_batches * bs
-        means = {k: float(v) / count for k, v in strategy.fetch(total).items()}
-        return means | {"num_examples": float(count)}
+        for i, start in enumerate(range(0, n, bs)):
+            rows = np.arange(start, start + bs)
+            weight = (rows < n).astype(np.float32)
+            rows = np.where(rows < n, rows, start)  # pad with a real example, weighted 0
+            batch = {"x": ds.x[rows], "weight": weight}
+            if ds.label is not None:
+                batch["label"] = ds.label[rows]
+            local = _process_rows(batch)
+            sums = self._eval(state, strategy.place_batch(local), jax.random.fold_in(key, i))
+            total = sums if total is None else jax.tree.map(jnp.add, total, sums)
+        means = {k: float(v) / n for k, v in strategy.fetch(total).items()}
+        return means | {"num_examples": float(n)}
 
     def samples(self, state: TrainState, key: jax.Array | None = None) -> np.ndarray:
         """``num_samples`` samples from the (EMA) parameters, on the host.

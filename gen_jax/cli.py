@@ -72,6 +72,10 @@ def _main(argv: list[str] | None) -> int:
     if argv and argv[0] == "train":
         return _train(argv[1:])
     args = parser.parse_args(argv)
+    for flag in ("num", "num_examples", "importance_samples", "repeats", "num_processes"):
+        value = getattr(args, flag, None)
+        if value is not None and value < (0 if flag == "importance_samples" else 1):
+            parser.error(f"--{flag.replace('_', '-')} must be positive, got {value}")
     if args.command == "sample":
         return _sample(args)
     if args.command == "eval":
@@ -110,8 +114,8 @@ def _train(argv: list[str]) -> int:
         cfg = load_config_file(known.config)
         name = models.name_of(cfg.model)
         if known.model and known.model != name:
-            raise SystemExit(f"gen-jax train: {known.config} configures {name!r}, not "
-                             f"{known.model!r}; drop one of them")
+            raise ValueError(f"{known.config} configures {name!r}, not {known.model!r}; drop "
+                             "one of them")
     elif known.model:
         name = known.model
         cfg = ExperimentConfig(model=models.MODELS[name][0]())
@@ -121,8 +125,8 @@ def _train(argv: list[str]) -> int:
                   f"MODEL is one of: {', '.join(sorted(models.MODELS))}; "
                   "`gen-jax train MODEL --help` lists every override.")
             return 0
-        raise SystemExit("gen-jax train: name a model ("
-                         f"{', '.join(sorted(models.MODELS))}) or pass --config FILE")
+        raise ValueError(f"name a model ({', '.join(sorted(models.MODELS))}) or pass "
+                         "--config FILE")
     cfg = tyro.cli(ExperimentConfig[type(cfg.model)], default=cfg, args=rest,
                    prog=f"gen-jax train {name}")
     final = train(cfg, name)
@@ -149,13 +153,15 @@ def _load_run(workdir: str):
 
     path = Path(workdir) / "config.json"
     if not path.is_file():
-        raise SystemExit(f"gen-jax: {workdir} has no config.json; pass the --workdir of a "
-                         "training run")
+        raise ValueError(f"{workdir} has no config.json; pass the --workdir of a training run")
     name = read_model_name(path)
+    if name not in models.MODELS:
+        raise ValueError(f"{path} names model {name!r}, which this gen_jax does not have; "
+                         f"known: {', '.join(sorted(models.MODELS))}")
     cfg = load_json(path, models.MODELS[name][0])
     run, _ = build_run(cfg, name, restore=True)
     if int(run.strategy.fetch(run.state.step)) == 0:
-        raise SystemExit(f"gen-jax: {workdir} has no checkpoint yet; train first")
+        raise ValueError(f"{workdir} has no checkpoint yet; train first")
     return run
 
 

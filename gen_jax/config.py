@@ -44,7 +44,8 @@ class DataConfig:
     train_split: str = "train"
     eval_split: str = "test"
     size: int | None = None
-    """Number of training points for the generated toy sets (default: the set's own)."""
+    """Toy sets: number of points generated. Real sets: keep only the first N training examples
+    (default: all)."""
 
     def __post_init__(self):
         _positive("data.batch_size", self.batch_size)
@@ -61,13 +62,19 @@ class OptimConfig:
     optimizer: Literal["adam", "adamw", "adamax", "sgd", "rmsprop", "lamb"] = "adam"
     learning_rate: float = 1e-3
     schedule: Literal["constant", "cosine", "warmup_cosine", "exponential"] = "constant"
+    """After an optional linear warm-up: constant, or a cosine/exponential decay to
+    learning_rate * end_factor (warmup_cosine is cosine; kept as a familiar name)."""
     warmup_steps: int = 0
     decay_steps: int | None = None
     """Length of the decay (default: the number of training steps)."""
     end_factor: float = 0.0
     """Final learning rate as a fraction of the peak (cosine, warmup_cosine, exponential)."""
     b1: float = 0.9
+    """First-moment decay (adam, adamw, adamax, lamb)."""
     b2: float = 0.999
+    """Second-moment decay (adam family, lamb); the squared-gradient decay of rmsprop."""
+    momentum: float = 0.0
+    """Momentum of sgd and rmsprop (0: none)."""
     eps: float = 1e-8
     weight_decay: float = 0.0
     grad_clip_norm: float | None = None
@@ -119,6 +126,8 @@ class TrainConfig:
         for name in ("steps", "log_every", "eval_every", "sample_every", "checkpoint_every",
                      "keep_checkpoints", "num_samples", "max_consecutive_nonfinite"):
             _positive(f"train.{name}", getattr(self, name))
+        if self.num_eval_examples is not None:
+            _positive("train.num_eval_examples", self.num_eval_examples)
         if self.profile_steps is not None and not 0 < self.profile_steps[0] < self.profile_steps[1]:
             raise ValueError(f"train.profile_steps must be START STOP with 0 < START < STOP, got "
                              f"{self.profile_steps}")

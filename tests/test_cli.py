@@ -43,9 +43,20 @@ def test_train_sample_eval_round_trip(tmp_path):
     assert report["nll_is50"] <= -report["elbo"] + 0.5
 
 
-def test_conditional_vae_trains_and_samples_each_class(tmp_path):
+def test_conditional_vae_samples_depend_on_the_label(tmp_path):
     run_cli(["train", "vae", *SMALL, "--model.conditional", "--train.workdir", tmp_path])
     assert (tmp_path / "samples.png").is_file()
+    import jax
+    import numpy as np
+
+    from gen_jax.cli import _load_run
+
+    run = _load_run(str(tmp_path))
+    key = jax.random.PRNGKey(3)
+    same_z = [np.asarray(run.model.sample(run.state.variables(), key, 2,
+                                          label=jax.numpy.array([0, c]))) for c in (0, 7)]
+    np.testing.assert_array_equal(same_z[0][0], same_z[1][0])  # same z, same label
+    assert np.abs(same_z[0][1] - same_z[1][1]).mean() > 1e-3  # same z, labels 0 vs 7
 
 
 def test_autoencoder_writes_reconstructions(tmp_path):
@@ -106,6 +117,6 @@ def test_bad_input_gets_a_one_line_error(tmp_path, args, message):
     devices = 4 if "30" in args else 1
     proc = run_cli([*args, "--train.workdir", tmp_path] if args[0] == "train" else args,
                    check=False, devices=devices)
-    assert proc.returncode != 0
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
     last = proc.stderr.strip().splitlines()[-1]
-    assert message in last, proc.stderr[-3000:]
+    assert last.startswith("gen-jax: error:") and message in last, proc.stderr[-3000:]

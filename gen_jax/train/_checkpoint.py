@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import jax
 import orbax.checkpoint as ocp
 
 
@@ -53,6 +54,7 @@ class Checkpointer:
         step = self.latest_step() if step is None else step
         if step is None:
             raise FileNotFoundError(f"no checkpoint in {self.directory}")
+        self._check_layout(abstract_state, step)
         out = self._manager.restore(
             step,
             args=ocp.args.Composite(
@@ -60,6 +62,18 @@ class Checkpointer:
             ),
         )
         return out["state"], out["data"]
+
+    def _check_layout(self, abstract_state: Any, step: int) -> None:
+        """Raises a one-line ValueError when the saved arrays' names or shapes differ."""
+        with ocp.PyTreeCheckpointer() as reader:
+            saved = reader.metadata(self.directory / str(step) / "state").item_metadata.tree
+        want, have = _shapes(abstract_state), _shapes(saved)
+        if want != have:
+            diff = sorted(set(want.items()) ^ set(have.items()))[0][0]
+            raise ValueError(
+                f"the checkpoint at step {step} in {self.directory} does not fit this "
+                f"model/optimizer config (first difference at {'/'.join(diff)}: saved "
+                f"{have.get(diff)}, expected {want.get(diff)})")
 
     def wait(self) -> None:
         """Blocks until pending asynchronous saves are on disk."""
@@ -74,3 +88,16 @@ class Checkpointer:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _shapes(tree: Any) -> dict[tuple[str, ...], tuple[int, ...]]:
+    """``{path: shape}`` of a pytree's array leaves, with attribute, key and index names alike."""
+
+    def name(entry) -> str:
+        for attr in ("name", "key", "idx"):
+            if hasattr(entry, attr):
+                return str(getattr(entry, attr))
+        return str(entry)
+
+    leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
+    return {tuple(name(e) for e in path): tuple(leaf.shape) for path, leaf in leaves}

@@ -87,6 +87,11 @@ def launch(
         procs.append(subprocess.Popen([sys.executable, "-m", "gen_jax", *argv], env=penv))
     deadline = None if timeout is None else time.monotonic() + timeout
     code = 0
+
+    def on_sigterm(signum, frame):  # e.g. scancel: stop the children, don't orphan them
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
         while procs:
             for p in list(procs):
@@ -95,13 +100,14 @@ def launch(
                     continue
                 procs.remove(p)
                 if rc != 0 and code == 0:
-                    code = rc
+                    code = 128 - rc if rc < 0 else rc  # killed by signal N: 128 + N, as shells do
                     for q in procs:  # one failed: stop the rest rather than hang in a collective
                         q.send_signal(signal.SIGTERM)
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"launched run did not finish within {timeout} s")
             time.sleep(0.05)
     finally:
+        signal.signal(signal.SIGTERM, previous)
         for p in procs:
             p.kill()
             p.wait()

@@ -17,9 +17,14 @@ from PIL import Image
 
 
 class MetricWriter:
-    """Writes scalar metrics to ``metrics.jsonl`` and TensorBoard event files in ``workdir``."""
+    """Writes scalar metrics to ``metrics.jsonl`` and TensorBoard event files in ``workdir``.
 
-    def __init__(self, workdir: str | Path, *, enabled: bool | None = None):
+    A resumed run passes ``resume_step``: records after it (written by the interrupted run after
+    its last checkpoint) are dropped from both logs, so they read as one uninterrupted run.
+    """
+
+    def __init__(self, workdir: str | Path, *, resume_step: int = 0,
+                 enabled: bool | None = None):
         self.enabled = jax.process_index() == 0 if enabled is None else enabled
         self.workdir = Path(workdir)
         self._jsonl = None
@@ -28,8 +33,14 @@ class MetricWriter:
             from tensorboardX import SummaryWriter
 
             self.workdir.mkdir(parents=True, exist_ok=True)
-            self._jsonl = open(self.workdir / "metrics.jsonl", "a")
-            self._tb = SummaryWriter(str(self.workdir / "tensorboard"))
+            path = self.workdir / "metrics.jsonl"
+            if path.exists():
+                kept = [r for r in path.read_text().splitlines()
+                        if r.strip() and json.loads(r)["step"] <= resume_step]
+                path.write_text("".join(r + "\n" for r in kept))
+            self._jsonl = open(path, "a")
+            self._tb = SummaryWriter(str(self.workdir / "tensorboard"),
+                                     purge_step=resume_step + 1 if resume_step else None)
 
     def write(self, step: int, metrics: dict[str, Any], *, prefix: str = "") -> None:
         """Records scalar ``metrics`` at ``step`` (names get ``prefix``, e.g. ``"eval/"``)."""
@@ -43,9 +54,15 @@ class MetricWriter:
         self._tb.flush()
 
     def close(self) -> None:
-        if self.enabled:
+        if self.enabled and not self._jsonl.closed:
             self._jsonl.close()
             self._tb.close()
+
+    def __enter__(self) -> MetricWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def read_metrics(workdir: str | Path) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import signal
 from pathlib import Path
@@ -83,14 +84,17 @@ def build_run(cfg: ExperimentConfig, model_name: str, *, restore: bool = True) -
         rng=key_run, ema_decay=cfg.optim.ema_decay,
     )
     data_state = None
-    ckpt = Checkpointer(Path(cfg.train.workdir) / "checkpoints",
-                        max_to_keep=cfg.train.keep_checkpoints)
-    if restore and ckpt.latest_step() is not None:
-        host, data_state = ckpt.restore(_abstract(strategy, state))
-        state = host if isinstance(strategy, JitStrategy) else strategy.place_state(host)
-    else:
-        state = strategy.place_state(state)
-    ckpt.close()
+    directory = Path(cfg.train.workdir) / "checkpoints"
+    with Checkpointer(directory, max_to_keep=cfg.train.keep_checkpoints) as ckpt:
+        latest = ckpt.latest_step()
+        if latest is not None and not restore:
+            raise ValueError(f"{directory} holds checkpoints up to step {latest}; pass a new "
+                             "--train.workdir, or delete that folder to start over")
+        if latest is not None:
+            host, data_state = ckpt.restore(strategy.abstract_state(state))
+            state = host if isinstance(strategy, JitStrategy) else strategy.place_state(host)
+        else:
+            state = strategy.place_state(state)
     return Run(cfg, model_name, model, info, strategy, state, preprocess), data_state
 
 
@@ -108,12 +112,6 @@ def load_split(cfg: ExperimentConfig, split: str, size: int | None = None) -> gd
     ds = load() if jax.process_index() == 0 else None
     multihost_utils.sync_global_devices(f"gen_jax prepared {cfg.data.name}/{split}")
     return ds if ds is not None else load()
-
-
-def _abstract(strategy, state):
-    if isinstance(strategy, JitStrategy):
-        return strategy.abstract_state(state)
-    return jax.tree.map(lambda x: jax.ShapeDtypeStruct(np.shape(x), x.dtype), state)
 
 
 def _example_batch(info: gdata.DatasetInfo) -> dict[str, np.ndarray]:
@@ -151,56 +149,95 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
         make_train_step(run.model, run.preprocess, axis_name=strategy.axis_name), run.state
     )
     evaluator = Evaluator(run, cfg)
-    ckpt = Checkpointer(workdir / "checkpoints", max_to_keep=tc.keep_checkpoints)
-    writer = MetricWriter(workdir)
     state = run.state
     start = int(strategy.fetch(state.step))
-    progress = Progress(tc.steps, start, enabled=tc.progress)
     fault_step = int(os.environ.get(FAULT_ENV, "-1"))
     check_every = max(1, min(tc.log_every, tc.max_consecutive_nonfinite))
-    acc, acc_n = None, 0
-    try:
-        with loader:
+    window = _Window()
+    profiler = _Profiler(tc.profile_steps, workdir / "profile")
+    progress = Progress(tc.steps, start, enabled=tc.progress)
+    with Checkpointer(workdir / "checkpoints", max_to_keep=tc.keep_checkpoints) as ckpt, \
+            MetricWriter(workdir, resume_step=start) as writer, loader, profiler:
+        try:
             for step in range(start + 1, tc.steps + 1):
-                if tc.profile_steps and step == tc.profile_steps[0]:
-                    jax.profiler.start_trace(str(workdir / "profile"))
+                profiler.before(step)
                 state, metrics = step_fn(state, next(loader))
-                acc = metrics if acc is None else jax.tree.map(jnp.add, acc, metrics)
-                acc_n += 1
-                if tc.profile_steps and step == tc.profile_steps[1] - 1:
-                    jax.block_until_ready(state)
-                    jax.profiler.stop_trace()
+                window.add(metrics)
+                profiler.after(step, state)
                 if step % check_every == 0 or step == tc.steps:
                     _check_finite(strategy, state, tc, ckpt, step)
                 if step % tc.log_every == 0 or step == tc.steps:
-                    means = {k: v / acc_n for k, v in strategy.fetch(acc).items()}
+                    means = window.means(strategy)
                     means["skipped_total"] = float(strategy.fetch(state.skipped))
                     writer.write(step, means, prefix="train/")
-                    progress.update(acc_n, loss=means["loss"])
-                    acc, acc_n = None, 0
+                    progress.update(int(means["steps"]), loss=means["loss"])
                 if step % tc.checkpoint_every == 0 or step == tc.steps:
                     ckpt.save(step, strategy.to_host_state(state), loader.state,
                               force=step == tc.steps)
                 if step % tc.sample_every == 0 or step == tc.steps:
                     evaluator.write_samples(state, workdir / "samples" / f"step_{step:07d}.png")
                 if step % tc.eval_every == 0 and step != tc.steps:
-                    metrics = evaluator.evaluate(state, tc.num_eval_examples)
-                    writer.write(step, metrics, prefix="eval/")
-                if step == fault_step:
-                    ckpt.wait()
+                    writer.write(step, evaluator.evaluate(state, tc.num_eval_examples),
+                                 prefix="eval/")
+                if step == fault_step:  # testing hook: die mid-run, saves possibly in flight
                     os.kill(os.getpid(), signal.SIGKILL)
+        finally:
+            progress.close()
         final = evaluator.evaluate(state)
-        writer.write(tc.steps, final, prefix="eval/")
+        if start < tc.steps:  # a re-run of a finished run recomputes but does not re-log
+            writer.write(tc.steps, final, prefix="eval/")
+        evaluator.write_samples(state, workdir / "samples.png")
         if lead:
-            import json
-
             (workdir / "final_metrics.json").write_text(json.dumps(final, indent=2))
-            evaluator.write_samples(state, workdir / "samples.png")
-    finally:
-        progress.close()
-        writer.close()
-        ckpt.close()
     return final
+
+
+class _Window:
+    """Sums step metrics on device between logs; means over the good (finite) steps only."""
+
+    def __init__(self):
+        self._sums, self._count = None, 0
+
+    def add(self, metrics) -> None:
+        self._sums = metrics if self._sums is None else jax.tree.map(jnp.add, self._sums, metrics)
+        self._count += 1
+
+    def means(self, strategy) -> dict[str, float]:
+        sums = {k: float(v) for k, v in strategy.fetch(self._sums).items()}
+        bad = sums.pop("nonfinite")
+        good = self._count - bad
+        out = {k: (v / good if good else float("nan")) for k, v in sums.items()}
+        out |= {"nonfinite_steps": bad, "steps": float(self._count)}
+        self._sums, self._count = None, 0
+        return out
+
+
+class _Profiler:
+    """A ``jax.profiler`` trace of steps ``[start, stop)``, also when resumed inside the window."""
+
+    def __init__(self, window: tuple[int, int] | None, directory: Path):
+        self.window, self.directory, self.active = window, directory, False
+
+    def before(self, step: int) -> None:
+        if self.window and not self.active and self.window[0] <= step < self.window[1]:
+            jax.profiler.start_trace(str(self.directory))
+            self.active = True
+
+    def after(self, step: int, state) -> None:
+        if self.active and step >= self.window[1] - 1:
+            jax.block_until_ready(state)
+            self.stop()
+
+    def stop(self) -> None:
+        if self.active:
+            jax.profiler.stop_trace()
+            self.active = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
 
 
 def _process_rows(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -215,15 +252,17 @@ def _to_host(x: jax.Array) -> np.ndarray:
 
 
 def _check_finite(strategy, state, tc, ckpt: Checkpointer, step: int) -> None:
-    run_of_bad = int(strategy.fetch(state.consecutive_skipped))
+    run_of_bad = int(strategy.fetch(state.longest_skip_run))
     if run_of_bad >= tc.max_consecutive_nonfinite:
         ckpt.wait()
         last = ckpt.latest_step()
         where = (f"the last checkpoint is step {last} in {ckpt.directory}" if last is not None
                  else "no checkpoint was written yet")
         raise NonFiniteError(
-            f"{run_of_bad} steps in a row up to step {step} had a non-finite loss or gradient; "
-            f"{where}: lower optim.learning_rate or set optim.grad_clip_norm, then resume")
+            f"{run_of_bad} steps in a row (checked at step {step}) had a non-finite loss or "
+            "gradient; "
+            f"{where}: resume with a lower --optim.learning-rate, or start a new "
+            "--train.workdir with --optim.grad-clip-norm set")
 
 
 class Evaluator:
@@ -233,7 +272,7 @@ class Evaluator:
         self.run, self.cfg = run, cfg
         self._eval_ds = None
         model, strategy = run.model, run.strategy
-        eval_step = make_eval_step(model, run.preprocess)
+        eval_step = make_eval_step(model, run.preprocess, axis_name=strategy.axis_name)
 
         def eval_sums(state, batch, key):
             weight = batch["weight"]  # 0 for the padding rows of the last batch

@@ -8,28 +8,31 @@ from ..config import OptimConfig
 
 
 def make_schedule(cfg: OptimConfig, total_steps: int) -> optax.Schedule:
-    """The learning-rate schedule of ``cfg`` over a run of ``total_steps``."""
-    peak = cfg.learning_rate
-    decay_steps = max(cfg.decay_steps or total_steps, 1)
+    """The learning-rate schedule of ``cfg`` over a run of ``total_steps``.
+
+    Every schedule starts with a linear warm-up from 0 over ``warmup_steps`` (when > 0), then
+    holds (constant) or decays over the remaining ``decay_steps - warmup_steps`` to
+    ``learning_rate * end_factor`` (cosine, exponential) and stays there.
+    """
+    peak, warmup = cfg.learning_rate, cfg.warmup_steps
+    decay_steps = max(cfg.decay_steps or total_steps, warmup + 1)
+    end = peak * cfg.end_factor
     if cfg.schedule == "constant":
-        if cfg.warmup_steps:
-            return optax.linear_schedule(0.0, peak, cfg.warmup_steps)
-        return optax.constant_schedule(peak)
-    if cfg.schedule == "cosine":
-        return optax.cosine_decay_schedule(peak, decay_steps, alpha=cfg.end_factor)
-    if cfg.schedule == "warmup_cosine":
-        return optax.warmup_cosine_decay_schedule(
-            0.0, peak, cfg.warmup_steps, max(decay_steps, cfg.warmup_steps + 1),
-            end_value=peak * cfg.end_factor,
-        )
-    if cfg.schedule == "exponential":
-        if cfg.end_factor <= 0:
-            raise ValueError("exponential schedule needs 0 < optim.end_factor < 1 (the final "
-                             "learning rate as a fraction of the peak)")
-        return optax.exponential_decay(peak, decay_steps, cfg.end_factor,
-                                       transition_begin=cfg.warmup_steps)
-    raise ValueError(f"unknown schedule {cfg.schedule!r}; use constant, cosine, warmup_cosine "
-                     "or exponential")
+        main = optax.constant_schedule(peak)
+    elif cfg.schedule in ("cosine", "warmup_cosine"):
+        main = optax.cosine_decay_schedule(peak, decay_steps - warmup, alpha=cfg.end_factor)
+    elif cfg.schedule == "exponential":
+        if not 0 < cfg.end_factor < 1:
+            raise ValueError("the exponential schedule needs 0 < optim.end_factor < 1 (the "
+                             "final learning rate as a fraction of the peak)")
+        main = optax.exponential_decay(peak, decay_steps - warmup, cfg.end_factor,
+                                       end_value=end)
+    else:
+        raise ValueError(f"unknown schedule {cfg.schedule!r}; use constant, cosine, "
+                         "warmup_cosine or exponential")
+    if not warmup:
+        return main
+    return optax.join_schedules([optax.linear_schedule(0.0, peak, warmup), main], [warmup])
 
 
 def make_optimizer(cfg: OptimConfig, total_steps: int) -> optax.GradientTransformation:
@@ -42,9 +45,9 @@ def make_optimizer(cfg: OptimConfig, total_steps: int) -> optax.GradientTransfor
     elif cfg.optimizer == "adamax":
         opt = optax.adamax(lr, b1=cfg.b1, b2=cfg.b2, eps=cfg.eps)
     elif cfg.optimizer == "sgd":
-        opt = optax.sgd(lr, momentum=cfg.b1 or None)
+        opt = optax.sgd(lr, momentum=cfg.momentum or None)
     elif cfg.optimizer == "rmsprop":
-        opt = optax.rmsprop(lr, decay=cfg.b2, eps=cfg.eps)
+        opt = optax.rmsprop(lr, decay=cfg.b2, eps=cfg.eps, momentum=cfg.momentum or None)
     elif cfg.optimizer == "lamb":
         opt = optax.lamb(lr, b1=cfg.b1, b2=cfg.b2, eps=cfg.eps, weight_decay=cfg.weight_decay)
     else:

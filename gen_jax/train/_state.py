@@ -22,8 +22,12 @@ class TrainState(struct.PyTreeNode):
       batch_stats: non-trainable collections such as BatchNorm statistics (``{}`` when none).
       skipped: total steps skipped because the loss or a gradient was not finite.
       consecutive_skipped: non-finite steps in a row, reset by a good step.
+      longest_skip_run: the longest run of consecutive non-finite steps so far (sticky, so the
+        host can check it now and then without missing a run that has since ended).
       tx: the optax transformation (static).
-      ema_decay: EMA decay (static; ignored when ``ema_params`` is ``None``).
+      ema_decay: EMA decay (static; ignored when ``ema_params`` is ``None``). The decay applied
+        at update ``t`` is ``min(ema_decay, (1 + t) / (10 + t))``, so early averages are not
+        dominated by the random initialization.
     """
 
     step: jax.Array
@@ -34,6 +38,7 @@ class TrainState(struct.PyTreeNode):
     batch_stats: Any
     skipped: jax.Array
     consecutive_skipped: jax.Array
+    longest_skip_run: jax.Array
     tx: optax.GradientTransformation = struct.field(pytree_node=False)
     ema_decay: float = struct.field(pytree_node=False, default=0.0)
 
@@ -57,6 +62,7 @@ class TrainState(struct.PyTreeNode):
             batch_stats=batch_stats if batch_stats is not None else {},
             skipped=jnp.zeros((), jnp.int32),
             consecutive_skipped=jnp.zeros((), jnp.int32),
+            longest_skip_run=jnp.zeros((), jnp.int32),
             tx=tx,
             ema_decay=float(ema_decay or 0.0),
         )

@@ -43,8 +43,11 @@ def guarded_update(
     params = optax.apply_updates(state.params, updates)
     ema = state.ema_params
     if ema is not None:
-        d = state.ema_decay
+        t = state.step.astype(jnp.float32)
+        d = jnp.minimum(state.ema_decay, (1.0 + t) / (10.0 + t))
         ema = jax.tree.map(lambda e, p: d * e + (1.0 - d) * p, ema, params)
+
+    run = jnp.where(finite, 0, state.consecutive_skipped + 1)
 
     def keep(new, old):
         return jax.tree.map(lambda n, o: jnp.where(finite, n, o), new, old)
@@ -56,10 +59,11 @@ def guarded_update(
         ema_params=keep(ema, state.ema_params) if ema is not None else None,
         batch_stats=keep(batch_stats, state.batch_stats),
         skipped=state.skipped + (~finite).astype(jnp.int32),
-        consecutive_skipped=jnp.where(finite, 0, state.consecutive_skipped + 1),
+        consecutive_skipped=run,
+        longest_skip_run=jnp.maximum(state.longest_skip_run, run),
     )
     metrics = {
-        "grad_norm": optax.tree.norm(grads),
+        "grad_norm": jnp.where(finite, optax.tree.norm(grads), 0.0),
         "nonfinite": (~finite).astype(jnp.float32),
     }
     return new_state, metrics
@@ -101,17 +105,22 @@ def make_train_step(
                 (grads, loss, metrics, batch_stats), axis_name
             )
         state, guard_metrics = guarded_update(state, grads, loss, batch_stats)
-        return state, {"loss": loss, **metrics, **guard_metrics}
+        finite = guard_metrics["nonfinite"] == 0
+        metrics = jax.tree.map(lambda m: jnp.where(finite, m, 0.0), {"loss": loss, **metrics})
+        return state, {**metrics, **guard_metrics}
 
     return step
 
 
 def make_eval_step(
-    model: GenerativeModel, preprocess: Preprocess, *, ema: bool = True
+    model: GenerativeModel, preprocess: Preprocess, *, ema: bool = True,
+    axis_name: str | None = None,
 ) -> Callable[[TrainState, dict[str, jax.Array], jax.Array], Metrics]:
     """``eval_step(state, batch, key) -> per-example metrics`` (EMA params when available)."""
 
     def eval_step(state: TrainState, batch: dict[str, jax.Array], key: jax.Array) -> Metrics:
+        if axis_name is not None:  # a different noise stream per device shard, as in training
+            key = jax.random.fold_in(key, jax.lax.axis_index(axis_name))
         key_data, key_eval = jax.random.split(key)
         return model.evaluate(state.variables(ema=ema), preprocess(batch, key_data), key_eval)
 

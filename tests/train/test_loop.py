@@ -1,9 +1,10 @@
 """The loop in-process: full-split evaluation, the non-finite stop, bf16, profiling."""
 
 import dataclasses
-import json
 
+import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 
 from gen_jax import models
@@ -56,8 +57,9 @@ def test_nonfinite_streak_stops_with_pointer_to_last_checkpoint(tmp_path, monkey
     monkeypatch.setattr(models, "build", lambda *a, **k: _NaNVAE(build(*a, **k)))
     cfg = _cfg(tmp_path, steps=50, max_consecutive_nonfinite=4)
     cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, checkpoint_every=2))
-    with pytest.raises(NonFiniteError, match=r"4 steps in a row up to step 4 had a non-finite "
-                       r"loss or gradient; the last checkpoint is step 2 in .*checkpoints"):
+    with pytest.raises(NonFiniteError, match=r"4 steps in a row \(checked at step 4\) had a "
+                       r"non-finite loss or gradient; the last checkpoint is step 2 in "
+                       r".*checkpoints: resume with a lower --optim.learning-rate"):
         train(cfg, "vae")
     # The checkpoint it points at counts the skips and holds the untouched initial params.
     run, _ = build_run(cfg, "vae", restore=True)
@@ -70,12 +72,42 @@ def test_nonfinite_streak_stops_with_pointer_to_last_checkpoint(tmp_path, monkey
     jax.tree.map(np.testing.assert_array_equal, run.state.params, fresh.state.params)
 
 
-def test_bfloat16_compute_and_profiler_trace(tmp_path):
-    cfg = _cfg(tmp_path, steps=6, compute_dtype="bfloat16", profile_steps=(2, 4))
+def test_bfloat16_compute_keeps_float32_params(tmp_path):
+    cfg = _cfg(tmp_path, steps=6, compute_dtype="bfloat16")
     final = train(cfg, "vae")
     assert final["num_examples"] == 297 and jnp.isfinite(final["elbo"])
-    assert list((tmp_path / "profile").rglob("*.xplane.pb")), "no profiler trace written"
     run, _ = build_run(cfg, "vae")
-    params = run.state.params
-    assert all(x.dtype == jnp.float32 for x in __import__("jax").tree.leaves(params))
-    assert json.loads((tmp_path / "final_metrics.json").read_text()) == final
+    assert all(x.dtype == jnp.float32 for x in jax.tree.leaves(run.state.params))
+    # The matmuls of the loss really run in bfloat16.
+    batch = run.preprocess({"x": np.zeros((4, 8, 8, 1), np.uint8),
+                            "label": np.zeros(4, np.int32)}, jax.random.PRNGKey(0))
+    jaxpr = jax.make_jaxpr(lambda v: run.model.loss(v, batch, jax.random.PRNGKey(1),
+                                                    train=True))(run.state.variables())
+    assert "bf16[4,16]" in str(jaxpr), "the hidden layer does not compute in bfloat16"
+
+
+def test_production_step_compiles_once_on_loader_batches(tmp_path):
+    from gen_jax import data
+    from gen_jax.train import load_split, make_train_step
+
+    cfg = _cfg(tmp_path, steps=5)
+    run, _ = build_run(cfg, "vae")
+    traces = []
+    inner = make_train_step(run.model, run.preprocess)
+
+    def counted(state, batch):
+        traces.append(1)
+        return inner(state, batch)
+
+    step = run.strategy.compile(counted, run.state)
+    state = run.state
+    with data.Loader(load_split(cfg, "train"), 40, seed=0, put=run.strategy.place_batch) as it:
+        for _ in range(5):
+            state, _ = step(state, next(it))
+    assert len(traces) == 1 and int(state.step) == 5
+
+
+def test_profiler_trace_survives_a_resume_inside_its_window(tmp_path):
+    train(_cfg(tmp_path, steps=3, profile_steps=(2, 5)), "vae")
+    train(_cfg(tmp_path, steps=6, profile_steps=(2, 5)), "vae")  # resumes at 3, inside
+    assert len(list((tmp_path / "profile").rglob("*.xplane.pb"))) == 2

@@ -21,8 +21,19 @@ def test_warmup_cosine_schedule_values():
     assert float(lr(110)) == pytest.approx(0.1, rel=1e-5)
 
 
+def test_exponential_schedule_warms_up_then_reaches_end_factor():
+    cfg = OptimConfig(learning_rate=2.0, schedule="exponential", warmup_steps=10,
+                      end_factor=0.1)
+    lr = make_schedule(cfg, total_steps=110)
+    assert float(lr(5)) == pytest.approx(1.0)
+    assert float(lr(10)) == pytest.approx(2.0)
+    assert float(lr(60)) == pytest.approx(2.0 * 0.1**0.5, rel=1e-5)  # half-way: sqrt decay
+    assert float(lr(110)) == pytest.approx(0.2, rel=1e-5)
+    assert float(lr(10_000)) == pytest.approx(0.2, rel=1e-5)  # never below the end value
+
+
 def test_gradient_clipping_bounds_the_update():
-    cfg = OptimConfig(optimizer="sgd", b1=0.0, learning_rate=1.0, grad_clip_norm=1.0)
+    cfg = OptimConfig(optimizer="sgd", learning_rate=1.0, grad_clip_norm=1.0)
     tx = make_optimizer(cfg, 10)
     params = {"w": jnp.zeros(3)}
     grads = {"w": jnp.array([3.0, 4.0, 0.0])}  # norm 5

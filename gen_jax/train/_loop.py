@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -161,7 +162,10 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
         try:
             for step in range(start + 1, tc.steps + 1):
                 profiler.before(step)
-                state, metrics = step_fn(state, next(loader))
+                waited = time.perf_counter()
+                batch = next(loader)
+                window.data_wait_s += time.perf_counter() - waited
+                state, metrics = step_fn(state, batch)
                 window.add(metrics)
                 profiler.after(step, state)
                 if step % check_every == 0 or step == tc.steps:
@@ -193,10 +197,15 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
 
 
 class _Window:
-    """Sums step metrics on device between logs; means over the good (finite) steps only."""
+    """Sums step metrics on device between logs; means over the good (finite) steps only.
+
+    Also reports wall-clock throughput (``steps_per_sec``) and the mean time the loop waited
+    for the input pipeline per step (``data_wait_ms``; near 0 when prefetching keeps up).
+    """
 
     def __init__(self):
         self._sums, self._count = None, 0
+        self.data_wait_s, self._since = 0.0, time.perf_counter()
 
     def add(self, metrics) -> None:
         self._sums = metrics if self._sums is None else jax.tree.map(jnp.add, self._sums, metrics)
@@ -207,8 +216,12 @@ class _Window:
         bad = sums.pop("nonfinite")
         good = self._count - bad
         out = {k: (v / good if good else float("nan")) for k, v in sums.items()}
-        out |= {"nonfinite_steps": bad, "steps": float(self._count)}
+        now = time.perf_counter()
+        out |= {"nonfinite_steps": bad, "steps": float(self._count),
+                "steps_per_sec": self._count / (now - self._since),
+                "data_wait_ms": 1e3 * self.data_wait_s / self._count}
         self._sums, self._count = None, 0
+        self.data_wait_s, self._since = 0.0, now
         return out
 
 

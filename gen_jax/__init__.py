@@ -5,12 +5,14 @@ data-parallel training with exact resume; and the evaluation that tells whether 
 
 Subpackages:
   gen_jax.data     data sets (TFDS builders that read local raw files offline), input pipeline
-  gen_jax.nn       networks (MLP, convolutional encoders and decoders)
+  gen_jax.nn       networks (MLP, convolutional encoders and decoders, MADE)
+  gen_jax.bijectors  normalizing-flow layers (distrax bijectors): couplings, splines, MAF/IAF, Glow
   gen_jax.models   model families, each a Flax module plus pure loss and sample functions
   gen_jax.train    train state, jitted steps, sharding, checkpoints, logging, the training loop
   gen_jax.metrics  likelihood and sample-quality metrics
 """
 
+from . import bijectors as bijectors
 from . import config as config
 from . import data as data
 from . import metrics as metrics

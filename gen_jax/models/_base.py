@@ -25,6 +25,12 @@ class GenerativeModel(Protocol):
     Families without a prior to sample from (the deterministic autoencoder) set
     ``has_prior = False`` and provide ``reconstruct(variables, x, label=None)``; the engine then
     draws reconstructions where it would draw samples.
+
+    Families with several players (GANs) may also define
+    ``make_optimizer(optim_config, total_steps) -> optax.GradientTransformation`` and
+    ``make_train_step(preprocess, axis_name=None) -> step``; the engine then uses them in place
+    of :func:`gen_jax.train.make_optimizer` and :func:`gen_jax.train.make_train_step` (the step
+    must keep :class:`~gen_jax.train.TrainState`'s contract: pure, skips non-finite updates).
     """
 
     has_prior: bool

@@ -26,3 +26,4 @@ from ._step import all_finite as all_finite
 from ._step import guarded_update as guarded_update
 from ._step import make_eval_step as make_eval_step
 from ._step import make_train_step as make_train_step
+from ._step import train_step_of as train_step_of

@@ -23,7 +23,7 @@ from ._logging import MetricWriter, Progress, save_samples
 from ._optim import make_optimizer
 from ._parallel import JitStrategy, PmapStrategy, make_strategy
 from ._state import TrainState
-from ._step import make_eval_step, make_train_step
+from ._step import make_eval_step, train_step_of
 
 FAULT_ENV = "GEN_JAX_FAULT_KILL_AT_STEP"
 """Testing hook: the run SIGKILLs itself right after this step (to prove crash-safe resume)."""
@@ -79,7 +79,9 @@ def build_run(cfg: ExperimentConfig, model_name: str, *, restore: bool = True) -
     key_init, key_pre, key_run = jax.random.split(jax.random.PRNGKey(cfg.train.seed), 3)
     example = _example_batch(info)
     variables = jax.jit(lambda k1, k2: model.init(k1, preprocess(example, k2)))(key_init, key_pre)
-    tx = make_optimizer(cfg.optim, cfg.train.steps)
+    # Families with several players (GANs) bring their own optimizer and step.
+    make_tx = getattr(model, "make_optimizer", None) or make_optimizer
+    tx = make_tx(cfg.optim, cfg.train.steps)
     state = TrainState.create(
         params=variables["params"], batch_stats=variables.get("batch_stats"), tx=tx,
         rng=key_run, ema_decay=cfg.optim.ema_decay,
@@ -147,7 +149,7 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
     if data_state is not None:
         loader.restore(data_state)
     step_fn = strategy.compile(
-        make_train_step(run.model, run.preprocess, axis_name=strategy.axis_name), run.state
+        train_step_of(run.model, run.preprocess, axis_name=strategy.axis_name), run.state
     )
     evaluator = Evaluator(run, cfg)
     state = run.state

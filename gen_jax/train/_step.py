@@ -112,6 +112,17 @@ def make_train_step(
     return step
 
 
+def train_step_of(
+    model: GenerativeModel, preprocess: Preprocess, *, axis_name: str | None = None
+) -> StepFn:
+    """The model's own step when it defines ``make_train_step(preprocess, axis_name=)`` (GANs),
+    else :func:`make_train_step` on its single loss."""
+    own = getattr(model, "make_train_step", None)
+    if own is not None:
+        return own(preprocess, axis_name=axis_name)
+    return make_train_step(model, preprocess, axis_name=axis_name)
+
+
 def make_eval_step(
     model: GenerativeModel, preprocess: Preprocess, *, ema: bool = True,
     axis_name: str | None = None,

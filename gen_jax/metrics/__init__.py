@@ -1,7 +1,59 @@
-"""Evaluation metrics."""
+"""Evaluation metrics: likelihoods, mode coverage, and sample quality on features (in JAX).
 
+Sample quality: Frechet distance, KID, precision/recall/density/coverage, novelty
+(authenticity, memorized fraction, closest pairs) and the classifier score, on ``[N, D]`` feature
+arrays; features come from any :class:`FeatureExtractor` (e.g. the toolkit's trained
+MNIST / Fashion-MNIST classifiers, :func:`load_classifier`).
+"""
+
+from ._classifier import ClassifierConfig as ClassifierConfig
+from ._classifier import ConvClassifier as ConvClassifier
+from ._classifier import TrainedClassifier as TrainedClassifier
+from ._classifier import classifier_dir as classifier_dir
+from ._classifier import load_classifier as load_classifier
+from ._classifier import load_classifier_from as load_classifier_from
+from ._classifier import make_classifier_step as make_classifier_step
+from ._classifier import train_classifier as train_classifier
+from ._classifier_cli import ClassifierTrainArgs as ClassifierTrainArgs
+from ._classifier_cli import classifier_main as classifier_main
+from ._classifier_score import ClassifierScore as ClassifierScore
+from ._classifier_score import class_counts as class_counts
+from ._classifier_score import classifier_score as classifier_score
+from ._distances import knn_radii as knn_radii
+from ._distances import nearest_neighbours as nearest_neighbours
+from ._features import Classifier as Classifier
+from ._features import FeatureExtractor as FeatureExtractor
+from ._features import batched_apply as batched_apply
+from ._features import dataset_images as dataset_images
+from ._features import extract_features as extract_features
+from ._features import extract_logits as extract_logits
+from ._features import model_samples as model_samples
+from ._frechet import FeatureStatistics as FeatureStatistics
+from ._frechet import feature_statistics as feature_statistics
+from ._frechet import frechet_distance as frechet_distance
+from ._frechet import frechet_distance_from_statistics as frechet_distance_from_statistics
+from ._kid import KID as KID
+from ._kid import kernel_inception_distance as kernel_inception_distance
+from ._kid import mmd2_unbiased as mmd2_unbiased
+from ._kid import polynomial_kernel as polynomial_kernel
 from ._likelihood import ImportanceSampled as ImportanceSampled
 from ._likelihood import LikelihoodEstimate as LikelihoodEstimate
 from ._likelihood import bits_per_dim as bits_per_dim
 from ._likelihood import evaluate_log_likelihood as evaluate_log_likelihood
 from ._likelihood import importance_log_likelihood as importance_log_likelihood
+from ._modes import ModeCoverage as ModeCoverage
+from ._modes import kl_to_uniform as kl_to_uniform
+from ._modes import label_coverage as label_coverage
+from ._modes import mode_coverage as mode_coverage
+from ._modes import nearest_mode as nearest_mode
+from ._modes import stacked_mnist_coverage as stacked_mnist_coverage
+from ._modes import stacked_mnist_labels as stacked_mnist_labels
+from ._modes import toy_mode_coverage as toy_mode_coverage
+from ._novelty import Novelty as Novelty
+from ._novelty import memorization_panel as memorization_panel
+from ._novelty import novelty as novelty
+from ._prdc import PRDC as PRDC
+from ._prdc import density_coverage as density_coverage
+from ._prdc import prdc as prdc
+from ._prdc import precision_recall as precision_recall
+from ._report import sample_quality as sample_quality

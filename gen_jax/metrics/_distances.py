@@ -1,0 +1,202 @@
+"""Blockwise Euclidean distances between feature sets, in memory linear in the set sizes.
+
+Every nearest-neighbour metric here is a reduction over a distance matrix ``[N, M]`` that is
+never materialised: rows of the first set are processed ``block_size`` at a time against the
+whole second set (one ``[block, M]`` tile at a time, inside a ``lax.map``), and the set is padded
+to a whole number of blocks with its padding rows dropped afterwards.
+
+Squared distances are ``|x|^2 + |y|^2 - 2 x.y`` with the norms computed once, in float32, after
+subtracting a common centre from both sets (distances do not change, and the cancellation error
+``~ eps * |x|^2`` shrinks with the norms). Squared distances are clipped at 0.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+DEFAULT_TILE_ELEMENTS = 1 << 22
+"""Default tile size (elements of one ``[block, M]`` distance tile: 16 MiB in float32)."""
+
+
+def check_features(name: str, x, *, min_rows: int = 1) -> jax.Array:
+    """``x`` as a float32 ``[N, D]`` array, or a one-line ValueError naming ``name``."""
+    shape = np.shape(x)
+    if len(shape) != 2:
+        raise ValueError(f"{name} must be a [N, D] feature array, got shape {tuple(shape)}; "
+                         "flatten or extract features first")
+    if shape[0] < min_rows or shape[1] < 1:
+        raise ValueError(f"{name} has shape {tuple(shape)}; it needs at least {min_rows} rows "
+                         "and one feature column")
+    dtype = x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype
+    wide = jax.config.jax_enable_x64 and dtype == np.float64
+    return jnp.asarray(x, jnp.float64 if wide else jnp.float32)
+
+
+def check_same_dim(name_x: str, x: jax.Array, name_y: str, y: jax.Array) -> None:
+    """One-line ValueError when two feature sets have different feature dimensions."""
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"{name_x} has {x.shape[1]} features per row but {name_y} has "
+                         f"{y.shape[1]}; extract both with the same feature extractor")
+
+
+def check_k(k: int, n: int, name: str) -> None:
+    """One-line ValueError unless ``1 <= k < n`` (a k-th neighbour other than itself exists)."""
+    if not isinstance(k, int | np.integer) or not 1 <= k < n:
+        raise ValueError(f"k={k} neighbours needs 1 <= k < {n} (the number of rows of {name}); "
+                         "lower k or pass more samples")
+
+
+def pick_block_size(num_cols: int, block_size: int | None) -> int:
+    """Rows per tile: ``block_size``, or a multiple of 8 keeping a tile near 16 MiB."""
+    if block_size is not None:
+        if block_size < 1:
+            raise ValueError(f"block_size must be >= 1, got {block_size}")
+        return int(block_size)
+    rows = max(8, DEFAULT_TILE_ELEMENTS // max(num_cols, 1))
+    return int(8 * math.ceil(rows / 8))
+
+
+def sq_norms(x: jax.Array) -> jax.Array:
+    """``[N]`` squared row norms of ``[N, D]`` rows."""
+    return jnp.sum(jnp.square(x), axis=-1)
+
+
+def sq_distances(x: jax.Array, y: jax.Array, x_sq: jax.Array | None = None,
+                 y_sq: jax.Array | None = None) -> jax.Array:
+    """``[N, M]`` squared Euclidean distances between rows of ``[N, D]`` and ``[M, D]``.
+
+    Pass precomputed squared norms to avoid recomputing them per tile.
+    """
+    x_sq = sq_norms(x) if x_sq is None else x_sq
+    y_sq = sq_norms(y) if y_sq is None else y_sq
+    xy = jnp.dot(x, y.T, precision=jax.lax.Precision.HIGHEST)
+    return jnp.maximum(x_sq[:, None] + y_sq[None, :] - 2.0 * xy, 0.0)
+
+
+def centre(*sets: jax.Array) -> tuple[jax.Array, ...]:
+    """The sets shifted by the mean of the first (distances unchanged, norms smaller)."""
+    c = jnp.mean(sets[0], axis=0)
+    return tuple(s - c for s in sets)
+
+
+def scan_row_blocks(fn: Callable, x: jax.Array, block_size: int, carry=None):
+    """Runs ``fn(carry, rows [b, D], row_index [b]) -> (carry, out)`` over row blocks of ``x``.
+
+    ``x`` is padded with copies of its last row to a multiple of ``block_size``; ``row_index``
+    holds the global row numbers (``>= N`` on padding rows), so ``fn`` can mask them where a
+    duplicate row would change its reduction (idempotent ones, min/max/any, need no mask). The
+    padding rows' outputs are dropped: every ``out`` leaf comes back with ``N`` leading rows.
+
+    Returns:
+      ``(carry, outputs)``.
+    """
+    n = x.shape[0]
+    block_size = min(block_size, n)
+    num_blocks = -(-n // block_size)
+    pad = num_blocks * block_size - n
+    padded = jnp.concatenate([x, jnp.repeat(x[-1:], pad, axis=0)]) if pad else x
+    blocks = padded.reshape(num_blocks, block_size, x.shape[1])
+    index = jnp.arange(num_blocks * block_size).reshape(num_blocks, block_size)
+    carry, out = jax.lax.scan(lambda c, args: fn(c, *args), carry, (blocks, index))
+    return carry, jax.tree.map(lambda o: o.reshape(num_blocks * block_size, *o.shape[2:])[:n],
+                               out)
+
+
+def map_row_blocks(fn: Callable, x: jax.Array, block_size: int):
+    """``fn(rows [b, D], row_index [b]) -> out`` over row blocks of ``x`` (see
+    :func:`scan_row_blocks`); returns the outputs with ``N`` leading rows."""
+    return scan_row_blocks(lambda c, rows, index: (c, fn(rows, index)), x, block_size)[1]
+
+
+def count(mask: jax.Array) -> jax.Array:
+    """Number of True entries (int32)."""
+    return jnp.sum(mask, dtype=jnp.int32)
+
+
+def ratio(numerator: jax.Array, denominator: int) -> jax.Array:
+    """``numerator / denominator`` as a float32 scalar, divided on the host in float64.
+
+    (Inside ``jit`` XLA:CPU turns a division by a constant into a multiplication by its
+    reciprocal, so 41 / 41 came out as 0.99999994.)
+    """
+    return jnp.asarray(np.float32(int(numerator) / denominator))
+
+
+def kth_smallest(values: jax.Array, k: int) -> jax.Array:
+    """``[b]`` k-th smallest entry (1-based, ties counted with multiplicity) of each row ``[b, M]``.
+
+    ``k - 1`` rounds of "take the row minimum out" (one position per round), then a final min:
+    ``k`` passes over the tile, much cheaper than sorting it or ``lax.top_k`` on XLA:CPU.
+    """
+    iota = jnp.arange(values.shape[1])
+
+    def drop_min(_, v):
+        first = jnp.argmin(v, axis=1)
+        return jnp.where(iota[None, :] == first[:, None], jnp.inf, v)
+
+    values = jax.lax.fori_loop(0, k - 1, drop_min, values)
+    return jnp.min(values, axis=1)
+
+
+def knn_radii(x, k: int, *, block_size: int | None = None) -> jax.Array:
+    """Distance from each row to its k-th nearest *other* row of the same set.
+
+    This is the ``(k + 1)``-th smallest entry of the row of the full distance matrix, whose own
+    zero is the first (the convention of the ``prdc`` package; a duplicate row counts as a
+    neighbour at distance 0).
+
+    Args:
+      x: ``[N, D]`` features.
+      k: neighbour rank, ``1 <= k < N``.
+      block_size: rows per tile (default: a tile of about 16 MiB).
+
+    Returns:
+      ``[N]`` float32 distances.
+    """
+    x = check_features("x", x)
+    check_k(k, x.shape[0], "x")
+    return _knn_radii(x, k, pick_block_size(x.shape[0], block_size))
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _knn_radii(x: jax.Array, k: int, block_size: int) -> jax.Array:
+    (x,) = centre(x)
+    x_sq = sq_norms(x)
+
+    def radii(rows, index):
+        d2 = sq_distances(rows, x, None, x_sq)
+        return kth_smallest(d2, k + 1)
+
+    return jnp.sqrt(map_row_blocks(radii, x, block_size))
+
+
+def nearest_neighbours(x, y, *, block_size: int | None = None) -> tuple[jax.Array, jax.Array]:
+    """For each row of ``x``, its nearest row of ``y``: ``(distance [N], index [N])``.
+
+    Args:
+      x: ``[N, D]`` queries.
+      y: ``[M, D]`` reference set.
+      block_size: rows of ``x`` per tile.
+    """
+    x, y = check_features("x", x), check_features("y", y)
+    check_same_dim("x", x, "y", y)
+    return _nearest(x, y, pick_block_size(y.shape[0], block_size))
+
+
+@functools.partial(jax.jit, static_argnums=(2,))
+def _nearest(x: jax.Array, y: jax.Array, block_size: int) -> tuple[jax.Array, jax.Array]:
+    y, x = centre(y, x)
+    y_sq = sq_norms(y)
+
+    def nearest(rows, _):
+        d2 = sq_distances(rows, y, None, y_sq)
+        return jnp.min(d2, axis=1), jnp.argmin(d2, axis=1).astype(jnp.int32)
+
+    d2, index = map_row_blocks(nearest, x, block_size)
+    return jnp.sqrt(d2), index

@@ -1,0 +1,84 @@
+"""Every sample-quality metric of a set of generated images at once, as a flat JSON-ready dict."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import numpy as np
+
+from ._classifier_score import class_counts, classifier_score
+from ._features import Classifier, extract_features, extract_logits
+from ._frechet import frechet_distance
+from ._kid import kernel_inception_distance
+from ._novelty import novelty
+from ._prdc import prdc
+
+
+def sample_quality(
+    extractor: Any,
+    real_images,
+    generated_images,
+    key: jax.Array,
+    *,
+    train_images=None,
+    k_precision_recall: int = 3,
+    k_density_coverage: int = 5,
+    kid_subsets: int = 100,
+    kid_subset_size: int = 1000,
+    num_pairs: int = 16,
+    batch_size: int = 500,
+) -> dict[str, Any]:
+    """Frechet distance, KID, precision/recall, density/coverage, novelty and classifier score.
+
+    Args:
+      extractor: a :class:`FeatureExtractor` (a :class:`Classifier` adds the classifier score
+        and per-class counts).
+      real_images: ``[N, H, W, C]`` held-out real images in ``[0, 1]`` (e.g. the test split,
+        :func:`dataset_images`).
+      generated_images: ``[M, H, W, C]`` samples in ``[0, 1]`` (e.g. :func:`model_samples`).
+      key: PRNG key of the KID subsets.
+      train_images: ``[T, H, W, C]`` training images; adds the novelty metrics when given.
+      k_precision_recall: k of precision and recall (3, Kynkaanniemi et al.).
+      k_density_coverage: k of density and coverage (5, Naeem et al.).
+      kid_subsets: KID subsets.
+      kid_subset_size: KID subset size (capped at ``min(N, M)``).
+      num_pairs: closest generated/training pairs to list.
+      batch_size: images per feature-extractor call.
+
+    Returns:
+      ``{"fd", "kid_mean", "kid_std", "precision", "recall", "density", "coverage"}`` floats;
+      with ``train_images`` also ``"authenticity"``, ``"memorized_fraction"`` and
+      ``"closest_pairs"`` (``[[generated index, train index, distance], ...]``); with a
+      classifier ``"classifier_score"``, ``"classifier_score_std"`` (10 splits when there are at
+      least 10 samples) and ``"class_counts"``.
+    """
+    real = extract_features(extractor, real_images, batch_size=batch_size)
+    fake = extract_features(extractor, generated_images, batch_size=batch_size)
+    kid = kernel_inception_distance(real, fake, key, num_subsets=kid_subsets,
+                                    subset_size=min(kid_subset_size, len(real), len(fake)))
+    pr = prdc(real, fake, k=k_precision_recall)
+    dc = pr if k_density_coverage == k_precision_recall else prdc(real, fake,
+                                                                  k=k_density_coverage)
+    out: dict[str, Any] = {
+        "fd": float(frechet_distance(real, fake)),
+        "kid_mean": float(kid.mean), "kid_std": float(kid.std),
+        "precision": float(pr.precision), "recall": float(pr.recall),
+        "density": float(dc.density), "coverage": float(dc.coverage),
+    }
+    if train_images is not None:
+        nov = novelty(extract_features(extractor, train_images, batch_size=batch_size), fake,
+                      num_pairs=min(num_pairs, len(fake)))
+        out |= {
+            "authenticity": float(nov.authenticity),
+            "memorized_fraction": float(nov.memorized_fraction),
+            "closest_pairs": [[int(g), int(t), float(d)] for g, t, d in
+                              zip(np.asarray(nov.pair_generated), np.asarray(nov.pair_train),
+                                  np.asarray(nov.pair_distance), strict=True)],
+        }
+    if isinstance(extractor, Classifier):
+        logits = extract_logits(extractor, generated_images, batch_size=batch_size)
+        score = classifier_score(logits, num_splits=10 if len(logits) >= 10 else 1)
+        out |= {"classifier_score": float(score.mean), "classifier_score_std": float(score.std),
+                "class_counts": class_counts(logits).tolist()}
+    return out

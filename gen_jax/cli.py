@@ -6,9 +6,12 @@ Examples::
     gen-jax train vae --data.name mnist --data.binarize --train.steps 20000
     gen-jax train --config experiments/iwae_mnist/config.py --train.workdir runs/iwae
     gen-jax sample --workdir runs/iwae --num 64 --out samples.png
+    gen-jax train glow --data.name mnist --train.steps 20000      # flows dequantize by default
+    gen-jax sample --workdir runs/default --temperature 0.7
     gen-jax eval --workdir runs/iwae --importance-samples 5000
     gen-jax launch -n 2 -- train vae --train.workdir runs/two_procs
     gen-jax bench w4 --out benchmarks/results/cpu.json
+    gen-jax classifier train mnist --workdir runs/classifiers
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ def _main(argv: list[str] | None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="PNG path (default: WORKDIR/samples_seedS.png)")
     p.add_argument("--npy", default=None, help="also save the raw samples as a .npy file")
+    p.add_argument("--temperature", type=float, default=1.0,
+                   help="scale of the prior's standard deviation (flows; < 1: sharper samples)")
     p = sub.add_parser("eval", help="evaluate a trained run on a data split")
     p.add_argument("--workdir", required=True, help="the run's output folder")
     p.add_argument("--split", default=None, help="data split (default: the run's eval split)")
@@ -69,14 +74,24 @@ def _main(argv: list[str] | None) -> int:
     p.add_argument("--port", type=int, default=None, help="coordinator port (a free one)")
     p.add_argument("rest", nargs=argparse.REMAINDER, help="-- then the gen-jax command")
 
+    sub.add_parser("classifier", add_help=False,
+                   help="train the feature classifiers the sample-quality metrics use: "
+                        "gen-jax classifier train mnist|fashion_mnist [--workdir DIR]")
+
     if argv and argv[0] == "train":
         return _train(argv[1:])
+    if argv and argv[0] == "classifier":
+        from .metrics import classifier_main
+
+        return classifier_main(argv[1:])
     args = parser.parse_args(argv)
     for flag in ("num", "num_examples", "importance_samples", "repeats", "num_processes"):
         value = getattr(args, flag, None)
         if value is not None and value < (0 if flag == "importance_samples" else 1):
             parser.error(f"--{flag.replace('_', '-')} must be positive, got {value}")
     if args.command == "sample":
+        if args.temperature <= 0:
+            parser.error(f"--temperature must be > 0, got {args.temperature}")
         return _sample(args)
     if args.command == "eval":
         return _eval(args)
@@ -176,8 +191,10 @@ def _sample(args) -> int:
     run = _load_run(args.workdir)
     cfg = dataclasses.replace(run.config,
                               train=dataclasses.replace(run.config.train, num_samples=args.num))
-    samples = Evaluator(run, cfg).samples(run.state, jax.random.PRNGKey(args.seed))
-    out = Path(args.out or Path(args.workdir) / f"samples_seed{args.seed}.png")
+    samples = Evaluator(run, cfg, temperature=args.temperature).samples(
+        run.state, jax.random.PRNGKey(args.seed))
+    suffix = f"_t{args.temperature:g}" if args.temperature != 1.0 else ""
+    out = Path(args.out or Path(args.workdir) / f"samples_seed{args.seed}{suffix}.png")
     save_samples(samples, out)
     if args.npy:
         np.save(args.npy, samples)

@@ -39,8 +39,9 @@ class DataConfig:
     """Global batch size, split over all devices and processes."""
     binarize: bool = False
     """Dynamic binarization: a fresh Bernoulli draw of every pixel at every step."""
-    dequantize: bool = False
-    """Uniform dequantization of discrete data: (x + u) / levels with u ~ U[0, 1)."""
+    dequantize: bool | None = None
+    """Uniform dequantization of discrete data: (x + u) / levels with u ~ U[0, 1). None
+    (default): the model family decides (flows dequantize discrete data, the others don't)."""
     train_split: str = "train"
     eval_split: str = "test"
     size: int | None = None

@@ -111,7 +111,11 @@ def test_missing_and_corrupt_data_files_get_one_line_errors(tmp_path):
       "--data.data-dir", "/nonexistent"], "conditional"),
     (["train", "vae", "--model.arch", "conv", "--data.name", "ring8"], "conv"),
     (["train", "vae", "--data.batch-size", "30"], "does not split over 4 devices"),
-    (["train", "gan"], "unknown model 'gan'"),
+    (["train", "diffusion"], "unknown model 'diffusion'"),
+    (["train", "glow", "--data.dequantize", "False"], "needs dequantized inputs"),
+    (["train", "glow", "--data.name", "ring8"], "needs images"),
+    (["sample", "--workdir", "/nonexistent/run", "--temperature", "0"],
+     "--temperature must be > 0"),
 ])
 def test_bad_input_gets_a_one_line_error(tmp_path, args, message):
     devices = 4 if "30" in args else 1
@@ -120,3 +124,27 @@ def test_bad_input_gets_a_one_line_error(tmp_path, args, message):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("gen-jax: error:") and message in last, proc.stderr[-3000:]
+
+
+def test_flow_train_sample_at_a_temperature_and_eval(tmp_path):
+    """A flow dequantizes discrete data by default, reports bits/dim, samples at a temperature."""
+    out = run_cli(["train", "realnvp", "--data.batch-size", "64", "--train.steps", "40",
+                   "--train.log-every", "20", "--train.eval-every", "40", "--train.no-progress",
+                   "--model.hidden", "32", "--model.num-layers", "4", "--train.workdir", tmp_path])
+    final = json.loads(out.stdout[out.stdout.index("{"):])
+    assert final["num_examples"] == 297 and 0 < final["bpd"] < 4.09  # 4.09 = log2(17) uniform
+    import numpy as np
+
+    cold = tmp_path / "cold.npy"
+    run_cli(["sample", "--workdir", tmp_path, "--num", "8", "--temperature", "0.5",
+             "--npy", cold])
+    assert (tmp_path / "samples_seed0_t0.5.png").is_file()
+    samples = np.load(cold)
+    assert samples.shape == (8, 8, 8, 1) and samples.min() >= 0 and samples.max() <= 1
+
+
+def test_temperature_is_refused_for_families_without_one(tmp_path):
+    run_cli(["train", "vae", *SMALL, "--train.workdir", tmp_path])
+    proc = run_cli(["sample", "--workdir", tmp_path, "--temperature", "0.5"], check=False)
+    assert proc.returncode == 2
+    assert "has no temperature" in proc.stderr.strip().splitlines()[-1]

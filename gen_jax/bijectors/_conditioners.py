@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
-from gen_jax.nn import get_activation
+from gen_jax.nn import PatchConv, get_activation
 
 Dtype = Any
 
@@ -97,8 +97,8 @@ class ConvConditioner(nn.Module):
             h = jnp.concatenate([h, context], axis=-1)
         act = get_activation(self.activation)
         kw = dict(dtype=self.dtype, param_dtype=self.param_dtype)
-        h = act(nn.Conv(self.hidden, (3, 3), **kw)(h))
-        h = act(nn.Conv(self.hidden, (1, 1), **kw)(h))
-        h = nn.Conv(self.out_channels * self.num_params, (3, 3),
+        h = act(PatchConv(self.hidden, (3, 3), **kw)(h))
+        h = act(PatchConv(self.hidden, (1, 1), **kw)(h))
+        h = PatchConv(self.out_channels * self.num_params, (3, 3),
                     kernel_init=_output_init(self.zero_init), **kw)(h)
         return h.reshape(*batch, height, width, self.out_channels, self.num_params)

@@ -9,6 +9,12 @@ from ._base import GenerativeModel as GenerativeModel
 from ._base import Metrics as Metrics
 from ._base import Variables as Variables
 from ._coders import CoderConfig as CoderConfig
+from ._flow import Flow as Flow
+from ._flow_config import FlowConfig as FlowConfig
+from ._flow_config import GlowConfig as GlowConfig
+from ._flow_config import MAFConfig as MAFConfig
+from ._flow_config import NSFConfig as NSFConfig
+from ._flow_config import RealNVPConfig as RealNVPConfig
 from ._likelihoods import Likelihood as Likelihood
 from ._likelihoods import bernoulli_log_prob as bernoulli_log_prob
 from ._likelihoods import bernoulli_mean as bernoulli_mean

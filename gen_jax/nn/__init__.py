@@ -8,3 +8,5 @@ from ._conv import space_to_depth as space_to_depth
 from ._made import MADE as MADE
 from ._mlp import MLP as MLP
 from ._mlp import get_activation as get_activation
+from ._patch_conv import PatchConv as PatchConv
+from ._patch_conv import conv2d as conv2d

@@ -46,12 +46,19 @@ class Run:
     preprocess: Any
 
 
-def make_preprocess(info: gdata.DatasetInfo, cfg) -> Any:
-    """Stored batch + key -> model batch, as configured (binarize / dequantize)."""
+def make_preprocess(info: gdata.DatasetInfo, cfg, model: Any = None) -> Any:
+    """Stored batch + key -> model batch, as configured (binarize / dequantize).
+
+    ``cfg.dequantize=None`` lets the family decide: ``model.dequantizes`` (flows) turns it on
+    for discrete data.
+    """
+    dequantize = cfg.dequantize
+    if dequantize is None:
+        dequantize = bool(getattr(model, "dequantizes", False) and info.is_discrete)
 
     def preprocess(batch: dict[str, jax.Array], key: jax.Array) -> dict[str, jax.Array]:
         out = {"x": gdata.preprocess(batch["x"], key, info, binarize=cfg.binarize,
-                                     dequantize=cfg.dequantize)}
+                                     dequantize=dequantize)}
         if "label" in batch:
             out["label"] = batch["label"]
         return out
@@ -74,10 +81,15 @@ def build_run(cfg: ExperimentConfig, model_name: str, *, restore: bool = True) -
     info = gdata.info(cfg.data.name)
     dtype = jnp.bfloat16 if cfg.train.compute_dtype == "bfloat16" else jnp.float32
     model = gmodels.build(model_name, cfg.model, info, dtype=dtype)
-    preprocess = make_preprocess(info, cfg.data)
+    check_data = getattr(model, "check_data", None)
+    if check_data is not None:
+        check_data(cfg.data)
+    preprocess = make_preprocess(info, cfg.data, model)
 
     key_init, key_pre, key_run = jax.random.split(jax.random.PRNGKey(cfg.train.seed), 3)
     example = _example_batch(info)
+    if getattr(model, "data_dependent_init", False) and not _has_checkpoint(cfg):
+        example = _init_batch(cfg, cfg.model.init_examples)
     variables = jax.jit(lambda k1, k2: model.init(k1, preprocess(example, k2)))(key_init, key_pre)
     # Families with several players (GANs) bring their own optimizer and step.
     make_tx = getattr(model, "make_optimizer", None) or make_optimizer
@@ -115,6 +127,21 @@ def load_split(cfg: ExperimentConfig, split: str, size: int | None = None) -> gd
     ds = load() if jax.process_index() == 0 else None
     multihost_utils.sync_global_devices(f"gen_jax prepared {cfg.data.name}/{split}")
     return ds if ds is not None else load()
+
+
+def _has_checkpoint(cfg: ExperimentConfig) -> bool:
+    directory = Path(cfg.train.workdir) / "checkpoints"
+    return directory.is_dir() and any(p.name.isdigit() for p in directory.iterdir())
+
+
+def _init_batch(cfg: ExperimentConfig, size: int) -> dict[str, np.ndarray]:
+    """The first ``size`` training examples, the same in every process (data-dependent init)."""
+    ds = load_split(cfg, cfg.data.train_split, size=cfg.data.size)
+    n = min(size, len(ds))
+    batch = {"x": ds.x[:n]}
+    if ds.label is not None:
+        batch["label"] = ds.label[:n]
+    return batch
 
 
 def _example_batch(info: gdata.DatasetInfo) -> dict[str, np.ndarray]:
@@ -283,7 +310,14 @@ def _check_finite(strategy, state, tc, ckpt: Checkpointer, step: int) -> None:
 class Evaluator:
     """Periodic evaluation and sample grids for a run, jitted once and reused."""
 
-    def __init__(self, run: Run, cfg: ExperimentConfig):
+    def __init__(self, run: Run, cfg: ExperimentConfig, *, temperature: float = 1.0):
+        """Args: ``temperature`` scales the prior's standard deviation when sampling (for
+        families with ``supports_temperature``; 1 is the model itself)."""
+        if temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        if temperature != 1.0 and not getattr(run.model, "supports_temperature", False):
+            raise ValueError(f"model {run.model_name!r} has no temperature; sample at "
+                             "temperature 1")
         self.run, self.cfg = run, cfg
         self._eval_ds = None
         model, strategy = run.model, run.strategy
@@ -306,8 +340,9 @@ class Evaluator:
         label = None
         if getattr(cfg.model, "conditional", False):
             label = jnp.arange(num, dtype=jnp.int32) % run.info.num_classes
+        kwargs = {"temperature": temperature} if temperature != 1.0 else {}
         self._sample = jax.jit(
-            lambda variables, key: model.sample(variables, key, num, label=label)
+            lambda variables, key: model.sample(variables, key, num, label=label, **kwargs)
         )
 
     def evaluate(self, state: TrainState, num_examples: int | None = None) -> dict[str, float]:

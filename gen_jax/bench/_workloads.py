@@ -16,8 +16,15 @@ import numpy as np
 
 from ..config import OptimConfig
 from ..data import DatasetInfo
-from ..models import VAEConfig, build
-from ..train import JitStrategy, TrainState, make_optimizer, make_preprocess, make_train_step
+from ..models import GANConfig, VAEConfig, build
+from ..train import (
+    JitStrategy,
+    TrainState,
+    make_optimizer,
+    make_preprocess,
+    make_train_step,
+    train_step_of,
+)
 
 
 @dataclasses.dataclass
@@ -74,5 +81,50 @@ def vae_mlp_784(batch_size: int = 128, seed: int = 0) -> Workload:
     )
 
 
-WORKLOADS: dict[str, Callable[[], Workload]] = {"w4": vae_mlp_784}
+def _conv_flops(batch: int, out_hw: int, k: int, c_in: int, c_out: int) -> float:
+    return 2.0 * batch * out_hw * out_hw * k * k * c_in * c_out
+
+
+def dcgan_28(batch_size: int = 64, seed: int = 0, upsample: str = "subpixel") -> Workload:
+    """W5: DCGAN on 28x28x1, non-saturating loss, one D then one G update, Adam 2e-4 b1 0.5.
+
+    ``upsample="transpose"`` times the same step with ``lax.conv_transpose`` (for comparison).
+    """
+    info = DatasetInfo(name="w5_grey", shape=(28, 28, 1), num_classes=0, num_levels=256)
+    cfg = GANConfig(arch="dcgan", latent_dim=100, g_channels=(256, 128, 64), d_channels=(64, 128),
+                    kernel_size=5, batch_norm=True, loss="non_saturating", n_critic=1, pac=1,
+                    upsample=upsample)
+    model = build("gan", cfg, info)
+    data_cfg = dataclasses.make_dataclass("D", [("binarize", bool, False),
+                                                ("dequantize", bool, False)])()
+    preprocess = make_preprocess(info, data_cfg)
+    rng = np.random.default_rng(seed)
+    host_batch = {"x": rng.integers(0, 256, (batch_size, 28, 28, 1), dtype=np.uint8)}
+    strategy = JitStrategy()
+    key = jax.random.PRNGKey(seed)
+    variables = model.init(key, preprocess({"x": host_batch["x"][:2]}, key))
+    tx = model.make_optimizer(OptimConfig(optimizer="adam", learning_rate=2e-4, b1=0.5), 1)
+    state = strategy.place_state(TrainState.create(
+        params=variables["params"], batch_stats=variables.get("batch_stats"), tx=tx, rng=key))
+    batch = strategy.place_batch(host_batch)
+    step = strategy.compile(train_step_of(model, preprocess), state)
+    # Matmul-like FLOPs of the W5 definition (transposed convolutions counted as such, not the
+    # sub-pixel form's zero taps). G forward on 64 z; D forward on 64 images.
+    b = batch_size
+    g_fwd = (2.0 * b * 100 * 7 * 7 * 256 + _conv_flops(b, 7, 5, 256, 128)
+             + _conv_flops(b, 7, 5, 128, 64) + _conv_flops(b, 14, 5, 64, 1))
+    d_fwd = _conv_flops(b, 14, 5, 1, 64) + _conv_flops(b, 7, 5, 64, 128) + 2.0 * b * 7 * 7 * 128
+    # D update: G forward, D forward + backward on real and fake; G update: G forward +
+    # backward, D forward + input backward on the fakes (backward ~ 2x forward).
+    flops = g_fwd + 3.0 * 2 * d_fwd + 3.0 * g_fwd + 3.0 * d_fwd
+    return Workload(
+        name="W5 dcgan-28", call=lambda s: step(s, batch)[0], carry=state,
+        matmul_flops=flops, items_per_call=1,
+        description="production GAN train step (GAN.make_train_step via train_step_of under "
+                    "JitStrategy): one D update then one G update; stride-2 transposed "
+                    "convolutions computed as the identical sub-pixel convolutions",
+    )
+
+
+WORKLOADS: dict[str, Callable[[], Workload]] = {"w4": vae_mlp_784, "w5": dcgan_28}
 """Workload id -> constructor."""

@@ -1,6 +1,6 @@
 """Model families behind one interface, :class:`GenerativeModel`, and their registry."""
 
-from . import _autoencoder, _vae
+from . import _autoencoder, _gan, _vae
 from ._autoencoder import Autoencoder as Autoencoder
 from ._autoencoder import AutoencoderConfig as AutoencoderConfig
 from ._autoencoder import AutoencoderNet as AutoencoderNet
@@ -15,6 +15,17 @@ from ._flow_config import GlowConfig as GlowConfig
 from ._flow_config import MAFConfig as MAFConfig
 from ._flow_config import NSFConfig as NSFConfig
 from ._flow_config import RealNVPConfig as RealNVPConfig
+from ._gan import GAN as GAN
+from ._gan import GANConfig as GANConfig
+from ._gan_losses import discriminator_loss as discriminator_loss
+from ._gan_losses import generator_loss as generator_loss
+from ._gan_losses import gradient_penalty as gradient_penalty
+from ._gan_losses import r1_penalty as r1_penalty
+from ._gan_nets import Discriminator as Discriminator
+from ._gan_nets import Generator as Generator
+from ._gan_nets import pack as pack
+from ._gan_step import TwoPlayerTransform as TwoPlayerTransform
+from ._gan_step import two_player as two_player
 from ._likelihoods import Likelihood as Likelihood
 from ._likelihoods import bernoulli_log_prob as bernoulli_log_prob
 from ._likelihoods import bernoulli_mean as bernoulli_mean
@@ -36,4 +47,5 @@ from ._vae import iwae_bound as iwae_bound
 from ._vae import log_importance_weights as log_importance_weights
 
 build_autoencoder = _autoencoder.build
+build_gan = _gan.build
 build_vae = _vae.build

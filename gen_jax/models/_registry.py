@@ -8,7 +8,7 @@ from typing import Any
 import jax.numpy as jnp
 
 from ..data._types import DatasetInfo
-from . import _autoencoder, _flow, _vae
+from . import _autoencoder, _flow, _gan, _vae
 from ._base import GenerativeModel
 
 Builder = Callable[..., GenerativeModel]
@@ -17,6 +17,7 @@ Builder = Callable[..., GenerativeModel]
 MODELS: dict[str, tuple[type, Builder]] = {
     "ae": (_autoencoder.AutoencoderConfig, _autoencoder.build),
     "vae": (_vae.VAEConfig, _vae.build),
+    "gan": (_gan.GANConfig, _gan.build),
     **_flow.FAMILIES,
 }
 """Family name -> (config class, builder). Other families add themselves here."""

@@ -6,7 +6,15 @@ from ._conv import conv_kernel_init as conv_kernel_init
 from ._conv import depth_to_space as depth_to_space
 from ._conv import space_to_depth as space_to_depth
 from ._made import MADE as MADE
+from ._maxout import Maxout as Maxout
+from ._maxout import maxout as maxout
 from ._mlp import MLP as MLP
 from ._mlp import get_activation as get_activation
+from ._norm import ConditionalBatchNorm as ConditionalBatchNorm
 from ._patch_conv import PatchConv as PatchConv
 from ._patch_conv import conv2d as conv2d
+from ._spectral import SpectralConv as SpectralConv
+from ._spectral import SpectralDense as SpectralDense
+from ._spectral import power_iteration as power_iteration
+from ._upsample import SubpixelConvTranspose as SubpixelConvTranspose
+from ._upsample import subpixel_kernel as subpixel_kernel

@@ -1,0 +1,378 @@
+"""Generative adversarial networks: two players in one train state and one jitted step.
+
+:class:`GAN` binds a :class:`GANConfig` to a data set as a
+:class:`~gen_jax.models.GenerativeModel` that brings its own optimizer
+(:meth:`GAN.make_optimizer`: one optax state per player, each with its own learning rate) and
+its own train step (:meth:`GAN.make_train_step`: ``n_critic`` discriminator updates, then one
+generator update). Parameters are ``{"generator": ..., "discriminator": ...}``; non-trainable
+state (generator batch norm, discriminator spectral-norm vectors) is ``batch_stats`` under the
+same two keys.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any, Literal
+
+import chex
+import jax
+import jax.numpy as jnp
+
+from ..data._errors import DataError
+from ..data._toy import toy_modes
+from ..data._types import DatasetInfo
+from ._base import Batch, Metrics, Variables
+from ._gan_losses import (
+    LOSSES,
+    LossName,
+    discriminator_loss,
+    generator_loss,
+    gradient_penalty,
+    r1_penalty,
+)
+from ._gan_nets import Discriminator, Generator, pack
+from ._gan_step import TwoPlayerTransform, make_gan_train_step, two_player
+
+Dtype = Any
+
+
+@dataclasses.dataclass(frozen=True)
+class GANConfig:
+    """A GAN: networks, objective, regularizers and the two players' schedule.
+
+    The network defaults are PacGAN's toy nets (Lin et al. 2018) with DCGAN's latent size; the
+    ``dcgan`` arch defaults are BENCHMARKS.md's W5 nets. Learning rate, betas, schedule and EMA
+    of the generator come from ``--optim.*``; the discriminator may override them here (two
+    time-scale update rule, Heusel et al. 2017).
+    """
+
+    arch: Literal["mlp", "dcgan"] = "mlp"
+    """mlp: dense generator and discriminator (any data); dcgan: convolutional (images)."""
+    latent_dim: int = 100
+    """Dimension of the standard normal noise z."""
+    g_hidden: tuple[int, ...] = (400, 400, 400, 400)
+    """mlp arch: generator hidden widths (each dense -> batch norm -> ReLU)."""
+    d_hidden: tuple[int, ...] = (200, 200, 200)
+    """mlp arch: discriminator hidden widths."""
+    d_maxout_pieces: int = 5
+    """mlp arch: maxout pieces per discriminator unit (1: LeakyReLU(0.2) units instead)."""
+    g_channels: tuple[int, ...] = (256, 128, 64)
+    """dcgan arch: generator channels; the first is the dense projection's grid (H / 2^(n-1)),
+    the second a stride-1 convolution, the rest stride-2 upsamplings (then one to the data)."""
+    d_channels: tuple[int, ...] = (64, 128)
+    """dcgan arch: discriminator stride-2 convolution channels."""
+    kernel_size: int = 5
+    """dcgan arch: square kernel size of every convolution."""
+    batch_norm: bool = True
+    """Batch norm in the generator's hidden layers (conditional batch norm when conditional)."""
+    init_std: float | None = 0.02
+    """Kernels drawn from N(0, init_std^2) as in DCGAN and PacGAN (None: LeCun normal)."""
+    upsample: Literal["subpixel", "transpose"] = "subpixel"
+    """dcgan arch: compute the stride-2 transposed convolutions as sub-pixel convolutions (the
+    same function of the same kernel; fast on CPU) or with lax.conv_transpose."""
+    loss: LossName = "non_saturating"
+    """non_saturating (Goodfellow et al.), hinge, or wasserstein (needs gp_weight or
+    spectral_norm)."""
+    gp_weight: float = 0.0
+    """Weight of the WGAN-GP gradient penalty E[(||grad D(x_hat)|| - 1)^2] (10 in the paper)."""
+    r1_weight: float = 0.0
+    """R1 gamma: adds gamma / 2 * E[||grad D(x_real)||^2] to the discriminator's loss."""
+    spectral_norm: bool = False
+    """Spectrally normalize every discriminator kernel (one power iteration per update)."""
+    n_critic: int = 1
+    """Discriminator updates per generator update; the step's batch is split into n_critic
+    parts, one fresh real batch per discriminator update (as in WGAN-GP)."""
+    pac: int = 1
+    """PacGAN packing: the discriminator judges pac samples at once (channels or features
+    concatenated). Each discriminator part of the batch must be a multiple of pac."""
+    d_learning_rate: float | None = None
+    """Discriminator learning rate (None: optim.learning_rate)."""
+    d_b1: float | None = None
+    """Discriminator first-moment decay (None: optim.b1)."""
+    d_b2: float | None = None
+    """Discriminator second-moment decay (None: optim.b2)."""
+    conditional: bool = False
+    """Class-conditional: conditional batch norm and a one-hot label in the generator, a
+    projection discriminator (data with labels, pac = 1)."""
+
+
+def _validate(cfg: GANConfig, info: DatasetInfo) -> None:
+    """Raises a one-line ``ValueError`` naming what is wrong with ``cfg`` on ``info``'s data."""
+    if cfg.arch not in ("mlp", "dcgan"):
+        raise ValueError(f"gan: unknown arch {cfg.arch!r}; use 'mlp' or 'dcgan'")
+    if cfg.arch == "dcgan":
+        if len(info.shape) != 3:
+            raise ValueError(f"gan: arch='dcgan' needs image data [H, W, C], but {info.name!r} "
+                             f"has shape {tuple(info.shape)}; use arch='mlp'")
+        if len(cfg.g_channels) < 2:
+            raise ValueError("gan: arch='dcgan' needs at least two g_channels (projection, "
+                             f"stride-1 convolution), got {cfg.g_channels}")
+        f = 2 ** (len(cfg.g_channels) - 1)
+        if info.shape[0] % f or info.shape[1] % f:
+            raise ValueError(f"gan: {len(cfg.g_channels) - 1} upsamplings need H and W "
+                             f"divisible by {f}, but {info.name!r} is {info.shape[0]}x"
+                             f"{info.shape[1]}; use fewer g_channels")
+        if not cfg.d_channels:
+            raise ValueError("gan: arch='dcgan' needs at least one d_channels entry")
+        if cfg.upsample not in ("subpixel", "transpose"):
+            raise ValueError(f"gan: unknown upsample {cfg.upsample!r}; use subpixel or "
+                             "transpose")
+    if cfg.loss not in LOSSES:
+        raise ValueError(f"gan: unknown loss {cfg.loss!r}; use one of {', '.join(LOSSES)}")
+    if cfg.loss == "wasserstein" and not (cfg.gp_weight > 0 or cfg.spectral_norm):
+        raise ValueError("gan: loss='wasserstein' needs a Lipschitz constraint; set gp_weight "
+                         "(e.g. 10) or spectral_norm=True")
+    for name in ("latent_dim", "n_critic", "pac", "d_maxout_pieces", "kernel_size"):
+        if getattr(cfg, name) < 1:
+            raise ValueError(f"gan: {name} must be >= 1, got {getattr(cfg, name)}")
+    for name in ("gp_weight", "r1_weight"):
+        if getattr(cfg, name) < 0:
+            raise ValueError(f"gan: {name} must be >= 0, got {getattr(cfg, name)}")
+    if cfg.d_learning_rate is not None and not cfg.d_learning_rate > 0:
+        raise ValueError(f"gan: d_learning_rate must be positive, got {cfg.d_learning_rate}")
+    if cfg.init_std is not None and not cfg.init_std > 0:
+        raise ValueError(f"gan: init_std must be positive (or None), got {cfg.init_std}")
+    if cfg.conditional and info.num_classes == 0:
+        raise ValueError(f"gan: conditional=True needs labels, but {info.name!r} has none; set "
+                         "conditional=False")
+    if cfg.conditional and cfg.pac > 1:
+        raise ValueError("gan: a packed discriminator sees several labels at once; use "
+                         "conditional=True with pac=1, or conditional=False")
+
+
+def _player(variables: Variables, player: str) -> Variables:
+    """One player's Flax variables from the two-player tree."""
+    out = {"params": variables["params"][player]}
+    stats = variables.get("batch_stats") or {}
+    if player in stats:
+        out["batch_stats"] = stats[player]
+    return out
+
+
+class GAN:
+    """The GAN family bound to a config and a data set (a ``GenerativeModel``).
+
+    Attributes:
+      config: the :class:`GANConfig`.
+      info: the data's :class:`~gen_jax.data.DatasetInfo`.
+      generator: the :class:`~gen_jax.models._gan_nets.Generator` network.
+      discriminator: the :class:`~gen_jax.models._gan_nets.Discriminator` network.
+    """
+
+    has_prior = True
+
+    def __init__(self, config: GANConfig, info: DatasetInfo, *, dtype: Dtype = jnp.float32):
+        _validate(config, info)
+        self.config = config
+        self.info = info
+        self.shape = tuple(info.shape)
+        self.image = info.num_levels is not None  # data in [0, 1] -> model space [-1, 1]
+        num_classes = info.num_classes if config.conditional else 0
+        self.num_classes = num_classes
+        self.generator = Generator(config, self.shape, num_classes, self.image, dtype)
+        self.discriminator = Discriminator(config, num_classes, dtype)
+        self._modes = None
+        if self.shape == (2,):
+            try:
+                self._modes = toy_modes(info.name)
+            except DataError:  # not a Gaussian-mixture toy set
+                self._modes = None
+
+    # ------------------------------------------------------------------ data <-> model space
+
+    def _to_model(self, x: jax.Array) -> jax.Array:
+        return 2.0 * x - 1.0 if self.image else x
+
+    def _to_data(self, x: jax.Array) -> jax.Array:
+        return (x + 1.0) / 2.0 if self.image else x
+
+    def _inputs(self, batch: Batch) -> tuple[jax.Array, jax.Array | None]:
+        x = batch["x"]
+        chex.assert_shape(x, (None, *self.shape))
+        chex.assert_type(x, float)
+        if not self.num_classes:
+            return self._to_model(x), None
+        label = batch.get("label")
+        if label is None:
+            raise ValueError("this GAN is class-conditional: pass labels (batch['label'], "
+                             "int32 [B]), or build it with conditional=False")
+        chex.assert_shape(label, (x.shape[0],))
+        return self._to_model(x), label
+
+    # ------------------------------------------------------------------ the two networks
+
+    def generate(
+        self, g_vars: Variables, z: jax.Array, label: jax.Array | None, *, train: bool
+    ) -> tuple[jax.Array, Any]:
+        """Generator outputs in model space ``[N, *shape]`` and its updated ``batch_stats``
+        (``None`` when ``train`` is False or it has none)."""
+        chex.assert_shape(z, (None, self.config.latent_dim))
+        if train and "batch_stats" in g_vars:
+            out, upd = self.generator.apply(g_vars, z, label, train=True,
+                                            mutable=["batch_stats"])
+            return out, upd["batch_stats"]
+        return self.generator.apply(g_vars, z, label, train=train), None
+
+    def discriminate(
+        self, d_vars: Variables, x: jax.Array, label: jax.Array | None, *,
+        update_stats: bool = False,
+    ) -> tuple[jax.Array, Any]:
+        """Logits ``[B / pac]`` for model-space ``x`` ``[B, *shape]`` (packed here), and the
+        updated spectral-norm vectors (``None`` unless ``update_stats``)."""
+        xp = pack(x, self.config.pac)
+        if update_stats and "batch_stats" in d_vars:
+            out, upd = self.discriminator.apply(d_vars, xp, label, update_stats=True,
+                                                mutable=["batch_stats"])
+            return out, upd["batch_stats"]
+        return self.discriminator.apply(d_vars, xp, label, update_stats=False), None
+
+    def _noise(self, key: jax.Array, num: int) -> jax.Array:
+        return jax.random.normal(key, (num, self.config.latent_dim), jnp.float32)
+
+    # ------------------------------------------------------------------ objectives
+
+    def discriminator_objective(
+        self, d_vars: Variables, x_real: jax.Array, x_fake: jax.Array,
+        label: jax.Array | None, key: jax.Array,
+    ) -> tuple[jax.Array, tuple[Metrics, Any]]:
+        """The discriminator's loss with its regularizers, on model-space real and fake batches
+        of the same size; returns ``(loss, (metrics, updated spectral-norm stats or None))``.
+
+        Real and fake packs go through the discriminator in one call, so spectral norm's power
+        iteration advances once per update; the penalties reuse the same normalized weights.
+        """
+        cfg = self.config
+        chex.assert_equal_shape([x_real, x_fake])
+        n = x_real.shape[0] // cfg.pac
+        both = jnp.concatenate([x_real, x_fake], axis=0)
+        both_label = None if label is None else jnp.concatenate([label, label])
+        logits, stats = self.discriminate(d_vars, both, both_label, update_stats=True)
+        d_real, d_fake = logits[:n], logits[n:]
+        loss = discriminator_loss(cfg.loss, d_real, d_fake)
+        metrics = {"d_loss": loss, "d_real": jnp.mean(d_real), "d_fake": jnp.mean(d_fake)}
+
+        def critic(xp):  # packed input -> logits, stats frozen (rows independent)
+            return self.discriminator.apply(d_vars, xp, label, update_stats=False)
+
+        if cfg.gp_weight:
+            gp = gradient_penalty(critic, pack(x_real, cfg.pac), pack(x_fake, cfg.pac), key)
+            loss = loss + cfg.gp_weight * gp
+            metrics["gp"] = gp
+        if cfg.r1_weight:
+            r1 = r1_penalty(critic, pack(x_real, cfg.pac))
+            loss = loss + 0.5 * cfg.r1_weight * r1
+            metrics["r1"] = r1
+        return loss, (metrics, stats)
+
+    def loss(
+        self, variables: Variables, batch: Batch, key: jax.Array, *, train: bool = True
+    ) -> tuple[jax.Array, tuple[Metrics, Variables]]:
+        """The discriminator's regularized loss against fresh fakes (with ``g_loss`` among the
+        metrics), for inspection: training uses :meth:`make_train_step`, not this."""
+        x, label = self._inputs(batch)
+        key_z, key_pen = jax.random.split(key)
+        fake, _ = self.generate(_player(variables, "generator"), self._noise(key_z, x.shape[0]),
+                                label, train=train)
+        d_vars = _player(variables, "discriminator")
+        loss, (metrics, _) = self.discriminator_objective(d_vars, x, fake, label, key_pen)
+        d_fake, _ = self.discriminate(d_vars, fake, label)
+        return loss, ({**metrics, "g_loss": generator_loss(self.config.loss, d_fake)}, {})
+
+    # ------------------------------------------------------------------ GenerativeModel
+
+    def init(self, key: jax.Array, batch: Batch) -> Variables:
+        """Initial variables ``{"params": {generator, discriminator}, "batch_stats": {...}}``."""
+        x, label = self._inputs(batch)
+        key_g, key_d = jax.random.split(key)
+        pac = self.config.pac
+        z = jnp.zeros((x.shape[0], self.config.latent_dim), jnp.float32)
+        g_vars = self.generator.init({"params": key_g}, z, label, train=False)
+        x_one = jnp.zeros((pac, *self.shape), jnp.float32)  # one pack
+        d_label = None if label is None else label[:1]
+        d_vars = self.discriminator.init({"params": key_d}, pack(x_one, pac), d_label)
+        out = {"params": {"generator": g_vars["params"], "discriminator": d_vars["params"]}}
+        stats = {p: v["batch_stats"] for p, v in (("generator", g_vars),
+                                                  ("discriminator", d_vars))
+                 if "batch_stats" in v}
+        if stats:
+            out["batch_stats"] = stats
+        return out
+
+    def sample(
+        self, variables: Variables, key: jax.Array, num: int, label: jax.Array | None = None
+    ) -> jax.Array:
+        """``[num, *shape]`` generator samples in data space (batch norm in inference mode).
+
+        A conditional model without ``label`` cycles through the classes (``arange(num) % C``).
+        """
+        if self.num_classes and label is None:
+            label = jnp.arange(num, dtype=jnp.int32) % self.num_classes
+        if not self.num_classes:
+            label = None
+        out, _ = self.generate(_player(variables, "generator"), self._noise(key, num), label,
+                               train=False)
+        return self._to_data(out)
+
+    def evaluate(self, variables: Variables, batch: Batch, key: jax.Array) -> Metrics:
+        """Per-example ``d_real`` and ``d_fake`` (the logit of the example's pack, on real data
+        and on as many fresh samples) and, on the mode-collapse toy sets (ring8, grid25),
+        ``high_quality``: whether the sample is within 3 standard deviations of its nearest
+        mode."""
+        x, label = self._inputs(batch)
+        pac = self.config.pac
+        fake, _ = self.generate(_player(variables, "generator"), self._noise(key, x.shape[0]),
+                                label, train=False)
+        d_vars = _player(variables, "discriminator")
+        d_real, _ = self.discriminate(d_vars, x, label)
+        d_fake, _ = self.discriminate(d_vars, fake, label)
+        out = {"d_real": jnp.repeat(d_real, pac), "d_fake": jnp.repeat(d_fake, pac)}
+        if self._modes is not None:
+            centers, std = self._modes
+            dist = jnp.sqrt(jnp.min(jnp.sum((fake[:, None] - centers[None]) ** 2, -1), -1))
+            out["high_quality"] = (dist < 3.0 * std).astype(jnp.float32)
+        return out
+
+    # ------------------------------------------------------------------ engine hooks
+
+    def make_optimizer(self, optim_config: Any, total_steps: int) -> TwoPlayerTransform:
+        """The generator's optimizer from ``optim_config``; the discriminator's the same with
+        ``d_learning_rate``/``d_b1``/``d_b2`` when set, its schedule counted in its own updates
+        (``n_critic`` per step)."""
+        from ..train._optim import make_optimizer  # noqa: PLC0415 -- train imports models
+
+        cfg = self.config
+        d_optim = dataclasses.replace(
+            optim_config,
+            learning_rate=cfg.d_learning_rate or optim_config.learning_rate,
+            b1=optim_config.b1 if cfg.d_b1 is None else cfg.d_b1,
+            b2=optim_config.b2 if cfg.d_b2 is None else cfg.d_b2,
+        )
+        return two_player(make_optimizer(optim_config, total_steps),
+                          make_optimizer(d_optim, total_steps * cfg.n_critic))
+
+    def make_train_step(self, preprocess: Callable, *, axis_name: str | None = None):
+        """The GAN's train step ``(state, batch) -> (state, metrics)``, pure, for jit/pmap.
+
+        One step: the batch is split into ``n_critic`` parts (rows ``i::n_critic``); for each,
+        one discriminator update against as many fresh fakes (unrolled in Python: a
+        ``lax.scan`` over the updates made the W5 step 20x slower on XLA:CPU); then one generator
+        update against the updated discriminator with a fresh fake batch of the part's size.
+        A step whose loss or gradients (of any update) are non-finite is skipped as a whole:
+        parameters, optimizer states, EMA and ``batch_stats`` kept, the skip counted, as in
+        :func:`gen_jax.train.guarded_update`. With EMA on (``optim.ema_decay``), ``ema_params``
+        averages the generator and mirrors the current discriminator, so sampling from the EMA
+        variables uses the averaged generator.
+
+        Args:
+          preprocess: stored batch + key -> model batch (``{"x", "label"?}``).
+          axis_name: the pmap axis to average gradients, metrics and statistics over (None
+            under ``jax.jit``, where the batch mean is already global).
+        """
+        return make_gan_train_step(self, preprocess, axis_name=axis_name)
+
+
+def build(config: GANConfig, info: DatasetInfo, *, dtype: Dtype = jnp.float32) -> GAN:
+    """A :class:`GAN` for ``info``'s data (validates the config; one-line ``ValueError``)."""
+    return GAN(config, info, dtype=dtype)
+

@@ -1,0 +1,186 @@
+"""The GAN train step and the two-player optimizer: both players in one state, one jit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import chex
+import jax
+import jax.numpy as jnp
+import optax
+
+from ._gan_losses import generator_loss
+
+PLAYERS = ("generator", "discriminator")
+
+
+class TwoPlayerTransform(NamedTuple):
+    """An optax-style transformation holding one optimizer per player.
+
+    ``init``/``update`` act on ``{"generator": ..., "discriminator": ...}`` trees (both players
+    at once); the GAN step calls ``generator.update`` and ``discriminator.update`` separately so
+    that each update touches only its own player's parameters and optimizer state.
+    """
+
+    init: Callable[[Any], Any]
+    update: Callable[..., tuple[Any, Any]]
+    generator: optax.GradientTransformation
+    discriminator: optax.GradientTransformation
+
+
+def two_player(
+    generator: optax.GradientTransformation, discriminator: optax.GradientTransformation
+) -> TwoPlayerTransform:
+    """One transformation (state ``{"generator": ..., "discriminator": ...}``) from two."""
+    txs = {"generator": generator, "discriminator": discriminator}
+
+    def init(params):
+        return {p: txs[p].init(params[p]) for p in PLAYERS}
+
+    def update(grads, state, params=None):
+        out = {p: txs[p].update(grads[p], state[p], None if params is None else params[p])
+               for p in PLAYERS}
+        return {p: out[p][0] for p in PLAYERS}, {p: out[p][1] for p in PLAYERS}
+
+    return TwoPlayerTransform(init, update, generator, discriminator)
+
+
+def _all_finite(tree: Any) -> jax.Array:
+    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
+
+
+def make_gan_train_step(model: Any, preprocess: Callable, *, axis_name: str | None = None):
+    """The train step of a :class:`~gen_jax.models.GAN` (see :meth:`GAN.make_train_step`).
+
+    Args:
+      model: the GAN (its networks, config and objectives).
+      preprocess: stored batch + key -> model batch (``{"x", "label"?}``).
+      axis_name: the pmap axis to average gradients, metrics and statistics over (None under
+        ``jax.jit``, where the batch mean is already global).
+
+    Returns:
+      ``step(state, batch) -> (state, metrics)``, pure; ``state.tx`` must be a
+      :class:`TwoPlayerTransform`.
+    """
+    cfg = model.config
+    n_critic, pac = cfg.n_critic, cfg.pac
+
+    def pmean(tree):
+        return tree if axis_name is None else jax.lax.pmean(tree, axis_name)
+
+    def step(state, batch):
+        chex.assert_rank(state.step, 0)
+        g_tx, d_tx = state.tx.generator, state.tx.discriminator
+        key_data, key_d, key_g = jax.random.split(state.step_key(), 3)
+        if axis_name is not None:  # a different noise stream per device shard
+            index = jax.lax.axis_index(axis_name)
+            key_data, key_d, key_g = (jax.random.fold_in(k, index)
+                                      for k in (key_data, key_d, key_g))
+        x, label = model._inputs(preprocess(batch, key_data))
+        size = x.shape[0]
+        if size % n_critic or (size // n_critic) % pac:
+            raise ValueError(
+                f"gan: a batch of {size} (per device) does not split into n_critic="
+                f"{n_critic} parts that are multiples of pac={pac}; use a data.batch_size "
+                f"that is a multiple of {n_critic * pac} per device")
+        part = size // n_critic
+
+        def parts(a):  # [B, ...] -> [n_critic, B / n_critic, ...], rows i::n_critic
+            return a.reshape(part, n_critic, *a.shape[1:]).swapaxes(0, 1)
+
+        stats = state.batch_stats or {}
+        g_params = state.params["generator"]
+        g_stats = stats.get("generator")
+
+        def g_vars(params, g_st):
+            return {"params": params} | ({"batch_stats": g_st} if g_st is not None else {})
+
+        def d_vars(params, d_st):
+            return {"params": params} | ({"batch_stats": d_st} if d_st is not None else {})
+
+        def d_update(carry, inputs):
+            d_params, d_opt, d_st, ok = carry
+            x_i, label_i, key_i = inputs
+            key_z, key_pen = jax.random.split(key_i)
+            fake, _ = model.generate(g_vars(g_params, g_stats), model._noise(key_z, part),
+                                    label_i, train=True)
+            fake = jax.lax.stop_gradient(fake)
+
+            def loss_fn(dp):
+                return model.discriminator_objective(d_vars(dp, d_st), x_i, fake, label_i,
+                                                    key_pen)
+
+            (loss, (metrics, new_st)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+                d_params)
+            grads, loss, metrics, new_st = pmean((grads, loss, metrics, new_st))
+            finite = jnp.isfinite(loss) & _all_finite(grads)
+            updates, d_opt = d_tx.update(grads, d_opt, d_params)
+            d_params = optax.apply_updates(d_params, updates)
+            metrics = {**metrics, "d_grad_norm": optax.tree.norm(grads)}
+            return (d_params, d_opt, d_st if new_st is None else new_st, ok & finite), metrics
+
+        keys = jax.random.split(key_d, n_critic)
+        x_parts = parts(x)
+        labels = None if label is None else parts(label)
+        carry = (state.params["discriminator"], state.opt_state["discriminator"],
+                 stats.get("discriminator"), jnp.array(True))
+        per_update = []
+        for i in range(n_critic):  # unrolled: n_critic is small
+            carry, metrics_i = d_update(
+                carry, (x_parts[i], None if labels is None else labels[i], keys[i]))
+            per_update.append(metrics_i)
+        d_params, d_opt, d_st, d_ok = carry
+        d_metrics = jax.tree.map(lambda *m: jnp.mean(jnp.stack(m)), *per_update)
+
+        g_label = None if label is None else labels[0]
+
+        def g_loss_fn(gp):
+            fake, new_g_st = model.generate(g_vars(gp, g_stats), model._noise(key_g, part),
+                                           g_label, train=True)
+            d_fake, _ = model.discriminate(d_vars(d_params, d_st), fake, g_label)
+            return generator_loss(cfg.loss, d_fake), new_g_st
+
+        (g_loss, new_g_stats), g_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(
+            g_params)
+        g_grads, g_loss, new_g_stats = pmean((g_grads, g_loss, new_g_stats))
+        g_updates, g_opt = g_tx.update(g_grads, state.opt_state["generator"], g_params)
+        new_g_params = optax.apply_updates(g_params, g_updates)
+
+        finite = d_ok & jnp.isfinite(g_loss) & _all_finite(g_grads)
+        params = {"generator": new_g_params, "discriminator": d_params}
+        opt_state = {"generator": g_opt, "discriminator": d_opt}
+        new_stats = dict(stats)
+        if new_g_stats is not None:
+            new_stats["generator"] = new_g_stats
+        if d_st is not None:
+            new_stats["discriminator"] = d_st
+        ema = state.ema_params
+        if ema is not None:
+            t = state.step.astype(jnp.float32)
+            decay = jnp.minimum(state.ema_decay, (1.0 + t) / (10.0 + t))
+            ema = {"generator": jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p,
+                                             ema["generator"], new_g_params),
+                   "discriminator": d_params}
+
+        def keep(new, old):
+            return jax.tree.map(lambda n, o: jnp.where(finite, n, o), new, old)
+
+        run = jnp.where(finite, 0, state.consecutive_skipped + 1)
+        new_state = state.replace(
+            step=state.step + 1,
+            params=keep(params, state.params),
+            opt_state=keep(opt_state, state.opt_state),
+            ema_params=None if ema is None else keep(ema, state.ema_params),
+            batch_stats=keep(new_stats, state.batch_stats),
+            skipped=state.skipped + (~finite).astype(jnp.int32),
+            consecutive_skipped=run,
+            longest_skip_run=jnp.maximum(state.longest_skip_run, run),
+        )
+        metrics = {**d_metrics, "loss": d_metrics["d_loss"], "g_loss": g_loss,
+                   "grad_norm": optax.tree.norm(g_grads)}
+        metrics = jax.tree.map(lambda m: jnp.where(finite, m, 0.0), metrics)
+        return new_state, {**metrics, "nonfinite": (~finite).astype(jnp.float32)}
+
+    return step

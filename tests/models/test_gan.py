@@ -1,0 +1,198 @@
+"""The GAN family: config checks, the two-player step (time scales, n_critic, non-finite
+guard, EMA of the generator), packing, the DCGAN generator's sub-pixel form, and smoke steps."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from gen_jax.config import OptimConfig
+from gen_jax.data import DatasetInfo
+from gen_jax.models import GANConfig, build, pack
+from gen_jax.train import TrainState
+
+RING = DatasetInfo("ring8", (2,), 8, None)
+DIGITS = DatasetInfo("digits", (8, 8, 1), 10, 17)
+TINY = GANConfig(latent_dim=2, g_hidden=(16, 16), d_hidden=(8,), d_maxout_pieces=3)
+TINY_CONV = GANConfig(arch="dcgan", latent_dim=8, g_channels=(8, 8, 4), d_channels=(4, 8),
+                      kernel_size=3)
+
+
+def _preprocess(batch, key):
+    del key
+    return {k: (v.astype(jnp.float32) if k == "x" else v) for k, v in batch.items()}
+
+
+def _batch(info, n, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, *info.shape)).astype(np.float32)
+    if info.num_levels is not None:
+        x = rng.uniform(size=(n, *info.shape)).astype(np.float32)
+    return {"x": jnp.asarray(x), "label": jnp.asarray(rng.integers(0, info.num_classes, n),
+                                                       jnp.int32)}
+
+
+LR3 = OptimConfig(learning_rate=1e-3)
+
+
+def _state(model, info, optim=LR3, ema=None, steps=100):
+    variables = model.init(jax.random.PRNGKey(0), _batch(info, 4))
+    return TrainState.create(params=variables["params"], batch_stats=variables.get("batch_stats"),
+                             tx=model.make_optimizer(optim, steps), rng=jax.random.PRNGKey(1),
+                             ema_decay=ema)
+
+
+@pytest.mark.parametrize("cfg, info, message", [
+    (GANConfig(arch="dcgan"), RING, "arch='dcgan' needs image data"),
+    (GANConfig(loss="wasserstein"), RING, "needs a Lipschitz constraint"),
+    (GANConfig(conditional=True), DatasetInfo("checkerboard", (2,), 0, None), "needs labels"),
+    (GANConfig(conditional=True, pac=2), RING, "conditional=True with pac=1"),
+    (GANConfig(arch="dcgan", g_channels=(8,) * 5), DIGITS, "divisible by 16"),
+    (GANConfig(n_critic=0), RING, "n_critic must be >= 1"),
+])
+def test_bad_configs_are_one_line_value_errors(cfg, info, message):
+    with pytest.raises(ValueError, match=message) as err:
+        build("gan", cfg, info)
+    assert "\n" not in str(err.value)
+
+
+def test_batch_that_does_not_split_is_a_value_error():
+    model = build("gan", dataclasses.replace(TINY, pac=4, n_critic=2), RING)
+    state = _state(model, RING)
+    with pytest.raises(ValueError, match="multiple of 8 per device"):
+        jax.jit(model.make_train_step(_preprocess))(state, _batch(RING, 12))
+
+
+def test_two_time_scales_and_n_critic_updates():
+    # Adam's first update moves each parameter by ~lr (|m / sqrt(v)| = 1): D by its own rate.
+    cfg = dataclasses.replace(TINY, n_critic=2, d_learning_rate=1e-2, d_b1=0.0)
+    model = build("gan", cfg, RING)
+    state = _state(model, RING, OptimConfig(learning_rate=1e-3, b1=0.5))
+    new, metrics = jax.jit(model.make_train_step(_preprocess))(state, _batch(RING, 12))
+    assert float(metrics["nonfinite"]) == 0.0
+    opt = new.opt_state
+    assert int(opt["discriminator"][0].count) == 2 and int(opt["generator"][0].count) == 1
+    dg = jax.tree.leaves(jax.tree.map(lambda a, b: jnp.max(jnp.abs(a - b)),
+                                      new.params["generator"], state.params["generator"]))
+    np.testing.assert_allclose(max(map(float, dg)), 1e-3, rtol=1e-3)
+    # With b1 = 0, Adam's t-th update is at most sqrt((1 - b2^t) / (1 - b2)) * lr: two D
+    # updates move a parameter by at most (1 + sqrt(2)) * d_lr, the largest by at least about
+    # d_lr (the first update alone is d_lr); at G's rate they could not come near d_lr.
+    dd = max(float(jnp.max(jnp.abs(a - b))) for a, b in zip(
+        jax.tree.leaves(new.params["discriminator"]),
+        jax.tree.leaves(state.params["discriminator"]), strict=True))
+    assert 1e-2 * 0.99 < dd <= (1 + 2**0.5) * 1e-2
+
+
+def test_nonfinite_step_is_skipped_whole_and_counted():
+    model = build("gan", dataclasses.replace(TINY, n_critic=2), RING)
+    state = _state(model, RING, ema=0.9)
+    step = jax.jit(model.make_train_step(_preprocess))
+    before = jax.tree.map(np.asarray, (state.params, state.opt_state, state.ema_params,
+                                       state.batch_stats))
+    bad = _batch(RING, 8)
+    bad["x"] = bad["x"].at[5, 1].set(jnp.nan)  # poisons the second D update only
+    state, metrics = step(state, bad)
+    assert float(metrics["nonfinite"]) == 1.0 and float(metrics["loss"]) == 0.0
+    after = jax.tree.map(np.asarray, (state.params, state.opt_state, state.ema_params,
+                                      state.batch_stats))
+    jax.tree.map(np.testing.assert_array_equal, before, after)
+    assert int(state.skipped) == 1 and int(state.consecutive_skipped) == 1
+    assert int(state.step) == 1
+    state, metrics = step(state, _batch(RING, 8))
+    assert float(metrics["nonfinite"]) == 0.0 and int(state.consecutive_skipped) == 0
+    assert int(state.longest_skip_run) == 1
+
+
+def test_ema_averages_the_generator_and_sampling_uses_it():
+    model = build("gan", TINY, RING)
+    state = _state(model, RING, ema=0.5)
+    step = jax.jit(model.make_train_step(_preprocess))
+    ema_g = jax.tree.map(np.asarray, state.params["generator"])
+    for t in range(4):
+        state, _ = step(state, _batch(RING, 8, seed=t))
+        d = min(0.5, (1 + t) / (10 + t))
+        ema_g = jax.tree.map(lambda e, p, d=d: d * e + (1 - d) * np.asarray(p), ema_g,
+                             state.params["generator"])
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7),
+                 state.ema_params["generator"], ema_g)
+    jax.tree.map(np.testing.assert_array_equal, state.ema_params["discriminator"],
+                 state.params["discriminator"])  # the discriminator is not averaged
+    key = jax.random.PRNGKey(3)
+    from_ema = model.sample(state.variables(ema=True), key, 16)
+    live = model.sample(state.variables(), key, 16)
+    assert float(jnp.max(jnp.abs(from_ema - live))) > 1e-4
+    expected = model.generator.apply(
+        {"params": ema_g, "batch_stats": state.batch_stats["generator"]},
+        jax.random.normal(key, (16, 2)), train=False)
+    np.testing.assert_allclose(from_ema, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_pack_groups_consecutive_examples():
+    x = jnp.arange(24.0).reshape(6, 2, 2, 1)
+    packed = pack(x, 3)
+    assert packed.shape == (2, 2, 2, 3)
+    np.testing.assert_array_equal(packed[1, :, :, 2], x[5, :, :, 0])
+    np.testing.assert_array_equal(pack(jnp.arange(12.0).reshape(6, 2), 2)[2], [8, 9, 10, 11])
+
+
+def test_dcgan_generator_subpixel_equals_transposed_convolutions():
+    sub = build("gan", TINY_CONV, DIGITS)
+    tra = build("gan", dataclasses.replace(TINY_CONV, upsample="transpose"), DIGITS)
+    variables = sub.init(jax.random.PRNGKey(0), _batch(DIGITS, 4))
+    v2 = tra.init(jax.random.PRNGKey(0), _batch(DIGITS, 4))
+    assert jax.tree.map(jnp.shape, variables) == jax.tree.map(jnp.shape, v2)  # same params
+    a = sub.sample(variables, jax.random.PRNGKey(1), 6)
+    b = tra.sample(variables, jax.random.PRNGKey(1), 6)
+    assert a.shape == (6, 8, 8, 1) and 0.0 <= float(a.min()) and float(a.max()) <= 1.0
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("cfg, info", [
+    (dataclasses.replace(TINY, loss="wasserstein", gp_weight=10.0, r1_weight=1.0,
+                         spectral_norm=True, n_critic=2, pac=2), RING),
+    (dataclasses.replace(TINY_CONV, g_channels=(8, 4), d_channels=(4,), loss="hinge",
+                         conditional=True), DIGITS),
+])
+def test_smoke_steps_update_both_players(cfg, info):
+    model = build("gan", cfg, info)
+    state = _state(model, info)
+    step = jax.jit(model.make_train_step(_preprocess))
+    first = state.params
+    for t in range(3):
+        state, metrics = step(state, _batch(info, 8, seed=t))
+        assert float(metrics["nonfinite"]) == 0.0
+        assert all(np.isfinite(float(v)) for v in metrics.values())
+    # Every generator leaf and every discriminator kernel trained (a hinge loss gives the
+    # output bias a zero gradient while all margins are active, so biases may stay put).
+    for path, a in jax.tree.leaves_with_path(state.params):
+        b = first
+        for k in path:
+            b = b[k.key]
+        keyname = jax.tree_util.keystr(path)
+        if "generator" in keyname or "kernel" in keyname:
+            assert float(jnp.max(jnp.abs(a - b))) > 0.0, keyname
+    if cfg.spectral_norm:  # the power-iteration vectors advanced
+        assert "discriminator" in state.batch_stats
+    per_example = model.evaluate(state.variables(), model_batch := _batch(info, 8),
+                                 jax.random.PRNGKey(0))
+    assert all(v.shape == (8,) for v in per_example.values())
+    assert model_batch["x"].shape[0] == 8
+
+
+def test_pmap_step_averages_over_the_axis():
+    # The compatibility strategy's layout: a leading device axis, gradients pmean-ed over it.
+    model = build("gan", dataclasses.replace(TINY, r1_weight=1.0), RING)
+    state = _state(model, RING, ema=0.9)
+    n = jax.local_device_count()
+    replicated = jax.tree.map(lambda a: jnp.broadcast_to(a, (n, *jnp.shape(a))), state)
+    batch = jax.tree.map(lambda a: a.reshape(n, -1, *a.shape[1:]), _batch(RING, 8 * n))
+    step = jax.pmap(model.make_train_step(_preprocess, axis_name="batch"), axis_name="batch")
+    new, metrics = step(replicated, batch)
+    assert float(metrics["nonfinite"][0]) == 0.0 and int(new.step[0]) == 1
+    for leaf in jax.tree.leaves(new.params):  # replicas stay identical
+        np.testing.assert_array_equal(leaf[0], leaf[-1])
+    moved = jax.tree.map(lambda a, b: float(jnp.max(jnp.abs(a[0] - b))), new.params, state.params)
+    assert min(jax.tree.leaves(moved)) > 0.0

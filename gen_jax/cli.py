@@ -55,14 +55,28 @@ def _main(argv: list[str] | None) -> int:
     p.add_argument("--npy", default=None, help="also save the raw samples as a .npy file")
     p.add_argument("--temperature", type=float, default=1.0,
                    help="scale of the prior's standard deviation (flows; < 1: sharper samples)")
-    p = sub.add_parser("eval", help="evaluate a trained run on a data split")
+    p = sub.add_parser("eval", help="evaluation report of a trained run: likelihoods, sample "
+                       "quality, sample grid, nearest training images (JSON + markdown)")
     p.add_argument("--workdir", required=True, help="the run's output folder")
     p.add_argument("--split", default=None, help="data split (default: the run's eval split)")
-    p.add_argument("--num-examples", type=int, default=None, help="first N examples (all)")
+    p.add_argument("--num-examples", type=int, default=None,
+                   help="first N examples of the split, for every metric (all)")
     p.add_argument("--importance-samples", type=int, default=0,
                    help="also estimate log p(x) with K importance samples (VAEs)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default=None, help="JSON path (default: WORKDIR/eval_SPLIT.json)")
+    p.add_argument("--out", default=None, help="JSON path (default: WORKDIR/eval_SPLIT.json); "
+                   "the .md report and its PNGs are written beside it")
+    p.add_argument("--quality", action=argparse.BooleanOptionalAction, default=None,
+                   help="sample-quality metrics (FD, KID, precision/recall, density/coverage, "
+                        "classifier score, novelty); default: on when the data set's feature "
+                        "classifier exists in --classifier-dir, else skipped with a note; "
+                        "--quality makes a missing classifier an error")
+    p.add_argument("--num-samples", type=int, default=None,
+                   help="samples for the quality metrics (default: as many as reference "
+                        "examples, e.g. 10000 for the MNIST test split)")
+    p.add_argument("--classifier-dir", default="runs/classifiers",
+                   help="root of the feature classifiers (gen-jax classifier train DATASET)")
+    p.add_argument("--grid-size", type=int, default=64, help="samples in the report's grid")
     p = sub.add_parser("bench", help="time the standard workloads on the production steps")
     p.add_argument("workloads", nargs="*", default=None, help="workload ids (default: all)")
     p.add_argument("--repeats", type=int, default=30)
@@ -203,43 +217,16 @@ def _sample(args) -> int:
 
 
 def _eval(args) -> int:
-    import dataclasses
+    from .evaluation import EvalSettings, evaluate_run
 
-    from .train import Evaluator
-
-    run = _load_run(args.workdir)
-    data = run.config.data
-    if args.split:
-        data = dataclasses.replace(data, eval_split=args.split)
-    cfg = dataclasses.replace(run.config, data=data)
-    report = Evaluator(run, cfg).evaluate(run.state, args.num_examples)
-    if args.importance_samples:
-        report |= _importance_nll(run, cfg, args)
-    report = {"split": data.eval_split, "step": int(run.strategy.fetch(run.state.step)), **report}
-    out = Path(args.out or Path(args.workdir) / f"eval_{data.eval_split}.json")
-    out.write_text(json.dumps(report, indent=2))
+    settings = EvalSettings(
+        split=args.split, num_examples=args.num_examples,
+        importance_samples=args.importance_samples, seed=args.seed, quality=args.quality,
+        num_samples=args.num_samples, classifier_dir=args.classifier_dir,
+        grid_size=args.grid_size, out=args.out)
+    report = evaluate_run(_load_run(args.workdir), args.workdir, settings)
     print(json.dumps(report, indent=2))
     return 0
-
-
-def _importance_nll(run, cfg, args) -> dict[str, float]:
-    import jax
-
-    from . import metrics
-    from .train import load_split
-
-    ds = load_split(cfg, cfg.data.eval_split)
-    n = len(ds) if args.num_examples is None else min(args.num_examples, len(ds))
-    key = jax.random.PRNGKey(args.seed)
-    batch = {"x": ds.x[:n]} | ({"label": ds.label[:n]} if ds.label is not None else {})
-    model_batch = run.preprocess(batch, jax.random.fold_in(key, 1))
-    variables = run.strategy.fetch(run.state.variables(ema=True)) \
-        if run.strategy.name == "pmap" else run.state.variables(ema=True)
-    nll, stderr = metrics.evaluate_log_likelihood(
-        run.model, variables, model_batch["x"], jax.random.fold_in(key, 2),
-        num_samples=args.importance_samples, label=model_batch.get("label"))
-    return {f"nll_is{args.importance_samples}": float(nll),
-            f"nll_is{args.importance_samples}_stderr": float(stderr)}
 
 
 if __name__ == "__main__":

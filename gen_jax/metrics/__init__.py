@@ -57,3 +57,4 @@ from ._prdc import density_coverage as density_coverage
 from ._prdc import prdc as prdc
 from ._prdc import precision_recall as precision_recall
 from ._report import sample_quality as sample_quality
+from ._report import sample_quality_from_features as sample_quality_from_features

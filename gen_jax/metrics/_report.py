@@ -55,6 +55,49 @@ def sample_quality(
     """
     real = extract_features(extractor, real_images, batch_size=batch_size)
     fake = extract_features(extractor, generated_images, batch_size=batch_size)
+    train = (None if train_images is None
+             else extract_features(extractor, train_images, batch_size=batch_size))
+    logits = (extract_logits(extractor, generated_images, batch_size=batch_size)
+              if isinstance(extractor, Classifier) else None)
+    return sample_quality_from_features(
+        real, fake, key, train_features=train, generated_logits=logits,
+        k_precision_recall=k_precision_recall, k_density_coverage=k_density_coverage,
+        kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, num_pairs=num_pairs)
+
+
+def sample_quality_from_features(
+    real,
+    generated,
+    key: jax.Array,
+    *,
+    train_features=None,
+    generated_logits=None,
+    k_precision_recall: int = 3,
+    k_density_coverage: int = 5,
+    kid_subsets: int = 100,
+    kid_subset_size: int = 1000,
+    num_pairs: int = 16,
+) -> dict[str, Any]:
+    """:func:`sample_quality` on features already extracted (to score many sets against one
+    reference without extracting its features again).
+
+    Args:
+      real: ``[N, D]`` features of the held-out real images.
+      generated: ``[M, D]`` features of the generated images.
+      key: PRNG key of the KID subsets.
+      train_features: ``[T, D]`` features of the training images (adds the novelty metrics).
+      generated_logits: ``[M, K]`` classifier logits of the generated images (adds the
+        classifier score and per-class counts).
+      k_precision_recall: k of precision and recall.
+      k_density_coverage: k of density and coverage.
+      kid_subsets: KID subsets.
+      kid_subset_size: KID subset size (capped at ``min(N, M)``).
+      num_pairs: closest generated/training pairs to list.
+
+    Returns:
+      The dict of :func:`sample_quality`.
+    """
+    fake = generated
     kid = kernel_inception_distance(real, fake, key, num_subsets=kid_subsets,
                                     subset_size=min(kid_subset_size, len(real), len(fake)))
     pr = prdc(real, fake, k=k_precision_recall)
@@ -66,9 +109,8 @@ def sample_quality(
         "precision": float(pr.precision), "recall": float(pr.recall),
         "density": float(dc.density), "coverage": float(dc.coverage),
     }
-    if train_images is not None:
-        nov = novelty(extract_features(extractor, train_images, batch_size=batch_size), fake,
-                      num_pairs=min(num_pairs, len(fake)))
+    if train_features is not None:
+        nov = novelty(train_features, fake, num_pairs=min(num_pairs, len(fake)))
         out |= {
             "authenticity": float(nov.authenticity),
             "memorized_fraction": float(nov.memorized_fraction),
@@ -76,8 +118,8 @@ def sample_quality(
                               zip(np.asarray(nov.pair_generated), np.asarray(nov.pair_train),
                                   np.asarray(nov.pair_distance), strict=True)],
         }
-    if isinstance(extractor, Classifier):
-        logits = extract_logits(extractor, generated_images, batch_size=batch_size)
+    if generated_logits is not None:
+        logits = generated_logits
         score = classifier_score(logits, num_splits=10 if len(logits) >= 10 else 1)
         out |= {"classifier_score": float(score.mean), "classifier_score_std": float(score.std),
                 "class_counts": class_counts(logits).tolist()}

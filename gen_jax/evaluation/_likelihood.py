@@ -1,0 +1,126 @@
+"""The likelihood section of an evaluation: one interface over every model family.
+
+* flows: the exact negative log-likelihood (nats per example) and bits per dimension;
+* VAEs: the ELBO and, with K importance samples, the importance-sampled NLL (Burda et al. 2016),
+  each also in bits per dimension when the likelihood is a probability of the discrete data;
+* GANs and deterministic autoencoders: no likelihood of the data (the section says so).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+
+from .. import metrics
+
+
+def model_variables(run) -> Any:
+    """The run's EMA variables (its parameters when it keeps no EMA), on the host for pmap."""
+    variables = run.state.variables(ema=True)
+    return run.strategy.fetch(variables) if run.strategy.name == "pmap" else variables
+
+
+def likelihood_kind(model: Any) -> str:
+    """``"exact"`` (flows), ``"bound"`` (latent-variable models) or ``"none"``."""
+    if hasattr(model, "log_prob"):
+        return "exact"
+    if hasattr(model, "log_importance_weights"):
+        return "bound"
+    return "none"
+
+
+def bits_per_dim_meaningful(run) -> bool:
+    """Whether a bound from the run's likelihood converts to bits/dim of the discrete data.
+
+    True for a Bernoulli likelihood of binary (or binarized) data and a discretized logistic of
+    discrete data; False for a Gaussian density, or a Bernoulli "likelihood" of grey levels
+    (not normalized over them).
+    """
+    name = getattr(run.config.model, "likelihood", None)
+    info = run.info
+    if name == "logistic":
+        return info.is_discrete
+    if name == "bernoulli":
+        return bool(run.config.data.binarize) or info.num_levels == 2
+    return False
+
+
+def importance_nll(run, cfg, num_samples: int, *, num_examples: int | None = None,
+                   seed: int = 0) -> dict[str, float]:
+    """Importance-sampled NLL (nats per example) of the eval split and its standard error.
+
+    Returns:
+      ``{"nll_isK": mean, "nll_isK_stderr": stderr}``.
+
+    Raises:
+      ValueError: the model has no posterior to importance-sample.
+    """
+    from ..train import load_split  # noqa: PLC0415
+
+    if likelihood_kind(run.model) != "bound":
+        raise ValueError(f"--importance-samples estimates log p(x) of latent-variable models "
+                         f"(vae); {run.model_name!r} has "
+                         f"{'an exact likelihood' if hasattr(run.model, 'log_prob') else 'none'}"
+                         "; drop the flag")
+    ds = load_split(cfg, cfg.data.eval_split)
+    n = len(ds) if num_examples is None else min(num_examples, len(ds))
+    key = jax.random.PRNGKey(seed)
+    batch = {"x": ds.x[:n]} | ({"label": ds.label[:n]} if ds.label is not None else {})
+    model_batch = run.preprocess(batch, jax.random.fold_in(key, 1))
+    nll, stderr = metrics.evaluate_log_likelihood(
+        run.model, model_variables(run), model_batch["x"], jax.random.fold_in(key, 2),
+        num_samples=num_samples, label=model_batch.get("label"))
+    return {f"nll_is{num_samples}": float(nll), f"nll_is{num_samples}_stderr": float(stderr)}
+
+
+def likelihood_section(run, means: dict[str, float],
+                       importance: dict[str, float] | None = None) -> dict[str, Any]:
+    """The unified likelihood section from the model's averaged metrics.
+
+    Args:
+      run: the :class:`~gen_jax.train.Run`.
+      means: the model's per-example metrics averaged over the split
+        (:meth:`gen_jax.train.Evaluator.evaluate`).
+      importance: the output of :func:`importance_nll`, if computed.
+
+    Returns:
+      ``{"kind": "exact"|"bound"|"none", "note": str, ...}``: ``nll`` and ``bpd`` (exact);
+      ``elbo`` (nats, higher is better), ``elbo_bpd`` (of -ELBO), ``importance_samples``,
+      ``nll_is``, ``nll_is_stderr``, ``nll_is_bpd`` (bound); nothing else for ``"none"``.
+    """
+    kind = likelihood_kind(run.model)
+    dim = run.info.dim
+    if not getattr(run.model, "has_prior", True):
+        return {"kind": "none", "note": f"{run.model_name} is a deterministic autoencoder: it "
+                "defines no likelihood of the data (its nll is the reconstruction's)."}
+    if kind == "exact":
+        note = "exact negative log-likelihood in nats per example, and bits per dimension."
+        if run.info.is_discrete:
+            note = ("negative log-likelihood of the discrete data through uniform dequantization "
+                    "(nats per example; an upper bound on the discrete NLL), and bits per "
+                    "dimension.")
+        return {"kind": "exact", "nll": means["nll"], "bpd": means["bpd"], "note": note}
+    if kind == "none":
+        return {"kind": "none", "note": f"{run.model_name} defines no likelihood (an implicit "
+                "model): judge it by the sample-quality metrics."}
+    out: dict[str, Any] = {"kind": "bound", "elbo": means["elbo"]}
+    if "iwae_bound" in means:
+        out["iwae_bound"] = means["iwae_bound"]
+    bpd = bits_per_dim_meaningful(run)
+    if bpd:
+        out["elbo_bpd"] = float(metrics.bits_per_dim(-means["elbo"], dim))
+    if importance:
+        key = next(k for k in importance if not k.endswith("_stderr"))
+        out |= {"importance_samples": int(key.removeprefix("nll_is")),
+                "nll_is": importance[key], "nll_is_stderr": importance[key + "_stderr"]}
+        if bpd:
+            out["nll_is_bpd"] = float(metrics.bits_per_dim(importance[key], dim))
+    out["note"] = ("ELBO (a lower bound on log p(x), nats per example)"
+                   + (" and the importance-sampled NLL (an upper bound in expectation, tight as "
+                      "K grows)" if importance else "; pass --importance-samples K for the "
+                      "importance-sampled NLL")
+                   + ("." if bpd else "; no bits/dim: the likelihood is not a probability of "
+                      "the discrete data."))
+    return out
+

@@ -1,0 +1,91 @@
+"""The human-readable side of an evaluation report: markdown tables and relative image links."""
+
+from __future__ import annotations
+
+from typing import Any
+
+LIKELIHOOD_ROWS = (  # key, name, unit / direction
+    ("nll", "negative log-likelihood", "nats, lower is better"),
+    ("bpd", "bits per dimension", "lower is better"),
+    ("elbo", "ELBO", "nats, higher is better"),
+    ("elbo_bpd", "-ELBO in bits per dimension", "lower is better"),
+    ("iwae_bound", "IWAE bound (training objective's K)", "nats, higher is better"),
+    ("nll_is", "importance-sampled NLL", "nats, lower is better"),
+    ("nll_is_stderr", "its standard error", "nats"),
+    ("nll_is_bpd", "importance-sampled NLL in bits per dimension", "lower is better"),
+)
+
+QUALITY_ROWS = (
+    ("fd", "Frechet distance", "lower is better"),
+    ("kid_mean", "KID", "lower is better"),
+    ("kid_std", "KID standard deviation over subsets", ""),
+    ("precision", "precision (k=3)", "fidelity, higher is better"),
+    ("recall", "recall (k=3)", "diversity, higher is better"),
+    ("density", "density (k=5)", "fidelity, about 1 for real data"),
+    ("coverage", "coverage (k=5)", "diversity, higher is better"),
+    ("classifier_score", "classifier score", "higher is better; at most the class count"),
+    ("authenticity", "authenticity vs the training set", "higher: fewer copies"),
+    ("memorized_fraction", "memorized fraction vs the training set", "lower: fewer copies"),
+)
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.6g}" if abs(value) < 1e5 else f"{value:.1f}"
+
+
+def _table(section: dict[str, Any], rows) -> list[str]:
+    lines = ["| metric | value | |", "| --- | ---: | --- |"]
+    for key, name, meaning in rows:
+        if key in section:
+            lines.append(f"| {name} | {_number(section[key])} | {meaning} |")
+    return lines
+
+
+def markdown_report(report: dict[str, Any]) -> str:
+    """The markdown page of a ``gen-jax eval`` report (images linked relative to the page)."""
+    split, lik, quality = report["split"], report["likelihood"], report["sample_quality"]
+    n = int(report.get("num_examples", 0))
+    lines = [
+        f"# Evaluation: {report['model']} on {report['dataset']}, step {report['step']}",
+        "",
+        f"- run: `{report['workdir']}`",
+        f"- command: `{report['command']}`",
+        f"- date: {report['date']}",
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items() if v),
+        "",
+        f"## Likelihood ({split} split, {n} examples)",
+        "",
+    ]
+    if lik["kind"] != "none":
+        lines += _table(lik, LIKELIHOOD_ROWS) + [""]
+    lines += [lik["note"], ""]
+    lines += ["## Sample quality", ""]
+    if "skipped" in quality:
+        lines += [f"Skipped: {quality['skipped']}", ""]
+    else:
+        c = quality["classifier"]
+        lines += [f"{quality['num_samples']} samples (EMA parameters) against the first "
+                  f"{quality['num_reference']} {split} images, novelty against "
+                  f"{quality['num_train']} training images; features of the {c['dataset']} "
+                  f"classifier `{c['arch_hash']}` (test accuracy {c['test_accuracy']:.4f}).",
+                  ""]
+        lines += _table(quality, QUALITY_ROWS) + [""]
+        counts = quality.get("class_counts")
+        if counts is not None:
+            lines += ["Samples per predicted class: "
+                      + ", ".join(f"{i}: {int(v)}" for i, v in enumerate(counts)), ""]
+    images = report["images"]
+    for kind in ("samples", "reconstructions"):
+        if kind in images:
+            caption = ("Samples" if kind == "samples"
+                       else "Test examples, each followed by its reconstruction")
+            lines += [f"## {kind.capitalize()}", "", f"![{caption}]({images[kind]})", ""]
+    if "neighbours" in images:
+        lines += ["## Nearest training images", "",
+                  f"![closest generated/training pairs]({images['neighbours']})", "",
+                  "Top row: the generated samples closest to the training set (in classifier "
+                  "features), closest first; bottom row: the nearest training image of each. "
+                  "Near-duplicates here are memorized training examples.", ""]
+    return "\n".join(lines)

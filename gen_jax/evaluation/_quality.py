@@ -1,0 +1,128 @@
+"""The sample-quality section of an evaluation: samples of the run scored on classifier features.
+
+Frechet distance, KID, precision/recall, density/coverage, classifier score, per-class counts and
+novelty against the training set (:func:`gen_jax.metrics.sample_quality`), on the features of
+the toolkit's trained classifier of the run's data set (:func:`gen_jax.metrics.load_classifier`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from typing import Any
+
+import jax
+import numpy as np
+
+from .. import metrics
+from ._likelihood import model_variables
+from ._settings import EvalSettings
+
+CLASSIFIER_DATASETS = ("mnist", "fashion_mnist", "digits")
+"""Data sets ``gen-jax classifier train`` supports."""
+
+CLASSIFIER_OF = {"binarized_mnist": "mnist"}
+"""Data sets scored with another data set's classifier (same images, no labels of their own)."""
+
+
+@dataclasses.dataclass
+class Quality:
+    """What the section computed.
+
+    Attributes:
+      section: the JSON-ready section (``{"skipped": note}`` when skipped).
+      samples: ``[M, H, W, C]`` generated images in ``[0, 1]`` (None when skipped).
+      panel: uint8 image of the closest generated/training pairs (None when skipped).
+    """
+
+    section: dict[str, Any]
+    samples: np.ndarray | None = None
+    panel: np.ndarray | None = None
+
+
+def classifier_dataset(name: str) -> str | None:
+    """The data set whose feature classifier scores samples of ``name`` (None: none can)."""
+    name = CLASSIFIER_OF.get(name, name)
+    return name if name in CLASSIFIER_DATASETS else None
+
+
+def _skip(note: str) -> Quality:
+    print(f"gen-jax eval: sample quality skipped: {note}", file=sys.stderr)
+    return Quality({"skipped": note})
+
+
+def _load(run, settings: EvalSettings) -> tuple[Any, str | None]:
+    """``(classifier, None)``, or ``(None, why not)`` when ``quality`` is auto."""
+    name = run.config.data.name
+    if not getattr(run.model, "has_prior", True):
+        return None, (f"{run.model_name} has no prior to sample from; the grid shows test "
+                      "examples and their reconstructions")
+    dataset = classifier_dataset(name)
+    if dataset is None:
+        note = (f"no feature classifier for {name!r}: sample-quality metrics need labelled image "
+                f"data ({', '.join(CLASSIFIER_DATASETS)})")
+        if settings.quality:
+            raise ValueError(note)
+        return None, note
+    try:
+        return metrics.load_classifier(dataset, settings.classifier_dir), None
+    except FileNotFoundError as e:
+        if settings.quality:
+            raise
+        return None, " ".join(str(e).split())
+
+
+def quality_section(run, cfg, settings: EvalSettings) -> Quality:
+    """Draws samples from the run's EMA parameters and scores them against the eval split.
+
+    Args:
+      run: the :class:`~gen_jax.train.Run`.
+      cfg: its config with the evaluated split.
+      settings: the evaluation settings (``quality``, ``num_samples``, ``classifier_dir``...);
+        the reference is the first ``num_examples`` images of the split (all: None).
+
+    Returns:
+      :class:`Quality`.
+
+    Raises:
+      FileNotFoundError / ValueError: ``quality=True`` and no classifier can score this data.
+    """
+    from ..train import load_split  # noqa: PLC0415
+
+    if settings.quality is False:
+        return Quality({"skipped": "turned off with --no-quality"})
+    classifier, note = _load(run, settings)
+    if classifier is None:
+        return _skip(note)
+    reference = metrics.dataset_images(load_split(cfg, cfg.data.eval_split))
+    reference = reference[:settings.num_examples]
+    num = settings.num_samples or len(reference)
+    key = jax.random.PRNGKey(settings.seed)
+    label = None
+    if getattr(cfg.model, "conditional", False):
+        label = np.arange(num, dtype=np.int32) % run.info.num_classes
+    samples = metrics.model_samples(run.model, model_variables(run), jax.random.fold_in(key, 3),
+                                    num, label=label)
+    samples = np.clip(np.asarray(samples, np.float32), 0.0, 1.0)
+    train = metrics.dataset_images(load_split(cfg, cfg.data.train_split, size=cfg.data.size))
+    scores = metrics.sample_quality(classifier, reference, samples, jax.random.fold_in(key, 4),
+                                    train_images=train)
+    record = classifier.record
+    section = {
+        "num_samples": num, "num_reference": len(reference), "num_train": len(train),
+        "classifier": {k: record[k] for k in ("dataset", "arch_hash", "test_accuracy", "path")},
+        **scores,
+    }
+    return Quality(section, samples, _panel(samples, train, scores["closest_pairs"]))
+
+
+def _panel(samples: np.ndarray, train: np.ndarray, pairs: list) -> np.ndarray:
+    """The closest pairs (generated on top, nearest training image below), small images enlarged
+    like :func:`gen_jax.train.save_samples` does."""
+    gen, ref, dist = (np.asarray(col) for col in zip(*pairs, strict=True))
+    empty = np.zeros(0, np.float32)
+    novelty = metrics.Novelty(empty, empty, empty, empty, gen.astype(np.int32),
+                              ref.astype(np.int32), dist)
+    grid = metrics.memorization_panel(samples, train, novelty)
+    factor = max(1, 28 // samples.shape[1])
+    return grid.repeat(factor, axis=0).repeat(factor, axis=1)

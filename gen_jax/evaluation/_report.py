@@ -1,0 +1,111 @@
+"""``gen-jax eval``: a trained run's likelihood and sample-quality report, as JSON and markdown."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import importlib.metadata
+import json
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from ._likelihood import importance_nll, likelihood_section
+from ._markdown import markdown_report
+from ._quality import quality_section
+from ._settings import EvalSettings
+
+PACKAGES = ("gen_jax", "jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy")
+
+
+def package_versions() -> dict[str, str | None]:
+    """Installed versions of the packages that decide the numbers."""
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def evaluate_run(run, workdir: str | Path, settings: EvalSettings) -> dict[str, Any]:
+    """Evaluates a trained run and writes its report.
+
+    Writes ``OUT`` (default ``WORKDIR/eval_SPLIT.json``: every number, the settings, checkpoint
+    step, date and package versions), ``OUT`` with suffix ``.md`` (the metric tables and the
+    images), ``*_samples.png`` (a sample grid; reconstructions for a family without a prior) and
+    ``*_neighbours.png`` (the generated samples closest to the training set over their nearest
+    training images; only with sample-quality metrics).
+
+    Args:
+      run: a restored :class:`~gen_jax.train.Run` (``gen_jax.cli._load_run``).
+      workdir: the run's folder.
+      settings: what to evaluate.
+
+    Returns:
+      The JSON report: the model's own metrics averaged over the split at the top level (as
+      before), plus ``likelihood``, ``sample_quality``, ``images``, ``settings``, ``command``,
+      ``date``, ``versions``.
+
+    Raises:
+      ValueError / FileNotFoundError: bad settings for this run (one line).
+    """
+    from ..train import Evaluator  # noqa: PLC0415
+
+    data = run.config.data
+    if settings.split:
+        if settings.split not in run.info.splits:
+            raise ValueError(f"{data.name} has no split {settings.split!r}; choose one of "
+                             f"{', '.join(run.info.splits)}")
+        data = dataclasses.replace(data, eval_split=settings.split)
+    cfg = dataclasses.replace(run.config, data=data)
+    step = int(run.strategy.fetch(run.state.step))
+    means = Evaluator(run, cfg).evaluate(run.state, settings.num_examples)
+    importance = None
+    if settings.importance_samples:
+        importance = importance_nll(run, cfg, settings.importance_samples,
+                                    num_examples=settings.num_examples, seed=settings.seed)
+
+    quality = quality_section(run, cfg, settings)
+    out = Path(settings.out or Path(workdir) / f"eval_{data.eval_split}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    images = _write_images(run, cfg, settings, quality, out)
+    report = {
+        "split": data.eval_split, "step": step, **means, **(importance or {}),
+        "likelihood": likelihood_section(run, means, importance),
+        "sample_quality": quality.section,
+        "images": images,
+        "model": run.model_name, "dataset": data.name, "workdir": str(workdir),
+        "settings": dataclasses.asdict(settings),
+        "command": settings.command(str(workdir)),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "versions": package_versions(),
+    }
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    out.with_suffix(".md").write_text(markdown_report(report))
+    return report
+
+
+def _write_images(run, cfg, settings: EvalSettings, quality, out: Path) -> dict[str, str]:
+    """The sample grid and the nearest-neighbour panel beside ``out``; their file names."""
+    from ..train import Evaluator, save_png, save_samples  # noqa: PLC0415
+
+    names = {}
+    grid = quality.samples[:settings.grid_size] if quality.samples is not None else None
+    if grid is None:
+        sample_cfg = dataclasses.replace(
+            cfg, train=dataclasses.replace(cfg.train, num_samples=settings.grid_size))
+        grid = Evaluator(run, sample_cfg).samples(
+            run.state, jax.random.fold_in(jax.random.PRNGKey(settings.seed), 3))
+    kind = "samples" if getattr(run.model, "has_prior", True) else "reconstructions"
+    path = out.with_name(f"{out.stem}_{kind}.png")
+    save_samples(np.asarray(grid, np.float32), path)
+    names[kind] = path.name
+    if quality.panel is not None:
+        path = out.with_name(f"{out.stem}_neighbours.png")
+        save_png(quality.panel, path)
+        names["neighbours"] = path.name
+    return names

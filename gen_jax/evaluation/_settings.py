@@ -1,0 +1,61 @@
+"""What ``gen-jax eval`` was asked to do: a typed, validated record written into the report."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ..metrics._classifier import DEFAULT_WORKDIR
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalSettings:
+    """Settings of one evaluation of a trained run.
+
+    Attributes:
+      split: data split to evaluate on (None: the run's eval split).
+      num_examples: first N examples of the split, for every metric (None: all).
+      importance_samples: K of the importance-sampled NLL (latent-variable models; 0: off).
+      seed: seed of every random draw (preprocessing, importance samples, samples, KID).
+      quality: sample-quality metrics: True requires them (a missing classifier is an error),
+        False skips them, None (default) computes them when a feature classifier for the data
+        set exists and otherwise notes why they were skipped.
+      num_samples: samples drawn for the sample-quality metrics (None: as many as there are
+        reference examples, e.g. 10,000 for the MNIST test split; equal-size sets are what
+        precision/recall and density/coverage assume).
+      classifier_dir: root folder of the feature classifiers (``gen-jax classifier train``).
+      grid_size: samples drawn in the report's sample grid.
+      out: JSON path (None: ``WORKDIR/eval_SPLIT.json``); the markdown and images go beside it.
+    """
+
+    split: str | None = None
+    num_examples: int | None = None
+    importance_samples: int = 0
+    seed: int = 0
+    quality: bool | None = None
+    num_samples: int | None = None
+    classifier_dir: str = DEFAULT_WORKDIR
+    grid_size: int = 64
+    out: str | None = None
+
+    def __post_init__(self):
+        for name in ("num_examples", "num_samples", "grid_size"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be positive, got {value}")
+        if self.importance_samples < 0:
+            raise ValueError(f"--importance-samples must be >= 0, got {self.importance_samples}")
+
+    def command(self, workdir: str) -> str:
+        """The ``gen-jax eval`` command line that reproduces these settings."""
+        parts = ["gen-jax eval", "--workdir", str(workdir)]
+        defaults = EvalSettings()
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if value == getattr(defaults, field.name):
+                continue
+            flag = "--" + field.name.replace("_", "-")
+            if isinstance(value, bool):
+                parts.append(flag if value else "--no-" + field.name.replace("_", "-"))
+            else:
+                parts += [flag, str(value)]
+        return " ".join(parts)

@@ -1,0 +1,153 @@
+"""``gen-jax eval``: the JSON + markdown report of a tiny digits VAE, the likelihood section of
+every family, one-line errors, and the sample-quality metrics' sanity on constructed sets."""
+
+import dataclasses
+import json
+import math
+import re
+
+import jax
+import numpy as np
+import pytest
+
+from gen_jax import cli
+from gen_jax import data as gdata
+from gen_jax.evaluation import importance_nll, likelihood_section
+from gen_jax.metrics import ClassifierConfig, extract_features, train_classifier
+from gen_jax.metrics import sample_quality_from_features as quality
+
+from ..conftest import run_cli
+from ..test_cli import SMALL
+
+
+@pytest.fixture(scope="module")
+def vae_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("vae")
+    run_cli(["train", "vae", *SMALL, "--train.workdir", workdir])
+    return workdir
+
+
+@pytest.fixture(scope="module")
+def classifiers(tmp_path_factory):
+    """The digits classifier of the default architecture, trained for one epoch."""
+    root = tmp_path_factory.mktemp("classifiers")
+    train_classifier("digits", root, ClassifierConfig(epochs=1), progress=False)
+    return root
+
+
+def _eval(capsys, *args):
+    code = cli.main(["eval", *map(str, args)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _numbers(section):
+    return [v for v in section.values() if isinstance(v, int | float) and not isinstance(v, bool)]
+
+
+def test_report_has_likelihood_quality_and_images(vae_run, classifiers, capsys):
+    code, _, err = _eval(capsys, "--workdir", vae_run, "--classifier-dir", classifiers,
+                         "--importance-samples", 20, "--num-examples", 64, "--num-samples", 64)
+    assert code == 0, err
+    report = json.loads((vae_run / "eval_test.json").read_text())
+    assert report["step"] == 30 and report["elbo"] < 0 and "nll_is20" in report  # as before
+    lik, quality = report["likelihood"], report["sample_quality"]
+    assert lik["kind"] == "bound" and lik["importance_samples"] == 20
+    assert "elbo_bpd" not in lik  # a Bernoulli of 17 grey levels is no probability of the data
+    for key in ("fd", "kid_mean", "precision", "recall", "density", "coverage",
+                "classifier_score", "authenticity", "memorized_fraction"):
+        assert key in quality, key
+    assert all(math.isfinite(v) for v in _numbers(lik) + _numbers(quality))
+    assert quality["num_samples"] == 64 and quality["num_reference"] == 64
+    assert sum(quality["class_counts"]) == 64 and len(quality["closest_pairs"]) == 16
+    assert report["settings"]["num_samples"] == 64 and report["versions"]["jax"] == jax.__version__
+    assert report["date"] and report["command"].startswith("gen-jax eval --workdir")
+
+    page = (vae_run / "eval_test.md").read_text()
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", page)
+    assert sorted(links) == ["eval_test_neighbours.png", "eval_test_samples.png"]
+    assert all((vae_run / link).is_file() for link in links)
+    assert "| Frechet distance |" in page and "| importance-sampled NLL |" in page
+
+
+def test_missing_classifier(vae_run, tmp_path, capsys):
+    empty = tmp_path / "none"
+    code, _, err = _eval(capsys, "--workdir", vae_run, "--classifier-dir", empty, "--quality",
+                         "--num-examples", 32)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("gen-jax: error:"), err
+    assert "gen-jax classifier train digits" in lines[0]
+
+    # By default, a missing classifier skips the quality metrics with a note (the grid stays).
+    out = tmp_path / "r.json"
+    code, _, err = _eval(capsys, "--workdir", vae_run, "--classifier-dir", empty,
+                         "--num-examples", 32, "--grid-size", 16, "--out", out)
+    assert code == 0 and "sample quality skipped" in err
+    report = json.loads(out.read_text())
+    assert "gen-jax classifier train digits" in report["sample_quality"]["skipped"]
+    assert report["images"] == {"samples": "r_samples.png"}
+    assert (tmp_path / "r_samples.png").is_file()
+    assert "Skipped:" in (tmp_path / "r.md").read_text()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--num-samples", "0"], "--num-samples must be positive"),
+    (["--split", "validation"], "has no split 'validation'"),
+])
+def test_bad_settings_get_one_line_errors(vae_run, capsys, args, message):
+    code, _, err = _eval(capsys, "--workdir", vae_run, *args)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and message in err, err
+
+
+def _fresh_run(name, tmp_path, **model):
+    """An untrained run of family ``name`` on digits (no checkpoint needed for the section)."""
+    from gen_jax import models
+    from gen_jax.config import ExperimentConfig, TrainConfig
+    from gen_jax.train import build_run
+
+    cfg = ExperimentConfig(model=dataclasses.replace(models.MODELS[name][0](), **model),
+                           train=TrainConfig(workdir=str(tmp_path / name)))
+    return build_run(cfg, name)[0]
+
+
+def test_likelihood_section_of_each_family(tmp_path):
+    from gen_jax.train import Evaluator
+
+    flow = _fresh_run("realnvp", tmp_path, hidden=(16,), num_layers=2)
+    means = Evaluator(flow, flow.config).evaluate(flow.state, 16)
+    section = likelihood_section(flow, means)
+    assert section["kind"] == "exact" and section["bpd"] == means["bpd"]
+    assert section["nll"] == pytest.approx(section["bpd"] * 64 * math.log(2), rel=1e-5)
+    assert "dequantization" in section["note"]
+    with pytest.raises(ValueError, match="exact likelihood"):
+        importance_nll(flow, flow.config, 10)
+
+    vae = _fresh_run("vae", tmp_path, hidden=(16,), latent_dim=2, likelihood="logistic")
+    section = likelihood_section(vae, {"elbo": -100.0}, {"nll_is10": 90.0,
+                                                         "nll_is10_stderr": 1.0})
+    assert section["elbo_bpd"] == pytest.approx(100 / (64 * math.log(2)))
+    assert section["nll_is_bpd"] == pytest.approx(90 / (64 * math.log(2)))
+
+    for name in ("gan", "ae"):
+        section = likelihood_section(_fresh_run(name, tmp_path), {})
+        assert section["kind"] == "none" and "likelihood" in section["note"], name
+
+
+def test_collapsed_samples_have_low_recall_and_coverage_but_high_precision(classifiers):
+    """Against the digits test split: real training images score well everywhere; copies of a
+    few training images of one class are precise but cover little."""
+    from gen_jax.metrics import dataset_images, load_classifier
+
+    classifier = load_classifier("digits", classifiers)
+    test, train = (gdata.load("digits", split) for split in ("test", "train"))
+    real, train_images = dataset_images(test), dataset_images(train)
+    ones = train_images[train.label == 1][:10]
+    rng = np.random.default_rng(0)
+    collapsed = np.clip(ones[rng.integers(0, 10, 297)] + rng.normal(0, 0.02, (297, 8, 8, 1)), 0, 1)
+    features = lambda x: extract_features(classifier, x)  # noqa: E731
+    key = jax.random.PRNGKey(0)
+    good = quality(features(real), features(train_images[:297]), key)
+    bad = quality(features(real), features(collapsed), key)
+    assert bad["recall"] < 0.2 < good["recall"] and bad["coverage"] < 0.3 < good["coverage"]
+    assert bad["precision"] > 0.8 and good["precision"] > 0.8
+    assert bad["fd"] > good["fd"] and bad["kid_mean"] > good["kid_mean"]

@@ -8,9 +8,11 @@ Examples::
     gen-jax sample --workdir runs/iwae --num 64 --out samples.png
     gen-jax train glow --data.name mnist --train.steps 20000      # flows dequantize by default
     gen-jax sample --workdir runs/default --temperature 0.7
-    gen-jax eval --workdir runs/iwae --importance-samples 5000
+    gen-jax eval --workdir runs/iwae --importance-samples 5000   # JSON + markdown report
     gen-jax launch -n 2 -- train vae --train.workdir runs/two_procs
     gen-jax bench w4 --out benchmarks/results/cpu.json
+    gen-jax bench w1 compile-w1 --repeats 10         # a workload and a compile benchmark
+    gen-jax bench --smoke                              # every workload for 2 steps, checked
     gen-jax classifier train mnist --workdir runs/classifiers
 """
 
@@ -83,6 +85,10 @@ def _main(argv: list[str] | None) -> int:
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--peak-n", type=int, default=4096, help="matmul size for the peak rate")
     p.add_argument("--out", default=None, help="JSON report path (a .md table is written beside)")
+    p.add_argument("--compile-repeats", type=int, default=3,
+                   help="fresh compiles per compile benchmark (compile-w1, compile-w2, ...)")
+    p.add_argument("--smoke", action="store_true",
+                   help="run each workload for 2 steps and check it (no timing)")
     p = sub.add_parser("launch", help="run a gen-jax command in N local processes")
     p.add_argument("-n", "--num-processes", type=int, required=True)
     p.add_argument("--port", type=int, default=None, help="coordinator port (a free one)")
@@ -165,14 +171,42 @@ def _train(argv: list[str]) -> int:
 
 def _bench(args) -> int:
     from .bench import WORKLOADS, run_benchmarks
+    from .bench._compile import COMPILE_BENCHMARKS, compile_markdown, run_compile_benchmarks
     from .bench._run import markdown_table, write_report
 
-    report = run_benchmarks(args.workloads or sorted(WORKLOADS), repeats=args.repeats,
-                            warmup=args.warmup, peak_n=args.peak_n)
+    names = args.workloads or [*sorted(WORKLOADS), *COMPILE_BENCHMARKS]
+    unknown = [n for n in names if n not in WORKLOADS and n not in COMPILE_BENCHMARKS]
+    if unknown:
+        raise ValueError(f"unknown workload(s) {unknown}; choose from "
+                         f"{sorted(WORKLOADS) + list(COMPILE_BENCHMARKS)}")
+    timed = [n for n in names if n in WORKLOADS]
+    compiled = [n for n in names if n in COMPILE_BENCHMARKS]
+    if args.smoke:
+        from .bench._smoke import run_smoke, smoke_markdown
+
+        results = run_smoke(timed, compile_check=bool(compiled) or not args.workloads)
+        print(smoke_markdown(results))
+        return 0 if all(r["ok"] for r in results.values()) else 1
+    load_before = os.getloadavg()
+    report = run_benchmarks(timed, repeats=args.repeats, warmup=args.warmup,
+                            peak_n=args.peak_n)
+    report["loadavg"] = {"before": load_before, "after_timed": os.getloadavg()}
+    if compiled:
+        report["compile"] = run_compile_benchmarks(compiled, repeats=args.compile_repeats)
+    load = report["loadavg"]
+    text = (markdown_table(report)
+            + f"\nLoad average (1, 5, 15 min) before: {_fmt_load(load['before'])}; after the "
+              f"timed workloads: {_fmt_load(load['after_timed'])}.\n"
+            + ("\n" + compile_markdown(report["compile"]) if compiled else ""))
     if args.out:
-        write_report(report, args.out)
-    print(markdown_table(report))
+        _, md = write_report(report, args.out)
+        md.write_text(text)
+    print(text)
     return 0
+
+
+def _fmt_load(load) -> str:
+    return ", ".join(f"{x:.1f}" for x in load)
 
 
 def _load_run(workdir: str):

@@ -128,3 +128,9 @@ def dcgan_28(batch_size: int = 64, seed: int = 0, upsample: str = "subpixel") ->
 
 WORKLOADS: dict[str, Callable[[], Workload]] = {"w4": vae_mlp_784, "w5": dcgan_28}
 """Workload id -> constructor."""
+
+# The flow and sampling workloads (W1-W3, W6) live in their own module, which imports
+# ``Workload`` from here; hence the import after the definitions.
+from ._flow_workloads import FLOW_WORKLOADS  # noqa: E402
+
+WORKLOADS.update(FLOW_WORKLOADS)

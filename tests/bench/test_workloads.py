@@ -1,0 +1,58 @@
+"""Smoke mode of the benchmark harness: every registered workload runs and trains.
+
+Each workload (built from the production models and steps) runs two steps; a training workload
+must skip no step (finite loss and gradients), keep finite parameters and change them; a
+sampling workload must return finite samples. Full sizes, so the harness cannot drift from the
+BENCHMARKS.md definitions; about a minute on an idle 2-core machine.
+"""
+
+import pytest
+
+from gen_jax.bench import WORKLOADS
+from gen_jax.bench._flow_workloads import _w1_fwd_flops
+from gen_jax.bench._smoke import smoke_compile, smoke_workload
+from tests.conftest import run_cli
+
+
+def test_every_benchmarks_md_workload_is_registered():
+    for name in ("w1", "w2", "w3", "w4", "w6-flow", "w6-vae"):
+        assert name in WORKLOADS
+
+
+def test_w1_flops_match_benchmarks_md():
+    # BENCHMARKS.md: W1 27.7 GFLOP per step (matmuls, forward + backward = 3x forward)
+    assert 3 * _w1_fwd_flops(256) / 1e9 == pytest.approx(27.7, abs=0.05)
+
+
+@pytest.mark.parametrize("name", sorted(WORKLOADS))
+def test_workload_smoke(name):
+    result = smoke_workload(name, steps=2)
+    assert result["ok"], result
+
+
+def test_compile_benchmark_smoke():
+    assert smoke_compile()["ok"]
+
+
+def test_cli_bench_smoke():
+    proc = run_cli(["bench", "--smoke", "w6-vae"], timeout=300)
+    assert "| W6 sample vae-mlp-784 | yes |" in proc.stdout
+
+
+@pytest.mark.slow
+def test_compare_script_runs_every_library():
+    """benchmarks/compare.py on W2 and W3, one round (needs the ``bench`` extra)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    for pkg in ("flowjax", "torch", "nflows", "zuko", "normflows"):
+        pytest.importorskip(pkg)
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "compare.py"), "w2", "w3",
+                           "--repeats", "1", "--warmup", "1", "--torch-threads", "1"],
+                          capture_output=True, text=True, timeout=900, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "failed" not in proc.stdout
+    for lib in ("gen_jax", "flowjax", "nflows", "zuko", "normflows"):
+        assert f"| {lib} |" in proc.stdout

@@ -39,25 +39,30 @@ def guarded_update(
     step counter (so the next step sees fresh data and keys) and counts the skip.
     """
     finite = jnp.isfinite(loss) & all_finite(grads)
-    updates, opt_state = state.tx.update(grads, state.opt_state, state.params)
-    params = optax.apply_updates(state.params, updates)
-    ema = state.ema_params
-    if ema is not None:
-        t = state.step.astype(jnp.float32)
-        d = jnp.minimum(state.ema_decay, (1.0 + t) / (10.0 + t))
-        ema = jax.tree.map(lambda e, p: d * e + (1.0 - d) * p, ema, params)
 
+    def apply(_):
+        updates, opt_state = state.tx.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        ema = state.ema_params
+        if ema is not None:
+            t = state.step.astype(jnp.float32)
+            d = jnp.minimum(state.ema_decay, (1.0 + t) / (10.0 + t))
+            ema = jax.tree.map(lambda e, p: d * e + (1.0 - d) * p, ema, params)
+        return params, opt_state, ema, batch_stats
+
+    def skip(_):
+        return state.params, state.opt_state, state.ema_params, state.batch_stats
+
+    # A branch, not a select over every leaf: a skipped step costs nothing, a taken one does
+    # not pay for selecting between old and new parameters and optimizer moments.
+    params, opt_state, ema, new_stats = jax.lax.cond(finite, apply, skip, None)
     run = jnp.where(finite, 0, state.consecutive_skipped + 1)
-
-    def keep(new, old):
-        return jax.tree.map(lambda n, o: jnp.where(finite, n, o), new, old)
-
     new_state = state.replace(
         step=state.step + 1,
-        params=keep(params, state.params),
-        opt_state=keep(opt_state, state.opt_state),
-        ema_params=keep(ema, state.ema_params) if ema is not None else None,
-        batch_stats=keep(batch_stats, state.batch_stats),
+        params=params,
+        opt_state=opt_state,
+        ema_params=ema,
+        batch_stats=new_stats,
         skipped=state.skipped + (~finite).astype(jnp.int32),
         consecutive_skipped=run,
         longest_skip_run=jnp.maximum(state.longest_skip_run, run),

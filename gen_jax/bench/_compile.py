@@ -19,11 +19,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..config import OptimConfig
+from ..config import DataConfig, OptimConfig
 from ..data import DatasetInfo
 from ..models import GlowConfig, build
 from ..train import JitStrategy, TrainState, make_optimizer, make_preprocess, make_train_step
-from ._flow_workloads import W1_INFO, W2_INFO, _DataFlags, flow_setup, w1_config, w2_config
+from ._flow_workloads import W1_INFO, W2_INFO, flow_setup, w1_config, w2_config
 from ._harness import time_calls
 
 GLOW_INFO = DatasetInfo(name="glow_mnist_size", shape=(28, 28, 1), num_classes=0,
@@ -48,7 +48,7 @@ def compile_seconds(family: str, cfg: Any, info: DatasetInfo, batch_size: int,
     """Trace+lower and compile seconds of a freshly built production train step."""
     jax.clear_caches()
     model = build(family, cfg, info)
-    preprocess = make_preprocess(info, _DataFlags(), model)
+    preprocess = make_preprocess(info, DataConfig(name=info.name), model)
     strategy = JitStrategy()
     tx = make_optimizer(OptimConfig(optimizer="adam", learning_rate=learning_rate), 1)
     x0 = _host_x(info, 2)

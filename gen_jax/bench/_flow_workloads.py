@@ -11,7 +11,6 @@ no dequantization and no logit is applied: the step is exactly the flow's NLL an
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import jax
@@ -20,20 +19,9 @@ import numpy as np
 from ..config import OptimConfig
 from ..data import DatasetInfo
 from ..models import MAFConfig, NSFConfig, RealNVPConfig, VAEConfig, build
-from ..train import JitStrategy, TrainState, make_optimizer, make_preprocess, make_train_step
+from ..train import JitStrategy
+from ._setup import Setup, mlp_flops, production_setup
 from ._workloads import Workload
-
-
-@dataclasses.dataclass(frozen=True)
-class _DataFlags:
-    """The two data settings ``make_preprocess`` reads (None: the family decides)."""
-
-    binarize: bool = False
-    dequantize: bool | None = None
-
-
-def _mlp_flops(sizes: list[int], batch: int) -> float:
-    return float(sum(2 * batch * a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True)))
 
 
 def w1_config(num_layers: int = 8, scan_unroll: int = 1) -> RealNVPConfig:
@@ -63,41 +51,23 @@ W2_INFO = DatasetInfo(name="w2_continuous_2d", shape=(2,), num_classes=0, num_le
 W3_INFO = DatasetInfo(name="w3_continuous_8d", shape=(8,), num_classes=0, num_levels=None)
 
 
-@dataclasses.dataclass
-class FlowSetup:
-    """A flow's production pieces: model, placed state and batch, and the compiled step."""
-
-    model: Any
-    state: Any
-    batch: dict[str, jax.Array]
-    step: Any
-    strategy: JitStrategy
+FlowSetup = Setup
 
 
 def flow_setup(family: str, cfg: Any, info: DatasetInfo, batch_size: int, learning_rate: float,
-               seed: int = 0, *, host_x: np.ndarray | None = None) -> FlowSetup:
-    """Builds ``family`` from the registry with its production train step (not yet called).
-
-    ``host_x`` defaults to standard-normal float32 inputs of ``info.shape``.
-    """
-    model = build(family, cfg, info)
-    preprocess = make_preprocess(info, _DataFlags(), model)
+               seed: int = 0, *, host_x: np.ndarray | None = None) -> Setup:
+    """:func:`production_setup` with Adam at ``learning_rate``; ``host_x`` defaults to
+    standard-normal float32 inputs of ``info.shape``."""
     if host_x is None:
         host_x = np.random.default_rng(seed).standard_normal(
             (batch_size, *info.shape)).astype(np.float32)
-    strategy = JitStrategy()
-    key = jax.random.PRNGKey(seed)
-    variables = model.init(key, preprocess({"x": host_x[: min(len(host_x), 256)]}, key))
-    tx = make_optimizer(OptimConfig(optimizer="adam", learning_rate=learning_rate), 1)
-    state = strategy.place_state(TrainState.create(params=variables["params"], tx=tx, rng=key))
-    batch = strategy.place_batch({"x": host_x})
-    step = strategy.compile(make_train_step(model, preprocess), state)
-    return FlowSetup(model, state, batch, step, strategy)
+    return production_setup(family, cfg, info, host_x,
+                            OptimConfig(optimizer="adam", learning_rate=learning_rate), seed)
 
 
 def _w1_fwd_flops(batch: int, num_layers: int = 8) -> float:
     # per coupling: conditioner 392 -> 1024 -> 1024 -> 784 (shift and log-scale of 392)
-    return num_layers * _mlp_flops([392, 1024, 1024, 784], batch)
+    return num_layers * mlp_flops([392, 1024, 1024, 784], batch)
 
 
 def flow_realnvp_784(batch_size: int = 256, seed: int = 0, scan_unroll: int = 1) -> Workload:
@@ -116,7 +86,7 @@ def flow_realnvp_784(batch_size: int = 256, seed: int = 0, scan_unroll: int = 1)
 def flow_nsf_2d(batch_size: int = 1024, seed: int = 0, scan_unroll: int = 1) -> Workload:
     """W2: NSF, 8 K=8 rational-quadratic spline couplings on 2-d, 1-128-128-23, Adam 1e-3."""
     s = flow_setup("nsf", w2_config(8, scan_unroll), W2_INFO, batch_size, 1e-3, seed)
-    fwd = 8 * _mlp_flops([1, 128, 128, 23], batch_size)
+    fwd = 8 * mlp_flops([1, 128, 128, 23], batch_size)
     return Workload(
         name="W2 flow-nsf-2d", call=lambda st: s.step(st, s.batch)[0], carry=s.state,
         matmul_flops=3.0 * fwd, items_per_call=1,
@@ -128,7 +98,7 @@ def flow_nsf_2d(batch_size: int = 1024, seed: int = 0, scan_unroll: int = 1) -> 
 def maf_8d(batch_size: int = 512, seed: int = 0, scan_unroll: int = 1) -> Workload:
     """W3: MAF, 5 affine MADE layers 8-512-512-2x8, reversed order between layers, Adam 1e-3."""
     s = flow_setup("maf", w3_config(scan_unroll), W3_INFO, batch_size, 1e-3, seed)
-    fwd = 5 * _mlp_flops([8, 512, 512, 16], batch_size)
+    fwd = 5 * mlp_flops([8, 512, 512, 16], batch_size)
     return Workload(
         name="W3 maf-8d", call=lambda st: s.step(st, s.batch)[0], carry=s.state,
         matmul_flops=3.0 * fwd, items_per_call=1,
@@ -164,7 +134,7 @@ def sample_vae_784(num: int = 1024, seed: int = 0) -> Workload:
     sample = jax.jit(lambda v, k: model.sample(v, k, num))
     return Workload(
         name="W6 sample vae-mlp-784", call=lambda _: sample(variables, key),
-        carry=None, matmul_flops=_mlp_flops([32, 512, 512, 784], num), items_per_call=num,
+        carry=None, matmul_flops=mlp_flops([32, 512, 512, 784], num), items_per_call=num,
         description=f"jit(model.sample) of W4's VAE: decoder means at {num} prior draws",
     )
 

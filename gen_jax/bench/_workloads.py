@@ -11,20 +11,12 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-import jax
 import numpy as np
 
 from ..config import OptimConfig
 from ..data import DatasetInfo
-from ..models import GANConfig, VAEConfig, build
-from ..train import (
-    JitStrategy,
-    TrainState,
-    make_optimizer,
-    make_preprocess,
-    make_train_step,
-    train_step_of,
-)
+from ..models import GANConfig, VAEConfig
+from ._setup import mlp_flops, production_setup
 
 
 @dataclasses.dataclass
@@ -48,33 +40,19 @@ class Workload:
     description: str = ""
 
 
-def _mlp_flops(sizes: list[int], batch: int) -> float:
-    return float(sum(2 * batch * a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True)))
-
-
 def vae_mlp_784(batch_size: int = 128, seed: int = 0) -> Workload:
     """W4: MLP VAE 784-512-512-2x32 / 32-512-512-784, ReLU, Bernoulli, Adam 1e-3, batch 128."""
     info = DatasetInfo(name="w4_binary", shape=(28, 28, 1), num_classes=0, num_levels=2)
     cfg = VAEConfig(arch="mlp", hidden=(512, 512), activation="relu", latent_dim=32,
                     likelihood="bernoulli", objective="elbo", num_samples=1)
-    model = build("vae", cfg, info)
-    data_cfg = dataclasses.make_dataclass("D", [("binarize", bool, False),
-                                                ("dequantize", bool, False)])()
-    preprocess = make_preprocess(info, data_cfg)
-    rng = np.random.default_rng(seed)
-    host_batch = {"x": rng.integers(0, 2, (batch_size, 28, 28, 1), dtype=np.uint8)}
-    strategy = JitStrategy()
-    key = jax.random.PRNGKey(seed)
-    variables = model.init(key, preprocess({"x": host_batch["x"][:2]}, key))
-    tx = make_optimizer(OptimConfig(optimizer="adam", learning_rate=1e-3), 1)
-    state = strategy.place_state(TrainState.create(params=variables["params"], tx=tx, rng=key))
-    batch = strategy.place_batch(host_batch)
-    step = strategy.compile(make_train_step(model, preprocess), state)
+    x = np.random.default_rng(seed).integers(0, 2, (batch_size, 28, 28, 1), dtype=np.uint8)
+    s = production_setup("vae", cfg, info, x, OptimConfig(optimizer="adam", learning_rate=1e-3),
+                         seed)
     # Matmuls: encoder 784-512-512-64, decoder 32-512-512-784; backward ~ 2x forward.
-    fwd = _mlp_flops([784, 512, 512, 64], batch_size) + _mlp_flops([32, 512, 512, 784],
+    fwd = mlp_flops([784, 512, 512, 64], batch_size) + mlp_flops([32, 512, 512, 784],
                                                                    batch_size)
     return Workload(
-        name="W4 vae-mlp-784", call=lambda s: step(s, batch)[0], carry=state,
+        name="W4 vae-mlp-784", call=lambda st: s.step(st, s.batch)[0], carry=s.state,
         matmul_flops=3.0 * fwd, items_per_call=1,
         description="production VAE train step (gen_jax.train.make_train_step under "
                     "JitStrategy); 28x28x1 binary input flattened by the MLP encoder",
@@ -94,20 +72,9 @@ def dcgan_28(batch_size: int = 64, seed: int = 0, upsample: str = "subpixel") ->
     cfg = GANConfig(arch="dcgan", latent_dim=100, g_channels=(256, 128, 64), d_channels=(64, 128),
                     kernel_size=5, batch_norm=True, loss="non_saturating", n_critic=1, pac=1,
                     upsample=upsample)
-    model = build("gan", cfg, info)
-    data_cfg = dataclasses.make_dataclass("D", [("binarize", bool, False),
-                                                ("dequantize", bool, False)])()
-    preprocess = make_preprocess(info, data_cfg)
-    rng = np.random.default_rng(seed)
-    host_batch = {"x": rng.integers(0, 256, (batch_size, 28, 28, 1), dtype=np.uint8)}
-    strategy = JitStrategy()
-    key = jax.random.PRNGKey(seed)
-    variables = model.init(key, preprocess({"x": host_batch["x"][:2]}, key))
-    tx = model.make_optimizer(OptimConfig(optimizer="adam", learning_rate=2e-4, b1=0.5), 1)
-    state = strategy.place_state(TrainState.create(
-        params=variables["params"], batch_stats=variables.get("batch_stats"), tx=tx, rng=key))
-    batch = strategy.place_batch(host_batch)
-    step = strategy.compile(train_step_of(model, preprocess), state)
+    x = np.random.default_rng(seed).integers(0, 256, (batch_size, 28, 28, 1), dtype=np.uint8)
+    s = production_setup("gan", cfg, info, x,
+                         OptimConfig(optimizer="adam", learning_rate=2e-4, b1=0.5), seed)
     # Matmul-like FLOPs of the W5 definition (transposed convolutions counted as such, not the
     # sub-pixel form's zero taps). G forward on 64 z; D forward on 64 images.
     b = batch_size
@@ -118,7 +85,7 @@ def dcgan_28(batch_size: int = 64, seed: int = 0, upsample: str = "subpixel") ->
     # backward, D forward + input backward on the fakes (backward ~ 2x forward).
     flops = g_fwd + 3.0 * 2 * d_fwd + 3.0 * g_fwd + 3.0 * d_fwd
     return Workload(
-        name="W5 dcgan-28", call=lambda s: step(s, batch)[0], carry=state,
+        name="W5 dcgan-28", call=lambda st: s.step(st, s.batch)[0], carry=s.state,
         matmul_flops=flops, items_per_call=1,
         description="production GAN train step (GAN.make_train_step via train_step_of under "
                     "JitStrategy): one D update then one G update; stride-2 transposed "

@@ -128,20 +128,102 @@ def ratio(numerator: jax.Array, denominator: int) -> jax.Array:
     return jnp.asarray(np.float32(int(numerator) / denominator))
 
 
-def kth_smallest(values: jax.Array, k: int) -> jax.Array:
-    """``[b]`` k-th smallest entry (1-based, ties counted with multiplicity) of each row ``[b, M]``.
+SELECT_CHUNK = 64
+"""Columns per chunk when :func:`smallest_values` narrows a row to the chunks that matter."""
 
-    ``k - 1`` rounds of "take the row minimum out" (one position per round), then a final min:
-    ``k`` passes over the tile, much cheaper than sorting it or ``lax.top_k`` on XLA:CPU.
+
+def _drop_min_rounds(values: jax.Array, m: int, want_index: bool = False) -> jax.Array:
+    """``[b, m]`` the m smallest entries of each row (ascending), or their column indices.
+
+    ``m`` rounds of "take the row minimum out" (one position per round, so ties count with
+    multiplicity): cheaper than sorting or ``lax.top_k`` on XLA:CPU for small ``m``.
     """
     iota = jnp.arange(values.shape[1])
+    out = jnp.zeros((values.shape[0], m), jnp.int32 if want_index else values.dtype)
 
-    def drop_min(_, v):
+    def take(i, carry):
+        v, out = carry
         first = jnp.argmin(v, axis=1)
-        return jnp.where(iota[None, :] == first[:, None], jnp.inf, v)
+        picked = first.astype(jnp.int32) if want_index else jnp.min(v, axis=1)
+        out = jax.lax.dynamic_update_slice_in_dim(out, picked[:, None], i, axis=1)
+        return jnp.where(iota[None, :] == first[:, None], jnp.inf, v), out
 
-    values = jax.lax.fori_loop(0, k - 1, drop_min, values)
-    return jnp.min(values, axis=1)
+    return jax.lax.fori_loop(0, m, take, (values, out))[1]
+
+
+def smallest_values(values: jax.Array, m: int, *, chunk: int = SELECT_CHUNK) -> jax.Array:
+    """``[b, m]`` the ``m`` smallest entries of each row of ``[b, n]`` (ascending; ties counted
+    with multiplicity), ``m <= n``.
+
+    Wide rows are first narrowed in one pass: split into chunks of ``chunk`` columns, keep the
+    ``m`` chunks with the smallest minima, and select among their ``m * chunk`` entries. This is
+    exact: every entry below the m-th smallest value lies in a chunk whose minimum is below the
+    m-th smallest chunk minimum, and the kept chunks hold at least m entries no larger than it.
+    """
+    b, n = values.shape
+    if n <= 4 * m * chunk:  # narrowing would not pay
+        return _drop_min_rounds(values, m)
+    num_chunks = -(-n // chunk)
+    padded = jnp.pad(values, ((0, 0), (0, num_chunks * chunk - n)), constant_values=jnp.inf)
+    chunks = padded.reshape(b, num_chunks, chunk)
+    keep = _drop_min_rounds(jnp.min(chunks, axis=2), m, want_index=True)  # [b, m]
+    kept = jnp.take_along_axis(chunks, keep[:, :, None], axis=1).reshape(b, m * chunk)
+    return _drop_min_rounds(kept, m)
+
+
+def kth_smallest(values: jax.Array, k: int) -> jax.Array:
+    """``[b]`` k-th smallest entry (1-based, ties counted with multiplicity) of each row ``[b, M]``
+    (see :func:`smallest_values`)."""
+    return smallest_values(values, k)[:, k - 1]
+
+
+SELF_TILE_ROWS = 2048
+"""Largest side of the square tiles of :func:`self_smallest_sq_distances` (16 MiB float32)."""
+
+
+def self_smallest_sq_distances(x: jax.Array, m: int, tile: int | None = None) -> jax.Array:
+    """``[N, m]`` the ``m`` smallest squared distances from each row of ``x`` to every row of
+    ``x``, its own zero included (ascending), using the symmetry of the distance matrix.
+
+    Only the tiles on and above the diagonal of the ``[N, N]`` matrix are computed (square
+    tiles of side ``tile``, about ``SELF_TILE_ROWS``): each tile updates the running candidates
+    of its rows and, transposed, of its columns. About half the matmul work of a row-block pass.
+    Call inside ``jit`` with a static ``m`` and ``tile``; ``x`` should be centred.
+    """
+    n, d = x.shape
+    num, side = _self_tiles(n, tile)
+    pad = num * side - n
+    padded = jnp.concatenate([x, jnp.zeros((pad, d), x.dtype)]) if pad else x
+    blocks = padded.reshape(num, side, d)
+    norms = sq_norms(padded).reshape(num, side)
+    valid = (jnp.arange(num * side) < n).reshape(num, side)
+    rows_i, cols_j = (jnp.asarray(a, jnp.int32) for a in np.triu_indices(num))
+
+    def merge(old, tile_values):
+        return _drop_min_rounds(jnp.concatenate([old, smallest_values(tile_values, m)], 1), m)
+
+    def body(p, cand):
+        i, j = rows_i[p], cols_j[p]
+        t = sq_distances(blocks[i], blocks[j], norms[i], norms[j])
+        t = jnp.where(valid[i][:, None] & valid[j][None, :], t, jnp.inf)
+        cand = cand.at[i].set(merge(cand[i], t))
+        return cand.at[j].set(jnp.where(i == j, cand[j], merge(cand[j], t.T)))
+
+    cand = jnp.full((num, side, m), jnp.inf, x.dtype)
+    cand = jax.lax.fori_loop(0, rows_i.shape[0], body, cand)
+    return cand.reshape(num * side, m)[:n]
+
+
+def _self_tiles(n: int, tile: int | None) -> tuple[int, int]:
+    """``(tiles per side, tile side)``: sides a multiple of 8 covering ``n`` rows evenly."""
+    num = math.ceil(n / min(tile or SELF_TILE_ROWS, n))
+    return num, 8 * math.ceil(math.ceil(n / num) / 8)
+
+
+def self_tile_pairs(n: int, tile: int | None = None) -> tuple[int, int]:
+    """``(tiles computed, tile side)`` of :func:`self_smallest_sq_distances` on ``n`` rows."""
+    num, side = _self_tiles(n, tile)
+    return num * (num + 1) // 2, side
 
 
 def knn_radii(x, k: int, *, block_size: int | None = None) -> jax.Array:
@@ -154,26 +236,20 @@ def knn_radii(x, k: int, *, block_size: int | None = None) -> jax.Array:
     Args:
       x: ``[N, D]`` features.
       k: neighbour rank, ``1 <= k < N``.
-      block_size: rows per tile (default: a tile of about 16 MiB).
+      block_size: side of the square distance tiles (default: about 2048, 16 MiB).
 
     Returns:
       ``[N]`` float32 distances.
     """
     x = check_features("x", x)
     check_k(k, x.shape[0], "x")
-    return _knn_radii(x, k, pick_block_size(x.shape[0], block_size))
+    return _knn_radii(x, k, block_size)
 
 
 @functools.partial(jax.jit, static_argnums=(1, 2))
-def _knn_radii(x: jax.Array, k: int, block_size: int) -> jax.Array:
+def _knn_radii(x: jax.Array, k: int, tile: int | None) -> jax.Array:
     (x,) = centre(x)
-    x_sq = sq_norms(x)
-
-    def radii(rows, index):
-        d2 = sq_distances(rows, x, None, x_sq)
-        return kth_smallest(d2, k + 1)
-
-    return jnp.sqrt(map_row_blocks(radii, x, block_size))
+    return jnp.sqrt(self_smallest_sq_distances(x, k + 1, tile)[:, k])
 
 
 def nearest_neighbours(x, y, *, block_size: int | None = None) -> tuple[jax.Array, jax.Array]:

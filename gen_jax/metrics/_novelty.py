@@ -29,10 +29,10 @@ from ._distances import (
     check_features,
     check_same_dim,
     count,
-    kth_smallest,
     pick_block_size,
     ratio,
     scan_row_blocks,
+    self_smallest_sq_distances,
     sq_distances,
     sq_norms,
 )
@@ -95,9 +95,8 @@ def _novelty(train: jax.Array, generated: jax.Array, num_pairs: int,
              block_size: int) -> Novelty:
     train, generated = centre(train, generated)
     train_sq = sq_norms(train)
-    _, radius2 = scan_row_blocks(  # [N] squared distance to the nearest other training example
-        lambda c, rows, _: (c, kth_smallest(sq_distances(rows, train, None, train_sq), 2)),
-        train, block_size)
+    # [N] squared distance of each training example to its nearest other one
+    radius2 = self_smallest_sq_distances(train, 2)[:, 1]
 
     def nearest(carry, rows, _):
         d2 = sq_distances(rows, train, None, train_sq)  # [b, N]

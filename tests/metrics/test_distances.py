@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from gen_jax.metrics import knn_radii, nearest_neighbours
-from gen_jax.metrics._distances import kth_smallest
+from gen_jax.metrics._distances import kth_smallest, self_smallest_sq_distances, smallest_values
 
 from . import _reference as ref
 
@@ -48,3 +48,25 @@ def test_bad_input_is_a_one_line_value_error(call, match):
     with pytest.raises(ValueError, match=match) as info:
         call()
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("n, m", [(5, 5), (300, 3), (3000, 6)])
+def test_smallest_values_match_a_sort_with_ties_and_infinities(n, m):
+    # 3000 columns and m = 6 take the chunk-narrowing path (more than 4 * m * 64 columns).
+    rng = np.random.default_rng(n)
+    values = rng.integers(0, 50, size=(7, n)).astype(np.float32)  # many ties
+    values[0, : n // 2] = np.inf
+    values[1, -m:] = -3.0  # the smallest entries in the last (padded) chunk
+    got = smallest_values(jnp.asarray(values), m)
+    np.testing.assert_array_equal(got, np.sort(values, axis=1)[:, :m])
+
+
+@pytest.mark.parametrize("n, tile", [(37, 8), (64, 16), (50, None)])
+def test_self_smallest_sq_distances_match_the_full_matrix(n, tile):
+    # Only the tiles on and above the diagonal are computed; the rest comes from symmetry.
+    x = np.random.default_rng(2).normal(size=(n, 5)).astype(np.float32)
+    x[3] = x[20]  # a duplicate row: two zeros in its row
+    got = self_smallest_sq_distances(jnp.asarray(x), 4, tile)
+    want = np.sort(ref.sq_dist(x, x), axis=1)[:, :4]
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    assert float(got[3, 1]) == pytest.approx(0.0, abs=1e-4)

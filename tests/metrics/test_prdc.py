@@ -57,3 +57,18 @@ def test_k_must_leave_a_neighbour_in_both_sets():
     real, fake = _sets(6, n=20, m=5)
     with pytest.raises(ValueError, match=r"rows of generated"):
         prdc(real, fake, k=5)
+
+
+@pytest.mark.parametrize("k", [3, 5])
+def test_prdc_matches_the_prdc_package(k):
+    # The reference implementation of Naeem et al. (test-only oracle, in the test extra), on
+    # sets larger than one 2048-row tile so that the symmetric radius tiles are exercised.
+    compute_prdc = pytest.importorskip("prdc").compute_prdc
+    rng = np.random.default_rng(k)
+    real = rng.normal(size=(2500, 24)).astype(np.float32)
+    fake = (0.3 + 1.1 * rng.normal(size=(2100, 24))).astype(np.float32)
+    want = compute_prdc(real, fake, nearest_k=k)
+    got = prdc(real, fake, k=k)
+    for name in ("precision", "recall", "density", "coverage"):
+        np.testing.assert_allclose(float(getattr(got, name)), want[name], rtol=1e-4,
+                                   err_msg=name)

@@ -1,4 +1,9 @@
-"""Side by side: gen_jax against flowjax, nflows, zuko and normflows on W1-W3 and W6 (flow).
+"""Side by side: gen_jax against the libraries a user would otherwise pick, on W1-W7.
+
+* W1-W3, W6 (flows): flowjax (JAX), nflows, zuko and normflows (PyTorch);
+* W4, W5: plain PyTorch (``others/torch_plain.py``);
+* W7: the ``prdc`` package (precision/recall/density/coverage) and a scipy ``sqrtm`` Frechet
+  distance (``others/metric_workloads.py``).
 
 Every library runs the same workload (layer sizes, masks, batch, optimizer of BENCHMARKS.md;
 see each module in ``benchmarks/others/`` for where a library cannot match it exactly) in one
@@ -7,9 +12,10 @@ rounds in which the libraries take turns (round-robin), so that the shared machi
 load hits all of them alike. gen_jax's side is the production workload of
 ``gen_jax.bench.WORKLOADS``. Needs the ``bench`` extra (``pip install -e .[bench]``; CPU torch)::
 
-    python benchmarks/compare.py                                   # W1 W2 W3 W6, all libraries
+    python benchmarks/compare.py                                   # every workload and library
     python benchmarks/compare.py w2 w3 --libraries gen_jax flowjax --repeats 10
     python benchmarks/compare.py --out benchmarks/results/2026-11-24-cpu-compare.json
+    python benchmarks/plot.py benchmarks/results/2026-11-24-cpu-compare.json   # bar chart
 """
 
 from __future__ import annotations
@@ -35,10 +41,22 @@ import jax  # noqa: E402
 
 from gen_jax.bench import WORKLOADS, Timing, environment, peak_matmul_flops  # noqa: E402
 
-LIBRARIES = ("gen_jax", "flowjax", "nflows", "zuko", "normflows")
-FLOW_WORKLOADS = ("w1", "w2", "w3", "w6-flow")
+LIBRARIES = ("gen_jax", "flowjax", "nflows", "zuko", "normflows", "torch", "prdc", "scipy")
+TORCH_LIBRARIES = ("nflows", "zuko", "normflows", "torch")
+_FLOW_LIBRARIES = ("gen_jax", "flowjax", "nflows", "zuko", "normflows")
+WORKLOAD_LIBRARIES = {
+    "w1": _FLOW_LIBRARIES, "w2": _FLOW_LIBRARIES, "w3": _FLOW_LIBRARIES,
+    "w4": ("gen_jax", "torch"), "w5": ("gen_jax", "torch"), "w6-flow": _FLOW_LIBRARIES,
+    "w7-fd": ("gen_jax", "scipy"), "w7-prdc": ("gen_jax", "prdc"),
+}
+"""Workload id -> the libraries it is compared across (gen_jax first)."""
 # BENCHMARKS.md: gen_jax at least this many times the fastest other library
-TARGET = {"w1": 1.0, "w2": 2.0, "w3": 2.0, "w6-flow": 1.0}
+TARGET = {"w1": 1.0, "w2": 2.0, "w3": 2.0, "w4": 1.0, "w5": 1.0, "w6-flow": 1.0,
+          "w7-fd": 1.0, "w7-prdc": 5.0}
+# Rounds and warm-up calls per workload unless --repeats/--warmup say otherwise: a W7 call
+# takes seconds to a minute, a training step milliseconds.
+DEFAULT_REPEATS = {"w7-fd": 5, "w7-prdc": 5}
+DEFAULT_WARMUP = {"w7-fd": 1, "w7-prdc": 1}
 
 
 def build(library: str, name: str):
@@ -49,6 +67,14 @@ def build(library: str, name: str):
         from others.flowjax_workloads import WORKLOADS as FLOWJAX
 
         return FLOWJAX[name]()
+    if library == "torch":
+        from others.torch_plain import WORKLOADS as PLAIN
+
+        return PLAIN[library, name]()
+    if library in ("prdc", "scipy"):
+        from others.metric_workloads import WORKLOADS as METRICS
+
+        return METRICS[library, name]()
     from others.torch_workloads import workload
 
     return workload(library, name)
@@ -88,7 +114,7 @@ def interleaved(workloads: dict[str, Any], *, repeats: int, warmup: int,
         t0 = time.perf_counter()
         for _ in range(warmup):
             carry = jax.block_until_ready(w.call(carry))
-        per_call = (time.perf_counter() - t0) / max(warmup, 1)
+        per_call = (time.perf_counter() - t0) / warmup if warmup else first[lib]
         calls[lib] = max(1, int(min_seconds / max(per_call, 1e-6)))
         carries[lib] = carry
     times: dict[str, list[float]] = {lib: [] for lib in workloads}
@@ -106,10 +132,15 @@ def interleaved(workloads: dict[str, Any], *, repeats: int, warmup: int,
             for lib, w in workloads.items()}
 
 
-def compare(names: list[str], libraries: list[str], *, repeats: int, warmup: int,
-            peak_n: int = 4096, torch_threads: int | None = None) -> dict[str, Any]:
-    """Times every (workload, library) pair; returns a JSON-ready report."""
-    if any(lib not in ("gen_jax", "flowjax") for lib in libraries):
+def compare(names: list[str], libraries: list[str], *, repeats: int | None = None,
+            warmup: int | None = None, peak_n: int = 4096,
+            torch_threads: int | None = None) -> dict[str, Any]:
+    """Times every (workload, library) pair among ``libraries``; returns a JSON-ready report.
+
+    ``repeats``/``warmup`` default per workload (15/3, W7 5/1).
+    """
+    used = {lib for n in names for lib in WORKLOAD_LIBRARIES[n] if lib in libraries}
+    if used & set(TORCH_LIBRARIES):
         from others.torch_workloads import set_threads
 
         torch_threads = set_threads(torch_threads)
@@ -118,29 +149,33 @@ def compare(names: list[str], libraries: list[str], *, repeats: int, warmup: int
     peak = peak_matmul_flops(peak_n)
     torch_peak = torch_peak_flops(peak_n) if torch_threads else None
     results: dict[str, dict[str, Any]] = {}
+    rounds = {}
     for name in names:
         flops = None  # the definition's matmul FLOPs per call, from gen_jax's workload
         results[name] = {}
         built = {}
-        for lib in libraries:
+        rounds[name] = repeats or DEFAULT_REPEATS.get(name, 15)
+        for lib in (lib for lib in WORKLOAD_LIBRARIES[name] if lib in libraries):
             try:
                 built[lib] = build(lib, name)
             except Exception as e:  # a library that cannot run a workload is reported
                 results[name][lib] = {"error": f"{type(e).__name__}: {e}"}
-        timings = interleaved(built, repeats=repeats, warmup=warmup)
+        timings = interleaved(built, repeats=rounds[name],
+                              warmup=DEFAULT_WARMUP.get(name, 3) if warmup is None else warmup)
         for lib, (t, load) in timings.items():
             w = built[lib]
             flops = w.matmul_flops if lib == "gen_jax" else flops
             results[name][lib] = {**t.summary(), "description": w.description,
-                                  "loadavg": load}
+                                  "loadavg": load, "own_matmul_flops": w.matmul_flops}
         del built, timings
         gc.collect()
         res = results[name]
         flops = flops or WORKLOADS[name]().matmul_flops
         for r in res.values():
-            if "median_s" in r:
-                r["achieved_gflops"] = flops / r["median_s"] / 1e9
-                r["fraction_of_jax_peak"] = flops / r["median_s"] / peak
+            if "median_s" in r:  # a library's own count where it does different work (W7)
+                done = r.get("own_matmul_flops") or flops
+                r["achieved_gflops"] = done / r["median_s"] / 1e9
+                r["fraction_of_jax_peak"] = done / r["median_s"] / peak
         others = {k: v["per_second"] for k, v in res.items()
                   if k != "gen_jax" and "per_second" in v}
         if "per_second" in res.get("gen_jax", {}) and others:
@@ -149,7 +184,8 @@ def compare(names: list[str], libraries: list[str], *, repeats: int, warmup: int
             res["summary"] = {"fastest_other": fastest, "gen_jax_speedup": speedup,
                               "target": TARGET[name], "met": speedup >= TARGET[name]}
     versions = {}
-    for pkg in ("flowjax", "equinox", "torch", "nflows", "zuko", "normflows"):
+    for pkg in ("flowjax", "equinox", "torch", "nflows", "zuko", "normflows", "prdc", "scipy",
+                "scikit-learn"):
         try:
             versions[pkg] = md.version(pkg)
         except md.PackageNotFoundError:
@@ -163,7 +199,7 @@ def compare(names: list[str], libraries: list[str], *, repeats: int, warmup: int
         "peak_matmul_gflops": peak / 1e9,
         "torch_peak_matmul_gflops": None if torch_peak is None else torch_peak / 1e9,
         "peak_matmul_n": peak_n,
-        "repeats": repeats,
+        "repeats": rounds,
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "results": results,
     }
@@ -176,9 +212,11 @@ def markdown(report: dict[str, Any]) -> str:
              f"threads {report['environment']['torch_threads']}); peak float32 matmul: jax "
              f"{report['peak_matmul_gflops']:.0f} GFLOP/s"
              + (f", torch {tp:.0f} GFLOP/s" if tp else "") + f" (n = {report['peak_matmul_n']})"
-             f"; median of {report['repeats']} interleaved rounds.", ""]
+             "; median over interleaved rounds (per workload: "
+             + ", ".join(f"{k} {v}" for k, v in report["repeats"].items()) + ").", ""]
     for name, res in report["results"].items():
-        unit = "samples/s" if name.startswith("w6") else "steps/s"
+        unit = ("samples/s" if name.startswith("w6") else
+                "evaluations/s" if name.startswith("w7") else "steps/s")
         lines += [f"**{name}**", "",
                   f"| library | {unit} (median) | min - max | first call s | % of jax peak |"
                   " gen_jax / library | load |", "| --- | --- | --- | --- | --- | --- | --- |"]
@@ -191,8 +229,8 @@ def markdown(report: dict[str, Any]) -> str:
                 continue
             ratio = f"{ours / r['per_second']:.2f}x" if ours else "-"
             lines.append(
-                f"| {lib} | {r['per_second']:.1f} | {r['per_second_min']:.1f} - "
-                f"{r['per_second_max']:.1f} | {r['compile_s']:.2f} | "
+                f"| {lib} | {r['per_second']:.4g} | {r['per_second_min']:.4g} - "
+                f"{r['per_second_max']:.4g} | {r['compile_s']:.2f} | "
                 f"{100 * r['fraction_of_jax_peak']:.0f}% | {ratio} | {r['loadavg'][0][0]:.1f} |")
         s = res.get("summary")
         if s:
@@ -206,19 +244,20 @@ def markdown(report: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("workloads", nargs="*", default=None,
-                   help=f"workload ids among {', '.join(FLOW_WORKLOADS)} (default: all four)")
+                   help=f"workload ids among {', '.join(WORKLOAD_LIBRARIES)} (default: all)")
     p.add_argument("--libraries", nargs="+", default=list(LIBRARIES), choices=LIBRARIES)
-    p.add_argument("--repeats", type=int, default=15)
-    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=None,
+                   help="interleaved rounds (default 15; W7 5)")
+    p.add_argument("--warmup", type=int, default=None, help="warm-up calls (default 3; W7 1)")
     p.add_argument("--peak-n", type=int, default=4096)
     p.add_argument("--torch-threads", type=int, default=None,
                    help="torch intra-op threads (default: the cores this process may use)")
     p.add_argument("--out", default=None, help="JSON path; the .md table is written beside")
     args = p.parse_args(argv)
-    unknown = [n for n in args.workloads or [] if n not in FLOW_WORKLOADS]
+    unknown = [n for n in args.workloads or [] if n not in WORKLOAD_LIBRARIES]
     if unknown:
-        p.error(f"unknown workload(s) {unknown}; choose from {', '.join(FLOW_WORKLOADS)}")
-    report = compare(args.workloads or list(FLOW_WORKLOADS), args.libraries,
+        p.error(f"unknown workload(s) {unknown}; choose from {', '.join(WORKLOAD_LIBRARIES)}")
+    report = compare(args.workloads or list(WORKLOAD_LIBRARIES), args.libraries,
                      repeats=args.repeats, warmup=args.warmup, peak_n=args.peak_n,
                      torch_threads=args.torch_threads)
     text = markdown(report)

@@ -3,8 +3,8 @@
 ``gen-jax bench --smoke`` and ``tests/bench/test_workloads.py`` run it. A training workload
 passes when no step was skipped (``TrainState.skipped == 0``: the loss and every gradient were
 finite), its parameters stay finite, and the steps changed them; a sampling workload passes
-when its samples are finite. The compile benchmarks' code path is exercised by one compile of
-a 2-layer W2 flow.
+when its samples are finite; a metric workload (W7) when its values are finite and in range.
+The compile benchmarks' code path is exercised by one compile of a 2-layer W2 flow.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._metric_workloads import METRIC_WORKLOADS, check_metric_result
 from ._workloads import WORKLOADS
 
 
@@ -44,6 +45,9 @@ def smoke_workload(name: str, steps: int = 2) -> dict[str, Any]:
         out["params_finite"] = _all_finite(after)
         out["params_changed"] = f"{sum(changed)}/{len(changed)} leaves"
         out["ok"] = out["skipped_steps"] == 0 and out["params_finite"] and any(changed)
+    elif name in METRIC_WORKLOADS:
+        out["values_valid"] = check_metric_result(name, carry)
+        out["ok"] = out["values_valid"]
     else:
         out["samples_finite"] = _all_finite(carry)
         out["ok"] = out["samples_finite"]

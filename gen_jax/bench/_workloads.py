@@ -40,14 +40,14 @@ class Workload:
     description: str = ""
 
 
-def vae_mlp_784(batch_size: int = 128, seed: int = 0) -> Workload:
+def vae_mlp_784(batch_size: int = 128, seed: int = 0, devices: list | None = None) -> Workload:
     """W4: MLP VAE 784-512-512-2x32 / 32-512-512-784, ReLU, Bernoulli, Adam 1e-3, batch 128."""
     info = DatasetInfo(name="w4_binary", shape=(28, 28, 1), num_classes=0, num_levels=2)
     cfg = VAEConfig(arch="mlp", hidden=(512, 512), activation="relu", latent_dim=32,
                     likelihood="bernoulli", objective="elbo", num_samples=1)
     x = np.random.default_rng(seed).integers(0, 2, (batch_size, 28, 28, 1), dtype=np.uint8)
     s = production_setup("vae", cfg, info, x, OptimConfig(optimizer="adam", learning_rate=1e-3),
-                         seed)
+                         seed, devices)
     # Matmuls: encoder 784-512-512-64, decoder 32-512-512-784; backward ~ 2x forward.
     fwd = mlp_flops([784, 512, 512, 64], batch_size) + mlp_flops([32, 512, 512, 784],
                                                                    batch_size)
@@ -63,7 +63,8 @@ def _conv_flops(batch: int, out_hw: int, k: int, c_in: int, c_out: int) -> float
     return 2.0 * batch * out_hw * out_hw * k * k * c_in * c_out
 
 
-def dcgan_28(batch_size: int = 64, seed: int = 0, upsample: str = "subpixel") -> Workload:
+def dcgan_28(batch_size: int = 64, seed: int = 0, upsample: str = "subpixel",
+             devices: list | None = None) -> Workload:
     """W5: DCGAN on 28x28x1, non-saturating loss, one D then one G update, Adam 2e-4 b1 0.5.
 
     ``upsample="transpose"`` times the same step with ``lax.conv_transpose`` (for comparison).
@@ -74,7 +75,7 @@ def dcgan_28(batch_size: int = 64, seed: int = 0, upsample: str = "subpixel") ->
                     upsample=upsample)
     x = np.random.default_rng(seed).integers(0, 256, (batch_size, 28, 28, 1), dtype=np.uint8)
     s = production_setup("gan", cfg, info, x,
-                         OptimConfig(optimizer="adam", learning_rate=2e-4, b1=0.5), seed)
+                         OptimConfig(optimizer="adam", learning_rate=2e-4, b1=0.5), seed, devices)
     # Matmul-like FLOPs of the W5 definition (transposed convolutions counted as such, not the
     # sub-pixel form's zero taps). G forward on 64 z; D forward on 64 images.
     b = batch_size
@@ -96,8 +97,10 @@ def dcgan_28(batch_size: int = 64, seed: int = 0, upsample: str = "subpixel") ->
 WORKLOADS: dict[str, Callable[[], Workload]] = {"w4": vae_mlp_784, "w5": dcgan_28}
 """Workload id -> constructor."""
 
-# The flow and sampling workloads (W1-W3, W6) live in their own module, which imports
-# ``Workload`` from here; hence the import after the definitions.
+# The flow and sampling workloads (W1-W3, W6) and the metrics (W7) live in their own modules,
+# which import ``Workload`` from here; hence the imports after the definitions.
 from ._flow_workloads import FLOW_WORKLOADS  # noqa: E402
+from ._metric_workloads import METRIC_WORKLOADS  # noqa: E402
 
 WORKLOADS.update(FLOW_WORKLOADS)
+WORKLOADS.update(METRIC_WORKLOADS)

@@ -15,7 +15,7 @@ from tests.conftest import run_cli
 
 
 def test_every_benchmarks_md_workload_is_registered():
-    for name in ("w1", "w2", "w3", "w4", "w6-flow", "w6-vae"):
+    for name in ("w1", "w2", "w3", "w4", "w5", "w6-flow", "w6-vae", "w7-fd", "w7-prdc"):
         assert name in WORKLOADS
 
 
@@ -41,7 +41,7 @@ def test_cli_bench_smoke():
 
 @pytest.mark.slow
 def test_compare_script_runs_every_library():
-    """benchmarks/compare.py on W2 and W3, one round (needs the ``bench`` extra)."""
+    """benchmarks/compare.py on W2-W5, one round (needs the ``bench`` extra)."""
     import subprocess
     import sys
 
@@ -50,9 +50,27 @@ def test_compare_script_runs_every_library():
     for pkg in ("flowjax", "torch", "nflows", "zuko", "normflows"):
         pytest.importorskip(pkg)
     proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "compare.py"), "w2", "w3",
+                           "w4", "w5",
                            "--repeats", "1", "--warmup", "1", "--torch-threads", "1"],
                           capture_output=True, text=True, timeout=900, cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "failed" not in proc.stdout
-    for lib in ("gen_jax", "flowjax", "nflows", "zuko", "normflows"):
+    for lib in ("gen_jax", "flowjax", "nflows", "zuko", "normflows", "torch"):
+        assert f"| {lib} |" in proc.stdout
+
+
+@pytest.mark.slow
+def test_compare_script_runs_w7_against_prdc_and_scipy():
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    pytest.importorskip("prdc")
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "compare.py"), "w7-fd",
+                           "w7-prdc", "--repeats", "1", "--warmup", "0"],
+                          capture_output=True, text=True, timeout=900, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "failed" not in proc.stdout
+    for lib in ("gen_jax", "prdc", "scipy"):
         assert f"| {lib} |" in proc.stdout

@@ -89,6 +89,12 @@ def _main(argv: list[str] | None) -> int:
                    help="fresh compiles per compile benchmark (compile-w1, compile-w2, ...)")
     p.add_argument("--smoke", action="store_true",
                    help="run each workload for 2 steps and check it (no timing)")
+    p.add_argument("--scaling", type=int, nargs="+", default=None, metavar="N",
+                   help="device scaling instead: time the workloads (w1, w4, w5; default w4) on "
+                        "the first N devices for each N, weak and strong (forced CPU devices "
+                        "when the host has fewer)")
+    p.add_argument("--per-device-batch", type=int, default=None,
+                   help="--scaling: rows per device (default: w1 64, w4 128, w5 64)")
     p = sub.add_parser("launch", help="run a gen-jax command in N local processes")
     p.add_argument("-n", "--num-processes", type=int, required=True)
     p.add_argument("--port", type=int, default=None, help="coordinator port (a free one)")
@@ -181,6 +187,8 @@ def _bench(args) -> int:
                          f"{sorted(WORKLOADS) + list(COMPILE_BENCHMARKS)}")
     timed = [n for n in names if n in WORKLOADS]
     compiled = [n for n in names if n in COMPILE_BENCHMARKS]
+    if args.scaling:
+        return _bench_scaling(args)
     if args.smoke:
         from .bench._smoke import run_smoke, smoke_markdown
 
@@ -201,6 +209,27 @@ def _bench(args) -> int:
     if args.out:
         _, md = write_report(report, args.out)
         md.write_text(text)
+    print(text)
+    return 0
+
+
+def _bench_scaling(args) -> int:
+    from .bench._run import write_json
+    from .bench._scaling import SCALING_WORKLOADS, run_scaling, scaling_markdown
+
+    names = args.workloads or ["w4"]
+    bad = [n for n in names if n not in SCALING_WORKLOADS]
+    if bad:
+        raise ValueError(f"--scaling times {', '.join(SCALING_WORKLOADS)}, not {bad}")
+    if min(args.scaling) < 1:
+        raise ValueError(f"--scaling device counts must be >= 1, got {args.scaling}")
+    if args.per_device_batch is not None and args.per_device_batch < 1:
+        raise ValueError(f"--per-device-batch must be >= 1, got {args.per_device_batch}")
+    reports = [run_scaling(n, sorted(set(args.scaling)), args.per_device_batch,
+                           repeats=args.repeats, warmup=args.warmup) for n in names]
+    text = "\n".join(scaling_markdown(r) for r in reports)
+    if args.out:
+        write_json({"scaling": reports}, args.out).with_suffix(".md").write_text(text)
     print(text)
     return 0
 

@@ -55,14 +55,16 @@ FlowSetup = Setup
 
 
 def flow_setup(family: str, cfg: Any, info: DatasetInfo, batch_size: int, learning_rate: float,
-               seed: int = 0, *, host_x: np.ndarray | None = None) -> Setup:
+               seed: int = 0, *, host_x: np.ndarray | None = None,
+               devices: list | None = None) -> Setup:
     """:func:`production_setup` with Adam at ``learning_rate``; ``host_x`` defaults to
     standard-normal float32 inputs of ``info.shape``."""
     if host_x is None:
         host_x = np.random.default_rng(seed).standard_normal(
             (batch_size, *info.shape)).astype(np.float32)
     return production_setup(family, cfg, info, host_x,
-                            OptimConfig(optimizer="adam", learning_rate=learning_rate), seed)
+                            OptimConfig(optimizer="adam", learning_rate=learning_rate), seed,
+                            devices)
 
 
 def _w1_fwd_flops(batch: int, num_layers: int = 8) -> float:
@@ -70,9 +72,11 @@ def _w1_fwd_flops(batch: int, num_layers: int = 8) -> float:
     return num_layers * mlp_flops([392, 1024, 1024, 784], batch)
 
 
-def flow_realnvp_784(batch_size: int = 256, seed: int = 0, scan_unroll: int = 1) -> Workload:
+def flow_realnvp_784(batch_size: int = 256, seed: int = 0, scan_unroll: int = 1,
+                     devices: list | None = None) -> Workload:
     """W1: RealNVP, 8 affine couplings on 784-d, conditioner 392-1024-1024-2x392, Adam 1e-4."""
-    s = flow_setup("realnvp", w1_config(8, scan_unroll), W1_INFO, batch_size, 1e-4, seed)
+    s = flow_setup("realnvp", w1_config(8, scan_unroll), W1_INFO, batch_size, 1e-4, seed,
+                   devices=devices)
     return Workload(
         name="W1 flow-realnvp-784", call=lambda st: s.step(st, s.batch)[0], carry=s.state,
         matmul_flops=3.0 * _w1_fwd_flops(batch_size), items_per_call=1,

@@ -73,11 +73,17 @@ def markdown_table(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_report(report: dict[str, Any], out: str | Path) -> tuple[Path, Path]:
-    """Writes ``out`` (JSON) and the markdown table beside it (``.md``)."""
+def write_json(report: dict[str, Any], out: str | Path) -> Path:
+    """Writes ``report`` to ``out`` as JSON (parent folders created); returns the path."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))
+    return out
+
+
+def write_report(report: dict[str, Any], out: str | Path) -> tuple[Path, Path]:
+    """Writes ``out`` (JSON) and the markdown table beside it (``.md``)."""
+    out = write_json(report, out)
     md = out.with_suffix(".md")
     md.write_text(markdown_table(report))
     return out, md

@@ -27,13 +27,14 @@ class Setup:
 
 
 def production_setup(family: str, cfg: Any, info: DatasetInfo, host_x: np.ndarray,
-                     optim: OptimConfig, seed: int = 0) -> Setup:
+                     optim: OptimConfig, seed: int = 0, devices: list | None = None) -> Setup:
     """``family`` from the registry with the step ``gen-jax train`` runs: the same preprocessing
     (default data settings), optimizer (the family's own when it has one, as GANs do), train
-    step (:func:`gen_jax.train.train_step_of`) and ``JitStrategy.compile``."""
+    step (:func:`gen_jax.train.train_step_of`) and ``JitStrategy.compile`` over ``devices``
+    (default: every device; the batch is split across them)."""
     model = build(family, cfg, info)
     preprocess = make_preprocess(info, DataConfig(name=info.name), model)
-    strategy = JitStrategy()
+    strategy = JitStrategy(devices)
     key = jax.random.PRNGKey(seed)
     variables = model.init(key, preprocess({"x": host_x[: min(len(host_x), 256)]}, key))
     tx = (getattr(model, "make_optimizer", None) or make_optimizer)(optim, 1)

@@ -3,7 +3,9 @@
 Real datasets (``mnist``, ``fashion_mnist``, ``binarized_mnist``, ``digits``) go through their TFDS
 builders in :mod:`gen_jax.data._builders`; raw files come from ``data_dir`` or
 ``$GEN_JAX_DATA_DIR`` (downloaded when both are unset) and prepared files go to ``tfds_dir`` or
-``$GEN_JAX_TFDS_DIR`` (else TFDS's default). Toy sets are generated in code.
+``$GEN_JAX_TFDS_DIR`` (else TFDS's default). Toy sets are generated in code; ``stacked_mnist``
+(three MNIST digits as channels, 1,000 modes) is drawn in code from the MNIST split of the
+same name (:mod:`gen_jax.data._stacked`).
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ import os
 import numpy as np
 
 from ._errors import DataError
+from ._stacked import NUM_MODES, stacked_mnist
 from ._toy import TOY_NUM_CLASSES, sample_toy
 from ._types import ArrayDataset, DatasetInfo
 
 TOY_TRAIN_SIZE = 100_000
 TOY_TEST_SIZE = 10_000
 _TOY_STREAMS = {"train": 0, "test": 1}
+STACKED_TRAIN_SIZE = 128_000
+STACKED_TEST_SIZE = 26_000
 
 _INFOS: dict[str, DatasetInfo] = {
     "mnist": DatasetInfo("mnist", (28, 28, 1), 10, 256, {"train": 60_000, "test": 10_000}),
@@ -33,6 +38,10 @@ _INFOS: dict[str, DatasetInfo] = {
         {"train": 50_000, "validation": 10_000, "test": 10_000},
     ),
     "digits": DatasetInfo("digits", (8, 8, 1), 10, 17, {"train": 1_500, "test": 297}),
+    "stacked_mnist": DatasetInfo(
+        "stacked_mnist", (28, 28, 3), NUM_MODES, 256,
+        {"train": STACKED_TRAIN_SIZE, "test": STACKED_TEST_SIZE},
+    ),
     **{
         name: DatasetInfo(
             name, (2,), num_classes, None, {"train": TOY_TRAIN_SIZE, "test": TOY_TEST_SIZE}
@@ -84,9 +93,11 @@ def load(
         when both are unset the raw files are downloaded. Ignored by toy sets and ``digits``.
       tfds_dir: where prepared TFDS files are kept; default ``$GEN_JAX_TFDS_DIR``, else TFDS's
         default. The first load of a dataset prepares it there (seconds); later loads reuse it.
-      size: real data: keep the first ``size`` examples (file order); toy sets: number of points
-        to draw (default 100,000 train / 10,000 test).
-      seed: seed of the toy sets (train and test use independent streams); ignored by real data.
+      size: real data: keep the first ``size`` examples (file order); toy sets and
+        ``stacked_mnist``: number of points or images to draw (default: toy 100,000 train /
+        10,000 test; stacked MNIST 128,000 / 26,000, PacGAN's sizes).
+      seed: seed of the toy sets and of ``stacked_mnist`` (train and test use independent
+        streams); ignored by real data.
 
     Returns:
       An :class:`ArrayDataset`: images uint8 ``[N, H, W, 1]`` (a read-only array) with int32
@@ -101,13 +112,19 @@ def load(
             f"unknown split {split!r} of dataset {name!r}: use one of "
             f"{', '.join(dataset_info.splits)}"
         )
-    if name in TOY_NUM_CLASSES:
+    if name in TOY_NUM_CLASSES or name == "stacked_mnist":
         if not isinstance(seed, int | np.integer) or seed < 0:
             raise DataError(f"seed={seed!r} for {name!r}: pass a non-negative integer")
         n = dataset_info.splits[split] if size is None else size
         if n <= 0:
-            raise DataError(f"size={size} for {name!r}: pass a positive number of points")
-        x, label = sample_toy(name, n, seed, _TOY_STREAMS[split])
+            raise DataError(f"size={size} for {name!r}: pass a positive number of examples")
+        if name == "stacked_mnist":
+            digits = load("mnist", split, data_dir=data_dir, tfds_dir=tfds_dir)
+            x, label = stacked_mnist(np.asarray(digits.x), digits.label, n, seed,
+                                     _TOY_STREAMS[split])
+            x.setflags(write=False)
+        else:
+            x, label = sample_toy(name, n, seed, _TOY_STREAMS[split])
         return ArrayDataset(dataset_info, split, x, label)
     available_size = dataset_info.splits[split]
     if size is not None and not 0 < size <= available_size:

@@ -1,8 +1,9 @@
 """Stacked MNIST (Metz et al. 2017; VEEGAN; PacGAN): three MNIST digits as the channels of one
 28x28x3 image, 1,000 modes (the 3-digit number ``100 * d0 + 10 * d1 + d2``).
 
-Not registered yet: :func:`stacked_mnist` builds the set from the MNIST arrays deterministically,
-so that the registry can serve it as ``stacked_mnist`` without storing another file.
+:func:`stacked_mnist` builds the set from the MNIST arrays deterministically, so that the
+registry serves it as ``stacked_mnist`` (``gen_jax.data.load("stacked_mnist", split)``) without
+storing another file.
 """
 
 from __future__ import annotations

@@ -13,7 +13,8 @@ TOY = ["checkerboard", "grid25", "ring8", "two_moons"]
 
 
 def test_available():
-    assert data.available() == sorted(["mnist", "fashion_mnist", "binarized_mnist", "digits", *TOY])
+    assert data.available() == sorted(["mnist", "fashion_mnist", "binarized_mnist", "digits",
+                                       "stacked_mnist", *TOY])
 
 
 @pytest.mark.parametrize(
@@ -29,6 +30,7 @@ def test_available():
             {"train": 50_000, "validation": 10_000, "test": 10_000},
         ),
         ("digits", (8, 8, 1), 10, 17, {"train": 1_500, "test": 297}),
+        ("stacked_mnist", (28, 28, 3), 1000, 256, {"train": 128_000, "test": 26_000}),
         ("ring8", (2,), 8, None, {"train": 100_000, "test": 10_000}),
         ("grid25", (2,), 25, None, {"train": 100_000, "test": 10_000}),
         ("two_moons", (2,), 2, None, {"train": 100_000, "test": 10_000}),
@@ -64,6 +66,24 @@ def test_load_size_is_a_prefix(load_real):
     assert len(head) == 100
     np.testing.assert_array_equal(head.x, full.x[:100])
     np.testing.assert_array_equal(head.label, full.label[:100])
+
+
+def test_load_stacked_mnist_channels_are_mnist_digits_of_the_same_split(raw_dir, tfds_dir):
+    def load(name, split, size=None, seed=0):
+        return data.load(name, split, data_dir=raw_dir, tfds_dir=tfds_dir, size=size, seed=seed)
+
+    digits = load("mnist", "test")
+    ds = load("stacked_mnist", "test", size=500, seed=3)
+    assert ds.x.shape == (500, 28, 28, 3) and ds.x.dtype == np.uint8
+    assert ds.label.dtype == np.int32 and 0 <= ds.label.min() and ds.label.max() < 1000
+    lookup = {digits.x[i].tobytes(): int(digits.label[i]) for i in range(len(digits))}
+    for img, mode in zip(ds.x[:20], ds.label[:20], strict=True):
+        d = [lookup[np.ascontiguousarray(img[..., c : c + 1]).tobytes()] for c in range(3)]
+        assert mode == 100 * d[0] + 10 * d[1] + d[2]
+    again = load("stacked_mnist", "test", size=500, seed=3)
+    np.testing.assert_array_equal(again.x, ds.x)
+    train = load("stacked_mnist", "train", size=500, seed=3)
+    assert not np.array_equal(train.label, ds.label)
 
 
 def test_load_binarized_mnist(load_real):

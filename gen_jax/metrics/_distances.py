@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -190,13 +191,9 @@ def self_smallest_sq_distances(x: jax.Array, m: int, tile: int | None = None) ->
     of its rows and, transposed, of its columns. About half the matmul work of a row-block pass.
     Call inside ``jit`` with a static ``m`` and ``tile``; ``x`` should be centred.
     """
-    n, d = x.shape
-    num, side = _self_tiles(n, tile)
-    pad = num * side - n
-    padded = jnp.concatenate([x, jnp.zeros((pad, d), x.dtype)]) if pad else x
-    blocks = padded.reshape(num, side, d)
-    norms = sq_norms(padded).reshape(num, side)
-    valid = (jnp.arange(num * side) < n).reshape(num, side)
+    n = x.shape[0]
+    blocks, norms, valid = square_tiles(x, tile)
+    num, side = valid.shape
     rows_i, cols_j = (jnp.asarray(a, jnp.int32) for a in np.triu_indices(num))
 
     def merge(old, tile_values):
@@ -211,7 +208,32 @@ def self_smallest_sq_distances(x: jax.Array, m: int, tile: int | None = None) ->
 
     cand = jnp.full((num, side, m), jnp.inf, x.dtype)
     cand = jax.lax.fori_loop(0, rows_i.shape[0], body, cand)
-    return cand.reshape(num * side, m)[:n]
+    return untile(cand, n)
+
+
+class Tiles(NamedTuple):
+    """Rows of a set cut into equal blocks: ``blocks [T, S, D]`` (zero-padded), their squared
+    norms ``[T, S]`` and ``valid [T, S]`` (False on padding rows)."""
+
+    blocks: jax.Array
+    norms: jax.Array
+    valid: jax.Array
+
+
+def square_tiles(x: jax.Array, tile: int | None = None) -> Tiles:
+    """``x`` ``[N, D]`` as :class:`Tiles` of about ``tile`` rows (default ``SELF_TILE_ROWS``),
+    the sides a multiple of 8 covering ``N`` evenly."""
+    n, d = x.shape
+    num, side = _self_tiles(n, tile)
+    pad = num * side - n
+    padded = jnp.concatenate([x, jnp.zeros((pad, d), x.dtype)]) if pad else x
+    return Tiles(padded.reshape(num, side, d), sq_norms(padded).reshape(num, side),
+                 (jnp.arange(num * side) < n).reshape(num, side))
+
+
+def untile(values: jax.Array, n: int) -> jax.Array:
+    """``[T, S, ...]`` per-tile-row values back to the ``[N, ...]`` rows (padding dropped)."""
+    return values.reshape(values.shape[0] * values.shape[1], *values.shape[2:])[:n]
 
 
 def _self_tiles(n: int, tile: int | None) -> tuple[int, int]:

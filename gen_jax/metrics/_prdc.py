@@ -15,8 +15,9 @@ its distance row). The defaults follow the papers: k = 3 for precision/recall, k
 density/coverage; :func:`prdc` uses one k for all four, like the ``prdc`` package.
 
 Cost: the radii come from the real-real and generated-generated distances, of which only the
-tiles on and above the diagonal are computed (symmetry: half the work); one generated-real pass in
-tiles of ``[block, N]`` gives all four metrics. About 2 N^2 D matmul FLOPs for N = M.
+tiles on and above the diagonal are computed (symmetry: half the work); one generated-real pass
+over square tiles gives all four metrics. About 4 N^2 D matmul FLOPs for N = M (two full
+passes' worth), in square tiles of about 2048 rows: memory is linear in N.
 """
 
 from __future__ import annotations
@@ -28,17 +29,17 @@ import jax
 import jax.numpy as jnp
 
 from ._distances import (
+    Tiles,
     centre,
     check_features,
     check_k,
     check_same_dim,
     count,
-    pick_block_size,
     ratio,
-    scan_row_blocks,
     self_smallest_sq_distances,
     sq_distances,
-    sq_norms,
+    square_tiles,
+    untile,
 )
 
 
@@ -59,8 +60,8 @@ def prdc(real, generated, *, k: int = 5, block_size: int | None = None) -> PRDC:
       generated: ``[M, D]`` features of generated samples.
       k: neighbour rank of the ball radii (``1 <= k < min(N, M)``); 5 is Naeem et al.'s choice,
         3 Kynkaanniemi et al.'s.
-      block_size: rows per ``[block, N]`` distance tile of the cross pass and side of the square
-        tiles of the radius passes (default: about 16 MiB per tile).
+      block_size: side of the square distance tiles (default: about 2048 rows, 16 MiB per
+        tile), for the radius passes and the cross pass alike.
 
     Returns:
       :class:`PRDC` of float32 scalars.
@@ -72,8 +73,9 @@ def prdc(real, generated, *, k: int = 5, block_size: int | None = None) -> PRDC:
     check_same_dim("real", real, "generated", generated)
     check_k(k, real.shape[0], "real")
     check_k(k, generated.shape[0], "generated")
-    size = max(real.shape[0], generated.shape[0])
-    counts = _prdc_counts(real, generated, k, pick_block_size(size, block_size), block_size)
+    if block_size is not None and block_size < 1:
+        raise ValueError(f"block_size must be >= 1, got {block_size}")
+    counts = _prdc_counts(real, generated, k, block_size)
     n, m = real.shape[0], generated.shape[0]
     return PRDC(precision=ratio(counts[0], m), recall=ratio(counts[1], n),
                 density=ratio(counts[2], k * m), coverage=ratio(counts[3], n))
@@ -105,29 +107,38 @@ def _radii_sq(x: jax.Array, k: int, tile: int | None) -> jax.Array:
     return self_smallest_sq_distances(x, k + 1, tile)[:, k]
 
 
-@functools.partial(jax.jit, static_argnums=(2, 3, 4))
-def _prdc_counts(real: jax.Array, generated: jax.Array, k: int, block_size: int,
-                 tile: int | None) -> jax.Array:
+@functools.partial(jax.jit, static_argnums=(2, 3))
+def _prdc_counts(real: jax.Array, generated: jax.Array, k: int, tile: int | None) -> jax.Array:
     """``[4]`` int32 counts: precise samples, recalled reals, ball memberships, covered reals."""
     real, generated = centre(real, generated)
-    real_sq = sq_norms(real)
-    real_r2 = _radii_sq(real, k, tile)  # [N]
-    gen_r2 = _radii_sq(generated, k, tile)  # [M]
-    m = generated.shape[0]
+    n, m = real.shape[0], generated.shape[0]
+    real_t, gen_t = square_tiles(real, tile), square_tiles(generated, tile)
+    # Squared radii per tile row; -inf on padding rows, whose balls then hold nothing.
+    real_r2 = jnp.where(real_t.valid, _tile(_radii_sq(real, k, tile), real_t), -jnp.inf)
+    gen_r2 = jnp.where(gen_t.valid, _tile(_radii_sq(generated, k, tile), gen_t), -jnp.inf)
+    num_real = real_t.valid.shape[0]
 
-    def cross(carry, rows, index):
-        recalled, nearest = carry  # [N] bool, [N] min squared distance to a generated row
-        d2 = sq_distances(rows, real, None, real_sq)  # [b, N]
-        in_real = d2 < real_r2[None, :]
-        # Padding rows repeat the last generated row: harmless for the any/min over rows.
-        own_r2 = gen_r2[jnp.minimum(index, m - 1)]
-        recalled = recalled | jnp.any(d2 < own_r2[:, None], axis=0)
-        nearest = jnp.minimum(nearest, jnp.min(d2, axis=0))
-        per_row = (jnp.any(in_real, axis=1), jnp.sum(in_real, axis=1, dtype=jnp.int32))
-        return (recalled, nearest), per_row
+    def body(p, carry):
+        precise, members, recalled, nearest = carry
+        i, j = p // num_real, p % num_real  # generated tile i against real tile j
+        d2 = sq_distances(gen_t.blocks[i], real_t.blocks[j], gen_t.norms[i], real_t.norms[j])
+        in_real = d2 < real_r2[j][None, :]  # [S_gen, S_real]
+        precise = precise.at[i].set(precise[i] | jnp.any(in_real, axis=1))
+        members = members.at[i].add(jnp.sum(in_real, axis=1, dtype=jnp.int32))
+        recalled = recalled.at[j].set(recalled[j] | jnp.any(d2 < gen_r2[i][:, None], axis=0))
+        rows = jnp.where(gen_t.valid[i][:, None], d2, jnp.inf)
+        return precise, members, recalled, nearest.at[j].min(jnp.min(rows, axis=0))
 
-    n = real.shape[0]
-    init = (jnp.zeros((n,), bool), jnp.full((n,), jnp.inf, real.dtype))
-    (recalled, nearest), (precise, members) = scan_row_blocks(cross, generated, block_size, init)
-    return jnp.stack([count(precise), count(recalled), jnp.sum(members),
-                      count(nearest < real_r2)])
+    init = (jnp.zeros(gen_t.valid.shape, bool), jnp.zeros(gen_t.valid.shape, jnp.int32),
+            jnp.zeros(real_t.valid.shape, bool), jnp.full(real_t.valid.shape, jnp.inf))
+    precise, members, recalled, nearest = jax.lax.fori_loop(
+        0, gen_t.valid.shape[0] * num_real, body, init)
+    covered = untile(nearest < real_r2, n)
+    return jnp.stack([count(untile(precise, m)), count(untile(recalled, n)),
+                      jnp.sum(untile(members, m)), count(covered)])
+
+
+def _tile(values: jax.Array, tiles: Tiles) -> jax.Array:
+    """``[N]`` per-row values laid out like ``tiles`` ``[T, S]`` (padding rows 0)."""
+    size = tiles.valid.size
+    return jnp.pad(values, (0, size - values.shape[0])).reshape(tiles.valid.shape)

@@ -1,6 +1,7 @@
 """Bar chart of a side-by-side report: gen_jax's speed over each other library's, per workload.
 
     python benchmarks/plot.py benchmarks/results/2026-11-24-cpu-compare.json [--out chart.png]
+    python benchmarks/plot.py all.json w7-rerun.json --out chart.png  # later files win
 
 One group of bars per workload, one bar per other library (gen_jax's median rate divided by the
 library's, log scale; 1.0 = level, above = gen_jax faster), with BENCHMARKS.md's target for the
@@ -46,7 +47,7 @@ def plot(report: dict[str, Any], out: str | Path) -> Path:
     width = 0.8 / max(len(r) for r in data.values())
     for i, (name, res) in enumerate(data.items()):
         for j, (lib, value) in enumerate(sorted(res.items())):
-            x = i - 0.4 + width * (j + 0.5)
+            x = i + width * (j + 0.5 - len(res) / 2)  # the group centred on its tick
             ax.bar(x, value, width, color=colours[lib],
                    label=lib if lib not in ax.get_legend_handles_labels()[1] else None)
             ax.annotate(f"{value:.2f}", (x, value), ha="center", va="bottom", fontsize=7)
@@ -72,15 +73,26 @@ def plot(report: dict[str, Any], out: str | Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("report", help="JSON written by benchmarks/compare.py --out")
-    p.add_argument("--out", default=None, help="PNG path (default: the report's name .png)")
+    p.add_argument("reports", nargs="+", help="JSON written by benchmarks/compare.py --out; "
+                   "with several, a workload's results come from the last file that has it")
+    p.add_argument("--out", default=None, help="PNG path (default: the first report's .png)")
     args = p.parse_args(argv)
-    path = Path(args.report)
-    if not path.is_file():
-        p.error(f"{path} does not exist; write one with benchmarks/compare.py --out {path}")
-    report = json.loads(path.read_text())
-    print(plot(report, args.out or path.with_suffix(".png")))
+    paths = [Path(r) for r in args.reports]
+    for path in paths:
+        if not path.is_file():
+            p.error(f"{path} does not exist; write one with benchmarks/compare.py --out {path}")
+    reports = [json.loads(path.read_text()) for path in paths]
+    report = merge(reports)
+    print(plot(report, args.out or paths[0].with_suffix(".png")))
     return 0
+
+
+def merge(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """One report from several: each workload's results from the last report that has it."""
+    out = {**reports[0], "results": {}}
+    for report in reports:
+        out["results"].update(report["results"])
+    return out
 
 
 if __name__ == "__main__":

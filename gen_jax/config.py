@@ -29,8 +29,8 @@ class DataConfig:
     """Which data to train on and how to present it to the model."""
 
     name: str = "digits"
-    """Data set name: digits, mnist, fashion_mnist, binarized_mnist, ring8, grid25, two_moons,
-    checkerboard."""
+    """Data set name: digits, mnist, fashion_mnist, binarized_mnist, stacked_mnist, ring8, grid25,
+    two_moons, checkerboard."""
     data_dir: str | None = None
     """Folder of raw data files (default: $GEN_JAX_DATA_DIR; TFDS downloads when neither is set)."""
     tfds_dir: str | None = None
@@ -45,8 +45,8 @@ class DataConfig:
     train_split: str = "train"
     eval_split: str = "test"
     size: int | None = None
-    """Toy sets: number of points generated. Real sets: keep only the first N training examples
-    (default: all)."""
+    """Toy sets and stacked_mnist: number of examples generated. Real sets: keep only the first N
+    training examples (default: all)."""
 
     def __post_init__(self):
         _positive("data.batch_size", self.batch_size)

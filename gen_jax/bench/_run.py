@@ -54,6 +54,11 @@ def run_benchmarks(
     }
 
 
+def rate(value: float) -> str:
+    """A rate with three significant digits below 100 (0.183, 4.62, 61.3), else one decimal."""
+    return f"{value:.3g}" if value < 100 else f"{value:.1f}"
+
+
 def markdown_table(report: dict[str, Any]) -> str:
     """The report as a markdown table."""
     lines = [
@@ -67,8 +72,8 @@ def markdown_table(report: dict[str, Any]) -> str:
     ]
     for r in report["results"].values():
         lines.append(
-            f"| {r['workload']} | {r['per_second']:.1f} | {r['per_second_min']:.1f} - "
-            f"{r['per_second_max']:.1f} | {r['compile_s']:.2f} | {r['matmul_gflop_per_call']:.3f}"
+            f"| {r['workload']} | {rate(r['per_second'])} | {rate(r['per_second_min'])} - "
+            f"{rate(r['per_second_max'])} | {r['compile_s']:.2f} | {r['matmul_gflop_per_call']:.3f}"
             f" | {100 * r['fraction_of_peak']:.0f}% | {r['peak_rss_mb']:.0f} |")
     return "\n".join(lines) + "\n"
 

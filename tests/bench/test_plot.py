@@ -44,3 +44,11 @@ def test_a_report_without_pairs_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="no gen_jax / library pair"):
         _plot_module().plot({"results": {"w1": {"gen_jax": {"per_second": 1.0}}}},
                             tmp_path / "x.png")
+
+
+def test_merge_takes_each_workload_from_the_last_report():
+    later = {"date": "x", "environment": {}, "results": {"w7-prdc": {"gen_jax": {"per_second": 1.0},
+                                                                      "prdc": {"per_second": 0.5}}}}
+    merged = _plot_module().merge([REPORT, later])
+    assert _plot_module().ratios(merged)["w7-prdc"] == {"prdc": pytest.approx(2.0)}
+    assert "w2" in merged["results"] and merged["date"] == REPORT["date"]

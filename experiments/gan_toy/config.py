@@ -28,18 +28,24 @@ PACKS_PER_BATCH = 100
 
 
 def make(data: str = "grid25", pac: int = 4, seed: int = 0, steps: int = STEPS,
-         lr: float = LR, workdir: str = "runs/gan_toy") -> ExperimentConfig:
-    """GAN (pac = 1) or PacGAN-pac on ``data`` (ring8 or grid25) with one seed."""
+         lr: float = LR, workdir: str = "runs/gan_toy", b1: float = B1,
+         schedule: str = "cosine", checkpoint_every: int | None = None) -> ExperimentConfig:
+    """GAN (pac = 1) or PacGAN-pac on ``data`` (ring8 or grid25) with one seed.
+
+    ``b1=0.8, schedule="constant", lr=1e-4`` is the paper's optimizer; ``checkpoint_every``
+    (default: only at the end) lets a long run resume after an interruption.
+    """
     return ExperimentConfig(
         model=GANConfig(arch="mlp", latent_dim=2, g_hidden=(400,) * 4, d_hidden=(200,) * 3,
                         d_maxout_pieces=5, batch_norm=True, init_std=0.02,
                         loss="non_saturating", pac=pac),
         data=DataConfig(name=data, batch_size=PACKS_PER_BATCH * pac),
-        optim=OptimConfig(optimizer="adam", learning_rate=lr, b1=B1, b2=0.999,
-                          schedule="cosine"),
+        optim=OptimConfig(optimizer="adam", learning_rate=lr, b1=b1, b2=0.999,
+                          schedule=schedule),
         train=TrainConfig(steps=steps, seed=seed, workdir=workdir, log_every=500,
                           eval_every=10**9, sample_every=max(steps // 4, 1),
-                          checkpoint_every=steps, keep_checkpoints=1, num_samples=2500,
+                          checkpoint_every=checkpoint_every or steps, keep_checkpoints=1,
+                          num_samples=2500,
                           num_eval_examples=2500, progress=False),
     )
 

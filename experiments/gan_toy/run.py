@@ -2,6 +2,11 @@
 scores 2,500 samples of each with PacGAN's mode metrics; writes results.json and the README table.
 
     nice python experiments/gan_toy/run.py [--seeds 5] [--steps 6000] [--lr 1e-3] [--out DIR]
+    # the paper's optimizer and length, resumable, scored while it runs:
+    nice python experiments/gan_toy/run.py --data grid25 --pac 4 --seeds 1 --steps 400000 \
+        --lr 1e-4 --b1 0.8 --schedule constant --checkpoint-every 10000 --out runs/gan_toy_long
+    python experiments/gan_toy/run.py --data grid25 --pac 4 --seeds 1 --steps 400000 \
+        --lr 1e-4 --b1 0.8 --schedule constant --out runs/gan_toy_long --score-latest
 """
 
 from __future__ import annotations
@@ -31,13 +36,14 @@ PUBLISHED = {  # PacGAN Table 1, 2-D grid (mean of 10 trials): modes, high-quali
 
 
 def score(cfg, seed: int) -> dict[str, float]:
-    """2,500 samples of the trained run (EMA generator if any) -> mode metrics."""
+    """2,500 samples of the run's latest checkpoint (EMA generator if any) -> mode metrics."""
     run, _ = build_run(cfg, "gan", restore=True)
     variables = run.state.variables(ema=True)
     samples = jax.jit(lambda v, k: run.model.sample(v, k, NUM_SAMPLES))(
         variables, jax.random.PRNGKey(10_000 + seed))
     cov = toy_mode_coverage(np.asarray(samples), cfg.data.name)
-    return {"modes": cov.modes, "high_quality": 100 * cov.high_quality, "kl": cov.kl}
+    return {"step": int(run.strategy.fetch(run.state.step)), "modes": cov.modes,
+            "high_quality": 100 * cov.high_quality, "kl": cov.kl}
 
 
 def mean_se(values: list[float]) -> tuple[float, float]:
@@ -50,6 +56,13 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--steps", type=int, default=experiment.STEPS)
     p.add_argument("--lr", type=float, default=experiment.LR)
+    p.add_argument("--b1", type=float, default=experiment.B1)
+    p.add_argument("--schedule", default="cosine", choices=["cosine", "constant"])
+    p.add_argument("--checkpoint-every", type=int, default=None,
+                   help="checkpoint interval (default: only at the end); a killed run resumes")
+    p.add_argument("--score-latest", action="store_true",
+                   help="only score the latest checkpoint of each run (e.g. of a long run "
+                        "still in progress) and print its row")
     p.add_argument("--data", nargs="*", default=["ring8", "grid25"])
     p.add_argument("--pac", nargs="*", type=int, default=[1, 4])
     p.add_argument("--out", default="runs/gan_toy_sweep")
@@ -71,14 +84,19 @@ def main(argv=None) -> int:
         for pac in args.pac:
             for seed in range(args.seeds):
                 cfg = experiment.make(data, pac, seed, args.steps, args.lr,
-                                      workdir=str(out / f"{data}_pac{pac}_seed{seed}"))
+                                      workdir=str(out / f"{data}_pac{pac}_seed{seed}"),
+                                      b1=args.b1, schedule=args.schedule,
+                                      checkpoint_every=args.checkpoint_every)
                 t0 = time.perf_counter()
-                train(cfg, "gan")
+                if not args.score_latest:
+                    train(cfg, "gan")
                 row = {"data": data, "pac": pac, "seed": seed, **score(cfg, seed),
                        "train_s": time.perf_counter() - t0}
                 results.append(row)
                 print(json.dumps(row), flush=True)
     wall = time.perf_counter() - start
+    if args.score_latest:
+        return 0
     summary = {"date": datetime.date.today().isoformat(), "steps": args.steps, "lr": args.lr,
                "seeds": args.seeds, "wall_s": wall, "runs": results}
     out.mkdir(parents=True, exist_ok=True)

@@ -172,12 +172,6 @@ def smallest_values(values: jax.Array, m: int, *, chunk: int = SELECT_CHUNK) -> 
     return _drop_min_rounds(kept, m)
 
 
-def kth_smallest(values: jax.Array, k: int) -> jax.Array:
-    """``[b]`` k-th smallest entry (1-based, ties counted with multiplicity) of each row ``[b, M]``
-    (see :func:`smallest_values`)."""
-    return smallest_values(values, k)[:, k - 1]
-
-
 SELF_TILE_ROWS = 2048
 """Largest side of the square tiles of :func:`self_smallest_sq_distances` (16 MiB float32)."""
 

@@ -53,10 +53,7 @@ def scaling_points(name: str, device_counts: list[int], per_device_batch: int, *
 
     Needs ``max(device_counts)`` devices in this process. Returns a JSON-ready report.
     """
-    if name not in SCALING_WORKLOADS:
-        raise ValueError(f"scaling workload must be one of {SCALING_WORKLOADS}, got {name!r}")
-    if any(n < 1 for n in device_counts):
-        raise ValueError(f"device counts must be >= 1, got {device_counts}")
+    check_scaling_args(name, device_counts, per_device_batch)
     n_max = max(device_counts)
     if jax.device_count() < n_max:
         raise ValueError(f"{n_max} devices asked but this process has {jax.device_count()}; "
@@ -93,9 +90,20 @@ def scaling_points(name: str, device_counts: list[int], per_device_batch: int, *
     }
 
 
+def check_scaling_args(name: str, device_counts: list[int], per_device_batch: int | None) -> None:
+    """One-line ``ValueError`` for an unknown workload, a device count or batch below 1."""
+    if name not in SCALING_WORKLOADS:
+        raise ValueError(f"scaling workload must be one of {SCALING_WORKLOADS}, got {name!r}")
+    if not device_counts or any(n < 1 for n in device_counts):
+        raise ValueError(f"device counts must be >= 1, got {device_counts}")
+    if per_device_batch is not None and per_device_batch < 1:
+        raise ValueError(f"the per-device batch must be >= 1, got {per_device_batch}")
+
+
 def run_scaling(name: str, device_counts: list[int], per_device_batch: int | None = None, *,
                 repeats: int = 20, warmup: int = 3) -> dict[str, Any]:
     """:func:`scaling_points` here, or in a child process with enough forced CPU devices."""
+    check_scaling_args(name, device_counts, per_device_batch)  # before spawning a child
     per_device_batch = per_device_batch or DEFAULT_PER_DEVICE_BATCH[name]
     n_max = max(device_counts)
     if jax.device_count() >= n_max:

@@ -14,12 +14,11 @@ from typing import Any
 import chex
 import jax
 import jax.numpy as jnp
-from flax import linen as nn
 
 from ..data._types import DatasetInfo
 from ._base import Batch, Metrics, Variables
-from ._coders import CoderConfig, Decoder, Encoder, check_inputs, likelihood_of, one_hot, validate
-from ._likelihoods import Likelihood, sum_event
+from ._coders import CoderConfig, CoderNet, check_inputs, likelihood_of, validate
+from ._likelihoods import sum_event
 
 Dtype = Any
 
@@ -30,35 +29,13 @@ class AutoencoderConfig(CoderConfig):
     MLP 784-200-200-50, tanh, Bernoulli cross-entropy)."""
 
 
-class AutoencoderNet(nn.Module):
-    """Encoder to a code ``[B, latent_dim]`` and decoder to ``p(x | code)``'s parameters.
-
-    Attributes:
-      config: network and likelihood settings.
-      shape: shape of one example.
-      num_classes: number of label classes fed as one-hot (0: unconditional).
-      likelihood: the observation likelihood.
-      dtype: compute dtype (parameters stay float32; outputs are float32).
-    """
-
-    config: CoderConfig
-    shape: tuple[int, ...]
-    num_classes: int
-    likelihood: Likelihood
-    dtype: Dtype = jnp.float32
-
-    def setup(self):
-        self.encoder = Encoder(self.config, self.config.latent_dim, dtype=self.dtype)
-        self.decoder = Decoder(self.config, self.shape, dtype=self.dtype)
+class AutoencoderNet(CoderNet):
+    """Encoder to a code ``[B, latent_dim]`` and decoder to ``p(x | code)``'s parameters (the
+    attributes of :class:`CoderNet`)."""
 
     def encode(self, x: jax.Array, label: jax.Array | None) -> jax.Array:
         """``x`` ``[B, *shape]`` -> code ``[B, latent_dim]``."""
-        return self.encoder(x, one_hot(label, self.num_classes, x.shape[0]))
-
-    def decode(self, z: jax.Array, label: jax.Array | None) -> tuple[jax.Array, jax.Array | None]:
-        """Code ``[N, latent_dim]`` -> likelihood ``(loc, log_scale)``, each ``[N, *shape]``."""
-        chex.assert_rank(z, 2)
-        return self.decoder(z, one_hot(label, self.num_classes, z.shape[0]))
+        return self.encoder_features(x, label)
 
     def __call__(self, x: jax.Array, label: jax.Array | None = None):
         return self.decode(self.encode(x, label), label)

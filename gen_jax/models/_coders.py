@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import chex
 import jax
@@ -191,3 +191,38 @@ class Decoder(nn.Module):
         else:
             log_scale = jnp.full(loc.shape, cfg.log_scale, jnp.float32)
         return loc, log_scale
+
+
+class CoderNet(nn.Module):
+    """An encoder to ``code_factor * latent_dim`` features and a decoder to ``p(x | z)``'s
+    parameters: the network of the autoencoder (``code_factor`` 1: the code) and of the VAE (2:
+    the posterior's mean and log-variance).
+
+    Attributes:
+      config: network and likelihood settings.
+      shape: shape of one example.
+      num_classes: number of label classes fed as one-hot (0: unconditional).
+      likelihood: the observation likelihood.
+      dtype: compute dtype (parameters stay float32; outputs are float32).
+    """
+
+    config: CoderConfig
+    shape: tuple[int, ...]
+    num_classes: int
+    likelihood: Likelihood
+    dtype: Dtype = jnp.float32
+    code_factor: ClassVar[int] = 1
+
+    def setup(self):
+        self.encoder = Encoder(self.config, self.code_factor * self.config.latent_dim,
+                               dtype=self.dtype)
+        self.decoder = Decoder(self.config, self.shape, dtype=self.dtype)
+
+    def encoder_features(self, x: jax.Array, label: jax.Array | None) -> jax.Array:
+        """``x`` ``[B, *shape]`` -> ``[B, code_factor * latent_dim]`` float32."""
+        return self.encoder(x, one_hot(label, self.num_classes, x.shape[0]))
+
+    def decode(self, z: jax.Array, label: jax.Array | None) -> tuple[jax.Array, jax.Array | None]:
+        """``z`` ``[N, latent_dim]`` -> likelihood ``(loc, log_scale)``, each ``[N, *shape]``."""
+        chex.assert_rank(z, 2)
+        return self.decoder(z, one_hot(label, self.num_classes, z.shape[0]))

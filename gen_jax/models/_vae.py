@@ -13,20 +13,17 @@ from typing import Any, Literal, NamedTuple
 import chex
 import jax
 import jax.numpy as jnp
-from flax import linen as nn
 
 from ..data._types import DatasetInfo
 from ._base import Batch, Metrics, Variables
 from ._coders import (
     CoderConfig,
-    Decoder,
-    Encoder,
+    CoderNet,
     check_inputs,
     likelihood_of,
-    one_hot,
     validate,
 )
-from ._likelihoods import Likelihood, sum_event
+from ._likelihoods import sum_event
 
 Dtype = Any
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -48,37 +45,16 @@ class VAEConfig(CoderConfig):
     """Posterior samples per example in the training objective (IWAE's k)."""
 
 
-class VAENet(nn.Module):
-    """Encoder to ``(mean, log_var)`` of ``q(z | x)`` and decoder to ``p(x | z)``'s parameters.
+class VAENet(CoderNet):
+    """Encoder to ``(mean, log_var)`` of ``q(z | x)`` and decoder to ``p(x | z)``'s parameters
+    (the attributes of :class:`CoderNet`)."""
 
-    Attributes:
-      config: network and likelihood settings.
-      shape: shape of one example.
-      num_classes: number of label classes fed as one-hot (0: unconditional).
-      likelihood: the observation likelihood.
-      dtype: compute dtype (parameters stay float32; outputs are float32).
-    """
-
-    config: CoderConfig
-    shape: tuple[int, ...]
-    num_classes: int
-    likelihood: Likelihood
-    dtype: Dtype = jnp.float32
-
-    def setup(self):
-        self.encoder = Encoder(self.config, 2 * self.config.latent_dim, dtype=self.dtype)
-        self.decoder = Decoder(self.config, self.shape, dtype=self.dtype)
+    code_factor = 2
 
     def encode(self, x: jax.Array, label: jax.Array | None) -> tuple[jax.Array, jax.Array]:
         """``x`` ``[B, *shape]`` -> posterior ``(mean, log_var)``, each ``[B, latent]``."""
-        h = self.encoder(x, one_hot(label, self.num_classes, x.shape[0]))
-        mean, log_var = jnp.split(h, 2, axis=-1)
+        mean, log_var = jnp.split(self.encoder_features(x, label), 2, axis=-1)
         return mean, log_var
-
-    def decode(self, z: jax.Array, label: jax.Array | None) -> tuple[jax.Array, jax.Array | None]:
-        """``z`` ``[N, latent]`` -> likelihood ``(loc, log_scale)``, each ``[N, *shape]``."""
-        chex.assert_rank(z, 2)
-        return self.decoder(z, one_hot(label, self.num_classes, z.shape[0]))
 
     def __call__(self, x: jax.Array, label: jax.Array | None = None):
         mean, _ = self.encode(x, label)

@@ -29,8 +29,8 @@ class DataConfig:
     """Which data to train on and how to present it to the model."""
 
     name: str = "digits"
-    """Data set name: digits, mnist, fashion_mnist, binarized_mnist, stacked_mnist, ring8, grid25,
-    two_moons, checkerboard."""
+    """Data set name: digits, mnist, fashion_mnist, binarized_mnist, stacked_mnist, ring8,
+    ring8_r1, grid25, two_moons, checkerboard."""
     data_dir: str | None = None
     """Folder of raw data files (default: $GEN_JAX_DATA_DIR; TFDS downloads when neither is set)."""
     tfds_dir: str | None = None

@@ -1,7 +1,13 @@
-"""Trains GAN and PacGAN4 on ring8 and grid25 over several seeds with the production engine and
-scores 2,500 samples of each with PacGAN's mode metrics; writes results.json and the README table.
+"""Trains GAN and PacGAN4 on ring8_r1 and grid25 over several seeds with the production engine and
+scores 2,500 samples of each with PacGAN's mode metrics; writes each run's score.json, then
+results.json (every finished run under --out) and the README table. A killed sweep resumes: each
+run from its last checkpoint, finished runs are skipped.
 
     nice python experiments/gan_toy/run.py [--seeds 5] [--steps 6000] [--lr 1e-3] [--out DIR]
+    # the paper's regime for all 20 runs, split over two processes by seed:
+    nice python experiments/gan_toy/run.py --steps 400000 --lr 1e-4 --b1 0.8 \
+        --schedule constant --checkpoint-every 10000 --out runs/gan_toy_paper \
+        --seeds 3 --first-seed 0 &   # and --seeds 2 --first-seed 3 in a second process
     # the paper's optimizer and length, resumable, scored while it runs:
     nice python experiments/gan_toy/run.py --data grid25 --pac 4 --seeds 1 --steps 400000 \
         --lr 1e-4 --b1 0.8 --schedule constant --checkpoint-every 10000 --out runs/gan_toy_long
@@ -53,7 +59,10 @@ def mean_se(values: list[float]) -> tuple[float, float]:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser()
-    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--seeds", type=int, default=5, help="number of seeds per (data, pac)")
+    p.add_argument("--first-seed", type=int, default=0,
+                   help="seeds first-seed .. first-seed + seeds - 1 (to split a sweep over "
+                        "processes)")
     p.add_argument("--steps", type=int, default=experiment.STEPS)
     p.add_argument("--lr", type=float, default=experiment.LR)
     p.add_argument("--b1", type=float, default=experiment.B1)
@@ -63,7 +72,8 @@ def main(argv=None) -> int:
     p.add_argument("--score-latest", action="store_true",
                    help="only score the latest checkpoint of each run (e.g. of a long run "
                         "still in progress) and print its row")
-    p.add_argument("--data", nargs="*", default=["ring8", "grid25"])
+    p.add_argument("--data", nargs="*", default=["ring8_r1", "grid25"],
+                   choices=["ring8", "ring8_r1", "grid25"])
     p.add_argument("--pac", nargs="*", type=int, default=[1, 4])
     p.add_argument("--out", default="runs/gan_toy_sweep")
     p.add_argument("--report", nargs="*", default=None,
@@ -78,13 +88,17 @@ def main(argv=None) -> int:
               f"train+score wall {sum(r['train_s'] for r in merged['runs']) / 60:.1f} min")
         return 0
     out = Path(args.out)
-    results = []
     start = time.perf_counter()
     for data in args.data:
         for pac in args.pac:
-            for seed in range(args.seeds):
-                cfg = experiment.make(data, pac, seed, args.steps, args.lr,
-                                      workdir=str(out / f"{data}_pac{pac}_seed{seed}"),
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
+                workdir = out / f"{data}_pac{pac}_seed{seed}"
+                done = workdir / "score.json"  # a finished run is scored once, then skipped
+                if (not args.score_latest and done.exists()
+                        and json.loads(done.read_text())["step"] == args.steps):
+                    print(done.read_text(), flush=True)
+                    continue
+                cfg = experiment.make(data, pac, seed, args.steps, args.lr, workdir=str(workdir),
                                       b1=args.b1, schedule=args.schedule,
                                       checkpoint_every=args.checkpoint_every)
                 t0 = time.perf_counter()
@@ -92,14 +106,18 @@ def main(argv=None) -> int:
                     train(cfg, "gan")
                 row = {"data": data, "pac": pac, "seed": seed, **score(cfg, seed),
                        "train_s": time.perf_counter() - t0}
-                results.append(row)
                 print(json.dumps(row), flush=True)
-    wall = time.perf_counter() - start
+                if not args.score_latest:
+                    done.write_text(json.dumps(row))
     if args.score_latest:
         return 0
+    # Every finished run under --out (also those of other processes sharing the sweep).
+    runs = [json.loads(f.read_text()) for f in sorted(out.glob("*/score.json"))]
+    runs = [r for r in runs if r["step"] == args.steps]
     summary = {"date": datetime.date.today().isoformat(), "steps": args.steps, "lr": args.lr,
-               "seeds": args.seeds, "wall_s": wall, "runs": results}
-    out.mkdir(parents=True, exist_ok=True)
+               "b1": args.b1, "schedule": args.schedule,
+               "seeds": len({r["seed"] for r in runs}),
+               "wall_s": time.perf_counter() - start, "runs": runs}
     (out / "results.json").write_text(json.dumps(summary, indent=2))
     print(table(summary))
     return 0
@@ -109,7 +127,7 @@ def table(summary: dict) -> str:
     """Markdown rows: ours (mean +- s.e. over seeds) beside PacGAN Table 1."""
     lines = ["| data | model | modes | high-quality % | reverse KL | PacGAN Table 1: modes / "
              "high-quality % / KL |", "| --- | --- | --- | --- | --- | --- |"]
-    for data, pac in [("ring8", 1), ("ring8", 4), ("grid25", 1), ("grid25", 4)]:
+    for data, pac in [(d, p) for d in ("ring8", "ring8_r1", "grid25") for p in (1, 4)]:
         rows = [r for r in summary["runs"] if r["data"] == data and r["pac"] == pac]
         if not rows:
             continue
@@ -118,7 +136,8 @@ def table(summary: dict) -> str:
                          ("kl", "{:.3f} ± {:.3f}")):
             cells.append(fmt.format(*mean_se([r[key] for r in rows])))
         name = "GAN" if pac == 1 else f"PacGAN{pac}"
-        pub = PUBLISHED.get((data, pac), "see the paper's Table 1 (radius-1 ring)")
+        pub = PUBLISHED.get((data, pac), "see the paper's Table 1" if data == "ring8_r1"
+                            else "none (the paper's ring has radius 1: ring8_r1)")
         lines.append(f"| {data} | {name} | {' | '.join(cells)} | {pub} |")
     return "\n".join(lines)
 

@@ -1,7 +1,8 @@
-"""Two-dimensional toy distributions, generated in code: ring8, grid25, two_moons, checkerboard.
+"""Two-dimensional toy distributions, generated in code: ring8, ring8_r1, grid25, two_moons,
+checkerboard.
 
 All return float32 ``[N, 2]`` points and are deterministic given ``(seed, size)``. The mode-collapse
-sets (``ring8``, ``grid25``) expose their mode centres and standard deviation through
+sets (``ring8``, ``ring8_r1``, ``grid25``) expose their mode centres and standard deviation through
 :func:`toy_modes` so that a sampler can be scored by how many modes it covers.
 """
 
@@ -14,14 +15,15 @@ import numpy as np
 from ._errors import DataError
 
 RING8_RADIUS = 2.0
+RING8_R1_RADIUS = 1.0  # PacGAN's 2-D ring (Lin et al. 2018, its code's 2DRing config)
 RING8_STD = 0.01
 GRID25_STD = 0.05
 TWO_MOONS_NOISE = 0.05
 
 
-def _ring8_centers() -> np.ndarray:
+def _ring8_centers(radius: float = RING8_RADIUS) -> np.ndarray:
     angles = 2 * np.pi * np.arange(8) / 8
-    return (RING8_RADIUS * np.stack([np.cos(angles), np.sin(angles)], axis=1)).astype(np.float32)
+    return (radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)).astype(np.float32)
 
 
 def _grid25_centers() -> np.ndarray:
@@ -33,6 +35,7 @@ def _grid25_centers() -> np.ndarray:
 
 _MODES: dict[str, tuple[Callable[[], np.ndarray], float]] = {
     "ring8": (_ring8_centers, RING8_STD),
+    "ring8_r1": (lambda: _ring8_centers(RING8_R1_RADIUS), RING8_STD),
     "grid25": (_grid25_centers, GRID25_STD),
 }
 
@@ -41,7 +44,8 @@ def toy_modes(name: str) -> tuple[np.ndarray, float]:
     """Returns the mode centres and per-coordinate standard deviation of a Gaussian-mixture toy set.
 
     Args:
-      name: ``"ring8"`` (8 modes on a circle of radius 2, std 0.01) or ``"grid25"`` (modes at
+      name: ``"ring8"`` (8 modes on a circle of radius 2, std 0.01), ``"ring8_r1"`` (the same
+        on a circle of radius 1: PacGAN's 2-D ring) or ``"grid25"`` (modes at
         ``{-4, -2, 0, 2, 4}^2``, std 0.05). Centre ``i`` is the mode whose label is ``i``.
 
     Returns:
@@ -87,7 +91,7 @@ def _checkerboard(size: int, rng: np.random.Generator) -> tuple[np.ndarray, None
     return (2.0 * np.stack([x1, x2], axis=1)).astype(np.float32), None
 
 
-TOY_NUM_CLASSES = {"ring8": 8, "grid25": 25, "two_moons": 2, "checkerboard": 0}
+TOY_NUM_CLASSES = {"ring8": 8, "ring8_r1": 8, "grid25": 25, "two_moons": 2, "checkerboard": 0}
 
 
 def sample_toy(

@@ -92,7 +92,7 @@ def mode_coverage(
 
 def toy_mode_coverage(samples: jax.Array | np.ndarray, name: str) -> ModeCoverage:
     """:func:`mode_coverage` on a Gaussian-mixture toy set of :mod:`gen_jax.data` (``ring8``,
-    ``grid25``), with its centres and standard deviation."""
+    ``ring8_r1``, ``grid25``), with its centres and standard deviation."""
     from ..data import toy_modes  # noqa: PLC0415
 
     centers, std = toy_modes(name)

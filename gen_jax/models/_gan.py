@@ -316,7 +316,7 @@ class GAN:
 
     def evaluate(self, variables: Variables, batch: Batch, key: jax.Array) -> Metrics:
         """Per-example ``d_real`` and ``d_fake`` (the logit of the example's pack, on real data
-        and on as many fresh samples) and, on the mode-collapse toy sets (ring8, grid25),
+        and on as many fresh samples) and, on the mode-collapse toy sets (ring8, ring8_r1, grid25),
         ``high_quality``: whether the sample is within 3 standard deviations of its nearest
         mode."""
         x, label = self._inputs(batch)

@@ -9,7 +9,7 @@ from gen_jax import data
 
 from ._known import MNIST_TEST_COUNTS, MNIST_TRAIN_COUNTS
 
-TOY = ["checkerboard", "grid25", "ring8", "two_moons"]
+TOY = ["checkerboard", "grid25", "ring8", "ring8_r1", "two_moons"]
 
 
 def test_available():
@@ -32,6 +32,7 @@ def test_available():
         ("digits", (8, 8, 1), 10, 17, {"train": 1_500, "test": 297}),
         ("stacked_mnist", (28, 28, 3), 1000, 256, {"train": 128_000, "test": 26_000}),
         ("ring8", (2,), 8, None, {"train": 100_000, "test": 10_000}),
+        ("ring8_r1", (2,), 8, None, {"train": 100_000, "test": 10_000}),
         ("grid25", (2,), 25, None, {"train": 100_000, "test": 10_000}),
         ("two_moons", (2,), 2, None, {"train": 100_000, "test": 10_000}),
         ("checkerboard", (2,), 0, None, {"train": 100_000, "test": 10_000}),

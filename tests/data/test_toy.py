@@ -15,6 +15,9 @@ def test_toy_modes_geometry():
     assert ring.shape == (8, 2) and ring.dtype == np.float32 and ring_std == 0.01
     np.testing.assert_allclose(np.linalg.norm(ring, axis=1), 2.0, rtol=1e-6)
     np.testing.assert_allclose(ring[0], [2.0, 0.0], atol=1e-6)
+    ring1, ring1_std = data.toy_modes("ring8_r1")
+    assert ring1_std == 0.01
+    np.testing.assert_allclose(ring1, ring / 2, atol=1e-6)  # PacGAN's ring: radius 1
     grid, grid_std = data.toy_modes("grid25")
     assert grid.shape == (25, 2) and grid_std == 0.05
     assert sorted(map(tuple, grid.tolist())) == [
@@ -24,7 +27,7 @@ def test_toy_modes_geometry():
         data.toy_modes("two_moons")
 
 
-@pytest.mark.parametrize("name", ["ring8", "grid25"])
+@pytest.mark.parametrize("name", ["ring8", "ring8_r1", "grid25"])
 def test_mixture_statistics(name):
     ds = data.load(name, "train", seed=0)
     centers, std = data.toy_modes(name)

@@ -22,7 +22,7 @@ def _at_modes(name, per_mode, spread, rng):
     return centers[idx] + spread * std * rng.standard_normal((len(idx), 2)), len(centers)
 
 
-@pytest.mark.parametrize("name", ["ring8", "grid25"])
+@pytest.mark.parametrize("name", ["ring8", "ring8_r1", "grid25"])
 def test_all_modes_evenly(name):
     x, m = _at_modes(name, 100, 0.5, np.random.default_rng(0))  # 0.5 std: all within 3 std
     cov = toy_mode_coverage(x, name)
@@ -31,7 +31,7 @@ def test_all_modes_evenly(name):
     np.testing.assert_array_equal(cov.counts, np.full(m, 100))
 
 
-@pytest.mark.parametrize("name", ["ring8", "grid25"])
+@pytest.mark.parametrize("name", ["ring8", "ring8_r1", "grid25"])
 def test_one_mode(name):
     centers, std = toy_modes(name)
     x = centers[3] + 0.5 * std * np.random.default_rng(1).standard_normal((2500, 2))

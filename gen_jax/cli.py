@@ -29,10 +29,13 @@ USAGE = __doc__
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``gen-jax`` command: bad input ends in one line, not a traceback."""
-    from .train import NonFiniteError
+    from .train import NonFiniteError, Preempted
 
     try:
         return _main(argv)
+    except Preempted as e:  # not an error: checkpointed, resumable; 128 + SIGTERM as shells say
+        print(f"gen-jax: {e}", file=sys.stderr)
+        return 143
     except (ValueError, FileNotFoundError, NonFiniteError) as e:
         if os.environ.get("GEN_JAX_TRACEBACK"):
             raise

@@ -29,6 +29,7 @@ def run_cli(args, *, devices=1, env=None, timeout=600, check=True):
     """Runs ``python -m gen_jax ARGS`` with ``devices`` fake CPU devices; returns the process."""
     full_env = dict(os.environ)
     full_env.pop("GEN_JAX_FAULT_KILL_AT_STEP", None)
+    full_env.pop("GEN_JAX_FAULT_TERM_AT_STEP", None)
     full_env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
     full_env["JAX_PLATFORMS"] = "cpu"
     full_env.update(env or {})

@@ -21,6 +21,8 @@ from ._optim import make_schedule as make_schedule
 from ._parallel import JitStrategy as JitStrategy
 from ._parallel import PmapStrategy as PmapStrategy
 from ._parallel import make_strategy as make_strategy
+from ._preempt import Preempted as Preempted
+from ._preempt import StopOnSigterm as StopOnSigterm
 from ._state import TrainState as TrainState
 from ._step import all_finite as all_finite
 from ._step import guarded_update as guarded_update

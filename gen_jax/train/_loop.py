@@ -22,11 +22,14 @@ from ._distributed import initialize_from_env
 from ._logging import MetricWriter, Progress, save_samples
 from ._optim import make_optimizer
 from ._parallel import JitStrategy, PmapStrategy, make_strategy
+from ._preempt import Preempted, StopOnSigterm
 from ._state import TrainState
 from ._step import make_eval_step, train_step_of
 
 FAULT_ENV = "GEN_JAX_FAULT_KILL_AT_STEP"
 """Testing hook: the run SIGKILLs itself right after this step (to prove crash-safe resume)."""
+TERM_ENV = "GEN_JAX_FAULT_TERM_AT_STEP"
+"""Testing hook: the run sends itself SIGTERM right after this step (a preemption notice)."""
 
 
 class NonFiniteError(RuntimeError):
@@ -157,6 +160,10 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
 
     Returns:
       The final evaluation metrics (also written to ``workdir/final_metrics.json``).
+
+    Raises:
+      Preempted: the process got SIGTERM (single-process runs); the step in flight was
+        finished and checkpointed, and the same call resumes from it.
     """
     run, data_state = build_run(cfg, model_name, restore=cfg.train.resume)
     tc, strategy = cfg.train, run.strategy
@@ -182,12 +189,21 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
     state = run.state
     start = int(strategy.fetch(state.step))
     fault_step = int(os.environ.get(FAULT_ENV, "-1"))
+    term_step = int(os.environ.get(TERM_ENV, "-1"))
     check_every = max(1, min(tc.log_every, tc.max_consecutive_nonfinite))
     window = _Window()
     profiler = _Profiler(tc.profile_steps, workdir / "profile")
     progress = Progress(tc.steps, start, enabled=tc.progress)
     with Checkpointer(workdir / "checkpoints", max_to_keep=tc.keep_checkpoints) as ckpt, \
-            MetricWriter(workdir, resume_step=start) as writer, loader, profiler:
+            MetricWriter(workdir, resume_step=start) as writer, loader, profiler, \
+            StopOnSigterm() as stop:
+
+        def log(step: int) -> None:
+            means = window.means(strategy)
+            means["skipped_total"] = float(strategy.fetch(state.skipped))
+            writer.write(step, means, prefix="train/")
+            progress.update(int(means["steps"]), loss=means["loss"])
+
         try:
             for step in range(start + 1, tc.steps + 1):
                 profiler.before(step)
@@ -200,10 +216,7 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
                 if step % check_every == 0 or step == tc.steps:
                     _check_finite(strategy, state, tc, ckpt, step)
                 if step % tc.log_every == 0 or step == tc.steps:
-                    means = window.means(strategy)
-                    means["skipped_total"] = float(strategy.fetch(state.skipped))
-                    writer.write(step, means, prefix="train/")
-                    progress.update(int(means["steps"]), loss=means["loss"])
+                    log(step)
                 if step % tc.checkpoint_every == 0 or step == tc.steps:
                     ckpt.save(step, strategy.to_host_state(state), loader.state,
                               force=step == tc.steps)
@@ -214,6 +227,15 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
                                  prefix="eval/")
                 if step == fault_step:  # testing hook: die mid-run, saves possibly in flight
                     os.kill(os.getpid(), signal.SIGKILL)
+                if step == term_step:
+                    os.kill(os.getpid(), signal.SIGTERM)
+                if stop.requested and step != tc.steps:  # SIGTERM: keep this step, then stop
+                    if window.count:
+                        log(step)
+                    if step % tc.checkpoint_every:
+                        ckpt.save(step, strategy.to_host_state(state), loader.state, force=True)
+                    ckpt.wait()
+                    raise Preempted(step, ckpt.directory)
         finally:
             progress.close()
         final = evaluator.evaluate(state)
@@ -235,6 +257,11 @@ class _Window:
     def __init__(self):
         self._sums, self._count = None, 0
         self.data_wait_s, self._since = 0.0, time.perf_counter()
+
+    @property
+    def count(self) -> int:
+        """Steps added since the last :meth:`means`."""
+        return self._count
 
     def add(self, metrics) -> None:
         self._sums = metrics if self._sums is None else jax.tree.map(jnp.add, self._sums, metrics)

@@ -1,4 +1,5 @@
-"""A run killed with SIGKILL and resumed ends bit-identical to an uninterrupted run."""
+"""A run killed with SIGKILL, or stopped by SIGTERM, and resumed ends bit-identical to an
+uninterrupted run."""
 
 import json
 
@@ -47,6 +48,53 @@ def test_sigkill_and_resume_is_bit_identical(tmp_path, straight, kill_at, resuma
         return [{k: v for k, v in json.loads(line).items() if k not in clock} for line in lines]
 
     assert records(straight) == records(crashed)
+
+
+def test_sigterm_checkpoints_the_step_in_flight_and_resumes_bit_identical(tmp_path, straight):
+    stopped = tmp_path / "stopped"
+    # Step 45 is neither a checkpoint (every 20) nor a log step (every 10).
+    proc = run_cli([*ARGS, "--train.workdir", stopped], check=False,
+                   env={"GEN_JAX_FAULT_TERM_AT_STEP": "45"})
+    assert proc.returncode == 143, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"gen-jax: stopped by SIGTERM after step 45, checkpoint saved in "
+        f"{stopped / 'checkpoints'}; run the same command again to resume")
+    assert not (stopped / "final_metrics.json").exists()
+    assert max(int(p.name) for p in (stopped / "checkpoints").iterdir() if p.name.isdigit()) == 45
+    assert int(latest_state(stopped)["step"]) == 45
+    # The partial log window (steps 41-45) is written, not lost.
+    last = json.loads((stopped / "metrics.jsonl").read_text().splitlines()[-1])
+    assert last["step"] == 45 and last["train/steps"] == 5
+
+    run_cli([*ARGS, "--train.workdir", stopped])
+    assert_trees_equal(latest_state(straight), latest_state(stopped))
+    assert (json.loads((straight / "final_metrics.json").read_text())
+            == json.loads((stopped / "final_metrics.json").read_text()))
+
+
+def test_sigterm_handler_is_restored_and_a_second_signal_acts_as_before():
+    import signal
+
+    from gen_jax.train import StopOnSigterm
+
+    seen = []
+
+    def outer(*_):
+        seen.append("outer")
+
+    previous = signal.signal(signal.SIGTERM, outer)
+    try:
+        with StopOnSigterm() as stop:  # no signal: the outer handler is back afterwards
+            assert signal.getsignal(signal.SIGTERM) != outer
+        assert not stop.requested and signal.getsignal(signal.SIGTERM) == outer
+        with StopOnSigterm() as stop:
+            signal.raise_signal(signal.SIGTERM)
+            assert stop.requested and seen == []
+            signal.raise_signal(signal.SIGTERM)  # the first notice is taken; the next goes on
+            assert seen == ["outer"]
+        assert signal.getsignal(signal.SIGTERM) == outer
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def test_no_resume_over_existing_checkpoints_is_refused(tmp_path, straight):

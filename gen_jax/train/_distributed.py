@@ -71,7 +71,10 @@ def launch(
 ) -> int:
     """Runs ``gen-jax <argv>`` in ``num_processes`` local processes of one distributed run.
 
-    If any process fails, the others are stopped. Returns the first non-zero exit code, else 0.
+    If any process fails, the others are stopped. A SIGTERM to the launcher is passed on to every
+    process (they checkpoint an agreed step and exit with 143, see
+    :class:`~gen_jax.train.Preempted`); a second one kills them. Returns the first non-zero exit
+    code, else 0.
     """
     if num_processes < 1:
         raise ValueError(f"--num-processes must be at least 1, got {num_processes}")
@@ -88,7 +91,12 @@ def launch(
     deadline = None if timeout is None else time.monotonic() + timeout
     code = 0
 
-    def on_sigterm(signum, frame):  # e.g. scancel: stop the children, don't orphan them
+    def on_sigterm(signum, frame):  # e.g. scancel: pass the notice on, let them checkpoint
+        for q in procs:
+            q.send_signal(signal.SIGTERM)
+        signal.signal(signal.SIGTERM, on_second_sigterm)
+
+    def on_second_sigterm(signum, frame):  # don't orphan the children: the finally kills them
         raise SystemExit(128 + signum)
 
     previous = signal.signal(signal.SIGTERM, on_sigterm)

@@ -162,8 +162,9 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
       The final evaluation metrics (also written to ``workdir/final_metrics.json``).
 
     Raises:
-      Preempted: the process got SIGTERM (single-process runs); the step in flight was
-        finished and checkpointed, and the same call resumes from it.
+      Preempted: a process got SIGTERM; the step in flight (with several processes: the
+        step all of them agreed on) was finished and checkpointed, and the same call resumes
+        from it.
     """
     run, data_state = build_run(cfg, model_name, restore=cfg.train.resume)
     tc, strategy = cfg.train, run.strategy
@@ -229,7 +230,7 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
                     os.kill(os.getpid(), signal.SIGKILL)
                 if step == term_step:
                     os.kill(os.getpid(), signal.SIGTERM)
-                if stop.requested and step != tc.steps:  # SIGTERM: keep this step, then stop
+                if stop.should_stop(step) and step != tc.steps:  # SIGTERM: keep it, stop
                     if window.count:
                         log(step)
                     if step % tc.checkpoint_every:

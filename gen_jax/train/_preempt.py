@@ -6,9 +6,11 @@ handler the job dies at once and loses everything since its last periodic checkp
 the write and raises :class:`Preempted`. Running the same command again resumes from there,
 exactly as from a periodic checkpoint.
 
-Single process only: with several processes every one of them would have to stop at the same
-step (a checkpoint is a collective write), so there SIGTERM keeps its default action and a
-restart resumes from the last periodic checkpoint.
+With several processes (``jax.distributed``) every one of them has to stop at the same step, as a
+checkpoint is a collective write: there JAX's preemption service takes the SIGTERM (of any
+process), agrees on the step after the furthest one any process has reached, and
+:meth:`StopOnSigterm.should_stop` turns true at that step in every process
+(``multihost_utils.reached_preemption_sync_point``, which needs a call at every step).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import jax
+from jax.experimental import multihost_utils
 
 
 class Preempted(RuntimeError):
@@ -31,11 +34,12 @@ class Preempted(RuntimeError):
 
 
 class StopOnSigterm:
-    """A context manager: while it is open, SIGTERM sets :attr:`requested` instead of killing.
+    """A context manager: while it is open, SIGTERM asks the loop to stop instead of killing.
 
-    The handler is installed only in a single-process run and from the main thread (Python
-    delivers signals there); a second SIGTERM gets the previous handler back (by default: the
-    process ends at once). The previous handler is restored on exit.
+    Single process: a Python handler (installed from the main thread, where Python delivers
+    signals) sets :attr:`requested`; a second SIGTERM gets the previous handler back (by
+    default: the process ends at once), and the previous handler is restored on exit. Several
+    processes: JAX's preemption service handles SIGTERM; see :meth:`should_stop`.
     """
 
     def __init__(self):
@@ -48,6 +52,12 @@ class StopOnSigterm:
             self._previous = signal.signal(signal.SIGTERM, self._handle)
             self._installed = True
         return self
+
+    def should_stop(self, step: int) -> bool:
+        """Whether to checkpoint ``step`` and stop; call it after every step, in every process."""
+        if jax.process_count() > 1:
+            return multihost_utils.reached_preemption_sync_point(step)
+        return self.requested
 
     def _handle(self, signum, frame) -> None:
         del signum, frame

@@ -3,7 +3,7 @@
 import pytest
 
 from ..conftest import run_cli
-from ._ckpt_util import assert_trees_close, latest_state
+from ._ckpt_util import assert_trees_close, assert_trees_equal, latest_state
 
 ARGS = ["train", "vae", "--data.name", "digits", "--data.batch-size", "64", "--data.binarize",
         "--train.steps", "8", "--train.checkpoint-every", "8", "--train.eval-every", "1000",
@@ -51,3 +51,28 @@ def test_two_processes_of_two_devices_match_one_of_four(tmp_path):
     for part in ("params", "opt_state"):
         assert_trees_close(multi_state[part], single_state[part], rtol=1e-5, atol=1e-8)
     assert int(multi_state["skipped"]) == int(single_state["skipped"]) == 0
+
+
+@pytest.mark.multiprocess
+def test_sigterm_in_two_processes_checkpoints_an_agreed_step_and_resumes(tmp_path):
+    import re
+
+    i = ARGS.index("--train.steps")
+    args = [*ARGS[:i], "--train.steps", "40", *ARGS[i + 2:]]
+    straight, stopped = tmp_path / "straight", tmp_path / "stopped"
+    run_cli(["launch", "-n", "2", "--", *args, "--train.workdir", straight], devices=2)
+    # Both processes send themselves SIGTERM after step 5; JAX's preemption service makes them
+    # agree on a later step (one past the furthest step any has reached when the notice has
+    # gone round), where both checkpoint and stop.
+    proc = run_cli(["launch", "-n", "2", "--", *args, "--train.workdir", stopped], devices=2,
+                   check=False, env={"GEN_JAX_FAULT_TERM_AT_STEP": "5"})
+    assert proc.returncode == 143, proc.stderr[-3000:]
+    agreed = {int(n) for n in re.findall(r"stopped by SIGTERM after step (\d+)", proc.stderr)}
+    assert len(agreed) == 1, proc.stderr[-3000:]  # every process names the same step
+    step = agreed.pop()
+    assert 5 < step < 40 and not (stopped / "final_metrics.json").exists()
+    assert int(latest_state(stopped)["step"]) == step
+    run_cli(["launch", "-n", "2", "--", *args, "--train.workdir", stopped], devices=2)
+    a, b = latest_state(straight), latest_state(stopped)
+    assert int(a["step"]) == int(b["step"]) == 40
+    assert_trees_equal(a, b)

@@ -187,8 +187,7 @@ def train_classifier(
       The record written to ``classifier.json`` (``test_accuracy``, ``path``, ...).
     """
     from .. import data as gdata  # noqa: PLC0415
-    from ..train import TrainState  # noqa: PLC0415
-    from ..train._logging import Progress  # noqa: PLC0415
+    from ..train import Progress, TrainState  # noqa: PLC0415
 
     cfg = config or ClassifierConfig()
     info = gdata.info(dataset)

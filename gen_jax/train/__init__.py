@@ -4,6 +4,7 @@ from ._checkpoint import Checkpointer as Checkpointer
 from ._distributed import initialize_from_env as initialize_from_env
 from ._distributed import launch as launch
 from ._logging import MetricWriter as MetricWriter
+from ._logging import Progress as Progress
 from ._logging import image_grid as image_grid
 from ._logging import read_metrics as read_metrics
 from ._logging import save_png as save_png

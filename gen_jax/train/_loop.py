@@ -231,7 +231,7 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
                 if step == term_step:
                     os.kill(os.getpid(), signal.SIGTERM)
                 if stop.should_stop(step) and step != tc.steps:  # SIGTERM: keep it, stop
-                    if window.count:
+                    if step % tc.log_every:  # the steps since the last log
                         log(step)
                     if step % tc.checkpoint_every:
                         ckpt.save(step, strategy.to_host_state(state), loader.state, force=True)
@@ -258,11 +258,6 @@ class _Window:
     def __init__(self):
         self._sums, self._count = None, 0
         self.data_wait_s, self._since = 0.0, time.perf_counter()
-
-    @property
-    def count(self) -> int:
-        """Steps added since the last :meth:`means`."""
-        return self._count
 
     def add(self, metrics) -> None:
         self._sums = metrics if self._sums is None else jax.tree.map(jnp.add, self._sums, metrics)

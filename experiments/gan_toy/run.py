@@ -37,6 +37,7 @@ from gen_jax.metrics import toy_mode_coverage  # noqa: E402
 from gen_jax.train import build_run, train  # noqa: E402
 
 NUM_SAMPLES = 2500
+TOY_SETS = ("ring8", "ring8_r1", "grid25")  # table order
 PUBLISHED = {  # PacGAN Table 1, 2-D grid (mean of 10 trials): modes, high-quality %, KL
     ("grid25", 1): "17.3 / 94.8 / 0.70",
     ("grid25", 4): "24.8 / 93.6 / 0.04",
@@ -75,7 +76,7 @@ def main(argv=None) -> int:
                    help="only score the latest checkpoint of each run (e.g. of a long run "
                         "still in progress) and print its row")
     p.add_argument("--data", nargs="*", default=["ring8_r1", "grid25"],
-                   choices=["ring8", "ring8_r1", "grid25"])
+                   choices=TOY_SETS)
     p.add_argument("--pac", nargs="*", type=int, default=[1, 4])
     p.add_argument("--out", default="runs/gan_toy_sweep")
     p.add_argument("--report", nargs="*", default=None,
@@ -129,7 +130,7 @@ def table(summary: dict) -> str:
     """Markdown rows: ours (mean +- s.e. over seeds) beside PacGAN Table 1."""
     lines = ["| data | model | modes | high-quality % | reverse KL | PacGAN Table 1: modes / "
              "high-quality % / KL |", "| --- | --- | --- | --- | --- | --- |"]
-    for data, pac in [(d, p) for d in ("ring8", "ring8_r1", "grid25") for p in (1, 4)]:
+    for data, pac in [(d, p) for d in TOY_SETS for p in (1, 4)]:
         rows = [r for r in summary["runs"] if r["data"] == data and r["pac"] == pac]
         if not rows:
             continue

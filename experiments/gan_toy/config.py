@@ -8,9 +8,10 @@ pieces) -> 1, all kernels N(0, 0.02^2), non-saturating loss, Adam with beta1 = 0
 Deviations (budget: the whole 20-run sweep in about 40 CPU minutes on a shared 2-core machine,
 instead of 400 epochs of 100,000 points = 400,000 steps per run): ``STEPS`` steps (under 1% of
 the paper's) with Adam at ``LR`` (beta1 ``B1``) decayed to 0 by a cosine, instead of a constant
-1e-4 (beta1 0.8); alternating D-then-G updates (the paper's ALI-derived code updates both
-players simultaneously from the same batch). The ring of gen_jax's ``ring8`` has radius 2 where
-the paper's has radius 1 (both std 0.01). See README.md.
+1e-4 (beta1 0.8); alternating D-then-G updates by default (the paper's ALI-derived code
+updates both players simultaneously from the same batch: ``update="simultaneous"``). The
+ring of gen_jax's ``ring8`` has radius 2 where the paper's has radius 1 (``ring8_r1``; both std
+0.01). See README.md.
 
     gen-jax train --config experiments/gan_toy/config.py --train.workdir runs/gan_toy
     python experiments/gan_toy/run.py        # the whole sweep, results into README.md
@@ -29,16 +30,18 @@ PACKS_PER_BATCH = 100
 
 def make(data: str = "grid25", pac: int = 4, seed: int = 0, steps: int = STEPS,
          lr: float = LR, workdir: str = "runs/gan_toy", b1: float = B1,
-         schedule: str = "cosine", checkpoint_every: int | None = None) -> ExperimentConfig:
-    """GAN (pac = 1) or PacGAN-pac on ``data`` (ring8 or grid25) with one seed.
+         schedule: str = "cosine", checkpoint_every: int | None = None,
+         update: str = "alternating") -> ExperimentConfig:
+    """GAN (pac = 1) or PacGAN-pac on ``data`` (ring8, ring8_r1 or grid25) with one seed.
 
-    ``b1=0.8, schedule="constant", lr=1e-4`` is the paper's optimizer; ``checkpoint_every``
-    (default: only at the end) lets a long run resume after an interruption.
+    ``b1=0.8, schedule="constant", lr=1e-4, update="simultaneous"`` is the paper's optimizer
+    and update; ``checkpoint_every`` (default: only at the end) lets a long run resume after an
+    interruption.
     """
     return ExperimentConfig(
         model=GANConfig(arch="mlp", latent_dim=2, g_hidden=(400,) * 4, d_hidden=(200,) * 3,
                         d_maxout_pieces=5, batch_norm=True, init_std=0.02,
-                        loss="non_saturating", pac=pac),
+                        loss="non_saturating", pac=pac, update=update),
         data=DataConfig(name=data, batch_size=PACKS_PER_BATCH * pac),
         optim=OptimConfig(optimizer="adam", learning_rate=lr, b1=b1, b2=0.999,
                           schedule=schedule),

@@ -4,12 +4,12 @@ results.json (every finished run under --out) and the README table. A killed swe
 run from its last checkpoint, finished runs are skipped.
 
     nice python experiments/gan_toy/run.py [--seeds 5] [--steps 6000] [--lr 1e-3] [--out DIR]
-    # the paper's regime for all 20 runs, split over two processes by seed, one core each
-    # (on 2 cores: 1.3x the steps/s of one process using both):
-    taskset -c 0 nice python experiments/gan_toy/run.py --data grid25 ring8_r1 --steps 400000 \
-        --lr 1e-4 --b1 0.8 --schedule constant --checkpoint-every 10000 \
-        --out runs/gan_toy_paper --seeds 3 --first-seed 0 &
-    # ... and the same with taskset -c 1 and --seeds 2 --first-seed 3
+    # the paper's regime for all 20 runs; the same command in several processes shares the
+    # sweep (each run is locked by the process training it). On 2 cores, two processes pinned
+    # to one core each run 1.3x the steps/s of one process using both:
+    for core in 0 1; do taskset -c $core nice python experiments/gan_toy/run.py \
+        --data grid25 ring8_r1 --steps 400000 --lr 1e-4 --b1 0.8 --schedule constant \
+        --update simultaneous --checkpoint-every 10000 --out runs/gan_toy_paper & done
     # the paper's optimizer and length, resumable, scored while it runs:
     nice python experiments/gan_toy/run.py --data grid25 --pac 4 --seeds 1 --steps 400000 \
         --lr 1e-4 --b1 0.8 --schedule constant --checkpoint-every 10000 --out runs/gan_toy_long
@@ -20,7 +20,9 @@ run from its last checkpoint, finished runs are skipped.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
+import fcntl
 import json
 import math
 import sys
@@ -55,6 +57,21 @@ def score(cfg, seed: int) -> dict[str, float]:
             "high_quality": 100 * cov.high_quality, "kl": cov.kl}
 
 
+@contextlib.contextmanager
+def claim(workdir: Path):
+    """Yields whether this process holds ``workdir``'s lock (non-blocking ``flock``): a run is
+    trained by one process of a shared sweep; the lock ends with the process, so a killed
+    sweep's runs are free again."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    with open(workdir / ".lock", "w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+
+
 def mean_se(values: list[float]) -> tuple[float, float]:
     v = np.asarray(values, np.float64)
     return float(v.mean()), float(v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else 0.0
@@ -63,13 +80,12 @@ def mean_se(values: list[float]) -> tuple[float, float]:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--seeds", type=int, default=5, help="number of seeds per (data, pac)")
-    p.add_argument("--first-seed", type=int, default=0,
-                   help="seeds first-seed .. first-seed + seeds - 1 (to split a sweep over "
-                        "processes)")
     p.add_argument("--steps", type=int, default=experiment.STEPS)
     p.add_argument("--lr", type=float, default=experiment.LR)
     p.add_argument("--b1", type=float, default=experiment.B1)
     p.add_argument("--schedule", default="cosine", choices=["cosine", "constant"])
+    p.add_argument("--update", default="alternating", choices=["alternating", "simultaneous"],
+                   help="the two players' update order (simultaneous: the paper's)")
     p.add_argument("--checkpoint-every", type=int, default=None,
                    help="checkpoint interval (default: only at the end); a killed run resumes")
     p.add_argument("--score-latest", action="store_true",
@@ -92,33 +108,39 @@ def main(argv=None) -> int:
         return 0
     out = Path(args.out)
     start = time.perf_counter()
-    for data in args.data:
-        for pac in args.pac:
-            for seed in range(args.first_seed, args.first_seed + args.seeds):
-                workdir = out / f"{data}_pac{pac}_seed{seed}"
-                done = workdir / "score.json"  # a finished run is scored once, then skipped
-                if (not args.score_latest and done.exists()
-                        and json.loads(done.read_text())["step"] == args.steps):
-                    print(done.read_text(), flush=True)
-                    continue
-                cfg = experiment.make(data, pac, seed, args.steps, args.lr, workdir=str(workdir),
-                                      b1=args.b1, schedule=args.schedule,
-                                      checkpoint_every=args.checkpoint_every)
-                t0 = time.perf_counter()
-                if not args.score_latest:
-                    train(cfg, "gan")
-                row = {"data": data, "pac": pac, "seed": seed, **score(cfg, seed),
-                       "train_s": time.perf_counter() - t0}
-                print(json.dumps(row), flush=True)
-                if not args.score_latest:
-                    done.write_text(json.dumps(row))
+    # Seed-major: a sweep stopped early has whole rows of the table over its first seeds.
+    sweep = [(seed, data, pac) for seed in range(args.seeds) for data in args.data
+             for pac in args.pac]
+    for seed, data, pac in sweep:
+        workdir = out / f"{data}_pac{pac}_seed{seed}"
+        cfg = experiment.make(data, pac, seed, args.steps, args.lr, workdir=str(workdir),
+                              b1=args.b1, schedule=args.schedule,
+                              checkpoint_every=args.checkpoint_every, update=args.update)
+        if args.score_latest:
+            print(json.dumps({"data": data, "pac": pac, "seed": seed, **score(cfg, seed)}),
+                  flush=True)
+            continue
+        with claim(workdir) as mine:
+            if not mine:
+                print(f"{workdir}: another process is training it; next run", flush=True)
+                continue
+            done = workdir / "score.json"  # a finished run is scored once, then skipped
+            if done.exists() and json.loads(done.read_text())["step"] == args.steps:
+                print(done.read_text(), flush=True)
+                continue
+            t0 = time.perf_counter()
+            train(cfg, "gan")
+            row = {"data": data, "pac": pac, "seed": seed, "update": args.update,
+                   **score(cfg, seed), "train_s": time.perf_counter() - t0}
+            print(json.dumps(row), flush=True)
+            done.write_text(json.dumps(row))
     if args.score_latest:
         return 0
     # Every finished run under --out (also those of other processes sharing the sweep).
     runs = [json.loads(f.read_text()) for f in sorted(out.glob("*/score.json"))]
     runs = [r for r in runs if r["step"] == args.steps]
     summary = {"date": datetime.date.today().isoformat(), "steps": args.steps, "lr": args.lr,
-               "b1": args.b1, "schedule": args.schedule,
+               "b1": args.b1, "schedule": args.schedule, "update": args.update,
                "seeds": len({r["seed"] for r in runs}),
                "wall_s": time.perf_counter() - start, "runs": runs}
     (out / "results.json").write_text(json.dumps(summary, indent=2))

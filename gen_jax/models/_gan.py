@@ -4,9 +4,9 @@
 :class:`~gen_jax.models.GenerativeModel` that brings its own optimizer
 (:meth:`GAN.make_optimizer`: one optax state per player, each with its own learning rate) and
 its own train step (:meth:`GAN.make_train_step`: ``n_critic`` discriminator updates, then one
-generator update). Parameters are ``{"generator": ..., "discriminator": ...}``; non-trainable
-state (generator batch norm, discriminator spectral-norm vectors) is ``batch_stats`` under the
-same two keys.
+generator update; or both players' updates at once). Parameters are
+``{"generator": ..., "discriminator": ...}``; non-trainable state (generator batch norm,
+discriminator spectral-norm vectors) is ``batch_stats`` under the same two keys.
 """
 
 from __future__ import annotations
@@ -83,6 +83,11 @@ class GANConfig:
     n_critic: int = 1
     """Discriminator updates per generator update; the step's batch is split into n_critic
     parts, one fresh real batch per discriminator update (as in WGAN-GP)."""
+    update: Literal["alternating", "simultaneous"] = "alternating"
+    """alternating: the discriminator's updates first, then the generator's against the
+    updated discriminator with fresh fakes (DCGAN, WGAN-GP). simultaneous: both players'
+    gradients from one forward pass at the same parameters, applied together (the update of
+    ALI and PacGAN's toy experiments; needs n_critic=1)."""
     pac: int = 1
     """PacGAN packing: the discriminator judges pac samples at once (channels or features
     concatenated). Each discriminator part of the batch must be a multiple of pac."""
@@ -118,6 +123,12 @@ def _validate(cfg: GANConfig, info: DatasetInfo) -> None:
         if cfg.upsample not in ("subpixel", "transpose"):
             raise ValueError(f"gan: unknown upsample {cfg.upsample!r}; use subpixel or "
                              "transpose")
+    if cfg.update not in ("alternating", "simultaneous"):
+        raise ValueError(f"gan: unknown update {cfg.update!r}; use 'alternating' or "
+                         "'simultaneous'")
+    if cfg.update == "simultaneous" and cfg.n_critic != 1:
+        raise ValueError(f"gan: update='simultaneous' makes one discriminator update per step, "
+                         f"got n_critic={cfg.n_critic}; set n_critic=1 or update='alternating'")
     if cfg.loss not in LOSSES:
         raise ValueError(f"gan: unknown loss {cfg.loss!r}; use one of {', '.join(LOSSES)}")
     if cfg.loss == "wasserstein" and not (cfg.gp_weight > 0 or cfg.spectral_norm):
@@ -354,10 +365,14 @@ class GAN:
     def make_train_step(self, preprocess: Callable, *, axis_name: str | None = None):
         """The GAN's train step ``(state, batch) -> (state, metrics)``, pure, for jit/pmap.
 
-        One step: the batch is split into ``n_critic`` parts (rows ``i::n_critic``); for each,
-        one discriminator update against as many fresh fakes (unrolled in Python: a
-        ``lax.scan`` over the updates made the W5 step 20x slower on XLA:CPU); then one generator
-        update against the updated discriminator with a fresh fake batch of the part's size.
+        One step (``update="alternating"``): the batch is split into ``n_critic`` parts (rows
+        ``i::n_critic``); for each, one discriminator update against as many fresh fakes
+        (unrolled in Python: a ``lax.scan`` over the updates made the W5 step 20x slower on
+        XLA:CPU); then one generator update against the updated discriminator with a fresh fake
+        batch of the part's size. With ``update="simultaneous"``: one fake batch of the batch's
+        size, and both players' gradients at the step's parameters from that one forward pass
+        (the discriminator's loss with the fakes held fixed, the generator's with the
+        discriminator held fixed), applied together.
         A step whose loss or gradients (of any update) are non-finite is skipped as a whole:
         parameters, optimizer states, EMA and ``batch_stats`` kept, the skip counted, as in
         :func:`gen_jax.train.guarded_update`. With EMA on (``optim.ema_decay``), ``ema_params``

@@ -100,51 +100,84 @@ def make_gan_train_step(model: Any, preprocess: Callable, *, axis_name: str | No
         def d_vars(params, d_st):
             return {"params": params} | ({"batch_stats": d_st} if d_st is not None else {})
 
-        def d_update(carry, inputs):
-            d_params, d_opt, d_st, ok = carry
-            x_i, label_i, key_i = inputs
-            key_z, key_pen = jax.random.split(key_i)
-            fake, _ = model.generate(g_vars(g_params, g_stats), model._noise(key_z, part),
-                                    label_i, train=True)
-            fake = jax.lax.stop_gradient(fake)
+        def alternating():
+            def d_update(carry, inputs):
+                d_params, d_opt, d_st, ok = carry
+                x_i, label_i, key_i = inputs
+                key_z, key_pen = jax.random.split(key_i)
+                fake, _ = model.generate(g_vars(g_params, g_stats), model._noise(key_z, part),
+                                        label_i, train=True)
+                fake = jax.lax.stop_gradient(fake)
 
-            def loss_fn(dp):
-                return model.discriminator_objective(d_vars(dp, d_st), x_i, fake, label_i,
-                                                    key_pen)
+                def loss_fn(dp):
+                    return model.discriminator_objective(d_vars(dp, d_st), x_i, fake, label_i,
+                                                        key_pen)
 
-            (loss, (metrics, new_st)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-                d_params)
-            grads, loss, metrics, new_st = pmean((grads, loss, metrics, new_st))
-            finite = jnp.isfinite(loss) & _all_finite(grads)
-            updates, d_opt = d_tx.update(grads, d_opt, d_params)
-            d_params = optax.apply_updates(d_params, updates)
-            metrics = {**metrics, "d_grad_norm": optax.tree.norm(grads)}
-            return (d_params, d_opt, d_st if new_st is None else new_st, ok & finite), metrics
+                (loss, (metrics, new_st)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+                    d_params)
+                grads, loss, metrics, new_st = pmean((grads, loss, metrics, new_st))
+                finite = jnp.isfinite(loss) & _all_finite(grads)
+                updates, d_opt = d_tx.update(grads, d_opt, d_params)
+                d_params = optax.apply_updates(d_params, updates)
+                metrics = {**metrics, "d_grad_norm": optax.tree.norm(grads)}
+                return (d_params, d_opt, d_st if new_st is None else new_st,
+                        ok & finite), metrics
 
-        keys = jax.random.split(key_d, n_critic)
-        x_parts = parts(x)
-        labels = None if label is None else parts(label)
-        carry = (state.params["discriminator"], state.opt_state["discriminator"],
-                 stats.get("discriminator"), jnp.array(True))
-        per_update = []
-        for i in range(n_critic):  # unrolled: n_critic is small
-            carry, metrics_i = d_update(
-                carry, (x_parts[i], None if labels is None else labels[i], keys[i]))
-            per_update.append(metrics_i)
-        d_params, d_opt, d_st, d_ok = carry
-        d_metrics = jax.tree.map(lambda *m: jnp.mean(jnp.stack(m)), *per_update)
+            keys = jax.random.split(key_d, n_critic)
+            x_parts = parts(x)
+            labels = None if label is None else parts(label)
+            carry = (state.params["discriminator"], state.opt_state["discriminator"],
+                     stats.get("discriminator"), jnp.array(True))
+            per_update = []
+            for i in range(n_critic):  # unrolled: n_critic is small
+                carry, metrics_i = d_update(
+                    carry, (x_parts[i], None if labels is None else labels[i], keys[i]))
+                per_update.append(metrics_i)
+            d_params, d_opt, d_st, d_ok = carry
+            d_metrics = jax.tree.map(lambda *m: jnp.mean(jnp.stack(m)), *per_update)
+            g_label = None if label is None else labels[0]
 
-        g_label = None if label is None else labels[0]
+            def g_loss_fn(gp):
+                fake, new_g_st = model.generate(g_vars(gp, g_stats),
+                                               model._noise(key_g, part), g_label, train=True)
+                d_fake, _ = model.discriminate(d_vars(d_params, d_st), fake, g_label)
+                return generator_loss(cfg.loss, d_fake), new_g_st
 
-        def g_loss_fn(gp):
-            fake, new_g_st = model.generate(g_vars(gp, g_stats), model._noise(key_g, part),
-                                           g_label, train=True)
-            d_fake, _ = model.discriminate(d_vars(d_params, d_st), fake, g_label)
-            return generator_loss(cfg.loss, d_fake), new_g_st
+            (g_loss, new_g_st), g_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(
+                g_params)
+            g_grads, g_loss, new_g_st = pmean((g_grads, g_loss, new_g_st))
+            return (d_params, d_opt, d_st, d_ok, d_metrics), (g_grads, g_loss, new_g_st)
 
-        (g_loss, new_g_stats), g_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(
-            g_params)
-        g_grads, g_loss, new_g_stats = pmean((g_grads, g_loss, new_g_stats))
+        def simultaneous():
+            d_params, d_st = state.params["discriminator"], stats.get("discriminator")
+            key_z, key_pen = jax.random.split(key_d)
+            z = model._noise(key_z, size)
+
+            def joint_loss(params):
+                # d_loss sees the fakes as data, g_loss sees the discriminator as fixed: the
+                # gradient of their sum is (grad_D d_loss, grad_G g_loss) at this step's point.
+                dp, gp = params
+                fake, new_g_st = model.generate(g_vars(gp, g_stats), z, label, train=True)
+                d_loss, (metrics, new_d_st) = model.discriminator_objective(
+                    d_vars(dp, d_st), x, jax.lax.stop_gradient(fake), label, key_pen)
+                frozen = jax.lax.stop_gradient(d_vars(dp, d_st if new_d_st is None else new_d_st))
+                d_fake, _ = model.discriminate(frozen, fake, label)
+                g_loss = generator_loss(cfg.loss, d_fake)
+                return d_loss + g_loss, (d_loss, g_loss, metrics, new_d_st, new_g_st)
+
+            (_, aux), (d_grads, g_grads) = jax.value_and_grad(joint_loss, has_aux=True)(
+                (d_params, g_params))
+            d_grads, g_grads, aux = pmean((d_grads, g_grads, aux))
+            d_loss, g_loss, d_metrics, new_d_st, new_g_st = aux
+            d_ok = jnp.isfinite(d_loss) & _all_finite(d_grads)
+            updates, d_opt = d_tx.update(d_grads, state.opt_state["discriminator"], d_params)
+            d_metrics = {**d_metrics, "d_grad_norm": optax.tree.norm(d_grads)}
+            return ((optax.apply_updates(d_params, updates), d_opt,
+                     d_st if new_d_st is None else new_d_st, d_ok, d_metrics),
+                    (g_grads, g_loss, new_g_st))
+
+        (d_params, d_opt, d_st, d_ok, d_metrics), (g_grads, g_loss, new_g_stats) = (
+            simultaneous() if cfg.update == "simultaneous" else alternating())
         g_updates, g_opt = g_tx.update(g_grads, state.opt_state["generator"], g_params)
         new_g_params = optax.apply_updates(g_params, g_updates)
 

@@ -2,15 +2,17 @@
 guard, EMA of the generator), packing, the DCGAN generator's sub-pixel form, and smoke steps."""
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from gen_jax.config import OptimConfig
 from gen_jax.data import DatasetInfo
-from gen_jax.models import GANConfig, build, pack
+from gen_jax.models import GANConfig, build, generator_loss, pack
 from gen_jax.train import TrainState
 
 RING = DatasetInfo("ring8", (2,), 8, None)
@@ -51,6 +53,8 @@ def _state(model, info, optim=LR3, ema=None, steps=100):
     (GANConfig(conditional=True, pac=2), RING, "conditional=True with pac=1"),
     (GANConfig(arch="dcgan", g_channels=(8,) * 5), DIGITS, "divisible by 16"),
     (GANConfig(n_critic=0), RING, "n_critic must be >= 1"),
+    (GANConfig(update="both"), RING, "unknown update 'both'"),
+    (GANConfig(update="simultaneous", n_critic=2), RING, "set n_critic=1 or update="),
 ])
 def test_bad_configs_are_one_line_value_errors(cfg, info, message):
     with pytest.raises(ValueError, match=message) as err:
@@ -84,6 +88,57 @@ def test_two_time_scales_and_n_critic_updates():
         jax.tree.leaves(new.params["discriminator"]),
         jax.tree.leaves(state.params["discriminator"]), strict=True))
     assert 1e-2 * 0.99 < dd <= (1 + 2**0.5) * 1e-2
+
+
+def test_simultaneous_update_takes_both_gradients_at_the_step_parameters():
+    # Reference from the model's public pieces: D's regularized loss on the fakes, G's loss
+    # through the step's (not the updated) discriminator, both applied by one two-player update.
+    cfg = dataclasses.replace(TINY, update="simultaneous", spectral_norm=True, r1_weight=1.0)
+    model = build("gan", cfg, RING)
+    z = jax.random.normal(jax.random.PRNGKey(7), (8, 2))
+    model._noise = lambda key, num: z[:num]  # the step's noise, known to the reference
+    state = _state(model, RING)
+    batch = _batch(RING, 8)
+    new, metrics = jax.jit(model.make_train_step(_preprocess))(state, batch)
+
+    params, stats = state.params, state.batch_stats
+    g_st, d_st = stats["generator"], stats["discriminator"]
+    fake, new_g_st = model.generate({"params": params["generator"], "batch_stats": g_st}, z,
+                                    None, train=True)
+
+    def d_loss(dp):
+        return model.discriminator_objective({"params": dp, "batch_stats": d_st}, batch["x"],
+                                             fake, None, jax.random.PRNGKey(0))
+
+    (_, (d_metrics, new_d_st)), d_grads = jax.value_and_grad(d_loss, has_aux=True)(
+        params["discriminator"])
+
+    def g_loss(gp):
+        out, _ = model.generate({"params": gp, "batch_stats": g_st}, z, None, train=True)
+        logits, _ = model.discriminate(
+            {"params": params["discriminator"], "batch_stats": new_d_st}, out, None)
+        return generator_loss("non_saturating", logits)
+
+    g_val, g_grads = jax.value_and_grad(g_loss)(params["generator"])
+    grads = {"generator": g_grads, "discriminator": d_grads}
+    updates, _ = state.tx.update(grads, state.opt_state, params)
+    expected = optax.apply_updates(params, updates)
+    close = functools.partial(np.testing.assert_allclose, rtol=1e-5, atol=1e-7)
+    jax.tree.map(close, new.params, expected)
+    jax.tree.map(close, new.batch_stats, {"generator": new_g_st, "discriminator": new_d_st})
+    for name in ("d_loss", "d_real", "d_fake", "r1"):
+        close(metrics[name], d_metrics[name])
+    close(metrics["g_loss"], g_val)
+    assert int(new.opt_state["discriminator"][0].count) == 1
+
+    # Alternating updates with the same noise differ: G's gradient there sees the updated D.
+    alt = build("gan", dataclasses.replace(cfg, update="alternating"), RING)
+    alt._noise = model._noise
+    new_alt, _ = jax.jit(alt.make_train_step(_preprocess))(state, batch)
+    jax.tree.map(close, new_alt.params["discriminator"], expected["discriminator"])
+    moved = jax.tree.map(lambda a, b: float(jnp.max(jnp.abs(a - b))),
+                         new_alt.params["generator"], expected["generator"])
+    assert max(jax.tree.leaves(moved)) > 1e-6
 
 
 def test_nonfinite_step_is_skipped_whole_and_counted():
@@ -155,6 +210,8 @@ def test_dcgan_generator_subpixel_equals_transposed_convolutions():
                          spectral_norm=True, n_critic=2, pac=2), RING),
     (dataclasses.replace(TINY_CONV, g_channels=(8, 4), d_channels=(4,), loss="hinge",
                          conditional=True), DIGITS),
+    (dataclasses.replace(TINY_CONV, g_channels=(8, 4), d_channels=(4,), loss="wasserstein",
+                         gp_weight=10.0, conditional=True, update="simultaneous"), DIGITS),
 ])
 def test_smoke_steps_update_both_players(cfg, info):
     model = build("gan", cfg, info)
@@ -182,9 +239,10 @@ def test_smoke_steps_update_both_players(cfg, info):
     assert model_batch["x"].shape[0] == 8
 
 
-def test_pmap_step_averages_over_the_axis():
+@pytest.mark.parametrize("update", ["alternating", "simultaneous"])
+def test_pmap_step_averages_over_the_axis(update):
     # The compatibility strategy's layout: a leading device axis, gradients pmean-ed over it.
-    model = build("gan", dataclasses.replace(TINY, r1_weight=1.0), RING)
+    model = build("gan", dataclasses.replace(TINY, r1_weight=1.0, update=update), RING)
     state = _state(model, RING, ema=0.9)
     n = jax.local_device_count()
     replicated = jax.tree.map(lambda a: jnp.broadcast_to(a, (n, *jnp.shape(a))), state)

@@ -117,6 +117,9 @@ def main(argv=None) -> int:
                               b1=args.b1, schedule=args.schedule,
                               checkpoint_every=args.checkpoint_every, update=args.update)
         if args.score_latest:
+            if not any((workdir / "checkpoints").glob("[0-9]*")):
+                print(f"{workdir}: no checkpoint yet", flush=True)
+                continue
             print(json.dumps({"data": data, "pac": pac, "seed": seed, **score(cfg, seed)}),
                   flush=True)
             continue

@@ -103,7 +103,8 @@ def main(argv=None) -> int:
         merged = {**parts[0], "runs": [r for part in parts for r in part["runs"]],
                   "wall_s": sum(part["wall_s"] for part in parts)}
         print(table(merged))
-        print(f"steps {merged['steps']}, lr {merged['lr']}, runs {len(merged['runs'])}, "
+        print(f"steps {merged['steps']}, lr {merged['lr']}, "
+              f"update {merged.get('update', 'alternating')}, runs {len(merged['runs'])}, "
               f"train+score wall {sum(r['train_s'] for r in merged['runs']) / 60:.1f} min")
         return 0
     out = Path(args.out)

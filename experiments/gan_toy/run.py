@@ -25,6 +25,7 @@ import datetime
 import fcntl
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -70,6 +71,31 @@ def claim(workdir: Path):
             yield False
             return
         yield True
+
+
+REGIME = (("model", "update"), ("optim", "learning_rate"), ("optim", "b1"),
+          ("optim", "schedule"))
+
+
+def check_same_regime(workdir: Path, cfg) -> None:
+    """Exits with one line if ``workdir`` holds a run of another optimizer or update order
+    (resuming it under this command would mix the two)."""
+    saved = workdir / "config.json"
+    if not saved.exists():
+        return
+    old = json.loads(saved.read_text())
+    for section, name in REGIME:
+        was, now = old[section][name], getattr(getattr(cfg, section), name)
+        if was != now:
+            sys.exit(f"{workdir} was trained with {section}.{name}={was!r}, this command asks "
+                     f"for {now!r}; use another --out")
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Writes ``text`` so that a concurrent reader sees the old file or the new one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def mean_se(values: list[float]) -> tuple[float, float]:
@@ -128,6 +154,7 @@ def main(argv=None) -> int:
             if not mine:
                 print(f"{workdir}: another process is training it; next run", flush=True)
                 continue
+            check_same_regime(workdir, cfg)
             done = workdir / "score.json"  # a finished run is scored once, then skipped
             if done.exists() and json.loads(done.read_text())["step"] == args.steps:
                 print(done.read_text(), flush=True)
@@ -137,17 +164,18 @@ def main(argv=None) -> int:
             row = {"data": data, "pac": pac, "seed": seed, "update": args.update,
                    **score(cfg, seed), "train_s": time.perf_counter() - t0}
             print(json.dumps(row), flush=True)
-            done.write_text(json.dumps(row))
+            write_atomic(done, json.dumps(row))
     if args.score_latest:
         return 0
     # Every finished run under --out (also those of other processes sharing the sweep).
     runs = [json.loads(f.read_text()) for f in sorted(out.glob("*/score.json"))]
-    runs = [r for r in runs if r["step"] == args.steps]
+    runs = [r for r in runs
+            if r["step"] == args.steps and r.get("update", "alternating") == args.update]
     summary = {"date": datetime.date.today().isoformat(), "steps": args.steps, "lr": args.lr,
                "b1": args.b1, "schedule": args.schedule, "update": args.update,
                "seeds": len({r["seed"] for r in runs}),
                "wall_s": time.perf_counter() - start, "runs": runs}
-    (out / "results.json").write_text(json.dumps(summary, indent=2))
+    write_atomic(out / "results.json", json.dumps(summary, indent=2))
     print(table(summary))
     return 0
 

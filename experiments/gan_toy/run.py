@@ -59,14 +59,14 @@ def score(cfg, seed: int) -> dict[str, float]:
 
 
 @contextlib.contextmanager
-def claim(workdir: Path):
-    """Yields whether this process holds ``workdir``'s lock (non-blocking ``flock``): a run is
-    trained by one process of a shared sweep; the lock ends with the process, so a killed
-    sweep's runs are free again."""
+def claim(workdir: Path, *, wait: bool = False):
+    """Yields whether this process holds ``workdir``'s lock (``flock``; ``wait``: block until
+    it is free): a run is trained by one process of a shared sweep; the lock ends with the
+    process, so a killed sweep's runs are free again."""
     workdir.mkdir(parents=True, exist_ok=True)
     with open(workdir / ".lock", "w") as f:
         try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(f, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
             yield False
             return
@@ -138,33 +138,40 @@ def main(argv=None) -> int:
     # Seed-major: a sweep stopped early has whole rows of the table over its first seeds.
     sweep = [(seed, data, pac) for seed in range(args.seeds) for data in args.data
              for pac in args.pac]
-    for seed, data, pac in sweep:
-        workdir = out / f"{data}_pac{pac}_seed{seed}"
-        cfg = experiment.make(data, pac, seed, args.steps, args.lr, workdir=str(workdir),
-                              b1=args.b1, schedule=args.schedule,
-                              checkpoint_every=args.checkpoint_every, update=args.update)
-        if args.score_latest:
-            if not any((workdir / "checkpoints").glob("[0-9]*")):
-                print(f"{workdir}: no checkpoint yet", flush=True)
+    # Runs another process holds are skipped at first, then waited for: a run whose process
+    # died is taken over, and the last process to finish sees every run done.
+    pending = sweep
+    for wait in (False, True):
+        held_elsewhere = []
+        for seed, data, pac in pending:
+            workdir = out / f"{data}_pac{pac}_seed{seed}"
+            cfg = experiment.make(data, pac, seed, args.steps, args.lr, workdir=str(workdir),
+                                  b1=args.b1, schedule=args.schedule,
+                                  checkpoint_every=args.checkpoint_every, update=args.update)
+            if args.score_latest:
+                if not any((workdir / "checkpoints").glob("[0-9]*")):
+                    print(f"{workdir}: no checkpoint yet", flush=True)
+                    continue
+                print(json.dumps({"data": data, "pac": pac, "seed": seed,
+                                  **score(cfg, seed)}), flush=True)
                 continue
-            print(json.dumps({"data": data, "pac": pac, "seed": seed, **score(cfg, seed)}),
-                  flush=True)
-            continue
-        with claim(workdir) as mine:
-            if not mine:
-                print(f"{workdir}: another process is training it; next run", flush=True)
-                continue
-            check_same_regime(workdir, cfg)
-            done = workdir / "score.json"  # a finished run is scored once, then skipped
-            if done.exists() and json.loads(done.read_text())["step"] == args.steps:
-                print(done.read_text(), flush=True)
-                continue
-            t0 = time.perf_counter()
-            train(cfg, "gan")
-            row = {"data": data, "pac": pac, "seed": seed, "update": args.update,
-                   **score(cfg, seed), "train_s": time.perf_counter() - t0}
-            print(json.dumps(row), flush=True)
-            write_atomic(done, json.dumps(row))
+            with claim(workdir, wait=wait) as mine:
+                if not mine:
+                    print(f"{workdir}: another process is training it; next run", flush=True)
+                    held_elsewhere.append((seed, data, pac))
+                    continue
+                check_same_regime(workdir, cfg)
+                done = workdir / "score.json"  # a finished run is scored once, then skipped
+                if done.exists() and json.loads(done.read_text())["step"] == args.steps:
+                    print(done.read_text(), flush=True)
+                    continue
+                t0 = time.perf_counter()
+                train(cfg, "gan")
+                row = {"data": data, "pac": pac, "seed": seed, "update": args.update,
+                       **score(cfg, seed), "train_s": time.perf_counter() - t0}
+                print(json.dumps(row), flush=True)
+                write_atomic(done, json.dumps(row))
+        pending = held_elsewhere
     if args.score_latest:
         return 0
     # Every finished run under --out (also those of other processes sharing the sweep).

@@ -94,11 +94,18 @@ def make_gan_train_step(model: Any, preprocess: Callable, *, axis_name: str | No
         g_params = state.params["generator"]
         g_stats = stats.get("generator")
 
-        def g_vars(params, g_st):
-            return {"params": params} | ({"batch_stats": g_st} if g_st is not None else {})
+        def player_vars(params, player_stats):  # one player's Flax variables
+            return {"params": params} | (
+                {"batch_stats": player_stats} if player_stats is not None else {})
 
-        def d_vars(params, d_st):
-            return {"params": params} | ({"batch_stats": d_st} if d_st is not None else {})
+        g_vars = d_vars = player_vars
+
+        def d_apply(grads, loss, metrics, d_params, d_opt):
+            """One discriminator optimizer update; also whether its loss and grads are finite."""
+            finite = jnp.isfinite(loss) & _all_finite(grads)
+            updates, d_opt = d_tx.update(grads, d_opt, d_params)
+            metrics = {**metrics, "d_grad_norm": optax.tree.norm(grads)}
+            return optax.apply_updates(d_params, updates), d_opt, finite, metrics
 
         def alternating():
             def d_update(carry, inputs):
@@ -116,10 +123,8 @@ def make_gan_train_step(model: Any, preprocess: Callable, *, axis_name: str | No
                 (loss, (metrics, new_st)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
                     d_params)
                 grads, loss, metrics, new_st = pmean((grads, loss, metrics, new_st))
-                finite = jnp.isfinite(loss) & _all_finite(grads)
-                updates, d_opt = d_tx.update(grads, d_opt, d_params)
-                d_params = optax.apply_updates(d_params, updates)
-                metrics = {**metrics, "d_grad_norm": optax.tree.norm(grads)}
+                d_params, d_opt, finite, metrics = d_apply(grads, loss, metrics, d_params,
+                                                           d_opt)
                 return (d_params, d_opt, d_st if new_st is None else new_st,
                         ok & finite), metrics
 
@@ -169,11 +174,9 @@ def make_gan_train_step(model: Any, preprocess: Callable, *, axis_name: str | No
                 (d_params, g_params))
             d_grads, g_grads, aux = pmean((d_grads, g_grads, aux))
             d_loss, g_loss, d_metrics, new_d_st, new_g_st = aux
-            d_ok = jnp.isfinite(d_loss) & _all_finite(d_grads)
-            updates, d_opt = d_tx.update(d_grads, state.opt_state["discriminator"], d_params)
-            d_metrics = {**d_metrics, "d_grad_norm": optax.tree.norm(d_grads)}
-            return ((optax.apply_updates(d_params, updates), d_opt,
-                     d_st if new_d_st is None else new_d_st, d_ok, d_metrics),
+            d_params, d_opt, d_ok, d_metrics = d_apply(
+                d_grads, d_loss, d_metrics, d_params, state.opt_state["discriminator"])
+            return ((d_params, d_opt, d_st if new_d_st is None else new_d_st, d_ok, d_metrics),
                     (g_grads, g_loss, new_g_st))
 
         (d_params, d_opt, d_st, d_ok, d_metrics), (g_grads, g_loss, new_g_stats) = (

@@ -138,6 +138,17 @@ def main(argv=None) -> int:
     # Seed-major: a sweep stopped early has whole rows of the table over its first seeds.
     sweep = [(seed, data, pac) for seed in range(args.seeds) for data in args.data
              for pac in args.pac]
+    if args.score_latest:
+        for seed, data, pac in sweep:
+            cfg = experiment.make(data, pac, seed, args.steps, args.lr,
+                                  workdir=str(out / f"{data}_pac{pac}_seed{seed}"),
+                                  b1=args.b1, schedule=args.schedule, update=args.update)
+            if not any((Path(cfg.train.workdir) / "checkpoints").glob("[0-9]*")):
+                print(f"{cfg.train.workdir}: no checkpoint yet", flush=True)
+                continue
+            print(json.dumps({"data": data, "pac": pac, "seed": seed, **score(cfg, seed)}),
+                  flush=True)
+        return 0
     # Runs another process holds are skipped at first, then waited for: a run whose process
     # died is taken over, and the last process to finish sees every run done.
     pending = sweep
@@ -148,13 +159,6 @@ def main(argv=None) -> int:
             cfg = experiment.make(data, pac, seed, args.steps, args.lr, workdir=str(workdir),
                                   b1=args.b1, schedule=args.schedule,
                                   checkpoint_every=args.checkpoint_every, update=args.update)
-            if args.score_latest:
-                if not any((workdir / "checkpoints").glob("[0-9]*")):
-                    print(f"{workdir}: no checkpoint yet", flush=True)
-                    continue
-                print(json.dumps({"data": data, "pac": pac, "seed": seed,
-                                  **score(cfg, seed)}), flush=True)
-                continue
             with claim(workdir, wait=wait) as mine:
                 if not mine:
                     print(f"{workdir}: another process is training it; next run", flush=True)
@@ -172,8 +176,6 @@ def main(argv=None) -> int:
                 print(json.dumps(row), flush=True)
                 write_atomic(done, json.dumps(row))
         pending = held_elsewhere
-    if args.score_latest:
-        return 0
     # Every finished run under --out (also those of other processes sharing the sweep).
     runs = [json.loads(f.read_text()) for f in sorted(out.glob("*/score.json"))]
     runs = [r for r in runs

@@ -25,17 +25,31 @@ def data_dir() -> Path:
     return path
 
 
-def run_cli(args, *, devices=1, env=None, timeout=600, check=True):
-    """Runs ``python -m gen_jax ARGS`` with ``devices`` fake CPU devices; returns the process."""
+def _subprocess_env(devices: int, env: dict | None) -> dict:
     full_env = dict(os.environ)
     full_env.pop("GEN_JAX_FAULT_KILL_AT_STEP", None)
     full_env.pop("GEN_JAX_FAULT_TERM_AT_STEP", None)
     full_env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
     full_env["JAX_PLATFORMS"] = "cpu"
     full_env.update(env or {})
+    return full_env
+
+
+def run_cli(args, *, devices=1, env=None, timeout=600, check=True):
+    """Runs ``python -m gen_jax ARGS`` with ``devices`` fake CPU devices; returns the process."""
+    full_env = _subprocess_env(devices, env)
     proc = subprocess.run([sys.executable, "-m", "gen_jax", *map(str, args)], env=full_env,
                           capture_output=True, text=True, timeout=timeout, cwd=REPO)
     if check and proc.returncode != 0:
         raise AssertionError(f"gen-jax {' '.join(map(str, args))} exited {proc.returncode}:\n"
                              f"{proc.stderr[-4000:]}")
+    return proc
+
+
+def run_python(code: str, *, devices=1, timeout=600):
+    """Runs ``python -c CODE`` from the repository root with ``devices`` fake CPU devices."""
+    proc = subprocess.run([sys.executable, "-c", code], env=_subprocess_env(devices, None),
+                          capture_output=True, text=True, timeout=timeout, cwd=REPO)
+    if proc.returncode != 0:
+        raise AssertionError(f"python -c exited {proc.returncode}:\n{proc.stderr[-4000:]}")
     return proc

@@ -14,6 +14,7 @@ from gen_jax.config import OptimConfig
 from gen_jax.data import DatasetInfo
 from gen_jax.models import GANConfig, build, generator_loss, pack
 from gen_jax.train import TrainState
+from tests.conftest import run_python
 
 RING = DatasetInfo("ring8", (2,), 8, None)
 DIGITS = DatasetInfo("digits", (8, 8, 1), 10, 17)
@@ -240,15 +241,10 @@ def test_smoke_steps_update_both_players(cfg, info):
     assert model_batch["x"].shape[0] == 8
 
 
-@pytest.mark.parametrize("update", ["alternating", "simultaneous"])
-@pytest.mark.parametrize("mapper", ["pmap", "vmap"])
-def test_mapped_step_averages_over_the_axis(update, mapper):
-    # The compatibility strategy's layout: a leading device axis, gradients pmean-ed over it.
-    # pmap runs on the local devices (one in-process here); vmap runs the same collectives
-    # over two shards with different data, so replicas only agree if everything is averaged.
+def check_mapped_step(update: str, mapper: str, n: int = 2) -> None:
+    """One mapped step over ``n`` shards with different data: replicas must stay identical."""
     model = build("gan", dataclasses.replace(TINY, r1_weight=1.0, update=update), RING)
     state = _state(model, RING, ema=0.9)
-    n = jax.local_device_count() if mapper == "pmap" else 2
     replicated = jax.tree.map(lambda a: jnp.broadcast_to(a, (n, *jnp.shape(a))), state)
     batch = jax.tree.map(lambda a: a.reshape(n, -1, *a.shape[1:]), _batch(RING, 8 * n))
     mapped = jax.pmap if mapper == "pmap" else lambda f, axis_name: jax.jit(
@@ -260,3 +256,19 @@ def test_mapped_step_averages_over_the_axis(update, mapper):
         np.testing.assert_array_equal(leaf[0], leaf[-1])
     moved = jax.tree.map(lambda a, b: float(jnp.max(jnp.abs(a[0] - b))), new.params, state.params)
     assert min(jax.tree.leaves(moved)) > 0.0
+
+
+@pytest.mark.parametrize("update", ["alternating", "simultaneous"])
+def test_vmapped_step_averages_over_the_axis(update):
+    # The compatibility strategy's layout (a leading device axis, gradients pmean-ed over it),
+    # with vmap running the same collectives over two shards of different data in-process.
+    check_mapped_step(update, "vmap")
+
+
+def test_pmapped_step_on_two_devices_averages_over_them():
+    # The real pmap strategy on two forced host devices, in a fresh process.
+    code = ("import jax; assert jax.local_device_count() == 2, jax.devices()\n"
+            "from tests.models.test_gan import check_mapped_step\n"
+            "for update in ('alternating', 'simultaneous'):\n"
+            "    check_mapped_step(update, 'pmap')\n")
+    run_python(code, devices=2)

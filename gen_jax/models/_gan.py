@@ -349,7 +349,7 @@ class GAN:
     def make_optimizer(self, optim_config: Any, total_steps: int) -> TwoPlayerTransform:
         """The generator's optimizer from ``optim_config``; the discriminator's the same with
         ``d_learning_rate``/``d_b1``/``d_b2`` when set, its schedule counted in its own updates
-        (``n_critic`` per step)."""
+        (``n_critic`` per step, so warm-up and decay end at the same step for both players)."""
         from ..train._optim import make_optimizer  # noqa: PLC0415 -- train imports models
 
         cfg = self.config
@@ -358,6 +358,8 @@ class GAN:
             learning_rate=cfg.d_learning_rate or optim_config.learning_rate,
             b1=optim_config.b1 if cfg.d_b1 is None else cfg.d_b1,
             b2=optim_config.b2 if cfg.d_b2 is None else cfg.d_b2,
+            warmup_steps=optim_config.warmup_steps * cfg.n_critic,
+            decay_steps=optim_config.decay_steps and optim_config.decay_steps * cfg.n_critic,
         )
         return two_player(make_optimizer(optim_config, total_steps),
                           make_optimizer(d_optim, total_steps * cfg.n_critic))

@@ -91,6 +91,24 @@ def test_two_time_scales_and_n_critic_updates():
     assert 1e-2 * 0.99 < dd <= (1 + 2**0.5) * 1e-2
 
 
+@pytest.mark.parametrize("decay_steps", [None, 60])
+def test_discriminator_schedule_keeps_pace_with_the_generators(monkeypatch, decay_steps):
+    # D's schedule counts its own updates (n_critic per step): its warm-up and decay must end
+    # at the same training step as G's, explicit warmup_steps/decay_steps included.
+    from gen_jax.train import _optim
+
+    built, real = [], _optim.make_optimizer
+    monkeypatch.setattr(_optim, "make_optimizer",
+                        lambda cfg, total: built.append((cfg, total)) or real(cfg, total))
+    model = build("gan", dataclasses.replace(TINY, n_critic=3), RING)
+    model.make_optimizer(OptimConfig(learning_rate=1e-3, schedule="cosine", warmup_steps=10,
+                                     decay_steps=decay_steps, end_factor=0.1), 100)
+    (g_cfg, g_total), (d_cfg, d_total) = built
+    g, d = _optim.make_schedule(g_cfg, g_total), _optim.make_schedule(d_cfg, d_total)
+    for t in (0, 5, 10, 30, 59, 60, 80, 100):
+        np.testing.assert_allclose(float(d(3 * t)), float(g(t)), rtol=1e-6, atol=1e-12)
+
+
 def test_simultaneous_update_takes_both_gradients_at_the_step_parameters():
     # Reference from the model's public pieces: D's regularized loss on the fakes, G's loss
     # through the step's (not the updated) discriminator, both applied by one two-player update.

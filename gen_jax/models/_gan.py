@@ -379,7 +379,10 @@ class GAN:
         parameters, optimizer states, EMA and ``batch_stats`` kept, the skip counted, as in
         :func:`gen_jax.train.guarded_update`. With EMA on (``optim.ema_decay``), ``ema_params``
         averages the generator and mirrors the current discriminator, so sampling from the EMA
-        variables uses the averaged generator.
+        variables uses the averaged generator. Its batch-norm running statistics are the live
+        generator's (as StyleGAN2-ADA copies G's buffers into G_ema), not statistics recomputed
+        for the averaged weights (BigGAN's "standing statistics"); with a slow EMA and batch
+        norm in G, the two can differ.
 
         Args:
           preprocess: stored batch + key -> model batch (``{"x", "label"?}``).

@@ -68,7 +68,8 @@ class TrainState(struct.PyTreeNode):
         )
 
     def variables(self, *, ema: bool = False) -> dict[str, Any]:
-        """Flax variables for ``apply``: the (EMA) params plus any batch statistics."""
+        """Flax variables for ``apply``: the (EMA) params plus any batch statistics (the live
+        parameters' running statistics, also beside the EMA params)."""
         params = self.ema_params if ema and self.ema_params is not None else self.params
         out = {"params": params}
         if self.batch_stats:

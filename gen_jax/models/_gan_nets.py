@@ -17,6 +17,7 @@ from ..nn import (
     ConditionalBatchNorm,
     SpectralConv,
     SpectralDense,
+    SpectralEmbed,
     SubpixelConvTranspose,
     conv_kernel_init,
     maxout,
@@ -143,7 +144,7 @@ class Discriminator(nn.Module):
     ``k x k`` convolutions ``d_channels`` with LeakyReLU(0.2), flattened, then a linear output.
     ``spectral_norm`` normalizes every kernel (its power-iteration vectors are ``batch_stats``).
     A conditional discriminator adds the projection ``<embed(y), h>`` of the last features
-    (Miyato & Koyama 2018).
+    (Miyato & Koyama 2018), its class embedding also normalized under ``spectral_norm``.
 
     Attributes:
       config: the family's :class:`GANConfig`.
@@ -189,7 +190,11 @@ class Discriminator(nn.Module):
             h = h.reshape(h.shape[0], -1)
         out = dense(1, h)[:, 0]
         if self.num_classes:
-            embed = nn.Embed(self.num_classes, h.shape[-1], embedding_init=init,
-                             name="projection")(label)
+            if sn:  # the class embedding is normalized too (Miyato & Koyama's SNEmbedID)
+                embed = SpectralEmbed(self.num_classes, h.shape[-1], embedding_init=init,
+                                      name="projection")(label, update_stats=update_stats)
+            else:
+                embed = nn.Embed(self.num_classes, h.shape[-1], embedding_init=init,
+                                 name="projection")(label)
             out = out + jnp.sum(embed.astype(h.dtype) * h, axis=-1)
         return out.astype(jnp.float32)

@@ -15,6 +15,7 @@ from ._patch_conv import PatchConv as PatchConv
 from ._patch_conv import conv2d as conv2d
 from ._spectral import SpectralConv as SpectralConv
 from ._spectral import SpectralDense as SpectralDense
+from ._spectral import SpectralEmbed as SpectralEmbed
 from ._spectral import power_iteration as power_iteration
 from ._upsample import SubpixelConvTranspose as SubpixelConvTranspose
 from ._upsample import subpixel_kernel as subpixel_kernel

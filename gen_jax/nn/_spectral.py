@@ -131,3 +131,28 @@ class SpectralConv(nn.Module):
         if self.use_bias:
             y = y + self.param("bias", nn.initializers.zeros, (self.features,)).astype(self.dtype)
         return y
+
+
+class SpectralEmbed(nn.Module):
+    """``nn.Embed`` with a spectrally normalized table: ``[...] int -> [..., features]``.
+
+    The ``[num_embeddings, features]`` table is divided by its largest singular value, as the
+    projection discriminator's class embedding in Miyato & Koyama (2018) (``SNEmbedID``).
+
+    Attributes:
+      num_embeddings: table rows (classes).
+      features: embedding width.
+      n_steps: power iterations per call.
+      embedding_init: table initializer.
+    """
+
+    num_embeddings: int
+    features: int
+    n_steps: int = 1
+    embedding_init: Initializer = nn.initializers.normal(1.0)
+
+    @nn.compact
+    def __call__(self, ids: jax.Array, *, update_stats: bool) -> jax.Array:
+        table = _SpectralKernel((self.num_embeddings, self.features), self.embedding_init,
+                                self.n_steps, name="sn")(update_stats)
+        return jnp.take(table, ids, axis=0)

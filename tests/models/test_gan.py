@@ -229,7 +229,7 @@ def test_dcgan_generator_subpixel_equals_transposed_convolutions():
     (dataclasses.replace(TINY, loss="wasserstein", gp_weight=10.0, r1_weight=1.0,
                          spectral_norm=True, n_critic=2, pac=2), RING),
     (dataclasses.replace(TINY_CONV, g_channels=(8, 4), d_channels=(4,), loss="hinge",
-                         conditional=True), DIGITS),
+                         conditional=True, spectral_norm=True), DIGITS),
     (dataclasses.replace(TINY_CONV, g_channels=(8, 4), d_channels=(4,), loss="wasserstein",
                          gp_weight=10.0, conditional=True, update="simultaneous"), DIGITS),
 ])

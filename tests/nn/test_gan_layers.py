@@ -12,6 +12,7 @@ from gen_jax.nn import (
     Maxout,
     SpectralConv,
     SpectralDense,
+    SpectralEmbed,
     SubpixelConvTranspose,
     maxout,
     power_iteration,
@@ -65,6 +66,21 @@ def test_spectral_conv_uses_the_flattened_kernel_norm():
     np.testing.assert_allclose(np.asarray(layer.apply(variables, x, update_stats=False)),
                                np.asarray(ref), rtol=1e-4, atol=1e-5)
 
+
+
+def test_spectral_embed_looks_up_rows_of_the_normalized_table():
+    layer = SpectralEmbed(10, 6)
+    ids = jnp.array([3, 0, 9, 3])
+    variables = layer.init(jax.random.PRNGKey(6), ids, update_stats=False)
+    update = jax.jit(lambda v: {**v, **layer.apply(v, ids, update_stats=True,
+                                                   mutable=["batch_stats"])[1]})
+    for _ in range(50):
+        variables = update(variables)
+    table = variables["params"]["sn"]["kernel"]
+    assert table.shape == (10, 6) and float(jnp.linalg.norm(table, 2)) > 1.5
+    expected = table[np.asarray(ids)] / jnp.linalg.norm(table, 2)
+    np.testing.assert_allclose(np.asarray(layer.apply(variables, ids, update_stats=False)),
+                               np.asarray(expected), rtol=1e-4, atol=1e-6)
 
 @pytest.mark.parametrize("k", [4, 5])
 def test_subpixel_equals_stride2_conv_transpose(k):

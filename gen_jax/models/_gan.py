@@ -79,7 +79,8 @@ class GANConfig:
     r1_weight: float = 0.0
     """R1 gamma: adds gamma / 2 * E[||grad D(x_real)||^2] to the discriminator's loss."""
     spectral_norm: bool = False
-    """Spectrally normalize every discriminator kernel (one power iteration per update)."""
+    """Spectrally normalize every discriminator kernel and the projection's class embedding
+    (one power iteration per update)."""
     n_critic: int = 1
     """Discriminator updates per generator update; the step's batch is split into n_critic
     parts, one fresh real batch per discriminator update (as in WGAN-GP)."""

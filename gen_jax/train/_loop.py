@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +148,22 @@ def _init_batch(cfg: ExperimentConfig, size: int) -> dict[str, np.ndarray]:
     return batch
 
 
+def schedule_change(cfg: ExperimentConfig, saved_config: Path) -> str | None:
+    """One line when resuming the run saved at ``saved_config`` under ``cfg`` recomputes its
+    learning-rate schedule over another length (a decaying schedule sized by ``train.steps``),
+    else None."""
+    if not saved_config.exists():
+        return None
+    was = json.loads(saved_config.read_text()).get("train", {}).get("steps")
+    optim = cfg.optim
+    if was in (None, cfg.train.steps) or optim.schedule == "constant" or optim.decay_steps:
+        return None
+    return (f"resuming a run configured for train.steps={was} with train.steps="
+            f"{cfg.train.steps}: its {optim.schedule} learning-rate schedule is recomputed over "
+            f"the new length, so the rate jumps at the resumed step; pass "
+            f"--optim.decay_steps {was} to keep the old schedule")
+
+
 def _example_batch(info: gdata.DatasetInfo) -> dict[str, np.ndarray]:
     dtype = np.uint8 if info.is_discrete else np.float32
     batch = {"x": np.zeros((2, *info.shape), dtype)}
@@ -172,6 +189,9 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
     lead = jax.process_index() == 0
     if lead:
         workdir.mkdir(parents=True, exist_ok=True)
+        resumed = int(strategy.fetch(run.state.step)) > 0
+        if resumed and (change := schedule_change(cfg, workdir / "config.json")):
+            warnings.warn(change, stacklevel=2)
         save_json(cfg, model_name, workdir / "config.json")
 
     train_ds = load_split(cfg, cfg.data.train_split, size=cfg.data.size)

@@ -109,3 +109,36 @@ def test_resume_with_another_architecture_is_a_one_line_error(tmp_path, straight
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
     last = proc.stderr.strip().splitlines()[-1]
     assert "does not fit this model/optimizer config (first difference at " in last
+
+
+def test_resuming_with_more_steps_warns_when_the_schedule_is_stretched(tmp_path):
+    # A cosine schedule is sized by train.steps: resuming a 20-step run as a 30-step one
+    # recomputes it, so the learning rate jumps back up; the run says so and how to avoid it.
+    args = [*ARGS, "--train.workdir", tmp_path / "run", "--optim.schedule", "cosine"]
+    run_cli([*args, "--train.steps", "20"])
+    longer = run_cli([*args, "--train.steps", "30"])
+    assert ("resuming a run configured for train.steps=20 with train.steps=30: its cosine "
+            "learning-rate schedule is recomputed" in longer.stderr), longer.stderr[-2000:]
+    assert "pass --optim.decay_steps 20 to keep the old schedule" in longer.stderr
+    kept = run_cli([*args, "--train.steps", "40", "--optim.decay-steps", "20"])
+    assert "schedule is recomputed" not in kept.stderr
+    assert int(latest_state(tmp_path / "run")["step"]) == 40
+
+
+def test_schedule_change_is_silent_when_the_schedule_does_not_depend_on_the_length(tmp_path):
+    from gen_jax.config import ExperimentConfig, OptimConfig, TrainConfig, save_json
+    from gen_jax.models import VAEConfig
+    from gen_jax.train._loop import schedule_change
+
+    def cfg(steps, **optim):
+        return ExperimentConfig(model=VAEConfig(), optim=OptimConfig(**optim),
+                                train=TrainConfig(steps=steps))
+
+    saved = tmp_path / "config.json"
+    assert schedule_change(cfg(30, schedule="cosine"), saved) is None  # nothing saved yet
+    save_json(cfg(20, schedule="cosine"), "vae", saved)
+    assert "train.steps=20 with train.steps=30" in schedule_change(cfg(30, schedule="cosine"),
+                                                                   saved)
+    assert schedule_change(cfg(20, schedule="cosine"), saved) is None  # same length
+    assert schedule_change(cfg(30), saved) is None  # constant
+    assert schedule_change(cfg(30, schedule="cosine", decay_steps=20), saved) is None

@@ -77,18 +77,29 @@ REGIME = (("model", "update"), ("optim", "learning_rate"), ("optim", "b1"),
           ("optim", "schedule"))
 
 
-def check_same_regime(workdir: Path, cfg) -> None:
-    """Exits with one line if ``workdir`` holds a run of another optimizer or update order
-    (resuming it under this command would mix the two)."""
+def regime_mismatch(workdir: Path, cfg) -> str | None:
+    """What differs between the run saved in ``workdir`` and ``cfg`` in optimizer or update
+    order (and length, for a decaying schedule sized by it), or None: resuming it under this
+    command would mix two regimes, and its score belongs to another table."""
     saved = workdir / "config.json"
     if not saved.exists():
-        return
+        return None
     old = json.loads(saved.read_text())
-    for section, name in REGIME:
-        was, now = old[section][name], getattr(getattr(cfg, section), name)
+    fields = REGIME if cfg.optim.schedule == "constant" else (*REGIME, ("train", "steps"))
+    for section, name in fields:
+        now = getattr(getattr(cfg, section), name)
+        was = old[section].get(name, now)
         if was != now:
-            sys.exit(f"{workdir} was trained with {section}.{name}={was!r}, this command asks "
-                     f"for {now!r}; use another --out")
+            return (f"{workdir} was trained with {section}.{name}={was!r}, this command asks "
+                    f"for {now!r}")
+    return None
+
+
+def check_same_regime(workdir: Path, cfg) -> None:
+    """Exits with one line if ``workdir`` holds a run of another regime (see
+    :func:`regime_mismatch`)."""
+    if mismatch := regime_mismatch(workdir, cfg):
+        sys.exit(f"{mismatch}; use another --out")
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -177,7 +188,10 @@ def main(argv=None) -> int:
                 write_atomic(done, json.dumps(row))
         pending = held_elsewhere
     # Every finished run under --out (also those of other processes sharing the sweep).
-    runs = [json.loads(f.read_text()) for f in sorted(out.glob("*/score.json"))]
+    like = experiment.make(args.data[0], args.pac[0], 0, args.steps, args.lr, workdir="",
+                           b1=args.b1, schedule=args.schedule, update=args.update)
+    runs = [json.loads(f.read_text()) for f in sorted(out.glob("*/score.json"))
+            if regime_mismatch(f.parent, like) is None]
     runs = [r for r in runs
             if r["step"] == args.steps and r.get("update", "alternating") == args.update]
     summary = {"date": datetime.date.today().isoformat(), "steps": args.steps, "lr": args.lr,

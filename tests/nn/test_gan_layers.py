@@ -32,16 +32,23 @@ def test_power_iteration_converges_to_the_spectral_norm():
     np.testing.assert_allclose(float(again), exact, rtol=1e-5)
 
 
+def _power_iterated(layer, variables, inputs, calls=50):
+    """``variables`` after ``calls`` training-mode calls (one power iteration each, u carried
+    in batch_stats)."""
+    update = jax.jit(lambda v: {**v, **layer.apply(v, inputs, update_stats=True,
+                                                   mutable=["batch_stats"])[1]})
+    for _ in range(calls):
+        variables = update(variables)
+    return variables
+
+
 def test_spectral_dense_normalizes_its_kernel_over_updates():
     layer = SpectralDense(16)
     x = jax.random.normal(jax.random.PRNGKey(2), (64, 24))  # full column rank
     variables = layer.init(jax.random.PRNGKey(3), x, update_stats=False)
     kernel = variables["params"]["sn"]["kernel"]
     assert float(jnp.linalg.norm(kernel, 2)) > 1.5  # far from normalized before
-    update = jax.jit(lambda v: {**v, **layer.apply(v, x, update_stats=True,
-                                                   mutable=["batch_stats"])[1]})
-    for _ in range(50):  # one power iteration per call, u carried in batch_stats
-        variables = update(variables)
+    variables = _power_iterated(layer, variables, x)
     # The normalized kernel's spectral norm is 1: y = x @ (W / sigma) + b.
     y = layer.apply(variables, x, update_stats=False)
     w_sn = y - variables["params"]["bias"]  # linear in x: recover W / sigma
@@ -55,10 +62,7 @@ def test_spectral_conv_uses_the_flattened_kernel_norm():
     layer = SpectralConv(5, (3, 3), (2, 2))
     x = jax.random.normal(jax.random.PRNGKey(4), (2, 8, 8, 3))
     variables = layer.init(jax.random.PRNGKey(5), x, update_stats=False)
-    update = jax.jit(lambda v: {**v, **layer.apply(v, x, update_stats=True,
-                                                   mutable=["batch_stats"])[1]})
-    for _ in range(50):
-        variables = update(variables)
+    variables = _power_iterated(layer, variables, x)
     kernel = variables["params"]["sn"]["kernel"]
     sigma = jnp.linalg.norm(kernel.reshape(-1, 5), 2)
     ref = nn.Conv(5, (3, 3), strides=2, padding="SAME").apply(
@@ -67,20 +71,17 @@ def test_spectral_conv_uses_the_flattened_kernel_norm():
                                np.asarray(ref), rtol=1e-4, atol=1e-5)
 
 
-
 def test_spectral_embed_looks_up_rows_of_the_normalized_table():
     layer = SpectralEmbed(10, 6)
     ids = jnp.array([3, 0, 9, 3])
     variables = layer.init(jax.random.PRNGKey(6), ids, update_stats=False)
-    update = jax.jit(lambda v: {**v, **layer.apply(v, ids, update_stats=True,
-                                                   mutable=["batch_stats"])[1]})
-    for _ in range(50):
-        variables = update(variables)
+    variables = _power_iterated(layer, variables, ids)
     table = variables["params"]["sn"]["kernel"]
     assert table.shape == (10, 6) and float(jnp.linalg.norm(table, 2)) > 1.5
     expected = table[np.asarray(ids)] / jnp.linalg.norm(table, 2)
     np.testing.assert_allclose(np.asarray(layer.apply(variables, ids, update_stats=False)),
                                np.asarray(expected), rtol=1e-4, atol=1e-6)
+
 
 @pytest.mark.parametrize("k", [4, 5])
 def test_subpixel_equals_stride2_conv_transpose(k):

@@ -47,15 +47,20 @@ PUBLISHED = {  # PacGAN Table 1, 2-D grid (mean of 10 trials): modes, high-quali
 }
 
 
-def score(cfg, seed: int) -> dict[str, float]:
-    """2,500 samples of the run's latest checkpoint (EMA generator if any) -> mode metrics."""
+def score(cfg, seed: int, num: int = NUM_SAMPLES) -> dict[str, float]:
+    """``num`` samples (the protocol's 2,500) of the run's latest checkpoint (EMA generator if
+    any) -> mode metrics, and the smallest and largest captured mode's share of the
+    high-quality samples."""
     run, _ = build_run(cfg, "gan", restore=True)
     variables = run.state.variables(ema=True)
-    samples = jax.jit(lambda v, k: run.model.sample(v, k, NUM_SAMPLES))(
+    samples = jax.jit(lambda v, k: run.model.sample(v, k, num))(
         variables, jax.random.PRNGKey(10_000 + seed))
     cov = toy_mode_coverage(np.asarray(samples), cfg.data.name)
+    shares = cov.counts[cov.counts > 0] / max(cov.counts.sum(), 1)
     return {"step": int(run.strategy.fetch(run.state.step)), "modes": cov.modes,
-            "high_quality": 100 * cov.high_quality, "kl": cov.kl}
+            "high_quality": 100 * cov.high_quality, "kl": cov.kl,
+            "min_share": float(shares.min()) if shares.size else 0.0,
+            "max_share": float(shares.max(initial=0.0))}
 
 
 @contextlib.contextmanager
@@ -128,6 +133,9 @@ def main(argv=None) -> int:
     p.add_argument("--score-latest", action="store_true",
                    help="only score the latest checkpoint of each run (e.g. of a long run "
                         "still in progress) and print its row")
+    p.add_argument("--num-samples", type=int, default=NUM_SAMPLES,
+                   help="with --score-latest: samples per score (the protocol's 2,500 by "
+                        "default; more to tell the generator's KL from sampling noise)")
     p.add_argument("--data", nargs="*", default=["ring8_r1", "grid25"],
                    choices=TOY_SETS)
     p.add_argument("--pac", nargs="*", type=int, default=[1, 4])
@@ -135,6 +143,9 @@ def main(argv=None) -> int:
     p.add_argument("--report", nargs="*", default=None,
                    help="only print the table of these results.json files (merged)")
     args = p.parse_args(argv)
+    if args.num_samples != NUM_SAMPLES and not args.score_latest:
+        p.error(f"--num-samples applies to --score-latest only; the sweep's table scores the "
+                f"protocol's {NUM_SAMPLES}")
     if args.report is not None:
         parts = [json.loads(Path(f).read_text()) for f in args.report]
         merged = {**parts[0], "runs": [r for part in parts for r in part["runs"]],
@@ -157,7 +168,8 @@ def main(argv=None) -> int:
             if not any((Path(cfg.train.workdir) / "checkpoints").glob("[0-9]*")):
                 print(f"{cfg.train.workdir}: no checkpoint yet", flush=True)
                 continue
-            print(json.dumps({"data": data, "pac": pac, "seed": seed, **score(cfg, seed)}),
+            print(json.dumps({"data": data, "pac": pac, "seed": seed, "num_samples":
+                              args.num_samples, **score(cfg, seed, args.num_samples)}),
                   flush=True)
         return 0
     # Runs another process holds are skipped at first, then waited for: a run whose process

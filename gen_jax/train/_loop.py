@@ -187,10 +187,10 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
     tc, strategy = cfg.train, run.strategy
     workdir = Path(tc.workdir)
     lead = jax.process_index() == 0
+    start = int(strategy.fetch(run.state.step))
     if lead:
         workdir.mkdir(parents=True, exist_ok=True)
-        resumed = int(strategy.fetch(run.state.step)) > 0
-        if resumed and (change := schedule_change(cfg, workdir / "config.json")):
+        if start and (change := schedule_change(cfg, workdir / "config.json")):
             warnings.warn(change, stacklevel=2)
         save_json(cfg, model_name, workdir / "config.json")
 
@@ -208,7 +208,6 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
     )
     evaluator = Evaluator(run, cfg)
     state = run.state
-    start = int(strategy.fetch(state.step))
     fault_step = int(os.environ.get(FAULT_ENV, "-1"))
     term_step = int(os.environ.get(TERM_ENV, "-1"))
     check_every = max(1, min(tc.log_every, tc.max_consecutive_nonfinite))

@@ -24,6 +24,7 @@ from ._logging import MetricWriter, Progress, save_samples
 from ._optim import make_optimizer
 from ._parallel import JitStrategy, PmapStrategy, make_strategy
 from ._preempt import Preempted, StopOnSigterm
+from ._resume import config_changes, describe_changes, schedule_change
 from ._state import TrainState
 from ._step import make_eval_step, train_step_of
 
@@ -110,7 +111,14 @@ def build_run(cfg: ExperimentConfig, model_name: str, *, restore: bool = True) -
             raise ValueError(f"{directory} holds checkpoints up to step {latest}; pass a new "
                              "--train.workdir, or delete that folder to start over")
         if latest is not None:
-            host, data_state = ckpt.restore(strategy.abstract_state(state))
+            try:
+                host, data_state = ckpt.restore(strategy.abstract_state(state))
+            except ValueError as err:  # name the settings that changed the layout, if known
+                changes = config_changes(cfg, model_name, directory.parent / "config.json")
+                if not changes:
+                    raise
+                raise ValueError(f"{err}; the run was trained with other settings: "
+                                 f"{describe_changes(changes)}") from err
             state = host if isinstance(strategy, JitStrategy) else strategy.place_state(host)
         else:
             state = strategy.place_state(state)
@@ -148,22 +156,6 @@ def _init_batch(cfg: ExperimentConfig, size: int) -> dict[str, np.ndarray]:
     return batch
 
 
-def schedule_change(cfg: ExperimentConfig, saved_config: Path) -> str | None:
-    """One line when resuming the run saved at ``saved_config`` under ``cfg`` recomputes its
-    learning-rate schedule over another length (a decaying schedule sized by ``train.steps``),
-    else None."""
-    if not saved_config.exists():
-        return None
-    was = json.loads(saved_config.read_text()).get("train", {}).get("steps")
-    optim = cfg.optim
-    if was in (None, cfg.train.steps) or optim.schedule == "constant" or optim.decay_steps:
-        return None
-    return (f"resuming a run configured for train.steps={was} with train.steps="
-            f"{cfg.train.steps}: its {optim.schedule} learning-rate schedule is recomputed over "
-            f"the new length, so the rate jumps at the resumed step; pass "
-            f"--optim.decay_steps {was} to keep the old schedule")
-
-
 def _example_batch(info: gdata.DatasetInfo) -> dict[str, np.ndarray]:
     dtype = np.uint8 if info.is_discrete else np.float32
     batch = {"x": np.zeros((2, *info.shape), dtype)}
@@ -192,6 +184,11 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
         workdir.mkdir(parents=True, exist_ok=True)
         if start and (change := schedule_change(cfg, workdir / "config.json")):
             warnings.warn(change, stacklevel=2)
+        if start and (changes := config_changes(cfg, model_name, workdir / "config.json")):
+            warnings.warn(f"resuming {workdir} at step {start} with settings that differ from "
+                          f"the ones it was trained with: {describe_changes(changes)}; training "
+                          "goes on with the new ones (pass the old ones to resume it unchanged)",
+                          stacklevel=2)
         save_json(cfg, model_name, workdir / "config.json")
 
     train_ds = load_split(cfg, cfg.data.train_split, size=cfg.data.size)

@@ -109,6 +109,7 @@ def test_resume_with_another_architecture_is_a_one_line_error(tmp_path, straight
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
     last = proc.stderr.strip().splitlines()[-1]
     assert "does not fit this model/optimizer config (first difference at " in last
+    assert last.endswith("the run was trained with other settings: model.latent_dim 4 -> 5"), last
 
 
 def test_resuming_with_more_steps_warns_when_the_schedule_is_stretched(tmp_path):
@@ -120,25 +121,14 @@ def test_resuming_with_more_steps_warns_when_the_schedule_is_stretched(tmp_path)
     assert ("resuming a run configured for train.steps=20 with train.steps=30: its cosine "
             "learning-rate schedule is recomputed" in longer.stderr), longer.stderr[-2000:]
     assert "pass --optim.decay_steps 20 to keep the old schedule" in longer.stderr
-    kept = run_cli([*args, "--train.steps", "40", "--optim.decay-steps", "20"])
+    # The 30-step run decayed over 30 steps: pinning that length keeps its schedule, and is not
+    # a change of settings.
+    kept = run_cli([*args, "--train.steps", "40", "--optim.decay-steps", "30"])
     assert "schedule is recomputed" not in kept.stderr
+    assert "settings that differ" not in kept.stderr, kept.stderr[-2000:]
     assert int(latest_state(tmp_path / "run")["step"]) == 40
-
-
-def test_schedule_change_is_silent_when_the_schedule_does_not_depend_on_the_length(tmp_path):
-    from gen_jax.config import ExperimentConfig, OptimConfig, TrainConfig, save_json
-    from gen_jax.models import VAEConfig
-    from gen_jax.train._loop import schedule_change
-
-    def cfg(steps, **optim):
-        return ExperimentConfig(model=VAEConfig(), optim=OptimConfig(**optim),
-                                train=TrainConfig(steps=steps))
-
-    saved = tmp_path / "config.json"
-    assert schedule_change(cfg(30, schedule="cosine"), saved) is None  # nothing saved yet
-    save_json(cfg(20, schedule="cosine"), "vae", saved)
-    assert "train.steps=20 with train.steps=30" in schedule_change(cfg(30, schedule="cosine"),
-                                                                   saved)
-    assert schedule_change(cfg(20, schedule="cosine"), saved) is None  # same length
-    assert schedule_change(cfg(30), saved) is None  # constant
-    assert schedule_change(cfg(30, schedule="cosine", decay_steps=20), saved) is None
+    lower = run_cli([*args, "--train.steps", "45", "--optim.decay-steps", "30",
+                     "--optim.learning-rate", "0.0005"])
+    assert (f"resuming {tmp_path / 'run'} at step 40 with settings that differ from the ones "
+            "it was trained with: optim.learning_rate 0.001 -> 0.0005; training goes on with "
+            "the new ones" in lower.stderr), lower.stderr[-2000:]

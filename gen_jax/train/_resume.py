@@ -1,0 +1,98 @@
+"""What a resumed run says about settings that differ from those it was trained with.
+
+A run's ``workdir/config.json`` records the config of its last start. Resuming under another
+config is allowed (lowering a learning rate mid-run is a real use), but never silent: the
+settings that change what is trained are named in one line.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..config import ExperimentConfig, to_dict
+
+RUN_ONLY: dict[str, frozenset[str]] = {
+    "data": frozenset({"data_dir", "tfds_dir", "eval_split"}),
+    "train": frozenset({"steps", "workdir", "resume", "log_every", "eval_every",
+                        "num_eval_examples", "sample_every", "num_samples", "checkpoint_every",
+                        "keep_checkpoints", "strategy", "max_consecutive_nonfinite",
+                        "profile_steps", "progress"}),
+}
+"""Fields that do not change what a resumed run trains: where it reads and writes, how often
+it reports, how it is laid out on devices, and its length (see :func:`schedule_change`)."""
+
+MAX_LISTED = 6
+
+
+def _saved(path: Path) -> dict[str, Any] | None:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def schedule_change(cfg: ExperimentConfig, saved_config: Path) -> str | None:
+    """One line when resuming the run saved at ``saved_config`` under ``cfg`` recomputes its
+    learning-rate schedule over another length (a decaying schedule sized by ``train.steps``),
+    else None."""
+    saved = _saved(saved_config)
+    was = None if saved is None else saved.get("train", {}).get("steps")
+    optim = cfg.optim
+    if was in (None, cfg.train.steps) or optim.schedule == "constant" or optim.decay_steps:
+        return None
+    return (f"resuming a run configured for train.steps={was} with train.steps="
+            f"{cfg.train.steps}: its {optim.schedule} learning-rate schedule is recomputed over "
+            f"the new length, so the rate jumps at the resumed step; pass "
+            f"--optim.decay_steps {was} to keep the old schedule")
+
+
+def config_changes(cfg: ExperimentConfig, model_name: str, saved_config: Path) -> list[str]:
+    """``["optim.learning_rate 0.0002 -> 0.0001", ...]``: the settings of ``cfg`` that change
+    what is trained and differ from the run saved at ``saved_config`` (empty when none differ or
+    nothing is saved).
+
+    ``optim.decay_steps`` is compared as the length the schedule decays over (unset means the
+    saved run's ``train.steps``; a change of length alone is :func:`schedule_change`'s), and not
+    at all when both schedules are constant.
+    """
+    was = _saved(saved_config)
+    if was is None:
+        return []
+    now = {"model_name": model_name, **to_dict(cfg)}
+    length = was.get("train", {}).get("steps")
+    for run in (was, now):
+        optim = run.get("optim", {})
+        if optim.get("decay_steps") is None:
+            optim["decay_steps"] = length
+    if was.get("optim", {}).get("schedule") == now["optim"]["schedule"] == "constant":
+        for run in (was, now):
+            run["optim"].pop("decay_steps", None)
+    old, new = _flatten(was), _flatten(now)
+    return [f"{name} {_show(old[name])} -> {_show(new[name])}"
+            for name in sorted(old.keys() & new.keys())  # older runs may lack newer fields
+            if old[name] != new[name] and not _run_only(name)]
+
+
+def describe_changes(changes: list[str]) -> str:
+    """``changes`` as one clause, the first few named and the rest counted."""
+    shown = ", ".join(changes[:MAX_LISTED])
+    more = len(changes) - MAX_LISTED
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def _run_only(name: str) -> bool:
+    section, _, field = name.partition(".")
+    return field in RUN_ONLY.get(section, ())
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict) and not prefix:
+            out.update(_flatten(value, f"{key}."))
+        else:  # JSON lists and tuples compare alike
+            out[prefix + key] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def _show(value: Any) -> str:
+    return "unset" if value is None else json.dumps(value)

@@ -1,0 +1,71 @@
+"""What a resumed run reports about settings that differ from the saved run's."""
+
+import json
+
+from gen_jax.config import DataConfig, ExperimentConfig, OptimConfig, TrainConfig, save_json
+from gen_jax.models import VAEConfig
+from gen_jax.train._resume import config_changes, describe_changes, schedule_change
+
+
+def cfg(steps=20, model=None, data=None, train=None, **optim):
+    return ExperimentConfig(model=model or VAEConfig(), data=data or DataConfig(),
+                            optim=OptimConfig(**optim),
+                            train=TrainConfig(steps=steps, **(train or {})))
+
+
+def test_schedule_change_is_silent_when_the_schedule_does_not_depend_on_the_length(tmp_path):
+    saved = tmp_path / "config.json"
+    assert schedule_change(cfg(30, schedule="cosine"), saved) is None  # nothing saved yet
+    save_json(cfg(20, schedule="cosine"), "vae", saved)
+    assert "train.steps=20 with train.steps=30" in schedule_change(cfg(30, schedule="cosine"),
+                                                                   saved)
+    assert schedule_change(cfg(20, schedule="cosine"), saved) is None  # same length
+    assert schedule_change(cfg(30), saved) is None  # constant
+    assert schedule_change(cfg(30, schedule="cosine", decay_steps=20), saved) is None
+
+
+def test_config_changes_names_what_changes_training_and_nothing_else(tmp_path):
+    saved = tmp_path / "config.json"
+    assert config_changes(cfg(), "vae", saved) == []  # nothing saved yet
+    save_json(cfg(model=VAEConfig(latent_dim=4)), "vae", saved)
+    assert config_changes(cfg(model=VAEConfig(latent_dim=4)), "vae", saved) == []
+    # Where it reads and writes, how often it reports, and its length are not changes.
+    run_only = cfg(40, model=VAEConfig(latent_dim=4), data=DataConfig(data_dir="/elsewhere"),
+                   train={"workdir": "other", "log_every": 7, "checkpoint_every": 9,
+                          "strategy": "pmap", "progress": False})
+    assert config_changes(run_only, "vae", saved) == []
+    changed = cfg(model=VAEConfig(latent_dim=8), data=DataConfig(batch_size=64),
+                  train={"seed": 3}, learning_rate=5e-4, grad_clip_norm=1.0)
+    assert config_changes(changed, "vae", saved) == [
+        "data.batch_size 128 -> 64", "model.latent_dim 4 -> 8", "optim.grad_clip_norm unset -> 1.0",
+        "optim.learning_rate 0.001 -> 0.0005", "train.seed 0 -> 3"]
+    assert config_changes(cfg(model=VAEConfig(latent_dim=4)), "iwae", saved) == [
+        'model_name "vae" -> "iwae"']
+
+
+def test_config_changes_compares_the_decay_length_a_schedule_uses(tmp_path):
+    saved = tmp_path / "config.json"
+    save_json(cfg(20, schedule="cosine"), "vae", saved)
+    # Unset decays over the saved run's 20 steps: pinning it to 20 is the same schedule.
+    assert config_changes(cfg(40, schedule="cosine", decay_steps=20), "vae", saved) == []
+    assert config_changes(cfg(40, schedule="cosine", decay_steps=30), "vae", saved) == [
+        "optim.decay_steps 20 -> 30"]
+    save_json(cfg(20), "vae", saved)  # constant: decay_steps has no effect
+    assert config_changes(cfg(20, decay_steps=30), "vae", saved) == []
+    assert config_changes(cfg(20, schedule="cosine", decay_steps=30), "vae", saved) == [
+        "optim.decay_steps 20 -> 30", 'optim.schedule "constant" -> "cosine"']
+
+
+def test_config_changes_skips_fields_an_older_run_did_not_record(tmp_path):
+    saved = tmp_path / "config.json"
+    save_json(cfg(), "vae", saved)
+    old = json.loads(saved.read_text())
+    del old["optim"]["grad_clip_norm"]
+    saved.write_text(json.dumps(old))
+    assert config_changes(cfg(grad_clip_norm=1.0), "vae", saved) == []
+
+
+def test_describe_changes_names_the_first_few_and_counts_the_rest():
+    assert describe_changes(["a 1 -> 2"]) == "a 1 -> 2"
+    many = [f"f{i} 0 -> 1" for i in range(9)]
+    assert describe_changes(many) == ", ".join(many[:6]) + " and 3 more"

@@ -71,8 +71,13 @@ def make_preprocess(info: gdata.DatasetInfo, cfg, model: Any = None) -> Any:
     return preprocess
 
 
-def build_run(cfg: ExperimentConfig, model_name: str, *, restore: bool = True) -> tuple[Run, Any]:
+def build_run(cfg: ExperimentConfig, model_name: str, *, restore: bool = True,
+              train_ds: gdata.ArrayDataset | None = None) -> tuple[Run, Any]:
     """Builds model, state and strategy; restores the latest checkpoint when asked and present.
+
+    Args:
+      train_ds: the training split, when the caller has it loaded (a data-dependent
+        initialization reads its first examples; else the split is loaded for that).
 
     Returns:
       ``(run, data_state)``: ``data_state`` is the saved input position (None on a fresh start).
@@ -94,7 +99,7 @@ def build_run(cfg: ExperimentConfig, model_name: str, *, restore: bool = True) -
     key_init, key_pre, key_run = jax.random.split(jax.random.PRNGKey(cfg.train.seed), 3)
     example = _example_batch(info)
     if getattr(model, "data_dependent_init", False) and not _has_checkpoint(cfg):
-        example = _init_batch(cfg, cfg.model.init_examples)
+        example = _init_batch(cfg, cfg.model.init_examples, train_ds)
     variables = jax.jit(lambda k1, k2: model.init(k1, preprocess(example, k2)))(key_init, key_pre)
     # Families with several players (GANs) bring their own optimizer and step.
     make_tx = getattr(model, "make_optimizer", None) or make_optimizer
@@ -146,9 +151,11 @@ def _has_checkpoint(cfg: ExperimentConfig) -> bool:
     return directory.is_dir() and any(p.name.isdigit() for p in directory.iterdir())
 
 
-def _init_batch(cfg: ExperimentConfig, size: int) -> dict[str, np.ndarray]:
+def _init_batch(cfg: ExperimentConfig, size: int,
+                ds: gdata.ArrayDataset | None = None) -> dict[str, np.ndarray]:
     """The first ``size`` training examples, the same in every process (data-dependent init)."""
-    ds = load_split(cfg, cfg.data.train_split, size=cfg.data.size)
+    if ds is None:
+        ds = load_split(cfg, cfg.data.train_split, size=cfg.data.size)
     n = min(size, len(ds))
     batch = {"x": ds.x[:n]}
     if ds.label is not None:
@@ -175,7 +182,9 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
         step all of them agreed on) was finished and checkpointed, and the same call resumes
         from it.
     """
-    run, data_state = build_run(cfg, model_name, restore=cfg.train.resume)
+    initialize_from_env()  # before the data: with several processes, process 0 prepares it
+    train_ds = load_split(cfg, cfg.data.train_split, size=cfg.data.size)
+    run, data_state = build_run(cfg, model_name, restore=cfg.train.resume, train_ds=train_ds)
     tc, strategy = cfg.train, run.strategy
     workdir = Path(tc.workdir)
     lead = jax.process_index() == 0
@@ -191,7 +200,6 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
                           stacklevel=2)
         save_json(cfg, model_name, workdir / "config.json")
 
-    train_ds = load_split(cfg, cfg.data.train_split, size=cfg.data.size)
     if cfg.data.batch_size > len(train_ds):
         raise ValueError(f"data.batch_size {cfg.data.batch_size} is larger than the "
                          f"{len(train_ds)} training examples of {cfg.data.name}; lower it")

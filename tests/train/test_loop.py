@@ -111,3 +111,37 @@ def test_profiler_trace_survives_a_resume_inside_its_window(tmp_path):
     train(_cfg(tmp_path, steps=3, profile_steps=(2, 5)), "vae")
     train(_cfg(tmp_path, steps=6, profile_steps=(2, 5)), "vae")  # resumes at 3, inside
     assert len(list((tmp_path / "profile").rglob("*.xplane.pb"))) == 2
+
+
+def test_data_dependent_init_reads_the_training_split_loaded_for_training(tmp_path, monkeypatch):
+    # Glow's ActNorm layers are initialized from the first training examples: the loop hands
+    # them the split it loads for training instead of loading it a second time.
+    from gen_jax import data as gdata
+
+    loads = []
+    real_load = gdata.load
+
+    def counting_load(name, split, **kwargs):
+        loads.append(split)
+        return real_load(name, split, **kwargs)
+
+    monkeypatch.setattr(gdata, "load", counting_load)
+    cfg = ExperimentConfig(
+        model=models.GlowConfig(num_layers=1, hidden=(8,), num_levels=1, init_examples=64),
+        data=DataConfig(name="digits", batch_size=32),
+        optim=OptimConfig(),
+        train=TrainConfig(workdir=str(tmp_path), steps=1, progress=False, eval_every=1000,
+                          sample_every=1000, checkpoint_every=1000, num_eval_examples=32),
+    )
+    train(cfg, "glow")
+    assert loads.count("train") == 1, loads
+    # The initialization really saw those examples: rebuilt from them, the ActNorm
+    # parameters equal the fresh run's.
+    ds = real_load("digits", "train", seed=0)
+    run, _ = build_run(dataclasses.replace(
+        cfg, train=dataclasses.replace(cfg.train, workdir=str(tmp_path / "fresh"))),
+        "glow", restore=False, train_ds=ds)
+    again, _ = build_run(dataclasses.replace(
+        cfg, train=dataclasses.replace(cfg.train, workdir=str(tmp_path / "fresh2"))),
+        "glow", restore=False)
+    jax.tree.map(np.testing.assert_array_equal, run.state.params, again.state.params)

@@ -147,6 +147,9 @@ def main(argv=None) -> int:
         p.error(f"--num-samples applies to --score-latest only; the sweep's table scores the "
                 f"protocol's {NUM_SAMPLES}")
     if args.report is not None:
+        if missing := [f for f in args.report if not Path(f).is_file()]:
+            p.error(f"--report: no results file {missing[0]}; a sweep writes OUT/results.json "
+                    "when all its runs are done")
         parts = [json.loads(Path(f).read_text()) for f in args.report]
         merged = {**parts[0], "runs": [r for part in parts for r in part["runs"]],
                   "wall_s": sum(part["wall_s"] for part in parts)}

@@ -22,13 +22,14 @@ PACKS_PER_BATCH = 64
 
 
 def make(pac: int = 2, seed: int = 0, steps: int = STEPS,
-         workdir: str = "runs/gan_stacked_mnist", checkpoint_every: int = 1000
-         ) -> ExperimentConfig:
-    """DCGAN (pac = 1) or PacDCGAN-pac on stacked MNIST with one seed."""
+         workdir: str = "runs/gan_stacked_mnist", checkpoint_every: int = 1000,
+         g_steps: int = 1) -> ExperimentConfig:
+    """DCGAN (pac = 1) or PacDCGAN-pac on stacked MNIST with one seed; ``g_steps=2`` makes
+    two generator updates per step, as PacGAN's (DCGAN-tensorflow's) code."""
     return ExperimentConfig(
         model=GANConfig(arch="dcgan", latent_dim=100, g_channels=(256, 128, 64),
                         d_channels=(64, 128), kernel_size=5, batch_norm=True,
-                        loss="non_saturating", pac=pac),
+                        loss="non_saturating", pac=pac, g_steps=g_steps),
         data=DataConfig(name="stacked_mnist", batch_size=PACKS_PER_BATCH * pac),
         optim=OptimConfig(optimizer="adam", learning_rate=2e-4, b1=0.5, b2=0.999),
         train=TrainConfig(steps=steps, seed=seed, workdir=workdir, log_every=100,

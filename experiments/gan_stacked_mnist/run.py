@@ -3,7 +3,7 @@ scores 26,000 samples: each channel labeled by the toolkit's MNIST classifier, m
 (of 1,000) and reverse KL of the mode histogram to uniform (PacGAN, Table 2).
 
     python experiments/gan_stacked_mnist/run.py --pac 2 --steps 4000 --out runs/gan_stacked \\
-        [--classifier-dir runs/classifiers] [--score-only]
+        [--g-steps 2] [--classifier-dir runs/classifiers] [--score-only]
 """
 
 from __future__ import annotations
@@ -47,16 +47,21 @@ def main(argv=None) -> int:
     p.add_argument("--pac", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, default=experiment.STEPS)
+    p.add_argument("--g-steps", type=int, default=1,
+                   help="generator updates per step (PacGAN's code: 2); runs with 2 go to "
+                        "OUT/pacM_seedS_g2")
     p.add_argument("--out", default="runs/gan_stacked_mnist")
     p.add_argument("--classifier-dir", default="runs/classifiers")
     p.add_argument("--score-only", action="store_true", help="score the latest checkpoint")
     args = p.parse_args(argv)
-    workdir = str(Path(args.out) / f"pac{args.pac}_seed{args.seed}")
-    cfg = experiment.make(args.pac, args.seed, args.steps, workdir)
+    suffix = "" if args.g_steps == 1 else f"_g{args.g_steps}"
+    workdir = str(Path(args.out) / f"pac{args.pac}_seed{args.seed}{suffix}")
+    cfg = experiment.make(args.pac, args.seed, args.steps, workdir, g_steps=args.g_steps)
     t0 = time.perf_counter()
     if not args.score_only:
         train(cfg, "gan")
     row = {"date": datetime.date.today().isoformat(), "pac": args.pac, "seed": args.seed,
+           "g_steps": args.g_steps,
            **score(cfg, args.seed, args.classifier_dir), "wall_s": time.perf_counter() - t0}
     print(json.dumps(row), flush=True)
     with open(Path(workdir) / "stacked_scores.jsonl", "a") as f:

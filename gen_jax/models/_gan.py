@@ -3,8 +3,8 @@
 :class:`GAN` binds a :class:`GANConfig` to a data set as a
 :class:`~gen_jax.models.GenerativeModel` that brings its own optimizer
 (:meth:`GAN.make_optimizer`: one optax state per player, each with its own learning rate) and
-its own train step (:meth:`GAN.make_train_step`: ``n_critic`` discriminator updates, then one
-generator update; or both players' updates at once). Parameters are
+its own train step (:meth:`GAN.make_train_step`: ``n_critic`` discriminator updates, then
+``g_steps`` generator updates; or both players' updates at once). Parameters are
 ``{"generator": ..., "discriminator": ...}``; non-trainable state (generator batch norm,
 discriminator spectral-norm vectors) is ``batch_stats`` under the same two keys.
 """
@@ -84,6 +84,10 @@ class GANConfig:
     n_critic: int = 1
     """Discriminator updates per generator update; the step's batch is split into n_critic
     parts, one fresh real batch per discriminator update (as in WGAN-GP)."""
+    g_steps: int = 1
+    """Generator updates per step, after the discriminator's (alternating update), each
+    against fresh noise. DCGAN-tensorflow, on which PacGAN's stacked-MNIST code is built,
+    makes 2 "to make sure that d_loss does not go to zero"."""
     update: Literal["alternating", "simultaneous"] = "alternating"
     """alternating: the discriminator's updates first, then the generator's against the
     updated discriminator with fresh fakes (DCGAN, WGAN-GP). simultaneous: both players'
@@ -130,12 +134,15 @@ def _validate(cfg: GANConfig, info: DatasetInfo) -> None:
     if cfg.update == "simultaneous" and cfg.n_critic != 1:
         raise ValueError(f"gan: update='simultaneous' makes one discriminator update per step, "
                          f"got n_critic={cfg.n_critic}; set n_critic=1 or update='alternating'")
+    if cfg.update == "simultaneous" and cfg.g_steps != 1:
+        raise ValueError(f"gan: update='simultaneous' makes one generator update per step, "
+                         f"got g_steps={cfg.g_steps}; set g_steps=1 or update='alternating'")
     if cfg.loss not in LOSSES:
         raise ValueError(f"gan: unknown loss {cfg.loss!r}; use one of {', '.join(LOSSES)}")
     if cfg.loss == "wasserstein" and not (cfg.gp_weight > 0 or cfg.spectral_norm):
         raise ValueError("gan: loss='wasserstein' needs a Lipschitz constraint; set gp_weight "
                          "(e.g. 10) or spectral_norm=True")
-    for name in ("latent_dim", "n_critic", "pac", "d_maxout_pieces", "kernel_size"):
+    for name in ("latent_dim", "n_critic", "g_steps", "pac", "d_maxout_pieces", "kernel_size"):
         if getattr(cfg, name) < 1:
             raise ValueError(f"gan: {name} must be >= 1, got {getattr(cfg, name)}")
     for name in ("gp_weight", "r1_weight"):
@@ -349,21 +356,26 @@ class GAN:
 
     def make_optimizer(self, optim_config: Any, total_steps: int) -> TwoPlayerTransform:
         """The generator's optimizer from ``optim_config``; the discriminator's the same with
-        ``d_learning_rate``/``d_b1``/``d_b2`` when set, its schedule counted in its own updates
-        (``n_critic`` per step, so warm-up and decay end at the same step for both players)."""
+        ``d_learning_rate``/``d_b1``/``d_b2`` when set. Each player's schedule is counted in
+        its own updates (``g_steps`` and ``n_critic`` per step), so warm-up and decay end at
+        the same step for both."""
         from ..train._optim import make_optimizer  # noqa: PLC0415 -- train imports models
 
         cfg = self.config
+        def per_update(optim, updates_per_step):  # the schedule counted in updates
+            return dataclasses.replace(
+                optim, warmup_steps=optim.warmup_steps * updates_per_step,
+                decay_steps=optim.decay_steps and optim.decay_steps * updates_per_step)
+
         d_optim = dataclasses.replace(
             optim_config,
             learning_rate=cfg.d_learning_rate or optim_config.learning_rate,
             b1=optim_config.b1 if cfg.d_b1 is None else cfg.d_b1,
             b2=optim_config.b2 if cfg.d_b2 is None else cfg.d_b2,
-            warmup_steps=optim_config.warmup_steps * cfg.n_critic,
-            decay_steps=optim_config.decay_steps and optim_config.decay_steps * cfg.n_critic,
         )
-        return two_player(make_optimizer(optim_config, total_steps),
-                          make_optimizer(d_optim, total_steps * cfg.n_critic))
+        return two_player(
+            make_optimizer(per_update(optim_config, cfg.g_steps), total_steps * cfg.g_steps),
+            make_optimizer(per_update(d_optim, cfg.n_critic), total_steps * cfg.n_critic))
 
     def make_train_step(self, preprocess: Callable, *, axis_name: str | None = None):
         """The GAN's train step ``(state, batch) -> (state, metrics)``, pure, for jit/pmap.
@@ -371,8 +383,8 @@ class GAN:
         One step (``update="alternating"``): the batch is split into ``n_critic`` parts (rows
         ``i::n_critic``); for each, one discriminator update against as many fresh fakes
         (unrolled in Python: a ``lax.scan`` over the updates made the W5 step 20x slower on
-        XLA:CPU); then one generator update against the updated discriminator with a fresh fake
-        batch of the part's size. With ``update="simultaneous"``: one fake batch of the batch's
+        XLA:CPU); then ``g_steps`` generator updates (default 1) against the updated
+        discriminator, each with a fresh fake batch of the part's size. With ``update="simultaneous"``: one fake batch of the batch's
         size, and both players' gradients at the step's parameters from that one forward pass
         (the discriminator's loss with the fakes held fixed, the generator's with the
         discriminator held fixed), applied together.

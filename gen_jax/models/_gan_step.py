@@ -65,7 +65,7 @@ def make_gan_train_step(model: Any, preprocess: Callable, *, axis_name: str | No
       :class:`TwoPlayerTransform`.
     """
     cfg = model.config
-    n_critic, pac = cfg.n_critic, cfg.pac
+    n_critic, pac, g_steps = cfg.n_critic, cfg.pac, cfg.g_steps
 
     def pmean(tree):
         return tree if axis_name is None else jax.lax.pmean(tree, axis_name)
@@ -107,6 +107,13 @@ def make_gan_train_step(model: Any, preprocess: Callable, *, axis_name: str | No
             metrics = {**metrics, "d_grad_norm": optax.tree.norm(grads)}
             return optax.apply_updates(d_params, updates), d_opt, finite, metrics
 
+        def g_apply(grads, loss, g_params, g_opt):
+            """One generator optimizer update; whether it was finite; the gradient's norm."""
+            finite = jnp.isfinite(loss) & _all_finite(grads)
+            updates, g_opt = g_tx.update(grads, g_opt, g_params)
+            return (optax.apply_updates(g_params, updates), g_opt, finite,
+                    optax.tree.norm(grads))
+
         def alternating():
             def d_update(carry, inputs):
                 d_params, d_opt, d_st, ok = carry
@@ -142,16 +149,30 @@ def make_gan_train_step(model: Any, preprocess: Callable, *, axis_name: str | No
             d_metrics = jax.tree.map(lambda *m: jnp.mean(jnp.stack(m)), *per_update)
             g_label = None if label is None else labels[0]
 
-            def g_loss_fn(gp):
-                fake, new_g_st = model.generate(g_vars(gp, g_stats),
-                                               model._noise(key_g, part), g_label, train=True)
-                d_fake, _ = model.discriminate(d_vars(d_params, d_st), fake, g_label)
-                return generator_loss(cfg.loss, d_fake), new_g_st
+            def g_update(carry, key):
+                gp, g_opt, g_st, ok = carry
 
-            (g_loss, new_g_st), g_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(
-                g_params)
-            g_grads, g_loss, new_g_st = pmean((g_grads, g_loss, new_g_st))
-            return (d_params, d_opt, d_st, d_ok, d_metrics), (g_grads, g_loss, new_g_st)
+                def g_loss_fn(gp):
+                    fake, new_g_st = model.generate(g_vars(gp, g_st), model._noise(key, part),
+                                                   g_label, train=True)
+                    d_fake, _ = model.discriminate(d_vars(d_params, d_st), fake, g_label)
+                    return generator_loss(cfg.loss, d_fake), new_g_st
+
+                (loss, new_g_st), grads = jax.value_and_grad(g_loss_fn, has_aux=True)(gp)
+                grads, loss, new_g_st = pmean((grads, loss, new_g_st))
+                gp, g_opt, finite, grad_norm = g_apply(grads, loss, gp, g_opt)
+                return (gp, g_opt, g_st if new_g_st is None else new_g_st, ok & finite), (
+                    loss, grad_norm)
+
+            # One key as before when g_steps is 1, so such runs are unchanged by the option.
+            g_keys = [key_g] if g_steps == 1 else list(jax.random.split(key_g, g_steps))
+            carry = (g_params, state.opt_state["generator"], g_stats, jnp.array(True))
+            per_g = []
+            for key in g_keys:  # unrolled, as the discriminator's updates
+                carry, out = g_update(carry, key)
+                per_g.append(out)
+            g_loss, g_norm = (jnp.mean(jnp.stack(m)) for m in zip(*per_g))
+            return (d_params, d_opt, d_st, d_ok, d_metrics), (*carry, g_loss, g_norm)
 
         def simultaneous():
             d_params, d_st = state.params["discriminator"], stats.get("discriminator")
@@ -176,15 +197,16 @@ def make_gan_train_step(model: Any, preprocess: Callable, *, axis_name: str | No
             d_loss, g_loss, d_metrics, new_d_st, new_g_st = aux
             d_params, d_opt, d_ok, d_metrics = d_apply(
                 d_grads, d_loss, d_metrics, d_params, state.opt_state["discriminator"])
+            new_g_params, g_opt, g_ok, g_norm = g_apply(g_grads, g_loss, g_params,
+                                                        state.opt_state["generator"])
             return ((d_params, d_opt, d_st if new_d_st is None else new_d_st, d_ok, d_metrics),
-                    (g_grads, g_loss, new_g_st))
+                    (new_g_params, g_opt, new_g_st, g_ok, g_loss, g_norm))
 
-        (d_params, d_opt, d_st, d_ok, d_metrics), (g_grads, g_loss, new_g_stats) = (
+        (d_params, d_opt, d_st, d_ok, d_metrics), (
+            new_g_params, g_opt, new_g_stats, g_ok, g_loss, g_norm) = (
             simultaneous() if cfg.update == "simultaneous" else alternating())
-        g_updates, g_opt = g_tx.update(g_grads, state.opt_state["generator"], g_params)
-        new_g_params = optax.apply_updates(g_params, g_updates)
 
-        finite = d_ok & jnp.isfinite(g_loss) & _all_finite(g_grads)
+        finite = d_ok & g_ok
         params = {"generator": new_g_params, "discriminator": d_params}
         opt_state = {"generator": g_opt, "discriminator": d_opt}
         new_stats = dict(stats)
@@ -215,7 +237,7 @@ def make_gan_train_step(model: Any, preprocess: Callable, *, axis_name: str | No
             longest_skip_run=jnp.maximum(state.longest_skip_run, run),
         )
         metrics = {**d_metrics, "loss": d_metrics["d_loss"], "g_loss": g_loss,
-                   "grad_norm": optax.tree.norm(g_grads)}
+                   "grad_norm": g_norm}
         metrics = jax.tree.map(lambda m: jnp.where(finite, m, 0.0), metrics)
         return new_state, {**metrics, "nonfinite": (~finite).astype(jnp.float32)}
 

@@ -56,6 +56,8 @@ def _state(model, info, optim=LR3, ema=None, steps=100):
     (GANConfig(n_critic=0), RING, "n_critic must be >= 1"),
     (GANConfig(update="both"), RING, "unknown update 'both'"),
     (GANConfig(update="simultaneous", n_critic=2), RING, "set n_critic=1 or update="),
+    (GANConfig(g_steps=0), RING, "g_steps must be >= 1"),
+    (GANConfig(update="simultaneous", g_steps=2), RING, "set g_steps=1 or update="),
 ])
 def test_bad_configs_are_one_line_value_errors(cfg, info, message):
     with pytest.raises(ValueError, match=message) as err:
@@ -92,21 +94,64 @@ def test_two_time_scales_and_n_critic_updates():
 
 
 @pytest.mark.parametrize("decay_steps", [None, 60])
-def test_discriminator_schedule_keeps_pace_with_the_generators(monkeypatch, decay_steps):
-    # D's schedule counts its own updates (n_critic per step): its warm-up and decay must end
-    # at the same training step as G's, explicit warmup_steps/decay_steps included.
+def test_each_players_schedule_keeps_pace_with_the_training_step(monkeypatch, decay_steps):
+    # Each player's schedule counts its own updates (n_critic D and g_steps G per step): both
+    # warm-ups and decays must end at the training step a one-update-per-step schedule would,
+    # explicit warmup_steps/decay_steps included.
     from gen_jax.train import _optim
 
     built, real = [], _optim.make_optimizer
     monkeypatch.setattr(_optim, "make_optimizer",
                         lambda cfg, total: built.append((cfg, total)) or real(cfg, total))
-    model = build("gan", dataclasses.replace(TINY, n_critic=3), RING)
-    model.make_optimizer(OptimConfig(learning_rate=1e-3, schedule="cosine", warmup_steps=10,
-                                     decay_steps=decay_steps, end_factor=0.1), 100)
+    optim = OptimConfig(learning_rate=1e-3, schedule="cosine", warmup_steps=10,
+                        decay_steps=decay_steps, end_factor=0.1)
+    build("gan", dataclasses.replace(TINY, n_critic=3, g_steps=2), RING).make_optimizer(optim, 100)
     (g_cfg, g_total), (d_cfg, d_total) = built
     g, d = _optim.make_schedule(g_cfg, g_total), _optim.make_schedule(d_cfg, d_total)
+    per_step = _optim.make_schedule(optim, 100)
     for t in (0, 5, 10, 30, 59, 60, 80, 100):
-        np.testing.assert_allclose(float(d(3 * t)), float(g(t)), rtol=1e-6, atol=1e-12)
+        np.testing.assert_allclose(float(d(3 * t)), float(per_step(t)), rtol=1e-6, atol=1e-12)
+        np.testing.assert_allclose(float(g(2 * t)), float(per_step(t)), rtol=1e-6, atol=1e-12)
+
+
+def test_g_steps_make_that_many_generator_updates_against_the_updated_discriminator():
+    # Reference: the discriminator's update of a one-G-update step (the same: D goes first),
+    # then two generator updates by hand through the updated D, batch-norm stats carried over.
+    cfg = dataclasses.replace(TINY, spectral_norm=True)
+    model = build("gan", dataclasses.replace(cfg, g_steps=2), RING)
+    one = build("gan", cfg, RING)
+    z = jax.random.normal(jax.random.PRNGKey(7), (8, 2))
+    model._noise = one._noise = lambda key, num: z[:num]
+    state = _state(model, RING)
+    batch = _batch(RING, 8)
+    new, metrics = jax.jit(model.make_train_step(_preprocess))(state, batch)
+    after_d, _ = jax.jit(one.make_train_step(_preprocess))(state, batch)
+    d_vars = {"params": after_d.params["discriminator"],
+              "batch_stats": after_d.batch_stats["discriminator"]}
+
+    gp, g_opt, g_st, losses = (state.params["generator"], state.opt_state["generator"],
+                               state.batch_stats["generator"], [])
+    for _ in range(2):
+        def g_loss(p, g_st=g_st):
+            out, new_st = model.generate({"params": p, "batch_stats": g_st}, z, None, train=True)
+            return generator_loss("non_saturating", model.discriminate(d_vars, out, None)[0]), \
+                new_st
+
+        (loss, g_st), grads = jax.value_and_grad(g_loss, has_aux=True)(gp)
+        updates, g_opt = state.tx.generator.update(grads, g_opt, gp)
+        gp = optax.apply_updates(gp, updates)
+        losses.append(loss)
+    close = functools.partial(np.testing.assert_allclose, rtol=1e-5, atol=1e-7)
+    jax.tree.map(close, new.params["generator"], gp)
+    jax.tree.map(close, new.opt_state["generator"], g_opt)
+    jax.tree.map(close, new.batch_stats["generator"], g_st)
+    jax.tree.map(close, new.params["discriminator"], after_d.params["discriminator"])
+    close(metrics["g_loss"], np.mean(losses))
+    assert int(new.opt_state["generator"][0].count) == 2
+    # One G update from the same start ends elsewhere: the second update happened.
+    moved = jax.tree.map(lambda a, b: float(jnp.max(jnp.abs(a - b))),
+                         new.params["generator"], after_d.params["generator"])
+    assert max(jax.tree.leaves(moved)) > 1e-6
 
 
 def test_simultaneous_update_takes_both_gradients_at_the_step_parameters():
@@ -227,7 +272,7 @@ def test_dcgan_generator_subpixel_equals_transposed_convolutions():
 
 @pytest.mark.parametrize("cfg, info", [
     (dataclasses.replace(TINY, loss="wasserstein", gp_weight=10.0, r1_weight=1.0,
-                         spectral_norm=True, n_critic=2, pac=2), RING),
+                         spectral_norm=True, n_critic=2, g_steps=2, pac=2), RING),
     (dataclasses.replace(TINY_CONV, g_channels=(8, 4), d_channels=(4,), loss="hinge",
                          conditional=True, spectral_norm=True), DIGITS),
     (dataclasses.replace(TINY_CONV, g_channels=(8, 4), d_channels=(4,), loss="wasserstein",
@@ -259,9 +304,10 @@ def test_smoke_steps_update_both_players(cfg, info):
     assert per_example and all(v.shape == (8,) for v in per_example.values())
 
 
-def check_mapped_step(update: str, mapper: str, n: int = 2) -> None:
+def check_mapped_step(update: str, mapper: str, n: int = 2, g_steps: int = 1) -> None:
     """One mapped step over ``n`` shards with different data: replicas must stay identical."""
-    model = build("gan", dataclasses.replace(TINY, r1_weight=1.0, update=update), RING)
+    model = build("gan", dataclasses.replace(TINY, r1_weight=1.0, update=update,
+                                             g_steps=g_steps), RING)
     state = _state(model, RING, ema=0.9)
     replicated = jax.tree.map(lambda a: jnp.broadcast_to(a, (n, *jnp.shape(a))), state)
     batch = jax.tree.map(lambda a: a.reshape(n, -1, *a.shape[1:]), _batch(RING, 8 * n))
@@ -276,11 +322,12 @@ def check_mapped_step(update: str, mapper: str, n: int = 2) -> None:
     assert min(jax.tree.leaves(moved)) > 0.0
 
 
-@pytest.mark.parametrize("update", ["alternating", "simultaneous"])
-def test_vmapped_step_averages_over_the_axis(update):
+@pytest.mark.parametrize("update, g_steps", [("alternating", 1), ("alternating", 2),
+                                             ("simultaneous", 1)])
+def test_vmapped_step_averages_over_the_axis(update, g_steps):
     # The compatibility strategy's layout (a leading device axis, gradients pmean-ed over it),
     # with vmap running the same collectives over two shards of different data in-process.
-    check_mapped_step(update, "vmap")
+    check_mapped_step(update, "vmap", g_steps=g_steps)
 
 
 def test_pmapped_step_on_two_devices_averages_over_them():

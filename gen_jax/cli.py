@@ -60,6 +60,9 @@ def _main(argv: list[str] | None) -> int:
     p.add_argument("--npy", default=None, help="also save the raw samples as a .npy file")
     p.add_argument("--temperature", type=float, default=1.0,
                    help="scale of the prior's standard deviation (flows; < 1: sharper samples)")
+    p.add_argument("--label", type=int, default=None,
+                   help="class-conditional runs: sample only this class (default: each class "
+                        "in turn)")
     p = sub.add_parser("eval", help="evaluation report of a trained run: likelihoods, sample "
                        "quality, sample grid, nearest training images (JSON + markdown)")
     p.add_argument("--workdir", required=True, help="the run's output folder")
@@ -264,9 +267,10 @@ def _sample(args) -> int:
     run = _load_run(args.workdir)
     cfg = dataclasses.replace(run.config,
                               train=dataclasses.replace(run.config.train, num_samples=args.num))
-    samples = Evaluator(run, cfg, temperature=args.temperature).samples(
+    samples = Evaluator(run, cfg, temperature=args.temperature, label=args.label).samples(
         run.state, jax.random.PRNGKey(args.seed))
     suffix = f"_t{args.temperature:g}" if args.temperature != 1.0 else ""
+    suffix += f"_label{args.label}" if args.label is not None else ""
     out = Path(args.out or Path(args.workdir) / f"samples_seed{args.seed}{suffix}.png")
     save_samples(samples, out)
     if args.npy:

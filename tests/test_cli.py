@@ -36,6 +36,10 @@ def test_train_sample_eval_round_trip(tmp_path):
 
     samples = np.load(tmp_path / "s.npy")
     assert samples.shape == (16, 8, 8, 1) and samples.min() >= 0 and samples.max() <= 1
+    proc = run_cli(["sample", "--workdir", tmp_path, "--label", "1"], check=False)
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1] == (
+        "gen-jax: error: this vae run is not class-conditional, so it has no label to sample; "
+        "leave out the label")
 
     run_cli(["eval", "--workdir", tmp_path, "--importance-samples", "50", "--num-examples", "64"])
     report = json.loads((tmp_path / "eval_test.json").read_text())
@@ -57,6 +61,17 @@ def test_conditional_vae_samples_depend_on_the_label(tmp_path):
                                           label=jax.numpy.array([0, c]))) for c in (0, 7)]
     np.testing.assert_array_equal(same_z[0][0], same_z[1][0])  # same z, same label
     assert np.abs(same_z[0][1] - same_z[1][1]).mean() > 1e-3  # same z, labels 0 vs 7
+
+    # `sample --label 7`: every sample of class 7, the same draws as the model's own sampler.
+    run_cli(["sample", "--workdir", tmp_path, "--num", "6", "--label", "7", "--npy",
+             tmp_path / "sevens.npy"])
+    expected = run.model.sample(run.state.variables(ema=True), jax.random.PRNGKey(0), 6,
+                                label=jax.numpy.full((6,), 7, jax.numpy.int32))
+    np.testing.assert_allclose(np.load(tmp_path / "sevens.npy"), expected, rtol=1e-5, atol=1e-6)
+    assert (tmp_path / "samples_seed0_label7.png").is_file()
+    proc = run_cli(["sample", "--workdir", tmp_path, "--label", "10"], check=False)
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1] == (
+        "gen-jax: error: label 10 is not a class of digits; use 0 to 9")
 
 
 def test_autoencoder_writes_reconstructions(tmp_path):

@@ -357,14 +357,23 @@ def _check_finite(strategy, state, tc, ckpt: Checkpointer, step: int) -> None:
 class Evaluator:
     """Periodic evaluation and sample grids for a run, jitted once and reused."""
 
-    def __init__(self, run: Run, cfg: ExperimentConfig, *, temperature: float = 1.0):
+    def __init__(self, run: Run, cfg: ExperimentConfig, *, temperature: float = 1.0,
+                 label: int | None = None):
         """Args: ``temperature`` scales the prior's standard deviation when sampling (for
-        families with ``supports_temperature``; 1 is the model itself)."""
+        families with ``supports_temperature``; 1 is the model itself); ``label``: a
+        class-conditional model samples only this class (default: the classes in turn)."""
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
         if temperature != 1.0 and not getattr(run.model, "supports_temperature", False):
             raise ValueError(f"model {run.model_name!r} has no temperature; sample at "
                              "temperature 1")
+        conditional = getattr(cfg.model, "conditional", False)
+        if label is not None and not conditional:
+            raise ValueError(f"this {run.model_name} run is not class-conditional, so it has no "
+                             "label to sample; leave out the label")
+        if label is not None and not 0 <= label < run.info.num_classes:
+            raise ValueError(f"label {label} is not a class of {run.info.name}; use 0 to "
+                             f"{run.info.num_classes - 1}")
         self.run, self.cfg = run, cfg
         self._eval_ds = None
         model, strategy = run.model, run.strategy
@@ -384,9 +393,9 @@ class Evaluator:
         else:
             self._eval = jax.jit(eval_sums)
         num = cfg.train.num_samples
-        label = None
-        if getattr(cfg.model, "conditional", False):
-            label = jnp.arange(num, dtype=jnp.int32) % run.info.num_classes
+        if conditional:
+            label = (jnp.arange(num, dtype=jnp.int32) % run.info.num_classes if label is None
+                     else jnp.full((num,), label, jnp.int32))
         kwargs = {"temperature": temperature} if temperature != 1.0 else {}
         self._sample = jax.jit(
             lambda variables, key: model.sample(variables, key, num, label=label, **kwargs)

@@ -31,10 +31,12 @@ from ._gan_losses import (
     gradient_penalty,
     r1_penalty,
 )
-from ._gan_nets import Discriminator, Generator, pack
+from ._gan_nets import BN_MOMENTUM, Discriminator, Generator, pack
 from ._gan_step import TwoPlayerTransform, make_gan_train_step, two_player
 
 Dtype = Any
+STANDING_BATCH = 256
+"""Noise vectors per batch of :meth:`GAN.with_standing_stats`."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,6 +107,11 @@ class GANConfig:
     conditional: bool = False
     """Class-conditional: conditional batch norm and a one-hot label in the generator, a
     projection discriminator (data with labels, pac = 1)."""
+    standing_stats: int = 0
+    """Sampling and evaluation with batch norm in the generator: normalize with statistics
+    recomputed for the parameters in use (the EMA's, when on) over this many batches of
+    ``STANDING_BATCH`` noise vectors, BigGAN's "standing statistics"; 0: the running
+    statistics of training."""
 
 
 def _validate(cfg: GANConfig, info: DatasetInfo) -> None:
@@ -145,7 +152,7 @@ def _validate(cfg: GANConfig, info: DatasetInfo) -> None:
     for name in ("latent_dim", "n_critic", "g_steps", "pac", "d_maxout_pieces", "kernel_size"):
         if getattr(cfg, name) < 1:
             raise ValueError(f"gan: {name} must be >= 1, got {getattr(cfg, name)}")
-    for name in ("gp_weight", "r1_weight"):
+    for name in ("gp_weight", "r1_weight", "standing_stats"):
         if getattr(cfg, name) < 0:
             raise ValueError(f"gan: {name} must be >= 0, got {getattr(cfg, name)}")
     if cfg.d_learning_rate is not None and not cfg.d_learning_rate > 0:
@@ -167,6 +174,13 @@ def _player(variables: Variables, player: str) -> Variables:
     if player in stats:
         out["batch_stats"] = stats[player]
     return out
+
+
+def _map_layers(fn: Callable, tree: Any) -> Any:
+    """``fn`` applied to every ``{"mean", "var"}`` batch-norm layer of a ``batch_stats`` tree."""
+    if set(tree) == {"mean", "var"}:
+        return fn(tree)
+    return {k: _map_layers(fn, v) for k, v in tree.items()}
 
 
 class GAN:
@@ -318,10 +332,43 @@ class GAN:
             out["batch_stats"] = stats
         return out
 
+    def with_standing_stats(
+        self, variables: Variables, key: jax.Array, num_batches: int,
+        batch_size: int = STANDING_BATCH,
+    ) -> Variables:
+        """``variables`` with the generator's batch-norm statistics replaced by those of its
+        own parameters on ``num_batches`` batches of ``batch_size`` noise vectors (labels
+        cycling through the classes): BigGAN's standing statistics, here the exact mean and
+        (biased) variance of every batch-norm input over all the batches pooled, each batch
+        normalized by its own statistics as in training. Unchanged without batch norm."""
+        g_vars = _player(variables, "generator")
+        if "batch_stats" not in g_vars or num_batches < 1:
+            return variables
+        zeros = jax.tree.map(jnp.zeros_like, g_vars["batch_stats"])
+        label = (jnp.arange(batch_size, dtype=jnp.int32) % self.num_classes
+                 if self.num_classes else None)
+
+        def batch_moments(k):  # from zero running stats, one update is (1 - momentum) * stat
+            _, new = self.generate({**g_vars, "batch_stats": zeros},
+                                   self._noise(k, batch_size), label, train=True)
+            return jax.tree.map(lambda s: s / (1.0 - BN_MOMENTUM), new)
+
+        moments = jax.lax.map(batch_moments, jax.random.split(key, num_batches))
+
+        def pool(layer):  # E[x] and E[x^2] - E[x]^2 over all batches
+            mean = layer["mean"].mean(0)
+            second = (layer["var"] + layer["mean"] ** 2).mean(0)
+            return {"mean": mean, "var": jnp.maximum(second - mean**2, 0.0)}
+
+        stats = _map_layers(pool, moments)
+        return {**variables,
+                "batch_stats": {**variables["batch_stats"], "generator": stats}}
+
     def sample(
         self, variables: Variables, key: jax.Array, num: int, label: jax.Array | None = None
     ) -> jax.Array:
-        """``[num, *shape]`` generator samples in data space (batch norm in inference mode).
+        """``[num, *shape]`` generator samples in data space (batch norm in inference mode,
+        with standing statistics when ``standing_stats`` is set).
 
         A conditional model without ``label`` cycles through the classes (``arange(num) % C``).
         """
@@ -329,17 +376,25 @@ class GAN:
             label = jnp.arange(num, dtype=jnp.int32) % self.num_classes
         if not self.num_classes:
             label = None
+        if self.config.standing_stats:
+            key, key_stats = jax.random.split(key)
+            variables = self.with_standing_stats(variables, key_stats,
+                                                 self.config.standing_stats)
         out, _ = self.generate(_player(variables, "generator"), self._noise(key, num), label,
                                train=False)
         return self._to_data(out)
 
     def evaluate(self, variables: Variables, batch: Batch, key: jax.Array) -> Metrics:
         """Per-example ``d_real`` and ``d_fake`` (the logit of the example's pack, on real data
-        and on as many fresh samples) and, on the mode-collapse toy sets (ring8, ring8_r1, grid25),
-        ``high_quality``: whether the sample is within 3 standard deviations of its nearest
-        mode."""
+        and on as many fresh samples, standing statistics as in :meth:`sample`) and, on the
+        mode-collapse toy sets (ring8, ring8_r1, grid25), ``high_quality``: whether the sample
+        is within 3 standard deviations of its nearest mode."""
         x, label = self._inputs(batch)
         pac = self.config.pac
+        if self.config.standing_stats:
+            key, key_stats = jax.random.split(key)
+            variables = self.with_standing_stats(variables, key_stats,
+                                                 self.config.standing_stats)
         fake, _ = self.generate(_player(variables, "generator"), self._noise(key, x.shape[0]),
                                 label, train=False)
         d_vars = _player(variables, "discriminator")
@@ -393,9 +448,9 @@ class GAN:
         :func:`gen_jax.train.guarded_update`. With EMA on (``optim.ema_decay``), ``ema_params``
         averages the generator and mirrors the current discriminator, so sampling from the EMA
         variables uses the averaged generator. Its batch-norm running statistics are the live
-        generator's (as StyleGAN2-ADA copies G's buffers into G_ema), not statistics recomputed
-        for the averaged weights (BigGAN's "standing statistics"); with a slow EMA and batch
-        norm in G, the two can differ.
+        generator's (as StyleGAN2-ADA copies G's buffers into G_ema); with a slow EMA and batch
+        norm in G the two can differ, and ``standing_stats`` has sampling recompute them for
+        the averaged weights (BigGAN's "standing statistics").
 
         Args:
           preprocess: stored batch + key -> model batch (``{"x", "label"?}``).

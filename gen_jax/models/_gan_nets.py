@@ -61,6 +61,10 @@ def pack(x: jax.Array, pac: int) -> jax.Array:
     return x.reshape(b // pac, -1)
 
 
+BN_MOMENTUM = 0.9
+"""Decay of the generator's batch-norm running statistics."""
+
+
 class Generator(nn.Module):
     """``z`` ``[N, latent]`` (and labels ``[N]``) -> ``[N, *shape]`` in model space.
 
@@ -91,8 +95,9 @@ class Generator(nn.Module):
         if not cfg.batch_norm:
             return h
         if self.num_classes:
-            return ConditionalBatchNorm(self.num_classes)(h, label, train=train)
-        return nn.BatchNorm(use_running_average=not train, momentum=0.9)(h)
+            return ConditionalBatchNorm(self.num_classes, momentum=BN_MOMENTUM)(
+                h, label, train=train)
+        return nn.BatchNorm(use_running_average=not train, momentum=BN_MOMENTUM)(h)
 
     @nn.compact
     def __call__(self, z: jax.Array, label: jax.Array | None = None, *, train: bool) -> jax.Array:

@@ -14,6 +14,7 @@ from typing import Any
 from ..config import ExperimentConfig, to_dict
 
 RUN_ONLY: dict[str, frozenset[str]] = {
+    "model": frozenset({"standing_stats", "init_examples"}),
     "data": frozenset({"data_dir", "tfds_dir", "eval_split"}),
     "train": frozenset({"steps", "workdir", "resume", "log_every", "eval_every",
                         "num_eval_examples", "sample_every", "num_samples", "checkpoint_every",
@@ -21,28 +22,41 @@ RUN_ONLY: dict[str, frozenset[str]] = {
                         "profile_steps", "progress"}),
 }
 """Fields that do not change what a resumed run trains: where it reads and writes, how often
-it reports, how it is laid out on devices, and its length (see :func:`schedule_change`)."""
+it reports, how it is laid out on devices, how it samples, what only a fresh start uses, and
+its length (see :func:`schedule_change`)."""
 
 MAX_LISTED = 6
+SECTIONS = ("model", "data", "optim", "train")
 
 
 def _saved(path: Path) -> dict[str, Any] | None:
-    return json.loads(path.read_text()) if path.exists() else None
+    """The saved config, or None when there is none or it is unreadable (nothing to compare)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _decay_length(run: dict[str, Any]) -> int | None:
+    """The number of steps a saved or new config's schedule decays over."""
+    return run.get("optim", {}).get("decay_steps") or run.get("train", {}).get("steps")
 
 
 def schedule_change(cfg: ExperimentConfig, saved_config: Path) -> str | None:
     """One line when resuming the run saved at ``saved_config`` under ``cfg`` recomputes its
-    learning-rate schedule over another length (a decaying schedule sized by ``train.steps``),
-    else None."""
+    decaying learning-rate schedule over another length (``optim.decay_steps`` unset, so the
+    new ``train.steps`` sizes it), else None."""
     saved = _saved(saved_config)
-    was = None if saved is None else saved.get("train", {}).get("steps")
     optim = cfg.optim
-    if was in (None, cfg.train.steps) or optim.schedule == "constant" or optim.decay_steps:
+    if saved is None or optim.schedule == "constant" or optim.decay_steps:
         return None
-    return (f"resuming a run configured for train.steps={was} with train.steps="
-            f"{cfg.train.steps}: its {optim.schedule} learning-rate schedule is recomputed over "
-            f"the new length, so the rate jumps at the resumed step; pass "
-            f"--optim.decay_steps {was} to keep the old schedule")
+    was = _decay_length(saved)
+    if was in (None, cfg.train.steps):
+        return None
+    return (f"resuming a run whose {optim.schedule} learning-rate schedule decays over {was} "
+            f"steps with train.steps={cfg.train.steps}: the schedule is recomputed over the new "
+            f"length, so the rate jumps at the resumed step; pass --optim.decay_steps {was} to "
+            f"keep the old schedule")
 
 
 def config_changes(cfg: ExperimentConfig, model_name: str, saved_config: Path) -> list[str]:
@@ -50,25 +64,28 @@ def config_changes(cfg: ExperimentConfig, model_name: str, saved_config: Path) -
     what is trained and differ from the run saved at ``saved_config`` (empty when none differ or
     nothing is saved).
 
-    ``optim.decay_steps`` is compared as the length the schedule decays over (unset means the
-    saved run's ``train.steps``; a change of length alone is :func:`schedule_change`'s), and not
-    at all when both schedules are constant.
+    A field the saved config lacks (written before the field existed) counts as its default,
+    which is what that run used. ``optim.decay_steps`` is compared as the length the schedule
+    decays over, when set in ``cfg`` (unset, a change of length is :func:`schedule_change`'s),
+    and not at all when both schedules are constant.
     """
     was = _saved(saved_config)
     if was is None:
         return []
     now = {"model_name": model_name, **to_dict(cfg)}
-    length = was.get("train", {}).get("steps")
-    for run in (was, now):
-        optim = run.get("optim", {})
-        if optim.get("decay_steps") is None:
-            optim["decay_steps"] = length
-    if was.get("optim", {}).get("schedule") == now["optim"]["schedule"] == "constant":
+    for section in SECTIONS:  # older runs: the defaults of fields added since
+        defaults = to_dict(type(getattr(cfg, section))())
+        was[section] = {**defaults, **was.get(section, {})}
+    was_length = _decay_length(was)
+    was["optim"]["decay_steps"] = was_length
+    if now["optim"]["decay_steps"] is None:
+        now["optim"]["decay_steps"] = was_length
+    if was["optim"]["schedule"] == now["optim"]["schedule"] == "constant":
         for run in (was, now):
-            run["optim"].pop("decay_steps", None)
+            run["optim"].pop("decay_steps")
     old, new = _flatten(was), _flatten(now)
     return [f"{name} {_show(old[name])} -> {_show(new[name])}"
-            for name in sorted(old.keys() & new.keys())  # older runs may lack newer fields
+            for name in sorted(old.keys() & new.keys())
             if old[name] != new[name] and not _run_only(name)]
 
 

@@ -118,8 +118,8 @@ def test_resuming_with_more_steps_warns_when_the_schedule_is_stretched(tmp_path)
     args = [*ARGS, "--train.workdir", tmp_path / "run", "--optim.schedule", "cosine"]
     run_cli([*args, "--train.steps", "20"])
     longer = run_cli([*args, "--train.steps", "30"])
-    assert ("resuming a run configured for train.steps=20 with train.steps=30: its cosine "
-            "learning-rate schedule is recomputed" in longer.stderr), longer.stderr[-2000:]
+    assert ("resuming a run whose cosine learning-rate schedule decays over 20 steps with "
+            "train.steps=30: the schedule is recomputed" in longer.stderr), longer.stderr[-2000:]
     assert "pass --optim.decay_steps 20 to keep the old schedule" in longer.stderr
     # The 30-step run decayed over 30 steps: pinning that length keeps its schedule, and is not
     # a change of settings.

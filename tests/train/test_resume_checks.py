@@ -3,7 +3,7 @@
 import json
 
 from gen_jax.config import DataConfig, ExperimentConfig, OptimConfig, TrainConfig, save_json
-from gen_jax.models import VAEConfig
+from gen_jax.models import GANConfig, VAEConfig
 from gen_jax.train._resume import config_changes, describe_changes, schedule_change
 
 
@@ -17,11 +17,25 @@ def test_schedule_change_is_silent_when_the_schedule_does_not_depend_on_the_leng
     saved = tmp_path / "config.json"
     assert schedule_change(cfg(30, schedule="cosine"), saved) is None  # nothing saved yet
     save_json(cfg(20, schedule="cosine"), "vae", saved)
-    assert "train.steps=20 with train.steps=30" in schedule_change(cfg(30, schedule="cosine"),
-                                                                   saved)
+    assert "decays over 20 steps with train.steps=30" in schedule_change(
+        cfg(30, schedule="cosine"), saved)
     assert schedule_change(cfg(20, schedule="cosine"), saved) is None  # same length
     assert schedule_change(cfg(30), saved) is None  # constant
     assert schedule_change(cfg(30, schedule="cosine", decay_steps=20), saved) is None
+
+
+def test_schedule_change_names_the_length_the_saved_schedule_decayed_over(tmp_path):
+    # A 40-step run that decayed over 20 steps, resumed as 60 without decay_steps: the new
+    # schedule decays over 60, and keeping the old one takes --optim.decay_steps 20.
+    saved = tmp_path / "config.json"
+    save_json(cfg(40, schedule="cosine", decay_steps=20), "vae", saved)
+    line = schedule_change(cfg(60, schedule="cosine"), saved)
+    assert "decays over 20 steps with train.steps=60" in line
+    assert line.endswith("pass --optim.decay_steps 20 to keep the old schedule")
+    assert config_changes(cfg(60, schedule="cosine"), "vae", saved) == []  # said once
+    assert schedule_change(cfg(20, schedule="cosine"), saved) is None  # 20 steps: the same
+    assert config_changes(cfg(60, schedule="cosine", decay_steps=50), "vae", saved) == [
+        "optim.decay_steps 20 -> 50"]
 
 
 def test_config_changes_names_what_changes_training_and_nothing_else(tmp_path):
@@ -56,13 +70,30 @@ def test_config_changes_compares_the_decay_length_a_schedule_uses(tmp_path):
         "optim.decay_steps 20 -> 30", 'optim.schedule "constant" -> "cosine"']
 
 
-def test_config_changes_skips_fields_an_older_run_did_not_record(tmp_path):
+def test_config_changes_counts_fields_an_older_run_did_not_record_as_their_defaults(tmp_path):
     saved = tmp_path / "config.json"
     save_json(cfg(), "vae", saved)
     old = json.loads(saved.read_text())
     del old["optim"]["grad_clip_norm"]
     saved.write_text(json.dumps(old))
-    assert config_changes(cfg(grad_clip_norm=1.0), "vae", saved) == []
+    assert config_changes(cfg(), "vae", saved) == []
+    assert config_changes(cfg(grad_clip_norm=1.0), "vae", saved) == [
+        "optim.grad_clip_norm unset -> 1.0"]
+
+
+def test_sampling_and_fresh_start_settings_are_not_changes_of_training(tmp_path):
+    saved = tmp_path / "config.json"
+    save_json(ExperimentConfig(model=GANConfig()), "gan", saved)
+    assert config_changes(ExperimentConfig(model=GANConfig(standing_stats=4)), "gan", saved) == []
+    assert config_changes(ExperimentConfig(model=GANConfig(g_steps=2)), "gan", saved) == [
+        "model.g_steps 1 -> 2"]
+
+
+def test_an_unreadable_saved_config_is_nothing_to_compare(tmp_path):
+    saved = tmp_path / "config.json"
+    saved.write_text("{not json")
+    assert config_changes(cfg(), "vae", saved) == []
+    assert schedule_change(cfg(30, schedule="cosine"), saved) is None
 
 
 def test_describe_changes_names_the_first_few_and_counts_the_rest():

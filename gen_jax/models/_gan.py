@@ -439,10 +439,11 @@ class GAN:
         ``i::n_critic``); for each, one discriminator update against as many fresh fakes
         (unrolled in Python: a ``lax.scan`` over the updates made the W5 step 20x slower on
         XLA:CPU); then ``g_steps`` generator updates (default 1) against the updated
-        discriminator, each with a fresh fake batch of the part's size. With ``update="simultaneous"``: one fake batch of the batch's
-        size, and both players' gradients at the step's parameters from that one forward pass
-        (the discriminator's loss with the fakes held fixed, the generator's with the
-        discriminator held fixed), applied together.
+        discriminator, each with a fresh fake batch of the part's size. With
+        ``update="simultaneous"``: one fake batch of the batch's size, and both players'
+        gradients at the step's parameters from that one forward pass (the discriminator's loss
+        with the fakes held fixed, the generator's with the discriminator held fixed), applied
+        together.
         A step whose loss or gradients (of any update) are non-finite is skipped as a whole:
         parameters, optimizer states, EMA and ``batch_stats`` kept, the skip counted, as in
         :func:`gen_jax.train.guarded_update`. With EMA on (``optim.ema_decay``), ``ema_params``

@@ -171,7 +171,7 @@ def make_gan_train_step(model: Any, preprocess: Callable, *, axis_name: str | No
             for key in g_keys:  # unrolled, as the discriminator's updates
                 carry, out = g_update(carry, key)
                 per_g.append(out)
-            g_loss, g_norm = (jnp.mean(jnp.stack(m)) for m in zip(*per_g))
+            g_loss, g_norm = (jnp.mean(jnp.stack(m)) for m in zip(*per_g, strict=True))
             return (d_params, d_opt, d_st, d_ok, d_metrics), (*carry, g_loss, g_norm)
 
         def simultaneous():

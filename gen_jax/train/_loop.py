@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import signal
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -72,12 +74,13 @@ def make_preprocess(info: gdata.DatasetInfo, cfg, model: Any = None) -> Any:
 
 
 def build_run(cfg: ExperimentConfig, model_name: str, *, restore: bool = True,
-              train_ds: gdata.ArrayDataset | None = None) -> tuple[Run, Any]:
+              train_data: Callable[[], gdata.ArrayDataset] | None = None) -> tuple[Run, Any]:
     """Builds model, state and strategy; restores the latest checkpoint when asked and present.
 
     Args:
-      train_ds: the training split, when the caller has it loaded (a data-dependent
-        initialization reads its first examples; else the split is loaded for that).
+      train_data: returns the training split (the caller's, cached, so that a data-dependent
+        initialization, which reads its first examples, does not load it a second time);
+        called only when needed, after the config has been checked. Default: load it.
 
     Returns:
       ``(run, data_state)``: ``data_state`` is the saved input position (None on a fresh start).
@@ -99,7 +102,7 @@ def build_run(cfg: ExperimentConfig, model_name: str, *, restore: bool = True,
     key_init, key_pre, key_run = jax.random.split(jax.random.PRNGKey(cfg.train.seed), 3)
     example = _example_batch(info)
     if getattr(model, "data_dependent_init", False) and not _has_checkpoint(cfg):
-        example = _init_batch(cfg, cfg.model.init_examples, train_ds)
+        example = _init_batch(cfg, cfg.model.init_examples, train_data)
     variables = jax.jit(lambda k1, k2: model.init(k1, preprocess(example, k2)))(key_init, key_pre)
     # Families with several players (GANs) bring their own optimizer and step.
     make_tx = getattr(model, "make_optimizer", None) or make_optimizer
@@ -152,10 +155,10 @@ def _has_checkpoint(cfg: ExperimentConfig) -> bool:
 
 
 def _init_batch(cfg: ExperimentConfig, size: int,
-                ds: gdata.ArrayDataset | None = None) -> dict[str, np.ndarray]:
+                train_data: Callable[[], gdata.ArrayDataset] | None = None
+                ) -> dict[str, np.ndarray]:
     """The first ``size`` training examples, the same in every process (data-dependent init)."""
-    if ds is None:
-        ds = load_split(cfg, cfg.data.train_split, size=cfg.data.size)
+    ds = (train_data or (lambda: load_split(cfg, cfg.data.train_split, size=cfg.data.size)))()
     n = min(size, len(ds))
     batch = {"x": ds.x[:n]}
     if ds.label is not None:
@@ -182,9 +185,9 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
         step all of them agreed on) was finished and checkpointed, and the same call resumes
         from it.
     """
-    initialize_from_env()  # before the data: with several processes, process 0 prepares it
-    train_ds = load_split(cfg, cfg.data.train_split, size=cfg.data.size)
-    run, data_state = build_run(cfg, model_name, restore=cfg.train.resume, train_ds=train_ds)
+    train_data = functools.cache(
+        lambda: load_split(cfg, cfg.data.train_split, size=cfg.data.size))
+    run, data_state = build_run(cfg, model_name, restore=cfg.train.resume, train_data=train_data)
     tc, strategy = cfg.train, run.strategy
     workdir = Path(tc.workdir)
     lead = jax.process_index() == 0
@@ -200,6 +203,7 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
                           stacklevel=2)
         save_json(cfg, model_name, workdir / "config.json")
 
+    train_ds = train_data()
     if cfg.data.batch_size > len(train_ds):
         raise ValueError(f"data.batch_size {cfg.data.batch_size} is larger than the "
                          f"{len(train_ds)} training examples of {cfg.data.name}; lower it")
@@ -371,6 +375,9 @@ class Evaluator:
         if label is not None and not conditional:
             raise ValueError(f"this {run.model_name} run is not class-conditional, so it has no "
                              "label to sample; leave out the label")
+        if label is not None and not getattr(run.model, "has_prior", True):
+            raise ValueError(f"this {run.model_name} run shows reconstructions of test examples, "
+                             "not samples, so it has no label to sample; leave out the label")
         if label is not None and not 0 <= label < run.info.num_classes:
             raise ValueError(f"label {label} is not a class of {run.info.name}; use 0 to "
                              f"{run.info.num_classes - 1}")

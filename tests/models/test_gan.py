@@ -118,22 +118,24 @@ def test_each_players_schedule_keeps_pace_with_the_training_step(monkeypatch, de
 def test_g_steps_make_that_many_generator_updates_against_the_updated_discriminator():
     # Reference: the discriminator's update of a one-G-update step (the same: D goes first),
     # then two generator updates by hand through the updated D, batch-norm stats carried over.
+    # Each G update draws its own noise: the step's generator key split in two.
     cfg = dataclasses.replace(TINY, spectral_norm=True)
     model = build("gan", dataclasses.replace(cfg, g_steps=2), RING)
     one = build("gan", cfg, RING)
-    z = jax.random.normal(jax.random.PRNGKey(7), (8, 2))
-    model._noise = one._noise = lambda key, num: z[:num]
     state = _state(model, RING)
     batch = _batch(RING, 8)
     new, metrics = jax.jit(model.make_train_step(_preprocess))(state, batch)
     after_d, _ = jax.jit(one.make_train_step(_preprocess))(state, batch)
     d_vars = {"params": after_d.params["discriminator"],
               "batch_stats": after_d.batch_stats["discriminator"]}
+    key_g = jax.random.split(state.step_key(), 3)[2]
 
     gp, g_opt, g_st, losses = (state.params["generator"], state.opt_state["generator"],
                                state.batch_stats["generator"], [])
-    for _ in range(2):
-        def g_loss(p, g_st=g_st):
+    for key in jax.random.split(key_g, 2):
+        z = model._noise(key, 8)
+
+        def g_loss(p, g_st=g_st, z=z):
             out, new_st = model.generate({"params": p, "batch_stats": g_st}, z, None, train=True)
             return generator_loss("non_saturating", model.discriminate(d_vars, out, None)[0]), \
                 new_st

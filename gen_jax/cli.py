@@ -85,6 +85,9 @@ def _main(argv: list[str] | None) -> int:
     p.add_argument("--classifier-dir", default="runs/classifiers",
                    help="root of the feature classifiers (gen-jax classifier train DATASET)")
     p.add_argument("--grid-size", type=int, default=64, help="samples in the report's grid")
+    p.add_argument("--mode-samples", type=int, default=None,
+                   help="samples for mode coverage on ring8/ring8_r1/grid25/stacked_mnist "
+                        "(default: PacGAN's protocol, 2500 / 26000)")
     p = sub.add_parser("bench", help="time the standard workloads on the production steps")
     p.add_argument("workloads", nargs="*", default=None, help="workload ids (default: all)")
     p.add_argument("--repeats", type=int, default=30)
@@ -286,7 +289,7 @@ def _eval(args) -> int:
         split=args.split, num_examples=args.num_examples,
         importance_samples=args.importance_samples, seed=args.seed, quality=args.quality,
         num_samples=args.num_samples, classifier_dir=args.classifier_dir,
-        grid_size=args.grid_size, out=args.out)
+        grid_size=args.grid_size, mode_samples=args.mode_samples, out=args.out)
     report = evaluate_run(_load_run(args.workdir), args.workdir, settings)
     print(json.dumps(report, indent=2))
     return 0

@@ -15,6 +15,14 @@ LIKELIHOOD_ROWS = (  # key, name, unit / direction
     ("nll_is_bpd", "importance-sampled NLL in bits per dimension", "lower is better"),
 )
 
+MODE_ROWS = (
+    ("modes", "modes captured", "of num_modes; higher is better"),
+    ("high_quality", "high-quality fraction", "within 3 std of a mode (toy sets)"),
+    ("kl", "reverse KL to uniform", "nats, lower is better"),
+    ("min_mode_share", "smallest captured mode's share", "uniform: 1 / modes"),
+    ("max_mode_share", "largest mode's share", "uniform: 1 / modes"),
+)
+
 QUALITY_ROWS = (
     ("fd", "Frechet distance", "lower is better"),
     ("kid_mean", "KID", "lower is better"),
@@ -30,6 +38,8 @@ QUALITY_ROWS = (
 
 
 def _number(value: Any) -> str:
+    if value is None:  # e.g. the KL of an empty mode histogram
+        return "undefined"
     if isinstance(value, int):
         return str(value)
     return f"{value:.6g}" if abs(value) < 1e5 else f"{value:.1f}"
@@ -76,6 +86,14 @@ def markdown_report(report: dict[str, Any]) -> str:
         if counts is not None:
             lines += ["Samples per predicted class: "
                       + ", ".join(f"{i}: {int(v)}" for i, v in enumerate(counts)), ""]
+    modes = report.get("mode_coverage", {})
+    if "skipped" not in modes and modes:
+        lines += ["## Mode coverage", "",
+                  f"{modes['num_samples']} samples (EMA parameters), {modes['num_modes']} "
+                  f"modes, scored as in {modes['protocol']}.", ""]
+        lines += _table(modes, MODE_ROWS) + [""]
+    elif report["dataset"] in ("ring8", "ring8_r1", "grid25", "stacked_mnist"):
+        lines += ["## Mode coverage", "", f"Skipped: {modes.get('skipped')}", ""]
     images = report["images"]
     for kind in ("samples", "reconstructions"):
         if kind in images:

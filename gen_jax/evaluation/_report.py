@@ -14,6 +14,7 @@ import numpy as np
 
 from ._likelihood import importance_nll, likelihood_section
 from ._markdown import markdown_report
+from ._modes import mode_section
 from ._quality import quality_section
 from ._settings import EvalSettings
 
@@ -77,6 +78,7 @@ def evaluate_run(run, workdir: str | Path, settings: EvalSettings) -> dict[str, 
         "split": data.eval_split, "step": step, **means, **(importance or {}),
         "likelihood": likelihood_section(run, means, importance),
         "sample_quality": quality.section,
+        "mode_coverage": mode_section(run, settings),
         "images": images,
         "model": run.model_name, "dataset": data.name, "workdir": str(workdir),
         "settings": dataclasses.asdict(settings),

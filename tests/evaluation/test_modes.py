@@ -1,0 +1,96 @@
+"""The mode-coverage section of ``gen-jax eval``: known answers on constructed samples, the
+skips, and the section of a real GAN run on a toy set."""
+
+import json
+import math
+import types
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from gen_jax import metrics
+from gen_jax.data import toy_modes
+from gen_jax.evaluation import EvalSettings, mode_section
+
+from ..conftest import run_cli
+
+
+class _Model:
+    """Samples that are exactly ``points``, in turn (a stand-in generator)."""
+
+    has_prior = True
+
+    def __init__(self, points):
+        self.points = jnp.asarray(points, jnp.float32)
+
+    def sample(self, variables, key, num, label=None):
+        del variables, key, label
+        return self.points[jnp.arange(num) % len(self.points)]
+
+
+def _run(name, points, conditional=False):
+    return types.SimpleNamespace(
+        config=types.SimpleNamespace(data=types.SimpleNamespace(name=name),
+                                     model=types.SimpleNamespace(conditional=conditional)),
+        model=_Model(points), model_name="gan", info=types.SimpleNamespace(num_classes=0),
+        state=types.SimpleNamespace(variables=lambda ema: {}),
+        strategy=types.SimpleNamespace(name="jit"))
+
+
+def test_every_mode_one_mode_and_none_on_the_grid():
+    centers, std = toy_modes("grid25")
+    settings = EvalSettings(mode_samples=2500)
+    every = mode_section(_run("grid25", centers), settings)
+    assert (every["modes"], every["num_modes"], every["num_samples"]) == (25, 25, 2500)
+    assert every["high_quality"] == 1.0 and every["kl"] == pytest.approx(0.0, abs=1e-9)
+    assert every["min_mode_share"] == every["max_mode_share"] == pytest.approx(1 / 25)
+    one = mode_section(_run("grid25", centers[:1] + [2.9 * std, 0.0]), settings)  # inside 3 std
+    assert one["modes"] == 1 and one["kl"] == pytest.approx(math.log(25))
+    assert one["max_mode_share"] == 1.0
+    none = mode_section(_run("grid25", centers[:1] + 1.0), settings)  # between the modes
+    assert none["modes"] == 0 and none["high_quality"] == 0.0 and none["kl"] is None
+    json.dumps(none, allow_nan=False)  # a valid JSON report
+
+
+def test_the_protocol_sample_counts_are_the_defaults():
+    centers, _ = toy_modes("ring8_r1")
+    assert mode_section(_run("ring8_r1", centers), EvalSettings())["num_samples"] == 2500
+
+
+def test_stacked_mnist_labels_each_channel_with_the_mnist_classifier(monkeypatch):
+    # Images whose channel c is the constant d_c / 10, and a stand-in classifier that reads
+    # the digit back: the 500 even triples, equally often, are 500 of the 1,000 modes with
+    # KL ln 2 to uniform.
+    digits = np.array([[i // 100, i // 10 % 10, i % 10] for i in range(0, 1000, 2)], np.float32)
+    images = np.broadcast_to(digits[:, None, None, :] / 10, (500, 28, 28, 3))
+    fake = types.SimpleNamespace(logits=lambda x: jax.nn.one_hot(
+        jnp.round(x.mean(axis=(1, 2, 3)) * 10).astype(jnp.int32), 10))
+    monkeypatch.setattr(metrics, "load_classifier", lambda name, root: fake)
+    section = mode_section(_run("stacked_mnist", images), EvalSettings(mode_samples=3000))
+    assert (section["modes"], section["num_modes"], section["num_samples"]) == (500, 1000, 3000)
+    assert section["kl"] == pytest.approx(math.log(2))
+    assert section["max_mode_share"] == pytest.approx(1 / 500)
+
+
+def test_skips_say_why(tmp_path):
+    assert "no known modes" in mode_section(_run("digits", np.zeros((1, 8, 8, 1))),
+                                            EvalSettings())["skipped"]
+    skipped = mode_section(_run("stacked_mnist", np.zeros((1, 28, 28, 3))),
+                           EvalSettings(classifier_dir=str(tmp_path)))["skipped"]
+    assert "classifier" in skipped and "\n" not in skipped
+
+
+def test_eval_of_a_toy_gan_reports_its_mode_coverage(tmp_path):
+    run_cli(["train", "gan", "--data.name", "ring8", "--data.batch-size", "64",
+             "--train.steps", "20", "--train.workdir", tmp_path, "--train.no-progress",
+             "--train.eval-every", "1000", "--train.sample-every", "1000",
+             "--model.g-hidden", "32", "--model.d-hidden", "16"])
+    run_cli(["eval", "--workdir", tmp_path, "--mode-samples", "500", "--num-examples", "64"])
+    report = json.loads((tmp_path / "eval_test.json").read_text())
+    modes = report["mode_coverage"]
+    assert modes["num_samples"] == 500 and modes["num_modes"] == 8
+    assert 0 <= modes["modes"] <= 8 and 0.0 <= modes["high_quality"] <= 1.0
+    assert "--mode-samples 500" in report["command"]
+    assert "## Mode coverage" in (tmp_path / "eval_test.md").read_text()

@@ -19,8 +19,8 @@ MODE_ROWS = (
     ("modes", "modes captured", "of num_modes; higher is better"),
     ("high_quality", "high-quality fraction", "within 3 std of a mode (toy sets)"),
     ("kl", "reverse KL to uniform", "nats, lower is better"),
-    ("min_mode_share", "smallest captured mode's share", "uniform: 1 / modes"),
-    ("max_mode_share", "largest mode's share", "uniform: 1 / modes"),
+    ("min_mode_share", "smallest captured mode's share", "uniform: 1 / num_modes"),
+    ("max_mode_share", "largest mode's share", "uniform: 1 / num_modes"),
 )
 
 QUALITY_ROWS = (

@@ -16,9 +16,13 @@ from .. import metrics
 
 
 def model_variables(run) -> Any:
-    """The run's EMA variables (its parameters when it keeps no EMA), on the host for pmap."""
+    """The run's EMA variables (its parameters when it keeps no EMA), on the host for pmap,
+    through the model's ``sampling_variables`` when it has one (a GAN's standing statistics)."""
     variables = run.state.variables(ema=True)
-    return run.strategy.fetch(variables) if run.strategy.name == "pmap" else variables
+    if run.strategy.name == "pmap":
+        variables = run.strategy.fetch(variables)
+    prepare = getattr(run.model, "sampling_variables", None)
+    return variables if prepare is None else jax.jit(prepare)(variables)
 
 
 def likelihood_kind(model: Any) -> str:

@@ -76,7 +76,7 @@ def markdown_report(report: dict[str, Any]) -> str:
         lines += [f"Skipped: {quality['skipped']}", ""]
     else:
         c = quality["classifier"]
-        lines += [f"{quality['num_samples']} samples (EMA parameters) against the first "
+        lines += [f"{quality['num_samples']} samples (EMA parameters if kept) against the first "
                   f"{quality['num_reference']} {split} images, novelty against "
                   f"{quality['num_train']} training images; features of the {c['dataset']} "
                   f"classifier `{c['arch_hash']}` (test accuracy {c['test_accuracy']:.4f}).",
@@ -89,7 +89,7 @@ def markdown_report(report: dict[str, Any]) -> str:
     modes = report.get("mode_coverage", {})
     if "skipped" not in modes and modes:
         lines += ["## Mode coverage", "",
-                  f"{modes['num_samples']} samples (EMA parameters), {modes['num_modes']} "
+                  f"{modes['num_samples']} samples (EMA parameters if kept), {modes['num_modes']} "
                   f"modes, scored as in {modes['protocol']}.", ""]
         lines += _table(modes, MODE_ROWS) + [""]
     elif report["dataset"] in ("ring8", "ring8_r1", "grid25", "stacked_mnist"):

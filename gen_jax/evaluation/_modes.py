@@ -65,14 +65,19 @@ def mode_section(run, settings: EvalSettings) -> dict[str, Any]:
         label = np.arange(num, dtype=np.int32) % run.info.num_classes
     key = jax.random.fold_in(jax.random.PRNGKey(settings.seed), 5)
     samples = metrics.model_samples(run.model, model_variables(run), key, num, label=label)
-    cov = (metrics.toy_mode_coverage(samples, name) if classify is None
-           else metrics.stacked_mnist_coverage(samples, classify))
+    if classify is None:
+        cov = metrics.toy_mode_coverage(samples, name)
+    else:  # the classifier reads images in [0, 1], as the sample-quality section feeds it
+        cov = metrics.stacked_mnist_coverage(np.clip(samples, 0.0, 1.0), classify)
     captured = cov.counts[cov.counts > 0] / max(int(cov.counts.sum()), 1)
-    return {
+    section = {
         "protocol": "PacGAN (Lin et al. 2018)", "num_samples": num,
         "num_modes": int(len(cov.counts)), "modes": int(cov.modes),
-        "high_quality": float(cov.high_quality),
-        "kl": float(cov.kl) if np.isfinite(cov.kl) else None,  # None: no high-quality sample
-        "min_mode_share": float(captured.min()) if captured.size else 0.0,
-        "max_mode_share": float(captured.max()) if captured.size else 0.0,
+        # None: no high-quality sample, so no mode histogram
+        "kl": float(cov.kl) if np.isfinite(cov.kl) else None,
+        "min_mode_share": float(captured.min()) if captured.size else None,
+        "max_mode_share": float(captured.max()) if captured.size else None,
     }
+    if kind == "toy":  # every classified stacked-MNIST sample counts: no quality threshold
+        section["high_quality"] = float(cov.high_quality)
+    return section

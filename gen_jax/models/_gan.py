@@ -110,8 +110,8 @@ class GANConfig:
     standing_stats: int = 0
     """Sampling and evaluation with batch norm in the generator: normalize with statistics
     recomputed for the parameters in use (the EMA's, when on) over this many batches of
-    ``STANDING_BATCH`` noise vectors, BigGAN's "standing statistics"; 0: the running
-    statistics of training."""
+    ``STANDING_BATCH`` noise vectors, BigGAN's "standing statistics"
+    (:meth:`GAN.sampling_variables`); 0: the running statistics of training."""
 
 
 def _validate(cfg: GANConfig, info: DatasetInfo) -> None:
@@ -159,6 +159,9 @@ def _validate(cfg: GANConfig, info: DatasetInfo) -> None:
         raise ValueError(f"gan: d_learning_rate must be positive, got {cfg.d_learning_rate}")
     if cfg.init_std is not None and not cfg.init_std > 0:
         raise ValueError(f"gan: init_std must be positive (or None), got {cfg.init_std}")
+    if cfg.standing_stats and not cfg.batch_norm:
+        raise ValueError("gan: standing_stats recomputes the generator's batch-norm statistics, "
+                         "but batch_norm=False; set standing_stats=0")
     if cfg.conditional and info.num_classes == 0:
         raise ValueError(f"gan: conditional=True needs labels, but {info.name!r} has none; set "
                          "conditional=False")
@@ -338,22 +341,25 @@ class GAN:
     ) -> Variables:
         """``variables`` with the generator's batch-norm statistics replaced by those of its
         own parameters on ``num_batches`` batches of ``batch_size`` noise vectors (labels
-        cycling through the classes): BigGAN's standing statistics, here the exact mean and
-        (biased) variance of every batch-norm input over all the batches pooled, each batch
+        continuing through the classes from batch to batch, so every class is seen equally
+        often up to one batch's remainder): BigGAN's standing statistics, here the exact mean
+        and (biased) variance of every batch-norm input over all the batches pooled, each batch
         normalized by its own statistics as in training. Unchanged without batch norm."""
         g_vars = _player(variables, "generator")
         if "batch_stats" not in g_vars or num_batches < 1:
             return variables
         zeros = jax.tree.map(jnp.zeros_like, g_vars["batch_stats"])
-        label = (jnp.arange(batch_size, dtype=jnp.int32) % self.num_classes
-                 if self.num_classes else None)
 
-        def batch_moments(k):  # from zero running stats, one update is (1 - momentum) * stat
+        def batch_moments(inputs):  # from zero running stats, one update is (1 - m) * stat
+            k, b = inputs
+            label = ((jnp.arange(batch_size, dtype=jnp.int32) + b * batch_size)
+                     % self.num_classes if self.num_classes else None)
             _, new = self.generate({**g_vars, "batch_stats": zeros},
                                    self._noise(k, batch_size), label, train=True)
             return jax.tree.map(lambda s: s / (1.0 - BN_MOMENTUM), new)
 
-        moments = jax.lax.map(batch_moments, jax.random.split(key, num_batches))
+        moments = jax.lax.map(batch_moments, (jax.random.split(key, num_batches),
+                                              jnp.arange(num_batches, dtype=jnp.int32)))
 
         def pool(layer):  # E[x] and E[x^2] - E[x]^2 over all batches
             mean = layer["mean"].mean(0)
@@ -364,11 +370,23 @@ class GAN:
         return {**variables,
                 "batch_stats": {**variables["batch_stats"], "generator": stats}}
 
+    def sampling_variables(self, variables: Variables) -> Variables:
+        """The variables to sample and evaluate with: with ``standing_stats``, the generator's
+        batch-norm statistics recomputed for these parameters (:meth:`with_standing_stats`
+        with the fixed key ``PRNGKey(0)``, so every call gives the same statistics); else
+        ``variables``. The toolkit's sampling (sample grids, ``gen-jax sample`` and ``eval``)
+        calls it once per set of variables; :meth:`sample` uses what it is given."""
+        if not self.config.standing_stats:
+            return variables
+        return self.with_standing_stats(variables, jax.random.PRNGKey(0),
+                                        self.config.standing_stats)
+
     def sample(
         self, variables: Variables, key: jax.Array, num: int, label: jax.Array | None = None
     ) -> jax.Array:
         """``[num, *shape]`` generator samples in data space (batch norm in inference mode,
-        with standing statistics when ``standing_stats`` is set).
+        with the statistics in ``variables``: pass :meth:`sampling_variables` for the
+        standing statistics).
 
         A conditional model without ``label`` cycles through the classes (``arange(num) % C``).
         """
@@ -376,25 +394,19 @@ class GAN:
             label = jnp.arange(num, dtype=jnp.int32) % self.num_classes
         if not self.num_classes:
             label = None
-        if self.config.standing_stats:
-            key, key_stats = jax.random.split(key)
-            variables = self.with_standing_stats(variables, key_stats,
-                                                 self.config.standing_stats)
         out, _ = self.generate(_player(variables, "generator"), self._noise(key, num), label,
                                train=False)
         return self._to_data(out)
 
     def evaluate(self, variables: Variables, batch: Batch, key: jax.Array) -> Metrics:
         """Per-example ``d_real`` and ``d_fake`` (the logit of the example's pack, on real data
-        and on as many fresh samples, standing statistics as in :meth:`sample`) and, on the
-        mode-collapse toy sets (ring8, ring8_r1, grid25), ``high_quality``: whether the sample
-        is within 3 standard deviations of its nearest mode."""
+        and on as many fresh samples, from :meth:`sampling_variables`: the same standing
+        statistics in every batch, recomputed per call) and, on the mode-collapse toy sets
+        (ring8, ring8_r1, grid25), ``high_quality``: whether the sample is within 3 standard
+        deviations of its nearest mode."""
         x, label = self._inputs(batch)
         pac = self.config.pac
-        if self.config.standing_stats:
-            key, key_stats = jax.random.split(key)
-            variables = self.with_standing_stats(variables, key_stats,
-                                                 self.config.standing_stats)
+        variables = self.sampling_variables(variables)
         fake, _ = self.generate(_player(variables, "generator"), self._noise(key, x.shape[0]),
                                 label, train=False)
         d_vars = _player(variables, "discriminator")
@@ -451,7 +463,7 @@ class GAN:
         variables uses the averaged generator. Its batch-norm running statistics are the live
         generator's (as StyleGAN2-ADA copies G's buffers into G_ema); with a slow EMA and batch
         norm in G the two can differ, and ``standing_stats`` has sampling recompute them for
-        the averaged weights (BigGAN's "standing statistics").
+        the averaged weights (BigGAN's "standing statistics", :meth:`sampling_variables`).
 
         Args:
           preprocess: stored batch + key -> model batch (``{"x", "label"?}``).

@@ -403,6 +403,8 @@ class Evaluator:
         if conditional:
             label = (jnp.arange(num, dtype=jnp.int32) % run.info.num_classes if label is None
                      else jnp.full((num,), label, jnp.int32))
+        prepare = getattr(model, "sampling_variables", None)
+        self._prepare = None if prepare is None else jax.jit(prepare)
         kwargs = {"temperature": temperature} if temperature != 1.0 else {}
         self._sample = jax.jit(
             lambda variables, key: model.sample(variables, key, num, label=label, **kwargs)
@@ -436,7 +438,8 @@ class Evaluator:
         return means | {"num_examples": float(n)}
 
     def samples(self, state: TrainState, key: jax.Array | None = None) -> np.ndarray:
-        """``num_samples`` samples from the (EMA) parameters, on the host.
+        """``num_samples`` samples from the (EMA) parameters (through the model's
+        ``sampling_variables`` when it has one), on the host.
 
         For a family without a prior: test examples and their reconstructions, interleaved.
         """
@@ -444,6 +447,8 @@ class Evaluator:
         variables = state.variables(ema=True)
         if isinstance(strategy, PmapStrategy):
             variables = strategy.fetch(variables)
+        if self._prepare is not None:  # e.g. a GAN's standing statistics, once per call
+            variables = self._prepare(variables)
         key = jax.random.PRNGKey(self.cfg.train.seed + 2) if key is None else key
         if not getattr(self.run.model, "has_prior", True):
             return self._reconstructions(variables, key)

@@ -51,6 +51,7 @@ def test_every_mode_one_mode_and_none_on_the_grid():
     assert one["max_mode_share"] == 1.0
     none = mode_section(_run("grid25", centers[:1] + 1.0), settings)  # between the modes
     assert none["modes"] == 0 and none["high_quality"] == 0.0 and none["kl"] is None
+    assert none["min_mode_share"] is None and none["max_mode_share"] is None
     json.dumps(none, allow_nan=False)  # a valid JSON report
 
 
@@ -66,12 +67,19 @@ def test_stacked_mnist_labels_each_channel_with_the_mnist_classifier(monkeypatch
     digits = np.array([[i // 100, i // 10 % 10, i % 10] for i in range(0, 1000, 2)], np.float32)
     images = np.broadcast_to(digits[:, None, None, :] / 10, (500, 28, 28, 3))
     fake = types.SimpleNamespace(logits=lambda x: jax.nn.one_hot(
-        jnp.round(x.mean(axis=(1, 2, 3)) * 10).astype(jnp.int32), 10))
+        jnp.floor(x.mean(axis=(1, 2, 3)) * 10 + 0.5).astype(jnp.int32) % 10, 10))
     monkeypatch.setattr(metrics, "load_classifier", lambda name, root: fake)
-    section = mode_section(_run("stacked_mnist", images), EvalSettings(mode_samples=3000))
-    assert (section["modes"], section["num_modes"], section["num_samples"]) == (500, 1000, 3000)
+    section = mode_section(_run("stacked_mnist", images), EvalSettings())
+    assert (section["modes"], section["num_modes"], section["num_samples"]) == (500, 1000, 26000)
     assert section["kl"] == pytest.approx(math.log(2))
     assert section["max_mode_share"] == pytest.approx(1 / 500)
+    assert "high_quality" not in section  # classified samples have no quality threshold
+    # Samples outside [0, 1] are clipped before the classifier reads them, as for quality:
+    # constant images 1.7 and 1.2 both read as 1.0 (one mode; unclipped: 777 and 222).
+    over = np.broadcast_to(np.array([1.7, 1.2], np.float32)[:, None, None, None],
+                           (2, 28, 28, 3))
+    clipped = mode_section(_run("stacked_mnist", over), EvalSettings(mode_samples=500))
+    assert clipped["modes"] == 1 and clipped["max_mode_share"] == 1.0
 
 
 def test_skips_say_why(tmp_path):

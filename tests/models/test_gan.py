@@ -58,6 +58,7 @@ def _state(model, info, optim=LR3, ema=None, steps=100):
     (GANConfig(update="simultaneous", n_critic=2), RING, "set n_critic=1 or update="),
     (GANConfig(g_steps=0), RING, "g_steps must be >= 1"),
     (GANConfig(standing_stats=-1), RING, "standing_stats must be >= 0"),
+    (GANConfig(standing_stats=4, batch_norm=False), RING, "set standing_stats=0"),
     (GANConfig(update="simultaneous", g_steps=2), RING, "set g_steps=1 or update="),
 ])
 def test_bad_configs_are_one_line_value_errors(cfg, info, message):
@@ -253,15 +254,21 @@ def test_ema_averages_the_generator_and_sampling_uses_it():
     np.testing.assert_allclose(from_ema, expected, rtol=1e-5, atol=1e-6)
 
 
-def test_standing_stats_pool_the_statistics_of_every_batch():
+@pytest.mark.parametrize("num_classes", [0, 50])
+def test_standing_stats_pool_the_statistics_of_every_batch(num_classes):
     # One batch-norm layer: statistics pooled over 3 batches of 20 are those of the 60 noise
-    # vectors at once, so inference with them equals a train-mode pass over all 60.
-    model = build("gan", dataclasses.replace(TINY, g_hidden=(16,)), RING)
-    variables = model.init(jax.random.PRNGKey(0), _batch(RING, 4))
+    # vectors at once, so inference with them equals a train-mode pass over all 60. With 50
+    # classes (more than a batch) the labels run on from batch to batch: 0..59 mod 50.
+    info = DatasetInfo("ring8", (2,), num_classes, None)
+    cfg = dataclasses.replace(TINY, g_hidden=(16,), conditional=bool(num_classes))
+    model = build("gan", cfg, info)
+    variables = model.init(jax.random.PRNGKey(0), _batch(RING, 4) if not num_classes else
+                           {"x": _batch(RING, 4)["x"], "label": jnp.arange(4)})
     key = jax.random.PRNGKey(5)
     standing = model.with_standing_stats(variables, key, 3, batch_size=20)
     z = jnp.concatenate([model._noise(k, 20) for k in jax.random.split(key, 3)])
-    g = functools.partial(model.generate, z=z, label=None)
+    label = jnp.arange(60) % num_classes if num_classes else None
+    g = functools.partial(model.generate, z=z, label=label)
     inferred, _ = g({"params": variables["params"]["generator"],
                      "batch_stats": standing["batch_stats"]["generator"]}, train=False)
     trained, _ = g({"params": variables["params"]["generator"],
@@ -292,17 +299,21 @@ def test_standing_stats_of_one_batch_reproduce_its_train_mode_pass(cfg, info):
     np.testing.assert_allclose(inferred, trained, rtol=1e-4, atol=1e-5)
 
 
-def test_sampling_uses_standing_stats_when_configured():
+def test_sampling_variables_hold_the_standing_stats_of_a_fixed_key():
     model = build("gan", dataclasses.replace(TINY, standing_stats=2), RING)
     plain = build("gan", TINY, RING)
     variables = model.init(jax.random.PRNGKey(0), _batch(RING, 4))
-    key = jax.random.PRNGKey(9)
-    key_z, key_stats = jax.random.split(key)
-    standing = model.with_standing_stats(variables, key_stats, 2)
-    expected = plain.sample(standing, key_z, 16)
-    np.testing.assert_allclose(model.sample(variables, key, 16), expected, rtol=1e-5, atol=1e-6)
-    # The running statistics at initialization (0 and 1) are not the generator's own.
-    assert float(jnp.max(jnp.abs(plain.sample(variables, key_z, 16) - expected))) > 1e-3
+    standing = model.with_standing_stats(variables, jax.random.PRNGKey(0), 2)
+    jax.tree.map(np.testing.assert_array_equal, model.sampling_variables(variables), standing)
+    assert plain.sampling_variables(variables) is variables
+    # evaluate() generates its fakes with them; the running statistics at initialization
+    # (0 and 1) are not the generator's own, so the fakes differ from plain evaluation's.
+    batch, key = _batch(RING, 8), jax.random.PRNGKey(3)
+    with_standing = model.evaluate(variables, batch, key)["d_fake"]
+    np.testing.assert_allclose(with_standing, plain.evaluate(standing, batch, key)["d_fake"],
+                               rtol=1e-5, atol=1e-6)
+    assert float(jnp.max(jnp.abs(with_standing - plain.evaluate(variables, batch, key)[
+        "d_fake"]))) > 1e-4
 
 
 def test_pack_groups_consecutive_examples():

@@ -152,3 +152,19 @@ def test_label_is_refused_where_there_is_nothing_to_sample(tmp_path):
     run, _ = build_run(cfg, "ae", restore=False)
     with pytest.raises(ValueError, match="shows reconstructions of test examples, not samples"):
         Evaluator(run, cfg, label=3)
+
+
+def test_sample_grids_use_the_models_sampling_variables(tmp_path):
+    # A GAN with standing statistics: the Evaluator samples with them, computed once.
+    cfg = ExperimentConfig(
+        model=models.GANConfig(latent_dim=2, g_hidden=(16,), d_hidden=(8,), d_maxout_pieces=2,
+                               standing_stats=2),
+        data=DataConfig(name="ring8", batch_size=32),
+        train=TrainConfig(workdir=str(tmp_path), num_samples=16))
+    run, _ = build_run(cfg, "gan", restore=False)
+    key = jax.random.PRNGKey(4)
+    got = Evaluator(run, cfg).samples(run.state, key)
+    raw = run.state.variables(ema=True)
+    expected = run.model.sample(run.model.sampling_variables(raw), key, 16)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    assert np.abs(got - np.asarray(run.model.sample(raw, key, 16))).max() > 1e-4

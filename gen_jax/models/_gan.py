@@ -400,13 +400,13 @@ class GAN:
 
     def evaluate(self, variables: Variables, batch: Batch, key: jax.Array) -> Metrics:
         """Per-example ``d_real`` and ``d_fake`` (the logit of the example's pack, on real data
-        and on as many fresh samples, from :meth:`sampling_variables`: the same standing
-        statistics in every batch, recomputed per call) and, on the mode-collapse toy sets
-        (ring8, ring8_r1, grid25), ``high_quality``: whether the sample is within 3 standard
-        deviations of its nearest mode."""
+        and on as many fresh samples, with the statistics in ``variables`` as in :meth:`sample`;
+        the toolkit's evaluation passes :meth:`sampling_variables`, computed once per
+        evaluation) and, on the mode-collapse toy sets (ring8, ring8_r1, grid25),
+        ``high_quality``: whether the sample is within 3 standard deviations of its nearest
+        mode."""
         x, label = self._inputs(batch)
         pac = self.config.pac
-        variables = self.sampling_variables(variables)
         fake, _ = self.generate(_player(variables, "generator"), self._noise(key, x.shape[0]),
                                 label, train=False)
         d_vars = _player(variables, "discriminator")

@@ -405,13 +405,24 @@ class Evaluator:
                      else jnp.full((num,), label, jnp.int32))
         prepare = getattr(model, "sampling_variables", None)
         self._prepare = None if prepare is None else jax.jit(prepare)
+        # Evaluation with the sampling statistics too, computed once per evaluate() call: the
+        # state's batch statistics replaced by those of the (EMA) variables, prepared.
+        self._eval_state = None
+        if prepare is not None:
+            def eval_state(state):
+                return state.replace(
+                    batch_stats=prepare(state.variables(ema=True)).get("batch_stats", {}))
+            self._eval_state = (jax.pmap(eval_state, axis_name=strategy.axis_name)
+                                if isinstance(strategy, PmapStrategy) else jax.jit(eval_state))
         kwargs = {"temperature": temperature} if temperature != 1.0 else {}
         self._sample = jax.jit(
             lambda variables, key: model.sample(variables, key, num, label=label, **kwargs)
         )
 
     def evaluate(self, state: TrainState, num_examples: int | None = None) -> dict[str, float]:
-        """Mean per-example metrics over the first ``num_examples`` of the eval split (all: None).
+        """Mean per-example metrics over the first ``num_examples`` of the eval split (all: None),
+        with the (EMA) parameters and the batch statistics of the model's
+        ``sampling_variables`` when it has one (computed once per call).
 
         The last batch is padded to full size and its padding rows get weight 0, so every
         example counts exactly once whatever the batch size and device count.
@@ -423,6 +434,8 @@ class Evaluator:
         n = len(ds) if num_examples is None else min(num_examples, len(ds))
         bs = cfg.data.batch_size
         key = jax.random.PRNGKey(cfg.train.seed + 1)
+        if self._eval_state is not None and state.batch_stats:
+            state = self._eval_state(state)  # e.g. a GAN's standing statistics
         total = None
         for i, start in enumerate(range(0, n, bs)):
             rows = np.arange(start, start + bs)

@@ -168,3 +168,28 @@ def test_sample_grids_use_the_models_sampling_variables(tmp_path):
     expected = run.model.sample(run.model.sampling_variables(raw), key, 16)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
     assert np.abs(got - np.asarray(run.model.sample(raw, key, 16))).max() > 1e-4
+
+
+def test_evaluation_uses_the_models_sampling_variables(tmp_path):
+    # The same GAN evaluated with standing statistics equals, metric for metric, a run without
+    # them whose state holds those statistics; and differs from its running statistics.
+    def run_of(standing, workdir):
+        cfg = ExperimentConfig(
+            model=models.GANConfig(latent_dim=2, g_hidden=(16,), d_hidden=(8,),
+                                   d_maxout_pieces=2, standing_stats=standing,
+                                   init_std=None),  # LeCun init: logits of order 1
+            data=DataConfig(name="ring8", batch_size=32),
+            train=TrainConfig(workdir=str(workdir), num_samples=16))
+        return build_run(cfg, "gan", restore=False)[0], cfg
+
+    run, cfg = run_of(2, tmp_path / "a")
+    plain, plain_cfg = run_of(0, tmp_path / "b")
+    prepared = run.model.sampling_variables(run.state.variables(ema=True))
+    got = Evaluator(run, cfg).evaluate(run.state, 64)
+    expected = Evaluator(plain, plain_cfg).evaluate(
+        run.state.replace(batch_stats=prepared["batch_stats"]), 64)
+    assert got.keys() == expected.keys()
+    for name in got:
+        np.testing.assert_allclose(got[name], expected[name], rtol=1e-5, err_msg=name)
+    running = Evaluator(plain, plain_cfg).evaluate(run.state, 64)
+    assert abs(got["d_fake"] - running["d_fake"]) > 1e-4

@@ -31,7 +31,8 @@ NUM_SAMPLES = 26_000
 def score(cfg, seed: int, classifier_dir: str, num: int = NUM_SAMPLES) -> dict:
     """``num`` samples of the latest checkpoint (EMA generator if any) -> modes and KL."""
     run, _ = build_run(cfg, "gan", restore=True)
-    variables = run.state.variables(ema=True)
+    # the statistics the toolkit samples with (standing ones if the config asks for them)
+    variables = run.model.sampling_variables(run.state.variables(ema=True))
     clf = load_classifier("mnist", classifier_dir)
     sample = jax.jit(lambda v, k: run.model.sample(v, k, 1000))
     keys = jax.random.split(jax.random.PRNGKey(20_000 + seed), -(-num // 1000))

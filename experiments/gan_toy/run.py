@@ -52,7 +52,8 @@ def score(cfg, seed: int, num: int = NUM_SAMPLES) -> dict[str, float]:
     any) -> mode metrics, and the smallest and largest captured mode's share of the
     high-quality samples."""
     run, _ = build_run(cfg, "gan", restore=True)
-    variables = run.state.variables(ema=True)
+    # the statistics the toolkit samples with (standing ones if the config asks for them)
+    variables = run.model.sampling_variables(run.state.variables(ema=True))
     samples = jax.jit(lambda v, k: run.model.sample(v, k, num))(
         variables, jax.random.PRNGKey(10_000 + seed))
     cov = toy_mode_coverage(np.asarray(samples), cfg.data.name)

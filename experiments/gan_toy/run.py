@@ -10,6 +10,7 @@ run from its last checkpoint, finished runs are skipped.
     for core in 0 1; do taskset -c $core nice python experiments/gan_toy/run.py \
         --data grid25 ring8_r1 --steps 400000 --lr 1e-4 --b1 0.8 --schedule constant \
         --update simultaneous --checkpoint-every 10000 --out runs/gan_toy_paper & done
+    # only some seeds (--first-seed 1 --seeds 4: seeds 1-4), e.g. those not yet recorded
     # the paper's optimizer and length, resumable, scored while it runs:
     nice python experiments/gan_toy/run.py --data grid25 --pac 4 --seeds 1 --steps 400000 \
         --lr 1e-4 --b1 0.8 --schedule constant --checkpoint-every 10000 --out runs/gan_toy_long
@@ -123,6 +124,8 @@ def mean_se(values: list[float]) -> tuple[float, float]:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--seeds", type=int, default=5, help="number of seeds per (data, pac)")
+    p.add_argument("--first-seed", type=int, default=0,
+                   help="seeds FIRST .. FIRST + SEEDS - 1 (e.g. to skip seeds already recorded)")
     p.add_argument("--steps", type=int, default=experiment.STEPS)
     p.add_argument("--lr", type=float, default=experiment.LR)
     p.add_argument("--b1", type=float, default=experiment.B1)
@@ -147,6 +150,9 @@ def main(argv=None) -> int:
     if args.num_samples != NUM_SAMPLES and not args.score_latest:
         p.error(f"--num-samples applies to --score-latest only; the sweep's table scores the "
                 f"protocol's {NUM_SAMPLES}")
+    if args.first_seed < 0 or args.seeds < 1:
+        p.error(f"--first-seed must be >= 0 and --seeds >= 1, got {args.first_seed} and "
+                f"{args.seeds}")
     if args.report is not None:
         if missing := [f for f in args.report if not Path(f).is_file()]:
             p.error(f"--report: no results file {missing[0]}; a sweep writes OUT/results.json "
@@ -162,7 +168,8 @@ def main(argv=None) -> int:
     out = Path(args.out)
     start = time.perf_counter()
     # Seed-major: a sweep stopped early has whole rows of the table over its first seeds.
-    sweep = [(seed, data, pac) for seed in range(args.seeds) for data in args.data
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    sweep = [(seed, data, pac) for seed in seeds for data in args.data
              for pac in args.pac]
     if args.score_latest:
         for seed, data, pac in sweep:

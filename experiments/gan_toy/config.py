@@ -31,17 +31,20 @@ PACKS_PER_BATCH = 100
 def make(data: str = "grid25", pac: int = 4, seed: int = 0, steps: int = STEPS,
          lr: float = LR, workdir: str = "runs/gan_toy", b1: float = B1,
          schedule: str = "cosine", checkpoint_every: int | None = None,
-         update: str = "alternating") -> ExperimentConfig:
+         update: str = "alternating", paper_bn: bool = False) -> ExperimentConfig:
     """GAN (pac = 1) or PacGAN-pac on ``data`` (ring8, ring8_r1 or grid25) with one seed.
 
     ``b1=0.8, schedule="constant", lr=1e-4, update="simultaneous"`` is the paper's optimizer
-    and update; ``checkpoint_every`` (default: only at the end) lets a long run resume after an
-    interruption.
+    and update; ``paper_bn`` its generator batch norm (running statistics decaying by 0.95,
+    each pack position normalized on its own); ``checkpoint_every`` (default: only at the end)
+    lets a long run resume after an interruption.
     """
     return ExperimentConfig(
         model=GANConfig(arch="mlp", latent_dim=2, g_hidden=(400,) * 4, d_hidden=(200,) * 3,
                         d_maxout_pieces=5, batch_norm=True, init_std=0.02,
-                        loss="non_saturating", pac=pac, update=update),
+                        loss="non_saturating", pac=pac, update=update,
+                        bn_momentum=0.95 if paper_bn else 0.9,
+                        pack_batch_norm=paper_bn and pac > 1),
         data=DataConfig(name=data, batch_size=PACKS_PER_BATCH * pac),
         optim=OptimConfig(optimizer="adam", learning_rate=lr, b1=b1, b2=0.999,
                           schedule=schedule),

@@ -80,8 +80,8 @@ def claim(workdir: Path, *, wait: bool = False):
         yield True
 
 
-REGIME = (("model", "update"), ("optim", "learning_rate"), ("optim", "b1"),
-          ("optim", "schedule"))
+REGIME = (("model", "update"), ("model", "bn_momentum"), ("model", "pack_batch_norm"),
+          ("optim", "learning_rate"), ("optim", "b1"), ("optim", "schedule"))
 
 
 def regime_mismatch(workdir: Path, cfg) -> str | None:
@@ -95,7 +95,8 @@ def regime_mismatch(workdir: Path, cfg) -> str | None:
     fields = REGIME if cfg.optim.schedule == "constant" else (*REGIME, ("train", "steps"))
     for section, name in fields:
         now = getattr(getattr(cfg, section), name)
-        was = old[section].get(name, now)
+        # A field the saved config lacks is older than the field: the run had its default.
+        was = old[section].get(name, getattr(type(getattr(cfg, section))(), name))
         if was != now:
             return (f"{workdir} was trained with {section}.{name}={was!r}, this command asks "
                     f"for {now!r}")
@@ -132,6 +133,9 @@ def main(argv=None) -> int:
     p.add_argument("--schedule", default="cosine", choices=["cosine", "constant"])
     p.add_argument("--update", default="alternating", choices=["alternating", "simultaneous"],
                    help="the two players' update order (simultaneous: the paper's)")
+    p.add_argument("--paper-bn", action="store_true",
+                   help="the paper's generator batch norm: running statistics decaying by "
+                        "0.95, each pack position normalized on its own")
     p.add_argument("--checkpoint-every", type=int, default=None,
                    help="checkpoint interval (default: only at the end); a killed run resumes")
     p.add_argument("--score-latest", action="store_true",
@@ -175,7 +179,8 @@ def main(argv=None) -> int:
         for seed, data, pac in sweep:
             cfg = experiment.make(data, pac, seed, args.steps, args.lr,
                                   workdir=str(out / f"{data}_pac{pac}_seed{seed}"),
-                                  b1=args.b1, schedule=args.schedule, update=args.update)
+                                  b1=args.b1, schedule=args.schedule, update=args.update,
+                                  paper_bn=args.paper_bn)
             if not any((Path(cfg.train.workdir) / "checkpoints").glob("[0-9]*")):
                 print(f"{cfg.train.workdir}: no checkpoint yet", flush=True)
                 continue
@@ -192,7 +197,8 @@ def main(argv=None) -> int:
             workdir = out / f"{data}_pac{pac}_seed{seed}"
             cfg = experiment.make(data, pac, seed, args.steps, args.lr, workdir=str(workdir),
                                   b1=args.b1, schedule=args.schedule,
-                                  checkpoint_every=args.checkpoint_every, update=args.update)
+                                  checkpoint_every=args.checkpoint_every, update=args.update,
+                                  paper_bn=args.paper_bn)
             with claim(workdir, wait=wait) as mine:
                 if not mine:
                     print(f"{workdir}: another process is training it; next run", flush=True)
@@ -212,7 +218,8 @@ def main(argv=None) -> int:
         pending = held_elsewhere
     # Every finished run under --out (also those of other processes sharing the sweep).
     like = experiment.make(args.data[0], args.pac[0], 0, args.steps, args.lr, workdir="",
-                           b1=args.b1, schedule=args.schedule, update=args.update)
+                           b1=args.b1, schedule=args.schedule, update=args.update,
+                                  paper_bn=args.paper_bn)
     runs = [json.loads(f.read_text()) for f in sorted(out.glob("*/score.json"))
             if regime_mismatch(f.parent, like) is None]
     runs = [r for r in runs

@@ -31,7 +31,7 @@ from ._gan_losses import (
     gradient_penalty,
     r1_penalty,
 )
-from ._gan_nets import BN_MOMENTUM, Discriminator, Generator, pack
+from ._gan_nets import Discriminator, Generator, pack
 from ._gan_step import TwoPlayerTransform, make_gan_train_step, two_player
 
 Dtype = Any
@@ -68,6 +68,14 @@ class GANConfig:
     """dcgan arch: square kernel size of every convolution."""
     batch_norm: bool = True
     """Batch norm in the generator's hidden layers (conditional batch norm when conditional)."""
+    bn_momentum: float = 0.9
+    """Decay of the generator's batch-norm running statistics (flax's ``momentum``; PacGAN's
+    toy code uses 0.95)."""
+    pack_batch_norm: bool = False
+    """With ``pac > 1``: in training, the generator's batch norm normalizes each pack
+    position's examples with their own statistics, as PacGAN's code does by running the
+    generator once per position (:class:`~gen_jax.nn.GroupedBatchNorm`); the running
+    statistics are the whole batch's. False: one set of statistics for the whole batch."""
     init_std: float | None = 0.02
     """Kernels drawn from N(0, init_std^2) as in DCGAN and PacGAN (None: LeCun normal)."""
     upsample: Literal["subpixel", "transpose"] = "subpixel"
@@ -110,8 +118,9 @@ class GANConfig:
     standing_stats: int = 0
     """Sampling and evaluation with batch norm in the generator: normalize with statistics
     recomputed for the parameters in use (the EMA's, when on) over this many batches of
-    ``STANDING_BATCH`` noise vectors, BigGAN's "standing statistics"
-    (:meth:`GAN.sampling_variables`); 0: the running statistics of training."""
+    ``STANDING_BATCH`` noise vectors (rounded down to a multiple of ``pac`` with
+    ``pack_batch_norm``), BigGAN's "standing statistics" (:meth:`GAN.sampling_variables`); 0:
+    the running statistics of training."""
 
 
 def _validate(cfg: GANConfig, info: DatasetInfo) -> None:
@@ -159,6 +168,12 @@ def _validate(cfg: GANConfig, info: DatasetInfo) -> None:
         raise ValueError(f"gan: d_learning_rate must be positive, got {cfg.d_learning_rate}")
     if cfg.init_std is not None and not cfg.init_std > 0:
         raise ValueError(f"gan: init_std must be positive (or None), got {cfg.init_std}")
+    if not 0.0 <= cfg.bn_momentum < 1.0:
+        raise ValueError(f"gan: bn_momentum must be in [0, 1), got {cfg.bn_momentum}")
+    if cfg.pack_batch_norm and not (cfg.batch_norm and cfg.pac > 1):
+        raise ValueError("gan: pack_batch_norm normalizes each pack position of the generator's "
+                         f"batch norm, but batch_norm={cfg.batch_norm} and pac={cfg.pac}; set "
+                         "batch_norm=True and pac > 1, or pack_batch_norm=False")
     if cfg.standing_stats and not cfg.batch_norm:
         raise ValueError("gan: standing_stats recomputes the generator's batch-norm statistics, "
                          "but batch_norm=False; set standing_stats=0")
@@ -344,7 +359,9 @@ class GAN:
         continuing through the classes from batch to batch, so every class is seen equally
         often up to one batch's remainder): BigGAN's standing statistics, here the exact mean
         and (biased) variance of every batch-norm input over all the batches pooled, each batch
-        normalized by its own statistics as in training. Unchanged without batch norm."""
+        normalized by its own statistics as in training (with ``pack_batch_norm``, each pack
+        position's; ``batch_size`` must then be a multiple of ``pac``). Unchanged without batch
+        norm."""
         g_vars = _player(variables, "generator")
         if "batch_stats" not in g_vars or num_batches < 1:
             return variables
@@ -356,7 +373,7 @@ class GAN:
                      % self.num_classes if self.num_classes else None)
             _, new = self.generate({**g_vars, "batch_stats": zeros},
                                    self._noise(k, batch_size), label, train=True)
-            return jax.tree.map(lambda s: s / (1.0 - BN_MOMENTUM), new)
+            return jax.tree.map(lambda s: s / (1.0 - self.config.bn_momentum), new)
 
         moments = jax.lax.map(batch_moments, (jax.random.split(key, num_batches),
                                               jnp.arange(num_batches, dtype=jnp.int32)))
@@ -378,8 +395,10 @@ class GAN:
         calls it once per set of variables; :meth:`sample` uses what it is given."""
         if not self.config.standing_stats:
             return variables
-        return self.with_standing_stats(variables, jax.random.PRNGKey(0),
-                                        self.config.standing_stats)
+        cfg = self.config
+        groups = cfg.pac if cfg.pack_batch_norm else 1
+        return self.with_standing_stats(variables, jax.random.PRNGKey(0), cfg.standing_stats,
+                                        STANDING_BATCH - STANDING_BATCH % groups)
 
     def sample(
         self, variables: Variables, key: jax.Array, num: int, label: jax.Array | None = None

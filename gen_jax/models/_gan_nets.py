@@ -15,6 +15,7 @@ from flax import linen as nn
 
 from ..nn import (
     ConditionalBatchNorm,
+    GroupedBatchNorm,
     SpectralConv,
     SpectralDense,
     SpectralEmbed,
@@ -61,15 +62,13 @@ def pack(x: jax.Array, pac: int) -> jax.Array:
     return x.reshape(b // pac, -1)
 
 
-BN_MOMENTUM = 0.9
-"""Decay of the generator's batch-norm running statistics."""
-
-
 class Generator(nn.Module):
     """``z`` ``[N, latent]`` (and labels ``[N]``) -> ``[N, *shape]`` in model space.
 
     mlp: dense hidden layers ``g_hidden``, each followed by batch norm (when ``batch_norm``;
-    the dense layer then has no bias, as in PacGAN) and ReLU, then a linear output.
+    the dense layer then has no bias, as in PacGAN) and ReLU, then a linear output. With
+    ``pack_batch_norm`` (and ``pac > 1``) training normalizes each pack position's examples
+    with their own statistics (:class:`~gen_jax.nn.GroupedBatchNorm`).
     dcgan: dense to a ``H / 2^u x W / 2^u x g_channels[0]`` grid (``u = len(g_channels) - 1``),
     BN-ReLU, a stride-1 ``k x k`` convolution to ``g_channels[1]``, BN-ReLU, then stride-2
     transposed ``k x k`` convolutions to ``g_channels[2:]`` (BN-ReLU) and to the data's channels.
@@ -90,14 +89,20 @@ class Generator(nn.Module):
     image: bool = False
     dtype: Dtype = jnp.float32
 
-    def _norm(self, h, label, train):
+    def _norm(self, h, label, train, index):
+        """The ``index``-th batch norm; named ``BatchNorm_{index}`` whether grouped or not, so
+        that both share one variable tree (and checkpoints)."""
         cfg = self.config
         if not cfg.batch_norm:
             return h
         if self.num_classes:
-            return ConditionalBatchNorm(self.num_classes, momentum=BN_MOMENTUM)(
+            return ConditionalBatchNorm(self.num_classes, momentum=cfg.bn_momentum)(
                 h, label, train=train)
-        return nn.BatchNorm(use_running_average=not train, momentum=BN_MOMENTUM)(h)
+        name = f"BatchNorm_{index}"
+        if cfg.pack_batch_norm and cfg.pac > 1:
+            return GroupedBatchNorm(cfg.pac, momentum=cfg.bn_momentum, name=name)(h, train=train)
+        return nn.BatchNorm(use_running_average=not train, momentum=cfg.bn_momentum,
+                            name=name)(h)
 
     @nn.compact
     def __call__(self, z: jax.Array, label: jax.Array | None = None, *, train: bool) -> jax.Array:
@@ -109,9 +114,9 @@ class Generator(nn.Module):
         if self.num_classes:
             h = jnp.concatenate([h, jax.nn.one_hot(label, self.num_classes, dtype=h.dtype)], -1)
         if cfg.arch == "mlp":
-            for width in cfg.g_hidden:
+            for i, width in enumerate(cfg.g_hidden):
                 h = nn.Dense(width, use_bias=bias, kernel_init=init, dtype=self.dtype)(h)
-                h = nn.relu(self._norm(h, label, train))
+                h = nn.relu(self._norm(h, label, train, i))
             out = nn.Dense(math.prod(self.shape), kernel_init=init, dtype=self.dtype)(h)
             out = out.reshape(n, *self.shape)
         else:
@@ -121,10 +126,11 @@ class Generator(nn.Module):
             k = cfg.kernel_size
             h = nn.Dense(height // f * width // f * ch[0], use_bias=bias, kernel_init=init,
                          dtype=self.dtype)(h)
-            h = nn.relu(self._norm(h.reshape(n, height // f, width // f, ch[0]), label, train))
+            h = nn.relu(self._norm(h.reshape(n, height // f, width // f, ch[0]), label, train,
+                                   0))
             h = nn.Conv(ch[1], (k, k), padding="SAME", use_bias=bias, kernel_init=init,
                         dtype=self.dtype)(h)
-            h = nn.relu(self._norm(h, label, train))
+            h = nn.relu(self._norm(h, label, train, 1))
             for i, c in enumerate([*ch[2:], channels]):
                 last = i == len(ch) - 2
                 up = (SubpixelConvTranspose(c, k, use_bias=bias or last, kernel_init=init,
@@ -135,7 +141,7 @@ class Generator(nn.Module):
                                        dtype=self.dtype, name=f"up_{i}"))
                 h = up(h)
                 if not last:
-                    h = nn.relu(self._norm(h, label, train))
+                    h = nn.relu(self._norm(h, label, train, 2 + i))
             out = h
         out = out.astype(jnp.float32)
         return jnp.tanh(out) if self.image else out

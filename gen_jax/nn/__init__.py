@@ -11,6 +11,7 @@ from ._maxout import maxout as maxout
 from ._mlp import MLP as MLP
 from ._mlp import get_activation as get_activation
 from ._norm import ConditionalBatchNorm as ConditionalBatchNorm
+from ._norm import GroupedBatchNorm as GroupedBatchNorm
 from ._patch_conv import PatchConv as PatchConv
 from ._patch_conv import conv2d as conv2d
 from ._spectral import SpectralConv as SpectralConv

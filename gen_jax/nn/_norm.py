@@ -1,8 +1,10 @@
-"""Conditional batch normalization (de Vries et al. 2017; Miyato & Koyama 2018)."""
+"""Conditional batch normalization (de Vries et al. 2017; Miyato & Koyama 2018) and batch
+normalization with per-group training statistics (PacGAN's generator under packing)."""
 
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 from flax import linen as nn
 
 
@@ -35,3 +37,56 @@ class ConditionalBatchNorm(nn.Module):
                         name="beta")(label)
         shape = (x.shape[0],) + (1,) * (x.ndim - 2) + (features,)
         return h * gamma.reshape(shape).astype(h.dtype) + beta.reshape(shape).astype(h.dtype)
+
+
+class GroupedBatchNorm(nn.Module):
+    """Batch norm whose training-mode normalization uses each group's own statistics.
+
+    Example ``i`` of the batch belongs to group ``i % groups``: the layout of PacGAN packing
+    (:func:`gen_jax.models.pack` puts examples ``j, j + pac, ...`` at pack position ``j``), so
+    with ``groups=pac`` each pack position is normalized as if the network had been run on it
+    alone, as PacGAN's code does (one generator call per position). Statistics are over all
+    axes but the last, within a group; the running statistics (used when ``train`` is False)
+    track the whole batch's mean and biased variance, as ``nn.BatchNorm``'s do, so inference
+    does not depend on ``groups``. With ``groups=1`` it computes what ``nn.BatchNorm`` does;
+    the variables have ``nn.BatchNorm``'s names (``scale``, ``bias``; ``mean``, ``var``).
+
+    Attributes:
+      groups: number of interleaved groups (the batch must be a multiple of it).
+      momentum: decay of the running statistics.
+      epsilon: added to the variance.
+    """
+
+    groups: int = 1
+    momentum: float = 0.99
+    epsilon: float = 1e-5
+
+    @nn.compact
+    def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
+        """``x`` ``[B, ..., F]`` -> ``[B, ..., F]`` (float32 or wider, as ``nn.BatchNorm``)."""
+        features = x.shape[-1]
+        scale = self.param("scale", nn.initializers.ones, (features,), jnp.float32)
+        bias = self.param("bias", nn.initializers.zeros, (features,), jnp.float32)
+        ra_mean = self.variable("batch_stats", "mean", jnp.zeros, (features,), jnp.float32)
+        ra_var = self.variable("batch_stats", "var", jnp.ones, (features,), jnp.float32)
+        x = x.astype(jnp.promote_types(x.dtype, jnp.float32))
+        if not train:
+            y = (x - ra_mean.value) * jax.lax.rsqrt(ra_var.value + self.epsilon)
+            return y * scale + bias
+        n = x.shape[0]
+        if self.groups < 1 or n % self.groups:
+            raise ValueError(f"GroupedBatchNorm: a batch of {n} cannot be split into "
+                             f"{self.groups} groups; use a batch that is a multiple of groups")
+        g = x.reshape(n // self.groups, self.groups, *x.shape[1:])
+        axes = (0, *range(2, g.ndim - 1))  # all but the group and feature axes
+        mean = g.mean(axes, keepdims=True)
+        var = jnp.maximum((g * g).mean(axes, keepdims=True) - mean**2, 0.0)
+        y = ((g - mean) * jax.lax.rsqrt(var + self.epsilon)).reshape(x.shape)
+        if not self.is_initializing():
+            whole = tuple(range(x.ndim - 1))
+            batch_mean = x.mean(whole)
+            batch_var = jnp.maximum((x * x).mean(whole) - batch_mean**2, 0.0)
+            m = self.momentum
+            ra_mean.value = m * ra_mean.value + (1.0 - m) * batch_mean
+            ra_var.value = m * ra_var.value + (1.0 - m) * batch_var
+        return y * scale + bias

@@ -60,6 +60,9 @@ def _state(model, info, optim=LR3, ema=None, steps=100):
     (GANConfig(standing_stats=-1), RING, "standing_stats must be >= 0"),
     (GANConfig(standing_stats=4, batch_norm=False), RING, "set standing_stats=0"),
     (GANConfig(update="simultaneous", g_steps=2), RING, "set g_steps=1 or update="),
+    (GANConfig(bn_momentum=1.0), RING, r"bn_momentum must be in \[0, 1\)"),
+    (GANConfig(pack_batch_norm=True), RING, "batch_norm=True and pac > 1"),
+    (GANConfig(pack_batch_norm=True, pac=2, batch_norm=False), RING, "and pac > 1"),
 ])
 def test_bad_configs_are_one_line_value_errors(cfg, info, message):
     with pytest.raises(ValueError, match=message) as err:
@@ -315,6 +318,48 @@ def test_sampling_variables_hold_the_standing_stats_of_a_fixed_key():
     assert float(jnp.max(jnp.abs(given - model.evaluate(standing, batch, key)["d_fake"]))) > 1e-4
 
 
+def test_pack_batch_norm_normalizes_each_pack_position_as_its_own_generator_call():
+    # PacGAN's code runs the generator once per pack position: position j of the packs
+    # (examples j, j + pac, ...) is normalized by its own batch statistics in training.
+    pac = 4
+    packed = build("gan", dataclasses.replace(TINY, pac=pac, pack_batch_norm=True), RING)
+    plain = build("gan", dataclasses.replace(TINY, pac=pac), RING)
+    variables = packed.init(jax.random.PRNGKey(0), _batch(RING, 8))
+    g_vars = {"params": variables["params"]["generator"],
+              "batch_stats": variables["batch_stats"]["generator"]}
+    z = packed._noise(jax.random.PRNGKey(3), 5 * pac)
+    out, _ = packed.generate(g_vars, z, None, train=True)
+    for j in range(pac):
+        alone, _ = plain.generate(g_vars, z[j::pac], None, train=True)
+        np.testing.assert_allclose(out[j::pac], alone, rtol=1e-4, atol=1e-5)
+    whole, _ = plain.generate(g_vars, z, None, train=True)
+    assert float(jnp.max(jnp.abs(out - whole))) > 1e-3  # the grouping matters
+    # Inference and sampling do not depend on it.
+    np.testing.assert_array_equal(packed.sample(variables, jax.random.PRNGKey(4), 6),
+                                  plain.sample(variables, jax.random.PRNGKey(4), 6))
+    # Standing statistics use batches of a multiple of pac (256 -> 255 for pac 3).
+    three = build("gan", dataclasses.replace(TINY, pac=3, pack_batch_norm=True,
+                                             standing_stats=1), RING)
+    jax.tree.map(np.testing.assert_array_equal, three.sampling_variables(variables),
+                 three.with_standing_stats(variables, jax.random.PRNGKey(0), 1, 255))
+    with pytest.raises(ValueError, match="a batch of 256 cannot be split into 3 groups"):
+        three.with_standing_stats(variables, jax.random.PRNGKey(0), 1, 256)
+
+
+def test_bn_momentum_sets_the_decay_of_the_generators_running_statistics():
+    model = build("gan", dataclasses.replace(TINY, bn_momentum=0.25), RING)
+    variables = model.init(jax.random.PRNGKey(0), _batch(RING, 4))
+    params = variables["params"]["generator"]
+    z = model._noise(jax.random.PRNGKey(3), 10)
+    _, stats = model.generate({"params": params,
+                               "batch_stats": variables["batch_stats"]["generator"]},
+                              z, None, train=True)
+    h = z @ params["Dense_0"]["kernel"]  # the first batch norm's input (no bias before it)
+    np.testing.assert_allclose(stats["BatchNorm_0"]["mean"], 0.75 * h.mean(0), rtol=1e-5,
+                               atol=1e-7)
+    np.testing.assert_allclose(stats["BatchNorm_0"]["var"], 0.25 + 0.75 * h.var(0), rtol=1e-5)
+
+
 def test_pack_groups_consecutive_examples():
     x = jnp.arange(24.0).reshape(6, 2, 2, 1)
     packed = pack(x, 3)
@@ -337,7 +382,8 @@ def test_dcgan_generator_subpixel_equals_transposed_convolutions():
 
 @pytest.mark.parametrize("cfg, info", [
     (dataclasses.replace(TINY, loss="wasserstein", gp_weight=10.0, r1_weight=1.0,
-                         spectral_norm=True, n_critic=2, g_steps=2, pac=2), RING),
+                         spectral_norm=True, n_critic=2, g_steps=2, pac=2,
+                         pack_batch_norm=True, bn_momentum=0.95), RING),
     (dataclasses.replace(TINY_CONV, g_channels=(8, 4), d_channels=(4,), loss="hinge",
                          conditional=True, spectral_norm=True), DIGITS),
     (dataclasses.replace(TINY_CONV, g_channels=(8, 4), d_channels=(4,), loss="wasserstein",

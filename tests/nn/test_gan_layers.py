@@ -1,5 +1,6 @@
 """Spectral norm against the exact largest singular value, sub-pixel transposed convolution
-against flax's ConvTranspose, maxout and conditional batch norm against brute force."""
+against flax's ConvTranspose, maxout and conditional batch norm against brute force, grouped
+batch norm against flax's BatchNorm on each group."""
 
 import jax
 import jax.numpy as jnp
@@ -9,6 +10,7 @@ from flax import linen as nn
 
 from gen_jax.nn import (
     ConditionalBatchNorm,
+    GroupedBatchNorm,
     Maxout,
     SpectralConv,
     SpectralDense,
@@ -123,3 +125,41 @@ def test_conditional_batch_norm_scales_and_shifts_per_class():
     y, _ = layer.apply(v, x, label, train=True, mutable=["batch_stats"])
     normed = (x - x.mean(0)) / jnp.sqrt(x.var(0) + 1e-5)
     np.testing.assert_allclose(y, gamma[label] * normed + beta[label], rtol=1e-4, atol=1e-4)
+
+
+def test_grouped_batch_norm_with_one_group_is_flax_batch_norm():
+    x = jax.random.normal(jax.random.PRNGKey(0), (12, 3, 5)) * 2 + 1
+    ref = nn.BatchNorm(use_running_average=False, momentum=0.8)
+    layer = GroupedBatchNorm(1, momentum=0.8)
+    v = layer.init(jax.random.PRNGKey(1), x, train=False)
+    v = {**v, "params": {"scale": jnp.arange(1.0, 6.0), "bias": -jnp.arange(5.0)}}
+    assert jax.tree.map(jnp.shape, v) == jax.tree.map(jnp.shape, ref.init(jax.random.PRNGKey(1), x))
+    y_ref, s_ref = ref.apply(v, x, mutable=["batch_stats"])
+    y, s = layer.apply(v, x, train=True, mutable=["batch_stats"])
+    np.testing.assert_allclose(y, y_ref, rtol=1e-5, atol=1e-6)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7), s, s_ref)
+
+
+def test_grouped_batch_norm_normalizes_each_interleaved_group_on_its_own():
+    # Group j is examples j, j + 3, ... (a pack position); each is normalized as flax's batch
+    # norm would normalize it alone, and the running statistics are the whole batch's.
+    groups, m = 3, 0.9
+    x = jax.random.normal(jax.random.PRNGKey(0), (12, 2, 4)) * jnp.arange(1.0, 13.0)[:, None, None]
+    layer = GroupedBatchNorm(groups, momentum=m)
+    v = layer.init(jax.random.PRNGKey(1), x, train=False)
+    v = {**v, "params": {"scale": jnp.arange(1.0, 5.0), "bias": jnp.arange(4.0)}}
+    y, s = layer.apply(v, x, train=True, mutable=["batch_stats"])
+    ref = nn.BatchNorm(use_running_average=False)
+    for j in range(groups):
+        y_j, _ = ref.apply(v, x[j::groups], mutable=["batch_stats"])
+        np.testing.assert_allclose(y[j::groups], y_j, rtol=1e-5, atol=1e-5)
+    flat = x.reshape(-1, 4)
+    np.testing.assert_allclose(s["batch_stats"]["mean"], (1 - m) * flat.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(s["batch_stats"]["var"], m + (1 - m) * flat.var(0), rtol=1e-5)
+    # Inference uses the running statistics, whatever the grouping.
+    v_stats = {**v, "batch_stats": s["batch_stats"]}
+    ref_eval = nn.BatchNorm(use_running_average=True).apply(v_stats, x)
+    np.testing.assert_allclose(layer.apply(v_stats, x, train=False), ref_eval, rtol=1e-5,
+                               atol=1e-5)
+    with pytest.raises(ValueError, match="a batch of 10 cannot be split into 3 groups"):
+        layer.apply(v, x[:10], train=True, mutable=["batch_stats"])

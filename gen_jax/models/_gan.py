@@ -254,14 +254,18 @@ class GAN:
     # ------------------------------------------------------------------ the two networks
 
     def generate(
-        self, g_vars: Variables, z: jax.Array, label: jax.Array | None, *, train: bool
+        self, g_vars: Variables, z: jax.Array, label: jax.Array | None, *, train: bool,
+        axis_name: str | None = None,
     ) -> tuple[jax.Array, Any]:
         """Generator outputs in model space ``[N, *shape]`` and its updated ``batch_stats``
-        (``None`` when ``train`` is False or it has none)."""
+        (``None`` when ``train`` is False or it has none). ``axis_name``: in training, the
+        mapped axis (pmap's) over which batch norm averages its statistics, so that the
+        shards are normalized together as one global batch."""
         chex.assert_shape(z, (None, self.config.latent_dim))
         if train and "batch_stats" in g_vars:
-            out, upd = self.generator.apply(g_vars, z, label, train=True,
-                                            mutable=["batch_stats"])
+            gen = self.generator if axis_name is None else self.generator.clone(
+                axis_name=axis_name)
+            out, upd = gen.apply(g_vars, z, label, train=True, mutable=["batch_stats"])
             return out, upd["batch_stats"]
         return self.generator.apply(g_vars, z, label, train=train), None
 

@@ -81,6 +81,9 @@ class Generator(nn.Module):
       num_classes: label classes (0: unconditional).
       image: tanh output (data in ``[0, 1]``, model space ``[-1, 1]``).
       dtype: compute dtype.
+      axis_name: in training, average the batch-norm statistics over this mapped axis
+        (cross-replica batch norm under ``pmap``), so that a mapped step normalizes over the
+        global batch as a ``jit`` step does; None: the batch in hand.
     """
 
     config: Any
@@ -88,6 +91,7 @@ class Generator(nn.Module):
     num_classes: int = 0
     image: bool = False
     dtype: Dtype = jnp.float32
+    axis_name: str | None = None
 
     def _norm(self, h, label, train, index):
         """The ``index``-th batch norm; named ``BatchNorm_{index}`` whether grouped or not, so
@@ -95,14 +99,16 @@ class Generator(nn.Module):
         cfg = self.config
         if not cfg.batch_norm:
             return h
+        axis = self.axis_name
         if self.num_classes:
-            return ConditionalBatchNorm(self.num_classes, momentum=cfg.bn_momentum)(
-                h, label, train=train)
+            return ConditionalBatchNorm(self.num_classes, momentum=cfg.bn_momentum,
+                                        axis_name=axis)(h, label, train=train)
         name = f"BatchNorm_{index}"
         if cfg.pack_batch_norm and cfg.pac > 1:
-            return GroupedBatchNorm(cfg.pac, momentum=cfg.bn_momentum, name=name)(h, train=train)
+            return GroupedBatchNorm(cfg.pac, momentum=cfg.bn_momentum, axis_name=axis,
+                                    name=name)(h, train=train)
         return nn.BatchNorm(use_running_average=not train, momentum=cfg.bn_momentum,
-                            name=name)(h)
+                            axis_name=axis, name=name)(h)
 
     @nn.compact
     def __call__(self, z: jax.Array, label: jax.Array | None = None, *, train: bool) -> jax.Array:

@@ -57,8 +57,9 @@ def make_gan_train_step(model: Any, preprocess: Callable, *, axis_name: str | No
     Args:
       model: the GAN (its networks, config and objectives).
       preprocess: stored batch + key -> model batch (``{"x", "label"?}``).
-      axis_name: the pmap axis to average gradients, metrics and statistics over (None under
-        ``jax.jit``, where the batch mean is already global).
+      axis_name: the pmap axis to average gradients, metrics and statistics over, and over
+        which the generator's batch norm normalizes (cross-replica: the shards are one global
+        batch, as under ``jax.jit``, where the batch mean is already global; None there).
 
     Returns:
       ``step(state, batch) -> (state, metrics)``, pure; ``state.tx`` must be a
@@ -120,7 +121,7 @@ def make_gan_train_step(model: Any, preprocess: Callable, *, axis_name: str | No
                 x_i, label_i, key_i = inputs
                 key_z, key_pen = jax.random.split(key_i)
                 fake, _ = model.generate(g_vars(g_params, g_stats), model._noise(key_z, part),
-                                        label_i, train=True)
+                                        label_i, train=True, axis_name=axis_name)
                 fake = jax.lax.stop_gradient(fake)
 
                 def loss_fn(dp):
@@ -154,7 +155,7 @@ def make_gan_train_step(model: Any, preprocess: Callable, *, axis_name: str | No
 
                 def g_loss_fn(gp):
                     fake, new_g_st = model.generate(g_vars(gp, g_st), model._noise(key, part),
-                                                   g_label, train=True)
+                                                   g_label, train=True, axis_name=axis_name)
                     d_fake, _ = model.discriminate(d_vars(d_params, d_st), fake, g_label)
                     return generator_loss(cfg.loss, d_fake), new_g_st
 
@@ -183,7 +184,8 @@ def make_gan_train_step(model: Any, preprocess: Callable, *, axis_name: str | No
                 # d_loss sees the fakes as data, g_loss sees the discriminator as fixed: the
                 # gradient of their sum is (grad_D d_loss, grad_G g_loss) at this step's point.
                 dp, gp = params
-                fake, new_g_st = model.generate(g_vars(gp, g_stats), z, label, train=True)
+                fake, new_g_st = model.generate(g_vars(gp, g_stats), z, label, train=True,
+                                                axis_name=axis_name)
                 d_loss, (metrics, new_d_st) = model.discriminator_objective(
                     d_vars(dp, d_st), x, jax.lax.stop_gradient(fake), label, key_pen)
                 frozen = jax.lax.stop_gradient(d_vars(dp, d_st if new_d_st is None else new_d_st))

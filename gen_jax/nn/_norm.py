@@ -19,17 +19,21 @@ class ConditionalBatchNorm(nn.Module):
       num_classes: number of label classes.
       momentum: decay of the running statistics.
       epsilon: added to the variance.
+      axis_name: mapped axis to average the training statistics over (cross-replica batch
+        norm under ``pmap``); None: the batch in hand.
     """
 
     num_classes: int
     momentum: float = 0.9
     epsilon: float = 1e-5
+    axis_name: str | None = None
 
     @nn.compact
     def __call__(self, x: jax.Array, label: jax.Array, *, train: bool) -> jax.Array:
         """``x`` ``[B, ..., F]``, ``label`` int ``[B]`` -> ``[B, ..., F]``."""
         h = nn.BatchNorm(use_running_average=not train, momentum=self.momentum,
-                         epsilon=self.epsilon, use_scale=False, use_bias=False)(x)
+                         epsilon=self.epsilon, use_scale=False, use_bias=False,
+                         axis_name=self.axis_name)(x)
         features = x.shape[-1]
         gamma = nn.Embed(self.num_classes, features, embedding_init=nn.initializers.ones,
                          name="gamma")(label)
@@ -55,11 +59,15 @@ class GroupedBatchNorm(nn.Module):
       groups: number of interleaved groups (the batch must be a multiple of it).
       momentum: decay of the running statistics.
       epsilon: added to the variance.
+      axis_name: mapped axis to average the training statistics over (cross-replica batch
+        norm under ``pmap``; every shard's batch a multiple of ``groups``, of equal size);
+        None: the batch in hand.
     """
 
     groups: int = 1
     momentum: float = 0.99
     epsilon: float = 1e-5
+    axis_name: str | None = None
 
     @nn.compact
     def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
@@ -79,14 +87,19 @@ class GroupedBatchNorm(nn.Module):
                              f"{self.groups} groups; use a batch that is a multiple of groups")
         g = x.reshape(n // self.groups, self.groups, *x.shape[1:])
         axes = (0, *range(2, g.ndim - 1))  # all but the group and feature axes
-        mean = g.mean(axes, keepdims=True)
-        var = jnp.maximum((g * g).mean(axes, keepdims=True) - mean**2, 0.0)
+        mean, second = self._mean((g.mean(axes, keepdims=True),
+                                   (g * g).mean(axes, keepdims=True)))
+        var = jnp.maximum(second - mean**2, 0.0)
         y = ((g - mean) * jax.lax.rsqrt(var + self.epsilon)).reshape(x.shape)
         if not self.is_initializing():
             whole = tuple(range(x.ndim - 1))
-            batch_mean = x.mean(whole)
-            batch_var = jnp.maximum((x * x).mean(whole) - batch_mean**2, 0.0)
+            batch_mean, batch_second = self._mean((x.mean(whole), (x * x).mean(whole)))
+            batch_var = jnp.maximum(batch_second - batch_mean**2, 0.0)
             m = self.momentum
             ra_mean.value = m * ra_mean.value + (1.0 - m) * batch_mean
             ra_var.value = m * ra_var.value + (1.0 - m) * batch_var
         return y * scale + bias
+
+    def _mean(self, tree):
+        """Shard means -> global means (equal shard sizes) under ``axis_name``."""
+        return tree if self.axis_name is None else jax.lax.pmean(tree, self.axis_name)

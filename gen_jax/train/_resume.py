@@ -23,7 +23,10 @@ RUN_ONLY: dict[str, frozenset[str]] = {
 }
 """Fields that do not change what a resumed run trains: where it reads and writes, how often
 it reports, how it is laid out on devices, how it samples, what only a fresh start uses, and
-its length (see :func:`schedule_change`)."""
+its length (see :func:`schedule_change`). The layout changes the random stream, not the
+training: ``jit`` draws the same numbers on any number of devices, while the ``pmap`` strategy
+gives each device its own stream, so resuming under pmap on another device count (or switching
+between jit and pmap) continues the run with other draws of the same distributions."""
 
 MAX_LISTED = 6
 SECTIONS = ("model", "data", "optim", "train")

@@ -433,6 +433,43 @@ def check_mapped_step(update: str, mapper: str, n: int = 2, g_steps: int = 1) ->
     assert min(jax.tree.leaves(moved)) > 0.0
 
 
+BN_CASES = (  # (config, data): batch norm, its per-pack-position variant, conditional
+    (dataclasses.replace(TINY, pac=2), RING),
+    (dataclasses.replace(TINY, pac=2, pack_batch_norm=True), RING),
+    (dataclasses.replace(TINY, conditional=True), RING),
+)
+
+
+def check_mapped_batch_norm(cfg, info, mapper: str, n: int = 2) -> None:
+    """The generator in training over ``n`` mapped shards of a batch normalizes them as one
+    global batch: outputs and running statistics equal the unmapped pass over the batch."""
+    model = build("gan", cfg, info)
+    variables = model.init(jax.random.PRNGKey(0), _batch(info, 4))
+    g_vars = {"params": variables["params"]["generator"],
+              "batch_stats": variables["batch_stats"]["generator"]}
+    z = model._noise(jax.random.PRNGKey(3), 8 * n) * jnp.arange(1.0, 8 * n + 1)[:, None]
+    label = jnp.arange(8 * n) % info.num_classes if cfg.conditional else None
+    whole, stats = model.generate(g_vars, z, label, train=True)
+
+    def shard(z, label):
+        return model.generate(g_vars, z, label, train=True, axis_name="batch")
+
+    mapped = jax.pmap(shard, axis_name="batch") if mapper == "pmap" else jax.jit(
+        jax.vmap(shard, axis_name="batch"))
+    out, out_stats = mapped(z.reshape(n, 8, -1),
+                            None if label is None else label.reshape(n, 8))
+    np.testing.assert_allclose(out.reshape(whole.shape), whole, rtol=1e-4, atol=1e-5)
+    for i in range(n):
+        jax.tree.map(lambda a, b, i=i: np.testing.assert_allclose(a[i], b, rtol=1e-4,
+                                                                  atol=1e-6),
+                     out_stats, stats)
+
+
+@pytest.mark.parametrize("cfg, info", BN_CASES)
+def test_mapped_generator_batch_norm_normalizes_the_global_batch(cfg, info):
+    check_mapped_batch_norm(cfg, info, "vmap")
+
+
 @pytest.mark.parametrize("update, g_steps", [("alternating", 1), ("alternating", 2),
                                              ("simultaneous", 1)])
 def test_vmapped_step_averages_over_the_axis(update, g_steps):
@@ -441,10 +478,13 @@ def test_vmapped_step_averages_over_the_axis(update, g_steps):
     check_mapped_step(update, "vmap", g_steps=g_steps)
 
 
-def test_pmapped_step_on_two_devices_averages_over_them():
+def test_pmapped_step_on_two_devices_averages_over_them_and_normalizes_globally():
     # The real pmap strategy on two forced host devices, in a fresh process.
     code = ("import jax; assert jax.local_device_count() == 2, jax.devices()\n"
             "from tests.models.test_gan import check_mapped_step\n"
             "for update in ('alternating', 'simultaneous'):\n"
-            "    check_mapped_step(update, 'pmap')\n")
+            "    check_mapped_step(update, 'pmap')\n"
+            "from tests.models.test_gan import BN_CASES, check_mapped_batch_norm\n"
+            "for cfg, info in BN_CASES:\n"
+            "    check_mapped_batch_norm(cfg, info, 'pmap')\n")
     run_python(code, devices=2)

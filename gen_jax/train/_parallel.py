@@ -2,7 +2,8 @@
 
 Both split every global batch over all devices of all processes and keep parameters replicated.
 Under ``jit`` the step sees one global batch (XLA inserts the gradient all-reduce); under ``pmap``
-the step sees a per-device shard and averages gradients with ``lax.pmean`` over ``"batch"``.
+the step sees a per-device shard and averages gradients with ``lax.pmean`` over ``"batch"``,
+and a GAN's batch norm normalizes over all shards (cross-replica), as jit's global batch does.
 """
 
 from __future__ import annotations

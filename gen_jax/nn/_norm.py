@@ -52,7 +52,9 @@ class GroupedBatchNorm(nn.Module):
     alone, as PacGAN's code does (one generator call per position). Statistics are over all
     axes but the last, within a group; the running statistics (used when ``train`` is False)
     track the whole batch's mean and biased variance, as ``nn.BatchNorm``'s do, so inference
-    does not depend on ``groups``. With ``groups=1`` it computes what ``nn.BatchNorm`` does;
+    does not depend on ``groups`` (PacGAN's code averages the groups' statistics instead: the
+    same mean, and a variance smaller by the variance of the group means, about 1 / (group
+    size) of it). With ``groups=1`` it computes what ``nn.BatchNorm`` does;
     the variables have ``nn.BatchNorm``'s names (``scale``, ``bias``; ``mean``, ``var``).
 
     Attributes:

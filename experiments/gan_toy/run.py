@@ -110,6 +110,13 @@ def check_same_regime(workdir: Path, cfg) -> None:
         sys.exit(f"{mismatch}; use another --out")
 
 
+def regime_of(summary: dict) -> tuple:
+    """What a results.json's runs were trained with (fields older files lack at their
+    defaults then): results of different regimes do not belong in one table."""
+    return (summary["steps"], summary["lr"], summary["b1"], summary["schedule"],
+            summary.get("update", "alternating"), summary.get("paper_bn", False))
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Writes ``text`` so that a concurrent reader sees the old file or the new one."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -162,11 +169,16 @@ def main(argv=None) -> int:
             p.error(f"--report: no results file {missing[0]}; a sweep writes OUT/results.json "
                     "when all its runs are done")
         parts = [json.loads(Path(f).read_text()) for f in args.report]
+        regimes = {f: regime_of(part) for f, part in zip(args.report, parts, strict=True)}
+        if len(set(regimes.values())) > 1:
+            p.error(f"--report: these results are of different regimes {regimes}; report "
+                    "each regime on its own")
         merged = {**parts[0], "runs": [r for part in parts for r in part["runs"]],
                   "wall_s": sum(part["wall_s"] for part in parts)}
         print(table(merged))
         print(f"steps {merged['steps']}, lr {merged['lr']}, "
-              f"update {merged.get('update', 'alternating')}, runs {len(merged['runs'])}, "
+              f"update {merged.get('update', 'alternating')}, "
+              f"paper_bn {merged.get('paper_bn', False)}, runs {len(merged['runs'])}, "
               f"train+score wall {sum(r['train_s'] for r in merged['runs']) / 60:.1f} min")
         return 0
     out = Path(args.out)
@@ -212,20 +224,25 @@ def main(argv=None) -> int:
                 t0 = time.perf_counter()
                 train(cfg, "gan")
                 row = {"data": data, "pac": pac, "seed": seed, "update": args.update,
-                       **score(cfg, seed), "train_s": time.perf_counter() - t0}
+                       "paper_bn": args.paper_bn, **score(cfg, seed),
+                       "train_s": time.perf_counter() - t0}
                 print(json.dumps(row), flush=True)
                 write_atomic(done, json.dumps(row))
         pending = held_elsewhere
     # Every finished run under --out (also those of other processes sharing the sweep).
-    like = experiment.make(args.data[0], args.pac[0], 0, args.steps, args.lr, workdir="",
-                           b1=args.b1, schedule=args.schedule, update=args.update,
-                                  paper_bn=args.paper_bn)
-    runs = [json.loads(f.read_text()) for f in sorted(out.glob("*/score.json"))
-            if regime_mismatch(f.parent, like) is None]
-    runs = [r for r in runs
-            if r["step"] == args.steps and r.get("update", "alternating") == args.update]
+    def this_regime(run: dict, workdir: Path) -> bool:  # the command's config for that run
+        like = experiment.make(run["data"], run["pac"], run["seed"], args.steps, args.lr,
+                               workdir="", b1=args.b1, schedule=args.schedule,
+                               update=args.update, paper_bn=args.paper_bn)
+        return regime_mismatch(workdir, like) is None
+
+    runs = [(json.loads(f.read_text()), f.parent) for f in sorted(out.glob("*/score.json"))]
+    runs = [r for r, workdir in runs
+            if this_regime(r, workdir) and r["step"] == args.steps
+            and r.get("update", "alternating") == args.update]
     summary = {"date": datetime.date.today().isoformat(), "steps": args.steps, "lr": args.lr,
                "b1": args.b1, "schedule": args.schedule, "update": args.update,
+               "paper_bn": args.paper_bn,
                "seeds": len({r["seed"] for r in runs}),
                "wall_s": time.perf_counter() - start, "runs": runs}
     write_atomic(out / "results.json", json.dumps(summary, indent=2))

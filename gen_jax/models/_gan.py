@@ -171,9 +171,13 @@ def _validate(cfg: GANConfig, info: DatasetInfo) -> None:
     if not 0.0 <= cfg.bn_momentum < 1.0:
         raise ValueError(f"gan: bn_momentum must be in [0, 1), got {cfg.bn_momentum}")
     if cfg.pack_batch_norm and not (cfg.batch_norm and cfg.pac > 1):
-        raise ValueError("gan: pack_batch_norm normalizes each pack position of the generator's "
-                         f"batch norm, but batch_norm={cfg.batch_norm} and pac={cfg.pac}; set "
-                         "batch_norm=True and pac > 1, or pack_batch_norm=False")
+        raise ValueError("gan: pack_batch_norm gives each pack position its own batch-norm "
+                         f"statistics in the generator, but batch_norm={cfg.batch_norm} and "
+                         f"pac={cfg.pac}; use batch_norm=True with pac > 1, or "
+                         "pack_batch_norm=False")
+    if cfg.pack_batch_norm and cfg.standing_stats and cfg.pac > STANDING_BATCH:
+        raise ValueError(f"gan: standing statistics draw batches of {STANDING_BATCH}, fewer "
+                         f"than one per pack position with pac={cfg.pac}; set standing_stats=0")
     if cfg.standing_stats and not cfg.batch_norm:
         raise ValueError("gan: standing_stats recomputes the generator's batch-norm statistics, "
                          "but batch_norm=False; set standing_stats=0")

@@ -52,10 +52,11 @@ class GroupedBatchNorm(nn.Module):
     alone, as PacGAN's code does (one generator call per position). Statistics are over all
     axes but the last, within a group; the running statistics (used when ``train`` is False)
     track the whole batch's mean and biased variance, as ``nn.BatchNorm``'s do, so inference
-    does not depend on ``groups`` (PacGAN's code averages the groups' statistics instead: the
-    same mean, and a variance smaller by the variance of the group means, about 1 / (group
-    size) of it). With ``groups=1`` it computes what ``nn.BatchNorm`` does;
-    the variables have ``nn.BatchNorm``'s names (``scale``, ``bias``; ``mean``, ``var``).
+    does not depend on ``groups`` (PacGAN's code, in Blocks, averages the groups' means and
+    standard deviations instead: the same mean, and a smaller variance, by the variance of the
+    group means and that of their standard deviations, of order 1 / (group size) of it). With
+    ``groups=1`` it computes what ``nn.BatchNorm`` does; the variables have ``nn.BatchNorm``'s
+    names (``scale``, ``bias``; ``mean``, ``var``).
 
     Attributes:
       groups: number of interleaved groups (the batch must be a multiple of it).

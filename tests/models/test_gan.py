@@ -61,8 +61,10 @@ def _state(model, info, optim=LR3, ema=None, steps=100):
     (GANConfig(standing_stats=4, batch_norm=False), RING, "set standing_stats=0"),
     (GANConfig(update="simultaneous", g_steps=2), RING, "set g_steps=1 or update="),
     (GANConfig(bn_momentum=1.0), RING, r"bn_momentum must be in \[0, 1\)"),
-    (GANConfig(pack_batch_norm=True), RING, "batch_norm=True and pac > 1"),
-    (GANConfig(pack_batch_norm=True, pac=2, batch_norm=False), RING, "and pac > 1"),
+    (GANConfig(pack_batch_norm=True), RING, "use batch_norm=True with pac > 1"),
+    (GANConfig(pack_batch_norm=True, pac=2, batch_norm=False), RING, "batch_norm=False and"),
+    (GANConfig(pack_batch_norm=True, pac=300, standing_stats=1), RING,
+     "fewer than one per pack position"),
 ])
 def test_bad_configs_are_one_line_value_errors(cfg, info, message):
     with pytest.raises(ValueError, match=message) as err:
@@ -334,9 +336,11 @@ def test_pack_batch_norm_normalizes_each_pack_position_as_its_own_generator_call
         np.testing.assert_allclose(out[j::pac], alone, rtol=1e-4, atol=1e-5)
     whole, _ = plain.generate(g_vars, z, None, train=True)
     assert float(jnp.max(jnp.abs(out - whole))) > 1e-3  # the grouping matters
-    # Inference and sampling do not depend on it.
-    np.testing.assert_array_equal(packed.sample(variables, jax.random.PRNGKey(4), 6),
-                                  plain.sample(variables, jax.random.PRNGKey(4), 6))
+    # Inference and sampling do not depend on it (with the running statistics it recorded).
+    _, stats = packed.generate(g_vars, z, None, train=True)
+    trained = {**variables, "batch_stats": {**variables["batch_stats"], "generator": stats}}
+    np.testing.assert_array_equal(packed.sample(trained, jax.random.PRNGKey(4), 6),
+                                  plain.sample(trained, jax.random.PRNGKey(4), 6))
     # Standing statistics use batches of a multiple of pac (256 -> 255 for pac 3).
     three = build("gan", dataclasses.replace(TINY, pac=3, pack_batch_norm=True,
                                              standing_stats=1), RING)
@@ -344,6 +348,21 @@ def test_pack_batch_norm_normalizes_each_pack_position_as_its_own_generator_call
                  three.with_standing_stats(variables, jax.random.PRNGKey(0), 1, 255))
     with pytest.raises(ValueError, match="a batch of 256 cannot be split into 3 groups"):
         three.with_standing_stats(variables, jax.random.PRNGKey(0), 1, 256)
+
+
+@pytest.mark.parametrize("cfg, info, norms", [
+    (TINY, RING, 2),
+    (dataclasses.replace(TINY, pac=2, pack_batch_norm=True), RING, 2),
+    (TINY_CONV, DIGITS, 3),
+    (dataclasses.replace(TINY_CONV, pac=2, pack_batch_norm=True), DIGITS, 3),
+])
+def test_generator_batch_norms_keep_their_names(cfg, info, norms):
+    # Checkpoints written before and after pack_batch_norm restore into either: the layers are
+    # named as flax names nn.BatchNorm layers, in call order.
+    g = build("gan", cfg, info).init(jax.random.PRNGKey(0), _batch(info, 4))
+    names = [f"BatchNorm_{i}" for i in range(norms)]
+    assert sorted(g["batch_stats"]["generator"]) == names
+    assert [k for k in sorted(g["params"]["generator"]) if "Norm" in k] == names
 
 
 def test_bn_momentum_sets_the_decay_of_the_generators_running_statistics():
@@ -424,8 +443,20 @@ def check_mapped_step(update: str, mapper: str, n: int = 2, g_steps: int = 1) ->
     batch = jax.tree.map(lambda a: a.reshape(n, -1, *a.shape[1:]), _batch(RING, 8 * n))
     mapped = jax.pmap if mapper == "pmap" else lambda f, axis_name: jax.jit(
         jax.vmap(f, axis_name=axis_name))
+    # Every training pass of the generator normalizes over the mapped axis (cross-replica
+    # batch norm; check_mapped_batch_norm shows what that computes).
+    axes, generate = [], model.generate
+
+    def spy(*args, train, axis_name=None, **kwargs):
+        if train:
+            axes.append(axis_name)
+        return generate(*args, train=train, axis_name=axis_name, **kwargs)
+
+    model.generate = spy
     step = mapped(model.make_train_step(_preprocess, axis_name="batch"), axis_name="batch")
     new, metrics = step(replicated, batch)
+    expected = 1 if update == "simultaneous" else 1 + g_steps  # D's fakes, then each G update
+    assert axes == ["batch"] * expected, axes
     assert float(metrics["nonfinite"][0]) == 0.0 and int(new.step[0]) == 1
     for leaf in jax.tree.leaves(new.params):  # replicas stay identical
         np.testing.assert_array_equal(leaf[0], leaf[-1])

@@ -424,8 +424,9 @@ class Evaluator:
         with the (EMA) parameters and the batch statistics of the model's
         ``sampling_variables`` when it has one (computed once per call).
 
-        The last batch is padded to full size and its padding rows get weight 0, so every
-        example counts exactly once whatever the batch size and device count.
+        The last batch is padded to full size (with the split's first examples) and its padding
+        rows get weight 0, so every example counts exactly once whatever the batch size and
+        device count.
         """
         cfg, strategy = self.cfg, self.run.strategy
         if self._eval_ds is None:
@@ -440,7 +441,10 @@ class Evaluator:
         for i, start in enumerate(range(0, n, bs)):
             rows = np.arange(start, start + bs)
             weight = (rows < n).astype(np.float32)
-            rows = np.where(rows < n, rows, start)  # pad with a real example, weighted 0
+            # Pad with the split's first examples, weighted 0: other rows, not copies of this
+            # batch's, so a packed model (PacGAN) still sees each real example packed with
+            # other examples, as in training.
+            rows = rows % n
             batch = {"x": ds.x[rows], "weight": weight}
             if ds.label is not None:
                 batch["label"] = ds.label[rows]

@@ -193,3 +193,23 @@ def test_evaluation_uses_the_models_sampling_variables(tmp_path):
         np.testing.assert_allclose(got[name], expected[name], rtol=1e-5, err_msg=name)
     running = Evaluator(plain, plain_cfg).evaluate(run.state, 64)
     assert abs(got["d_fake"] - running["d_fake"]) > 1e-4
+
+
+def test_packed_evaluation_does_not_depend_on_the_batch_size(tmp_path):
+    # 9 examples in packs of 2: the last example is packed with the split's first one whatever
+    # the batch size (padding continues from the start of the split), never with a copy of
+    # itself, so each example's d_real (the logit of its pack) is the same for every batch size.
+    from gen_jax.models import GANConfig
+
+    def evaluate(batch_size):
+        cfg = ExperimentConfig(
+            model=GANConfig(latent_dim=2, g_hidden=(16,), d_hidden=(8,), d_maxout_pieces=3,
+                            pac=2),
+            data=DataConfig(name="ring8", batch_size=batch_size), optim=OptimConfig(),
+            train=TrainConfig(workdir=str(tmp_path / str(batch_size)), progress=False, steps=1))
+        run, _ = build_run(cfg, "gan", restore=False)
+        return Evaluator(run, cfg).evaluate(run.state, num_examples=9)
+
+    full = evaluate(10)  # one batch: 9 examples and one padding row
+    for bs in (2, 4, 6):
+        assert evaluate(bs)["d_real"] == pytest.approx(full["d_real"], rel=1e-5, abs=1e-6)

@@ -60,7 +60,9 @@ def score(cfg, seed: int, num: int = NUM_SAMPLES) -> dict[str, float]:
     cov = toy_mode_coverage(np.asarray(samples), cfg.data.name)
     shares = cov.counts[cov.counts > 0] / max(cov.counts.sum(), 1)
     return {"step": int(run.strategy.fetch(run.state.step)), "modes": cov.modes,
-            "high_quality": 100 * cov.high_quality, "kl": cov.kl,
+            "high_quality": 100 * cov.high_quality,
+            # None (JSON null) when no sample is high quality: no mode histogram, no KL
+            "kl": None if math.isnan(cov.kl) else cov.kl,
             "min_share": float(shares.min()) if shares.size else 0.0,
             "max_share": float(shares.max(initial=0.0))}
 
@@ -261,7 +263,16 @@ def table(summary: dict) -> str:
         cells = []
         for key, fmt in (("modes", "{:.1f} ± {:.1f}"), ("high_quality", "{:.1f} ± {:.1f}"),
                          ("kl", "{:.3f} ± {:.3f}")):
-            cells.append(fmt.format(*mean_se([r[key] for r in rows])))
+            # A run without high-quality samples has no KL: the mean is over those with one.
+            values = [r[key] for r in rows if r[key] is not None and not math.isnan(r[key])]
+            if not values:
+                cell = "none (no run had a high-quality sample)"
+            else:
+                cell = fmt.format(*mean_se(values))
+            if values and len(values) < len(rows):
+                cell += f" ({len(values)} of {len(rows)} runs; the others had no " \
+                        "high-quality sample)"
+            cells.append(cell)
         name = "GAN" if pac == 1 else f"PacGAN{pac}"
         pub = PUBLISHED.get((data, pac), "see the paper's Table 1" if data == "ring8_r1"
                             else "none (the paper's ring has radius 1: ring8_r1)")

@@ -182,7 +182,8 @@ def make_gan_train_step(model: Any, preprocess: Callable, *, axis_name: str | No
 
             def joint_loss(params):
                 # d_loss sees the fakes as data, g_loss sees the discriminator as fixed: the
-                # gradient of their sum is (grad_D d_loss, grad_G g_loss) at this step's point.
+                # gradient of their sum is (grad_D d_loss, grad_G g_loss) at this step's point
+                # (g_loss's spectral-norm estimate, if any, is the one d_loss's pass advanced).
                 dp, gp = params
                 fake, new_g_st = model.generate(g_vars(gp, g_stats), z, label, train=True,
                                                 axis_name=axis_name)

@@ -9,7 +9,7 @@ import pytest
 
 from gen_jax import models
 from gen_jax.config import DataConfig, ExperimentConfig, OptimConfig, TrainConfig
-from gen_jax.models import VAEConfig
+from gen_jax.models import GANConfig, VAEConfig
 from gen_jax.train import Evaluator, NonFiniteError, build_run, train
 
 
@@ -199,8 +199,6 @@ def test_packed_evaluation_does_not_depend_on_the_batch_size(tmp_path):
     # 9 examples in packs of 2: the last example is packed with the split's first one whatever
     # the batch size (padding continues from the start of the split), never with a copy of
     # itself, so each example's d_real (the logit of its pack) is the same for every batch size.
-    from gen_jax.models import GANConfig
-
     def evaluate(batch_size):
         cfg = ExperimentConfig(
             model=GANConfig(latent_dim=2, g_hidden=(16,), d_hidden=(8,), d_maxout_pieces=3,

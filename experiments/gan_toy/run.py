@@ -266,10 +266,10 @@ def table(summary: dict) -> str:
             # A run without high-quality samples has no KL: the mean is over those with one.
             values = [r[key] for r in rows if r[key] is not None and not math.isnan(r[key])]
             if not values:
-                cell = "none (no run had a high-quality sample)"
-            else:
-                cell = fmt.format(*mean_se(values))
-            if values and len(values) < len(rows):
+                cells.append("none (no run had a high-quality sample)")
+                continue
+            cell = fmt.format(*mean_se(values))
+            if len(values) < len(rows):
                 cell += f" ({len(values)} of {len(rows)} runs; the others had no " \
                         "high-quality sample)"
             cells.append(cell)

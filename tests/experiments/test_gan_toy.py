@@ -1,28 +1,32 @@
-"""The bookkeeping of experiments/gan_toy/run.py that its recorded tables rest on: the mean and
-standard error, the table's cells (runs without a KL), which saved runs count as the command's
-regime, and the report's refusal to merge regimes."""
+"""The bookkeeping of experiments/gan_toy that its recorded tables rest on: the mean and standard
+error, the table's cells (runs without a KL), which saved runs count as the command's regime, the
+report's refusal to merge regimes, and sampling_stats.py's agreement with run.py's score."""
 
 import importlib.util
 import json
 import math
 import sys
 
+import jax
+import jax.numpy as jnp
+import numpy as np
 import pytest
 
 from gen_jax.config import save_json
+from gen_jax.train import build_run, train
 
 from ..conftest import REPO
 
 EXPERIMENT = REPO / "experiments" / "gan_toy"
 
 
-@pytest.fixture(scope="module")
-def run():
-    """experiments/gan_toy/run.py as a module (it imports its sibling config.py as ``config``)."""
+def load(script: str):
+    """An experiments/gan_toy script as a module (run.py imports its sibling config.py as
+    ``config``, which must not be another experiment's)."""
     saved = sys.modules.pop("config", None)
     sys.path.insert(0, str(EXPERIMENT))
     try:
-        spec = importlib.util.spec_from_file_location("gan_toy_run", EXPERIMENT / "run.py")
+        spec = importlib.util.spec_from_file_location(f"gan_toy_{script}", EXPERIMENT / script)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
     finally:
@@ -31,6 +35,11 @@ def run():
         if saved is not None:
             sys.modules["config"] = saved
     return module
+
+
+@pytest.fixture(scope="module")
+def run():
+    return load("run.py")
 
 
 def row(data="grid25", pac=4, seed=0, modes=25, high_quality=90.0, kl=0.1):
@@ -100,3 +109,33 @@ def test_report_refuses_to_merge_regimes(run, tmp_path, capsys):
     with pytest.raises(SystemExit):
         run.main(["--report", same[0], results("c.json", paper_bn=True)])
     assert "of different regimes" in capsys.readouterr().err
+
+
+def test_sampling_stats_draws_the_sweep_noise_under_each_statistics(run, tmp_path):
+    """The diagnostic's running-statistics samples are those run.py scores (same checkpoint,
+    noise and variables); its training-mode samples are the generator in training mode on
+    that noise, batch by batch, the last batch padded with other noise."""
+    cfg = run.experiment.make("grid25", 2, 3, steps=30, workdir=str(tmp_path))
+    train(cfg, "gan")
+    stats = load("sampling_stats.py")
+    trained, _ = build_run(cfg, "gan", restore=True)
+    num, batch = 500, cfg.data.batch_size  # 2 whole batches of 200 and 100 rows of a third
+    got = {k: np.asarray(v) for k, v in stats.samples(trained, cfg, num).items()}
+    variables = trained.state.variables(ema=True)
+    key = jax.random.PRNGKey(10_000 + 3)  # run.score's
+    np.testing.assert_array_equal(got["running"], trained.model.sample(
+        trained.model.sampling_variables(variables), key, num))
+    g_vars = {"params": variables["params"]["generator"],
+              "batch_stats": variables["batch_stats"]["generator"]}
+    z = jax.random.normal(key, (num, 2))
+    for first in (0, batch):
+        want, _ = trained.model.generate(g_vars, z[first:first + batch], None, train=True)
+        np.testing.assert_allclose(got["train_mode"][first:first + batch], want, atol=1e-6)
+    last = jnp.concatenate([z[2 * batch:], jax.random.normal(jax.random.PRNGKey(1), (100, 2))])
+    want, _ = trained.model.generate(g_vars, last, None, train=True)
+    np.testing.assert_allclose(got["train_mode"][2 * batch:], want[:100], atol=1e-6)
+    # 30 steps in, the statistics of one batch are not the running ones
+    assert np.abs(got["train_mode"] - got["running"]).max() > 1e-2
+    assert np.abs(got["standing"] - got["running"]).max() > 1e-2
+    score = stats.scores(tmp_path, num)
+    assert score["step"] == 30 and set(score) >= {"running", "standing", "train_mode"}

@@ -1,0 +1,85 @@
+"""How much a toy GAN's mode scores depend on the batch-norm statistics its generator samples with.
+
+    python experiments/gan_toy/sampling_stats.py runs/gan_toy_paper/grid25_pac4_seed1 \\
+        [--num-samples 100000]
+
+Scores samples of a run's latest checkpoint (the noise of ``run.py``'s score, key 10,000 +
+seed) with PacGAN's mode metrics three ways: with the running statistics (what ``run.py``
+scores, PacGAN's population statistics), with standing statistics (recomputed for these
+weights over 64 batches of 400 noise vectors, ``GAN.with_standing_stats``), and in training
+mode (each batch of ``data.batch_size`` noise vectors normalized by its own statistics, as the
+discriminator sees the generator's output). Prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gen_jax.config import load_json
+from gen_jax.metrics import toy_mode_coverage
+from gen_jax.models import GANConfig
+from gen_jax.train import build_run
+
+STANDING_BATCHES, STANDING_BATCH = 64, 400
+TOY_SETS = ("ring8", "ring8_r1", "grid25")
+
+
+def samples(run, cfg, num: int) -> dict[str, jax.Array]:
+    """``num`` samples of ``run``'s generator (EMA weights if any) for the same noise under each
+    of the three statistics."""
+    model, variables = run.model, run.state.variables(ema=True)
+    key = jax.random.PRNGKey(10_000 + cfg.train.seed)
+    standing = model.with_standing_stats(variables, jax.random.PRNGKey(0), STANDING_BATCHES,
+                                         STANDING_BATCH)
+    g_vars = {"params": variables["params"]["generator"],
+              "batch_stats": variables["batch_stats"]["generator"]}
+    # The noise GAN.sample draws, padded to whole training batches with noise of another key
+    # (whose outputs are dropped); toy data is modeled as it is (no rescaling).
+    batch, dim = cfg.data.batch_size, cfg.model.latent_dim
+    z = jnp.concatenate([jax.random.normal(key, (num, dim)),
+                         jax.random.normal(jax.random.PRNGKey(1), (-num % batch, dim))])
+    gen = jax.jit(lambda zb: model.generate(g_vars, zb, None, train=True)[0])
+    return {"running": model.sample(variables, key, num),
+            "standing": model.sample(standing, key, num),
+            "train_mode": jnp.concatenate([gen(zb) for zb in z.reshape(-1, batch, dim)])[:num]}
+
+
+def scores(workdir: Path, num: int) -> dict:
+    """The mode metrics of :func:`samples` of the latest checkpoint in ``workdir``."""
+    cfg = load_json(workdir / "config.json", GANConfig)
+    run, _ = build_run(cfg, "gan", restore=True)
+
+    def cover(x) -> dict:
+        cov = toy_mode_coverage(np.asarray(x), cfg.data.name)
+        return {"modes": cov.modes, "high_quality": round(100 * cov.high_quality, 2),
+                "kl": None if np.isnan(cov.kl) else round(float(cov.kl), 4)}
+
+    return {"workdir": str(workdir), "step": int(run.strategy.fetch(run.state.step)),
+            "num_samples": num,
+            **{name: cover(x) for name, x in samples(run, cfg, num).items()}}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("workdir", type=Path, help="a toy GAN run's folder (with config.json)")
+    p.add_argument("--num-samples", type=int, default=2500)
+    args = p.parse_args(argv)
+    if not (args.workdir / "config.json").is_file():
+        p.error(f"{args.workdir} has no config.json; pass the folder of a gan_toy run")
+    if json.loads((args.workdir / "config.json").read_text())["data"]["name"] not in TOY_SETS:
+        p.error(f"{args.workdir} is not a run on a toy set ({', '.join(TOY_SETS)})")
+    if not any((args.workdir / "checkpoints").glob("[0-9]*")):
+        p.error(f"{args.workdir} has no checkpoint yet")
+    print(json.dumps(scores(args.workdir, args.num_samples)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

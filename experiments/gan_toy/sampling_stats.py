@@ -14,6 +14,7 @@ discriminator sees the generator's output). Prints one JSON line.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -54,6 +55,8 @@ def samples(run, cfg, num: int) -> dict[str, jax.Array]:
 def scores(workdir: Path, num: int) -> dict:
     """The mode metrics of :func:`samples` of the latest checkpoint in ``workdir``."""
     cfg = load_json(workdir / "config.json", GANConfig)
+    # the checkpoints in workdir, not in the folder the run was trained in (a copy or a move)
+    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, workdir=str(workdir)))
     run, _ = build_run(cfg, "gan", restore=True)
 
     def cover(x) -> dict:

@@ -19,6 +19,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -253,6 +254,9 @@ def _load_run(workdir: str):
         raise ValueError(f"{path} names model {name!r}, which this gen_jax does not have; "
                          f"known: {', '.join(sorted(models.MODELS))}")
     cfg = load_json(path, models.MODELS[name][0])
+    # The checkpoints beside this config.json: the run may have been moved or copied since, or
+    # trained with a workdir relative to another directory.
+    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, workdir=str(workdir)))
     run, _ = build_run(cfg, name, restore=True)
     if int(run.strategy.fetch(run.state.step)) == 0:
         raise ValueError(f"{workdir} has no checkpoint yet; train first")
@@ -260,8 +264,6 @@ def _load_run(workdir: str):
 
 
 def _sample(args) -> int:
-    import dataclasses
-
     import jax
     import numpy as np
 

@@ -1,6 +1,7 @@
 """The command line: help, a full train -> sample -> eval round, and one-line errors."""
 
 import json
+import shutil
 
 import pytest
 
@@ -45,6 +46,12 @@ def test_train_sample_eval_round_trip(tmp_path):
     report = json.loads((tmp_path / "eval_test.json").read_text())
     # The importance-sampled bound is tighter than the ELBO (up to Monte Carlo noise).
     assert report["nll_is50"] <= -report["elbo"] + 0.5
+
+    # A run moved elsewhere samples from its own checkpoints (not the folder it was trained in).
+    moved = tmp_path.parent / f"{tmp_path.name}_moved"
+    shutil.move(tmp_path, moved)
+    run_cli(["sample", "--workdir", moved, "--num", "16", "--npy", moved / "s_moved.npy"])
+    np.testing.assert_array_equal(np.load(moved / "s_moved.npy"), samples)
 
 
 def test_conditional_vae_samples_depend_on_the_label(tmp_path):

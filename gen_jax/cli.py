@@ -241,35 +241,13 @@ def _fmt_load(load) -> str:
     return ", ".join(f"{x:.1f}" for x in load)
 
 
-def _load_run(workdir: str):
-    from . import models
-    from .config import load_json, read_model_name
-    from .train import build_run
-
-    path = Path(workdir) / "config.json"
-    if not path.is_file():
-        raise ValueError(f"{workdir} has no config.json; pass the --workdir of a training run")
-    name = read_model_name(path)
-    if name not in models.MODELS:
-        raise ValueError(f"{path} names model {name!r}, which this gen_jax does not have; "
-                         f"known: {', '.join(sorted(models.MODELS))}")
-    cfg = load_json(path, models.MODELS[name][0])
-    # The checkpoints beside this config.json: the run may have been moved or copied since, or
-    # trained with a workdir relative to another directory.
-    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, workdir=str(workdir)))
-    run, _ = build_run(cfg, name, restore=True)
-    if int(run.strategy.fetch(run.state.step)) == 0:
-        raise ValueError(f"{workdir} has no checkpoint yet; train first")
-    return run
-
-
 def _sample(args) -> int:
     import jax
     import numpy as np
 
-    from .train import Evaluator, save_samples
+    from .train import Evaluator, load_run, save_samples
 
-    run = _load_run(args.workdir)
+    run = load_run(args.workdir)
     cfg = dataclasses.replace(run.config,
                               train=dataclasses.replace(run.config.train, num_samples=args.num))
     samples = Evaluator(run, cfg, temperature=args.temperature, label=args.label).samples(
@@ -286,13 +264,14 @@ def _sample(args) -> int:
 
 def _eval(args) -> int:
     from .evaluation import EvalSettings, evaluate_run
+    from .train import load_run
 
     settings = EvalSettings(
         split=args.split, num_examples=args.num_examples,
         importance_samples=args.importance_samples, seed=args.seed, quality=args.quality,
         num_samples=args.num_samples, classifier_dir=args.classifier_dir,
         grid_size=args.grid_size, mode_samples=args.mode_samples, out=args.out)
-    report = evaluate_run(_load_run(args.workdir), args.workdir, settings)
+    report = evaluate_run(load_run(args.workdir), args.workdir, settings)
     print(json.dumps(report, indent=2))
     return 0
 

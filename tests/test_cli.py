@@ -60,9 +60,9 @@ def test_conditional_vae_samples_depend_on_the_label(tmp_path):
     import jax
     import numpy as np
 
-    from gen_jax.cli import _load_run
+    from gen_jax.train import load_run
 
-    run = _load_run(str(tmp_path))
+    run = load_run(tmp_path)
     key = jax.random.PRNGKey(3)
     same_z = [np.asarray(run.model.sample(run.state.variables(), key, 2,
                                           label=jax.numpy.array([0, c]))) for c in (0, 7)]

@@ -14,7 +14,6 @@ discriminator sees the generator's output). Prints one JSON line.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -23,10 +22,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gen_jax.config import load_json
 from gen_jax.metrics import toy_mode_coverage
-from gen_jax.models import GANConfig
-from gen_jax.train import build_run
+from gen_jax.train import load_run
 
 STANDING_BATCHES, STANDING_BATCH = 64, 400
 TOY_SETS = ("ring8", "ring8_r1", "grid25")
@@ -54,10 +51,8 @@ def samples(run, cfg, num: int) -> dict[str, jax.Array]:
 
 def scores(workdir: Path, num: int) -> dict:
     """The mode metrics of :func:`samples` of the latest checkpoint in ``workdir``."""
-    cfg = load_json(workdir / "config.json", GANConfig)
-    # the checkpoints in workdir, not in the folder the run was trained in (a copy or a move)
-    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, workdir=str(workdir)))
-    run, _ = build_run(cfg, "gan", restore=True)
+    run = load_run(workdir)  # its checkpoints, also of a run moved since
+    cfg = run.config
 
     def cover(x) -> dict:
         cov = toy_mode_coverage(np.asarray(x), cfg.data.name)

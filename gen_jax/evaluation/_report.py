@@ -42,7 +42,7 @@ def evaluate_run(run, workdir: str | Path, settings: EvalSettings) -> dict[str, 
     training images; only with sample-quality metrics).
 
     Args:
-      run: a restored :class:`~gen_jax.train.Run` (``gen_jax.cli._load_run``).
+      run: a restored :class:`~gen_jax.train.Run` (:func:`gen_jax.train.load_run`).
       workdir: the run's folder.
       settings: what to evaluate.
 

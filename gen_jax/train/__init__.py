@@ -14,6 +14,7 @@ from ._loop import Evaluator as Evaluator
 from ._loop import NonFiniteError as NonFiniteError
 from ._loop import Run as Run
 from ._loop import build_run as build_run
+from ._loop import load_run as load_run
 from ._loop import load_split as load_split
 from ._loop import make_preprocess as make_preprocess
 from ._loop import train as train

@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import data as gdata
 from .. import models as gmodels
-from ..config import ExperimentConfig, save_json
+from ..config import ExperimentConfig, load_json, read_model_name, save_json
 from ._checkpoint import Checkpointer
 from ._distributed import initialize_from_env
 from ._logging import MetricWriter, Progress, save_samples
@@ -51,6 +51,33 @@ class Run:
     strategy: JitStrategy | PmapStrategy
     state: TrainState
     preprocess: Any
+
+
+def load_run(workdir: str | Path) -> Run:
+    """The trained run in ``workdir`` (its ``config.json`` and latest checkpoint), to sample or
+    evaluate: what ``gen-jax sample`` and ``gen-jax eval`` open.
+
+    The checkpoints are read from ``workdir`` itself, not from the ``train.workdir`` recorded in
+    its config, so a run that was moved or copied, or trained with a relative workdir, opens
+    from wherever it is now; ``run.config.train.workdir`` is ``workdir``.
+
+    Raises:
+      ValueError: ``workdir`` has no ``config.json``, names a model family this gen_jax lacks,
+        or has no checkpoint yet.
+    """
+    path = Path(workdir) / "config.json"
+    if not path.is_file():
+        raise ValueError(f"{workdir} has no config.json; pass the --workdir of a training run")
+    name = read_model_name(path)
+    if name not in gmodels.MODELS:
+        raise ValueError(f"{path} names model {name!r}, which this gen_jax does not have; "
+                         f"known: {', '.join(sorted(gmodels.MODELS))}")
+    cfg = load_json(path, gmodels.MODELS[name][0])
+    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, workdir=str(workdir)))
+    if not _has_checkpoint(cfg):
+        raise ValueError(f"{workdir} has no checkpoint yet; train first")
+    run, _ = build_run(cfg, name, restore=True)
+    return run
 
 
 def make_preprocess(info: gdata.DatasetInfo, cfg, model: Any = None) -> Any:

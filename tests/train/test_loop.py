@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from gen_jax import models
-from gen_jax.config import DataConfig, ExperimentConfig, OptimConfig, TrainConfig
+from gen_jax.config import DataConfig, ExperimentConfig, OptimConfig, TrainConfig, save_json
 from gen_jax.models import GANConfig, VAEConfig
-from gen_jax.train import Evaluator, NonFiniteError, build_run, train
+from gen_jax.train import Evaluator, NonFiniteError, build_run, load_run, train
 
 
 def _cfg(tmp_path, **train):
@@ -211,3 +211,19 @@ def test_packed_evaluation_does_not_depend_on_the_batch_size(tmp_path):
     full = evaluate(10)  # one batch: 9 examples and one padding row
     for bs in (2, 4, 6):
         assert evaluate(bs)["d_real"] == pytest.approx(full["d_real"], rel=1e-5, abs=1e-6)
+
+
+def test_load_run_says_what_is_missing(tmp_path):
+    with pytest.raises(ValueError, match=f"^{tmp_path} has no config.json; pass the --workdir"):
+        load_run(tmp_path)
+    (tmp_path / "config.json").write_text('{"model_name": "diffusion"}')
+    with pytest.raises(ValueError, match="names model 'diffusion', which this gen_jax does not "
+                                         "have; known: ae, gan, glow, maf, nsf, realnvp, vae$"):
+        load_run(tmp_path)
+    # A config whose recorded workdir has checkpoints does not count: load_run reads its own.
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "checkpoints" / "10").mkdir(parents=True)
+    cfg = ExperimentConfig(model=VAEConfig(), train=TrainConfig(workdir=str(elsewhere)))
+    save_json(cfg, "vae", tmp_path / "config.json")
+    with pytest.raises(ValueError, match=f"^{tmp_path} has no checkpoint yet; train first$"):
+        load_run(tmp_path)

@@ -48,6 +48,13 @@ PUBLISHED = {  # PacGAN Table 1, 2-D grid (mean of 10 trials): modes, high-quali
 }
 
 
+def draw(model, variables, seed: int, num: int) -> jax.Array:
+    """The ``num`` samples a score is of: ``variables``' generator on the noise of key
+    ``10_000 + seed``."""
+    return jax.jit(lambda v, k: model.sample(v, k, num))(variables,
+                                                         jax.random.PRNGKey(10_000 + seed))
+
+
 def score(cfg, seed: int, num: int = NUM_SAMPLES) -> dict[str, float]:
     """``num`` samples (the protocol's 2,500) of the run's latest checkpoint (EMA generator if
     any) -> mode metrics, and the smallest and largest captured mode's share of the
@@ -55,8 +62,7 @@ def score(cfg, seed: int, num: int = NUM_SAMPLES) -> dict[str, float]:
     run, _ = build_run(cfg, "gan", restore=True)
     # the statistics the toolkit samples with (standing ones if the config asks for them)
     variables = run.model.sampling_variables(run.state.variables(ema=True))
-    samples = jax.jit(lambda v, k: run.model.sample(v, k, num))(
-        variables, jax.random.PRNGKey(10_000 + seed))
+    samples = draw(run.model, variables, seed, num)
     cov = toy_mode_coverage(np.asarray(samples), cfg.data.name)
     shares = cov.counts[cov.counts > 0] / max(cov.counts.sum(), 1)
     return {"step": int(run.strategy.fetch(run.state.step)), "modes": cov.modes,

@@ -22,30 +22,35 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gen_jax.metrics import toy_mode_coverage
-from gen_jax.train import load_run
+sys.path.insert(0, str(Path(__file__).parent))
+import run as sweep  # noqa: E402
+
+from gen_jax.config import read_model_name  # noqa: E402
+from gen_jax.metrics import toy_mode_coverage  # noqa: E402
+from gen_jax.train import load_run  # noqa: E402
 
 STANDING_BATCHES, STANDING_BATCH = 64, 400
-TOY_SETS = ("ring8", "ring8_r1", "grid25")
 
 
-def samples(run, cfg, num: int) -> dict[str, jax.Array]:
-    """``num`` samples of ``run``'s generator (EMA weights if any) for the same noise under each
-    of the three statistics."""
-    model, variables = run.model, run.state.variables(ema=True)
-    key = jax.random.PRNGKey(10_000 + cfg.train.seed)
+def samples(run, num: int) -> dict[str, jax.Array]:
+    """``num`` samples of ``run``'s generator (EMA weights if any) for the noise ``run.py``
+    scores, under each of the three statistics."""
+    cfg, model = run.config, run.model
+    variables = run.state.variables(ema=True)
+    seed = cfg.train.seed
+    groups = cfg.model.pac if cfg.model.pack_batch_norm else 1
     standing = model.with_standing_stats(variables, jax.random.PRNGKey(0), STANDING_BATCHES,
-                                         STANDING_BATCH)
+                                         STANDING_BATCH - STANDING_BATCH % groups)
     g_vars = {"params": variables["params"]["generator"],
               "batch_stats": variables["batch_stats"]["generator"]}
     # The noise GAN.sample draws, padded to whole training batches with noise of another key
     # (whose outputs are dropped); toy data is modeled as it is (no rescaling).
     batch, dim = cfg.data.batch_size, cfg.model.latent_dim
-    z = jnp.concatenate([jax.random.normal(key, (num, dim)),
+    z = jnp.concatenate([jax.random.normal(jax.random.PRNGKey(10_000 + seed), (num, dim)),
                          jax.random.normal(jax.random.PRNGKey(1), (-num % batch, dim))])
     gen = jax.jit(lambda zb: model.generate(g_vars, zb, None, train=True)[0])
-    return {"running": model.sample(variables, key, num),
-            "standing": model.sample(standing, key, num),
+    return {"running": sweep.draw(model, model.sampling_variables(variables), seed, num),
+            "standing": sweep.draw(model, standing, seed, num),
             "train_mode": jnp.concatenate([gen(zb) for zb in z.reshape(-1, batch, dim)])[:num]}
 
 
@@ -61,7 +66,7 @@ def scores(workdir: Path, num: int) -> dict:
 
     return {"workdir": str(workdir), "step": int(run.strategy.fetch(run.state.step)),
             "num_samples": num,
-            **{name: cover(x) for name, x in samples(run, cfg, num).items()}}
+            **{name: cover(x) for name, x in samples(run, num).items()}}
 
 
 def main(argv=None) -> int:
@@ -69,13 +74,17 @@ def main(argv=None) -> int:
     p.add_argument("workdir", type=Path, help="a toy GAN run's folder (with config.json)")
     p.add_argument("--num-samples", type=int, default=2500)
     args = p.parse_args(argv)
-    if not (args.workdir / "config.json").is_file():
+    config = args.workdir / "config.json"
+    if not config.is_file():
         p.error(f"{args.workdir} has no config.json; pass the folder of a gan_toy run")
-    if json.loads((args.workdir / "config.json").read_text())["data"]["name"] not in TOY_SETS:
-        p.error(f"{args.workdir} is not a run on a toy set ({', '.join(TOY_SETS)})")
-    if not any((args.workdir / "checkpoints").glob("[0-9]*")):
-        p.error(f"{args.workdir} has no checkpoint yet")
-    print(json.dumps(scores(args.workdir, args.num_samples)))
+    if (read_model_name(config) != "gan"
+            or json.loads(config.read_text())["data"]["name"] not in sweep.TOY_SETS):
+        p.error(f"{args.workdir} is not a GAN run on a toy set ({', '.join(sweep.TOY_SETS)})")
+    try:
+        result = scores(args.workdir, args.num_samples)
+    except ValueError as e:  # load_run's: no checkpoint yet
+        p.error(str(e))
+    print(json.dumps(result))
     return 0
 
 

@@ -74,9 +74,12 @@ def load_run(workdir: str | Path) -> Run:
                          f"known: {', '.join(sorted(gmodels.MODELS))}")
     cfg = load_json(path, gmodels.MODELS[name][0])
     cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, workdir=str(workdir)))
-    if not _has_checkpoint(cfg):
-        raise ValueError(f"{workdir} has no checkpoint yet; train first")
+    no_checkpoint = f"{workdir} has no checkpoint yet; train first"
+    if not _has_checkpoint(cfg):  # (before building, which would create checkpoints/)
+        raise ValueError(no_checkpoint)
     run, _ = build_run(cfg, name, restore=True)
+    if int(run.strategy.fetch(run.state.step)) == 0:  # only unfinished saves: nothing restored
+        raise ValueError(no_checkpoint)
     return run
 
 

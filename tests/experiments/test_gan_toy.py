@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from gen_jax.config import save_json
-from gen_jax.train import build_run, train
+from gen_jax.metrics import toy_mode_coverage
+from gen_jax.train import load_run, train
 
 from ..conftest import REPO
 
@@ -24,17 +25,18 @@ EXPERIMENT = REPO / "experiments" / "gan_toy"
 def load(script: str):
     """An experiments/gan_toy script as a module (run.py imports its sibling config.py as
     ``config``, which must not be another experiment's)."""
-    saved = sys.modules.pop("config", None)
-    sys.path.insert(0, str(EXPERIMENT))
+    names = ("config", "run")  # the scripts' imports of their siblings
+    saved_modules = {name: sys.modules.pop(name) for name in names if name in sys.modules}
+    saved_path = sys.path[:]  # the scripts put their folder in front
     try:
         spec = importlib.util.spec_from_file_location(f"gan_toy_{script}", EXPERIMENT / script)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
     finally:
-        sys.path.remove(str(EXPERIMENT))
-        sys.modules.pop("config", None)
-        if saved is not None:
-            sys.modules["config"] = saved
+        sys.path[:] = saved_path
+        for name in names:
+            sys.modules.pop(name, None)
+        sys.modules.update(saved_modules)
     return module
 
 
@@ -114,32 +116,37 @@ def test_report_refuses_to_merge_regimes(run, tmp_path, capsys):
 
 def test_sampling_stats_draws_the_sweep_noise_under_each_statistics(run, tmp_path):
     """The diagnostic's running-statistics samples are those run.py scores (same checkpoint,
-    noise and variables); its training-mode samples are the generator in training mode on
-    that noise, batch by batch, the last batch padded with other noise."""
-    cfg = run.experiment.make("grid25", 2, 3, steps=30, workdir=str(tmp_path))
+    noise, variables and jitted sampler); its training-mode samples are the generator in
+    training mode on that noise, batch by batch (each pack position normalized on its own, as
+    in training with the paper's batch norm), the last batch padded with other noise."""
+    cfg = run.experiment.make("grid25", 2, 3, steps=30, workdir=str(tmp_path), paper_bn=True)
+    assert cfg.model.pack_batch_norm
     train(cfg, "gan")
     stats = load("sampling_stats.py")
-    trained, _ = build_run(cfg, "gan", restore=True)
+    trained = load_run(tmp_path)
     num, batch = 500, cfg.data.batch_size  # 2 whole batches of 200 and 100 rows of a third
-    got = {k: np.asarray(v) for k, v in stats.samples(trained, cfg, num).items()}
+    got = {k: np.asarray(v) for k, v in stats.samples(trained, num).items()}
     variables = trained.state.variables(ema=True)
-    key = jax.random.PRNGKey(10_000 + 3)  # run.score's
-    np.testing.assert_array_equal(got["running"], trained.model.sample(
-        trained.model.sampling_variables(variables), key, num))
+    np.testing.assert_array_equal(got["running"], run.draw(
+        trained.model, trained.model.sampling_variables(variables), 3, num))
     g_vars = {"params": variables["params"]["generator"],
               "batch_stats": variables["batch_stats"]["generator"]}
-    z = jax.random.normal(key, (num, 2))
+    z = jax.random.normal(jax.random.PRNGKey(10_000 + 3), (num, 2))  # GAN.sample's noise
     for first in (0, batch):
         want, _ = trained.model.generate(g_vars, z[first:first + batch], None, train=True)
-        np.testing.assert_allclose(got["train_mode"][first:first + batch], want, atol=1e-6)
+        np.testing.assert_allclose(got["train_mode"][first:first + batch], want, rtol=1e-5,
+                                   atol=1e-5)
     last = jnp.concatenate([z[2 * batch:], jax.random.normal(jax.random.PRNGKey(1), (100, 2))])
     want, _ = trained.model.generate(g_vars, last, None, train=True)
-    np.testing.assert_allclose(got["train_mode"][2 * batch:], want[:100], atol=1e-6)
+    np.testing.assert_allclose(got["train_mode"][2 * batch:], want[:100], rtol=1e-5, atol=1e-5)
     # 30 steps in, the statistics of one batch are not the running ones
     assert np.abs(got["train_mode"] - got["running"]).max() > 1e-2
     assert np.abs(got["standing"] - got["running"]).max() > 1e-2
     # scores() reads the checkpoints of the folder it is given, also of a run moved elsewhere
-    moved = tmp_path.parent / "moved"
+    moved = tmp_path.parent / f"{tmp_path.name}_moved"
     shutil.move(tmp_path, moved)
+    np.testing.assert_array_equal(stats.samples(load_run(moved), num)["running"],
+                                  got["running"])
     score = stats.scores(moved, num)
-    assert score["step"] == 30 and score["running"] == stats.scores(moved, num)["running"]
+    assert score["step"] == 30
+    assert score["running"]["modes"] == toy_mode_coverage(got["running"], "grid25").modes

@@ -25,7 +25,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 import run as sweep  # noqa: E402
 
-from gen_jax.config import read_model_name  # noqa: E402
 from gen_jax.metrics import toy_mode_coverage  # noqa: E402
 from gen_jax.train import load_run  # noqa: E402
 
@@ -58,6 +57,9 @@ def scores(workdir: Path, num: int) -> dict:
     """The mode metrics of :func:`samples` of the latest checkpoint in ``workdir``."""
     run = load_run(workdir)  # its checkpoints, also of a run moved since
     cfg = run.config
+    if run.model_name != "gan" or cfg.data.name not in sweep.TOY_SETS:
+        raise ValueError(f"{workdir} is not a GAN run on a toy set "
+                         f"({', '.join(sweep.TOY_SETS)})")
 
     def cover(x) -> dict:
         cov = toy_mode_coverage(np.asarray(x), cfg.data.name)
@@ -74,15 +76,9 @@ def main(argv=None) -> int:
     p.add_argument("workdir", type=Path, help="a toy GAN run's folder (with config.json)")
     p.add_argument("--num-samples", type=int, default=2500)
     args = p.parse_args(argv)
-    config = args.workdir / "config.json"
-    if not config.is_file():
-        p.error(f"{args.workdir} has no config.json; pass the folder of a gan_toy run")
-    if (read_model_name(config) != "gan"
-            or json.loads(config.read_text())["data"]["name"] not in sweep.TOY_SETS):
-        p.error(f"{args.workdir} is not a GAN run on a toy set ({', '.join(sweep.TOY_SETS)})")
     try:
         result = scores(args.workdir, args.num_samples)
-    except ValueError as e:  # load_run's: no checkpoint yet
+    except ValueError as e:  # no config or checkpoint, or not a toy GAN run
         p.error(str(e))
     print(json.dumps(result))
     return 0

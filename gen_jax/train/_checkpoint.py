@@ -15,6 +15,10 @@ import jax
 import orbax.checkpoint as ocp
 
 
+class CheckpointLayoutError(ValueError):
+    """A checkpoint's arrays do not fit the model/optimizer it is restored into."""
+
+
 class Checkpointer:
     """A thin, typed wrapper around ``ocp.CheckpointManager`` for train state + data position."""
 
@@ -54,6 +58,7 @@ class Checkpointer:
         step = self.latest_step() if step is None else step
         if step is None:
             raise FileNotFoundError(f"no checkpoint in {self.directory}")
+        self._check_complete(step)
         self._check_layout(abstract_state, step)
         out = self._manager.restore(
             step,
@@ -63,14 +68,37 @@ class Checkpointer:
         )
         return out["state"], out["data"]
 
-    def _check_layout(self, abstract_state: Any, step: int) -> None:
-        """Raises a one-line ValueError when the saved arrays' names or shapes differ."""
+    def _saved_tree(self, step: int) -> Any | None:
+        """The saved state's metadata tree at ``step``, or None when that folder is incomplete."""
+        folder = self.directory / str(step)
+        if not (folder / "state").is_dir() or not (folder / "data").is_dir():
+            return None
         with ocp.PyTreeCheckpointer() as reader:
-            saved = reader.metadata(self.directory / str(step) / "state").item_metadata.tree
-        want, have = _shapes(abstract_state), _shapes(saved)
+            meta = reader.metadata(folder / "state")
+        return None if meta is None or meta.item_metadata is None else meta.item_metadata.tree
+
+    def _check_complete(self, step: int) -> None:
+        """Raises a one-line ValueError when the folder for ``step`` is not a whole checkpoint.
+
+        orbax writes a checkpoint under a temporary name and renames it when done, so its own
+        saves never leave one; a copy or sync that stopped part way, or a folder made by hand,
+        can. It is not skipped silently: training from an older step would later collide with
+        the folder, and the user may still hold the whole checkpoint elsewhere.
+        """
+        if self._saved_tree(step) is not None:
+            return
+        older = [s for s in self.all_steps() if s < step and self._saved_tree(s) is not None]
+        then = f"resume from step {max(older)}" if older else "start over"
+        raise ValueError(f"{self.directory / str(step)} is not a complete checkpoint (no saved "
+                         f"state in it; a copy or save that did not finish?): move it out of "
+                         f"{self.directory} to {then}")
+
+    def _check_layout(self, abstract_state: Any, step: int) -> None:
+        """Raises a one-line CheckpointLayoutError when the saved arrays' names or shapes differ."""
+        want, have = _shapes(abstract_state), _shapes(self._saved_tree(step))
         if want != have:
             diff = sorted(set(want.items()) ^ set(have.items()))[0][0]
-            raise ValueError(
+            raise CheckpointLayoutError(
                 f"the checkpoint at step {step} in {self.directory} does not fit this "
                 f"model/optimizer config (first difference at {'/'.join(diff)}: saved "
                 f"{have.get(diff)}, expected {want.get(diff)})")

@@ -20,7 +20,7 @@ import numpy as np
 from .. import data as gdata
 from .. import models as gmodels
 from ..config import ExperimentConfig, load_json, read_model_name, save_json
-from ._checkpoint import Checkpointer
+from ._checkpoint import CheckpointLayoutError, Checkpointer
 from ._distributed import initialize_from_env
 from ._logging import MetricWriter, Progress, save_samples
 from ._optim import make_optimizer
@@ -151,7 +151,7 @@ def build_run(cfg: ExperimentConfig, model_name: str, *, restore: bool = True,
         if latest is not None:
             try:
                 host, data_state = ckpt.restore(strategy.abstract_state(state))
-            except ValueError as err:  # name the settings that changed the layout, if known
+            except CheckpointLayoutError as err:  # name the settings that changed it
                 changes = config_changes(cfg, model_name, directory.parent / "config.json")
                 if not changes:
                     raise

@@ -27,7 +27,8 @@ class Checkpointer:
         self._manager = ocp.CheckpointManager(
             self.directory,
             options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True),
-            item_names=("state", "data"),
+            item_handlers={"state": ocp.StandardCheckpointHandler(),
+                           "data": ocp.JsonCheckpointHandler()},
         )
 
     def latest_step(self) -> int | None:
@@ -73,9 +74,8 @@ class Checkpointer:
         folder = self.directory / str(step)
         if not (folder / "state").is_dir() or not (folder / "data").is_dir():
             return None
-        with ocp.PyTreeCheckpointer() as reader:
-            meta = reader.metadata(folder / "state")
-        return None if meta is None or meta.item_metadata is None else meta.item_metadata.tree
+        state = dict(self._manager.item_metadata(step)).get("state")
+        return None if state is None else state.tree
 
     def _check_complete(self, step: int) -> None:
         """Raises a one-line ValueError when the folder for ``step`` is not a whole checkpoint.

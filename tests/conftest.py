@@ -16,11 +16,13 @@ REPO = Path(__file__).resolve().parents[1]
 # the same small programs again and again: a resume test runs one config three times) and this
 # process (whose tests rebuild the same steps from new closures). It takes about 15% off the
 # default run on a cold cache. Set JAX_COMPILATION_CACHE_DIR to keep one between sessions.
+# (Every program, however small, is cached in the session's folder; a folder of your own keeps
+# jax's defaults: programs that took over a second to compile.)
 if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="gen_jax_xla_cache_")
     atexit.register(shutil.rmtree, os.environ["JAX_COMPILATION_CACHE_DIR"], ignore_errors=True)
-os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
-os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
 
 
 def shared_data_dir() -> Path | None:

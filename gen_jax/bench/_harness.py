@@ -122,6 +122,17 @@ def device_peak_memory_mb() -> float | None:
     return None if peak is None else peak / 2**20
 
 
+def compile_fresh() -> None:
+    """Turns off XLA's on-disk compilation cache for this process, so compile times are real.
+
+    With ``JAX_COMPILATION_CACHE_DIR`` set, the timed first calls and the compile benchmarks
+    would otherwise load programs compiled by an earlier run. jax decides once per process,
+    at its first compile, whether it uses the cache, so the bench entry points call this before
+    anything compiles; :func:`environment` records the cache folder in use, if any.
+    """
+    jax.config.update("jax_enable_compilation_cache", False)
+
+
 def environment() -> dict[str, Any]:
     """What the numbers were measured on: device, threads, package versions."""
     import importlib.metadata as md
@@ -139,5 +150,8 @@ def environment() -> dict[str, Any]:
         "affinity_cores": (len(os.sched_getaffinity(0))
                            if hasattr(os, "sched_getaffinity") else None),
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        # where compiled programs were loaded from instead of compiled (None: nowhere)
+        "compilation_cache_dir": (jax.config.jax_compilation_cache_dir
+                                  if jax.config.jax_enable_compilation_cache else None),
         "versions": versions,
     }

@@ -115,6 +115,8 @@ def run_scaling(name: str, device_counts: list[int], per_device_batch: int | Non
     env = dict(os.environ)
     flags = re.sub(r"--xla_force_host_platform_device_count=\S+", "", env.get("XLA_FLAGS", ""))
     env["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n_max}".strip()
+    if not jax.config.jax_enable_compilation_cache:  # compile_fresh() holds in the child too
+        env["JAX_ENABLE_COMPILATION_CACHE"] = "false"
     code = ("import json, sys; from gen_jax.bench._scaling import scaling_points; "
             f"print(json.dumps(scaling_points({name!r}, {list(device_counts)!r}, "
             f"{per_device_batch}, repeats={repeats}, warmup={warmup})))")

@@ -1,7 +1,7 @@
 """The training engine: one train state, pure jitted steps, data parallelism, checkpoints, logs."""
 
-from ._checkpoint import CheckpointLayoutError as CheckpointLayoutError
 from ._checkpoint import Checkpointer as Checkpointer
+from ._checkpoint import CheckpointLayoutError as CheckpointLayoutError
 from ._distributed import initialize_from_env as initialize_from_env
 from ._distributed import launch as launch
 from ._logging import MetricWriter as MetricWriter

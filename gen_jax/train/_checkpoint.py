@@ -59,14 +59,23 @@ class Checkpointer:
         step = self.latest_step() if step is None else step
         if step is None:
             raise FileNotFoundError(f"no checkpoint in {self.directory}")
-        self._check_complete(step)
-        self._check_layout(abstract_state, step)
-        out = self._manager.restore(
-            step,
-            args=ocp.args.Composite(
-                state=ocp.args.StandardRestore(abstract_state), data=ocp.args.JsonRestore()
-            ),
-        )
+        if step not in self.all_steps():
+            raise FileNotFoundError(f"no checkpoint at step {step} in {self.directory}; it has "
+                                    f"steps {self.all_steps()}")
+        saved = self._saved_tree(step)
+        if saved is None:
+            raise self._unusable(step, "its state or data is missing or unreadable")
+        self._check_layout(abstract_state, saved, step)
+        try:
+            out = self._manager.restore(
+                step,
+                args=ocp.args.Composite(
+                    state=ocp.args.StandardRestore(abstract_state), data=ocp.args.JsonRestore()
+                ),
+            )
+        except (OSError, ValueError) as err:  # e.g. metadata that arrived without its arrays
+            lines = str(err).strip().splitlines() or [type(err).__name__]
+            raise self._unusable(step, f"reading it failed: {lines[0][:200]}") from err
         return out["state"], out["data"]
 
     def _saved_tree(self, step: int) -> Any | None:
@@ -74,28 +83,37 @@ class Checkpointer:
         folder = self.directory / str(step)
         if not (folder / "state").is_dir() or not (folder / "data").is_dir():
             return None
-        state = dict(self._manager.item_metadata(step)).get("state")
+        try:
+            state = dict(self._manager.item_metadata(step)).get("state")
+        except (OSError, ValueError):  # e.g. a metadata file cut short
+            return None
         return None if state is None else state.tree
 
-    def _check_complete(self, step: int) -> None:
-        """Raises a one-line ValueError when the folder for ``step`` is not a whole checkpoint.
+    def _unusable(self, step: int, why: str) -> ValueError:
+        """A one-line error for a step folder that is not a whole checkpoint, saying what to do.
 
         orbax writes a checkpoint under a temporary name and renames it when done, so its own
         saves never leave one; a copy or sync that stopped part way, or a folder made by hand,
         can. It is not skipped silently: training from an older step would later collide with
-        the folder, and the user may still hold the whole checkpoint elsewhere.
+        the folder, and the user may still hold the whole checkpoint elsewhere. The error names
+        every step folder above the newest older one that looks whole, so moving them is enough.
         """
-        if self._saved_tree(step) is not None:
-            return
-        older = [s for s in self.all_steps() if s < step and self._saved_tree(s) is not None]
-        then = f"resume from step {max(older)}" if older else "start over"
-        raise ValueError(f"{self.directory / str(step)} is not a complete checkpoint (no saved "
-                         f"state in it; a copy or save that did not finish?): move it out of "
-                         f"{self.directory} to {then}")
+        steps = self.all_steps()
+        older = [s for s in steps if s < step and self._saved_tree(s) is not None]
+        base = max(older) if older else None
+        then = f"resume from step {base}" if older else "start over"
+        bad = [s for s in steps if (base is None or s > base) and s <= step]
+        if bad == [step]:
+            return ValueError(f"{self.directory / str(step)} is not a complete checkpoint ({why}; "
+                              f"a copy or save that did not finish?): move it out of "
+                              f"{self.directory} to {then}")
+        return ValueError(f"step folders {', '.join(map(str, bad))} in {self.directory} are not "
+                          f"complete checkpoints (step {step}: {why}; a copy or save that did "
+                          f"not finish?): move them out of it to {then}")
 
-    def _check_layout(self, abstract_state: Any, step: int) -> None:
+    def _check_layout(self, abstract_state: Any, saved: Any, step: int) -> None:
         """Raises a one-line CheckpointLayoutError when the saved arrays' names or shapes differ."""
-        want, have = _shapes(abstract_state), _shapes(self._saved_tree(step))
+        want, have = _shapes(abstract_state), _shapes(saved)
         if want != have:
             diff = sorted(set(want.items()) ^ set(have.items()))[0][0]
             raise CheckpointLayoutError(

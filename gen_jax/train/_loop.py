@@ -20,7 +20,7 @@ import numpy as np
 from .. import data as gdata
 from .. import models as gmodels
 from ..config import ExperimentConfig, load_json, read_model_name, save_json
-from ._checkpoint import CheckpointLayoutError, Checkpointer
+from ._checkpoint import Checkpointer, CheckpointLayoutError
 from ._distributed import initialize_from_env
 from ._logging import MetricWriter, Progress, save_samples
 from ._optim import make_optimizer

@@ -22,6 +22,8 @@ def test_cli_scaling_reruns_itself_with_forced_cpu_devices(tmp_path):
         assert p["examples_per_s"] == pytest.approx(p["global_batch"] * p["per_second"])
     assert points["weak", 1]["speedup"] == 1.0 and points["strong", 1]["efficiency"] == 1.0
     assert report["fake_cpu_devices"] is True
+    # The test session sets JAX_COMPILATION_CACHE_DIR; the bench compiles for real regardless.
+    assert report["environment"]["compilation_cache_dir"] is None
     assert "| weak | 2 | 16 |" in out.with_suffix(".md").read_text()
 
 

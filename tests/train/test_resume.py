@@ -2,6 +2,7 @@
 uninterrupted run."""
 
 import json
+import shutil
 
 import pytest
 
@@ -110,6 +111,19 @@ def test_resume_with_another_architecture_is_a_one_line_error(tmp_path, straight
     last = proc.stderr.strip().splitlines()[-1]
     assert "does not fit this model/optimizer config (first difference at " in last
     assert last.endswith("the run was trained with other settings: model.latent_dim 4 -> 5"), last
+
+
+def test_an_incomplete_checkpoint_folder_is_a_one_line_error_not_a_settings_change(tmp_path,
+                                                                                  straight):
+    copy = tmp_path / "copy"
+    shutil.copytree(straight, copy)
+    (copy / "checkpoints" / "80" / "state").mkdir(parents=True)  # a copy that stopped early
+    proc = run_cli([*ARGS, "--train.workdir", copy, "--model.latent-dim", "5"], check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"gen-jax: error: {copy / 'checkpoints' / '80'} is not a complete checkpoint (its state "
+        "or data is missing or unreadable; a copy or save that did not finish?): move it out of "
+        f"{copy / 'checkpoints'} to resume from step 60")
 
 
 def test_resuming_with_more_steps_warns_when_the_schedule_is_stretched(tmp_path):

@@ -18,7 +18,9 @@ ARGS = ["train", "vae", "--data.name", "digits", "--data.batch-size", "32", "--d
 @pytest.fixture(scope="module")
 def straight(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("straight")
-    run_cli([*ARGS, "--train.workdir", workdir])
+    # Compiled afresh, not from the session's disk cache, so that the resumed runs (which may
+    # load each other's programs) are compared with programs compiled on their own.
+    run_cli([*ARGS, "--train.workdir", workdir], env={"JAX_ENABLE_COMPILATION_CACHE": "false"})
     return workdir
 
 

@@ -20,7 +20,8 @@ ARGS = ["train", "gan", "--data.name", "ring8", "--data.batch-size", "16", "--da
 @pytest.fixture(scope="module")
 def straight(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("gan_straight")
-    run_cli([*ARGS, "--train.workdir", workdir])
+    # Compiled afresh (not from the session's disk cache), as in test_resume.py.
+    run_cli([*ARGS, "--train.workdir", workdir], env={"JAX_ENABLE_COMPILATION_CACHE": "false"})
     return workdir
 
 

@@ -12,6 +12,8 @@ Subpackages:
   gen_jax.metrics  likelihood and sample-quality metrics
 """
 
+# First: XLA flags must be set before jax creates its backends (see _xla_flags).
+from . import _xla_flags as _xla_flags
 from . import bijectors as bijectors
 from . import config as config
 from . import data as data

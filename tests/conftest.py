@@ -2,6 +2,7 @@
 
 import atexit
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +25,8 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
 
+import gen_jax  # noqa: E402, F401  (before any test uses jax: it sets XLA flags, see _xla_flags)
+
 
 def shared_data_dir() -> Path | None:
     """$GEN_JAX_DATA_DIR, else ../shared/data beside the repository, else None."""
@@ -44,7 +47,9 @@ def _subprocess_env(devices: int, env: dict | None) -> dict:
     full_env = dict(os.environ)
     full_env.pop("GEN_JAX_FAULT_KILL_AT_STEP", None)
     full_env.pop("GEN_JAX_FAULT_TERM_AT_STEP", None)
-    full_env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+    flags = re.sub(r"--xla_force_host_platform_device_count=\S+", "",
+                   os.environ.get("XLA_FLAGS", ""))
+    full_env["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={devices}".strip()
     full_env["JAX_PLATFORMS"] = "cpu"
     full_env.update(env or {})
     return full_env

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import config as experiment  # noqa: E402
 
 from gen_jax.metrics import load_classifier, stacked_mnist_coverage  # noqa: E402
-from gen_jax.train import build_run, train  # noqa: E402
+from gen_jax.train import Preempted, build_run, train  # noqa: E402
 
 NUM_SAMPLES = 26_000
 
@@ -71,4 +71,8 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except Preempted as e:  # SIGTERM: the step in flight is checkpointed; the same command resumes
+        print(f"{Path(sys.argv[0]).name}: {e}", file=sys.stderr)
+        sys.exit(143)

@@ -19,15 +19,24 @@ i = jnp.arange(32_769, dtype=jnp.float32)
 x = jnp.stack((i, jnp.zeros_like(i), jnp.zeros_like(i)), axis=1)
 matrix = jnp.eye(3, dtype=jnp.float32)
 f = lambda x: jax.vmap(lambda row: jnp.sum((matrix @ row) ** 2))(x)
-print(json.dumps([float(f(x)[-1]), float(jax.jit(f)(x)[-1])]))
+result = [float(f(x)[-1]), float(jax.jit(f)(x)[-1])]
 """
 
 
 def test_jit_sums_right_after_importing_gen_jax():
-    # In a fresh process whose XLA_FLAGS lacks the fix (run_python sets only the device count
-    # when the test session's own flags are not inherited): importing gen_jax adds it in time.
-    proc = run_python("import os; os.environ['XLA_FLAGS'] = ''; import gen_jax\n" + REPRODUCER)
+    # A fresh process whose XLA_FLAGS is emptied first (run_python passes on the session's,
+    # which hold the fix already): importing gen_jax adds the fix in time.
+    proc = run_python("import os; os.environ['XLA_FLAGS'] = ''; import gen_jax\n" + REPRODUCER
+                      + "print(json.dumps(result))")
     eager, jitted = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert eager == jitted == 32_768.0**2
+
+
+def test_the_test_process_itself_sums_right():
+    # conftest imports gen_jax before any test uses jax, so the tests run with the fix too.
+    namespace = {}
+    exec(REPRODUCER, namespace)
+    eager, jitted = namespace["result"]
     assert eager == jitted == 32_768.0**2
 
 

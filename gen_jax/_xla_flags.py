@@ -13,12 +13,19 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import re
 import warnings
 
 YNN_FUSION_FLAG = "--xla_cpu_experimental_ynn_fusion_type"
 WRONG_REDUCE_FUSION = {"0.10.2"}
 """jaxlib versions whose YNN reduce fusion miscompiles (and that know the flag: XLA aborts the
 process on a flag it does not know, so it is only ever set for these)."""
+
+
+def with_host_device_count(flags: str, count: int) -> str:
+    """``flags`` (an ``XLA_FLAGS`` value) asking for ``count`` CPU devices, the rest kept."""
+    rest = re.sub(r"--xla_force_host_platform_device_count=\S+", "", flags)
+    return f"{rest} --xla_force_host_platform_device_count={count}".strip()
 
 
 def _jaxlib_version() -> str | None:

@@ -2,7 +2,6 @@
 
 import atexit
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -26,6 +25,7 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
 
 import gen_jax  # noqa: E402, F401  (before any test uses jax: it sets XLA flags, see _xla_flags)
+from gen_jax._xla_flags import with_host_device_count  # noqa: E402
 
 
 def shared_data_dir() -> Path | None:
@@ -47,9 +47,7 @@ def _subprocess_env(devices: int, env: dict | None) -> dict:
     full_env = dict(os.environ)
     full_env.pop("GEN_JAX_FAULT_KILL_AT_STEP", None)
     full_env.pop("GEN_JAX_FAULT_TERM_AT_STEP", None)
-    flags = re.sub(r"--xla_force_host_platform_device_count=\S+", "",
-                   os.environ.get("XLA_FLAGS", ""))
-    full_env["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={devices}".strip()
+    full_env["XLA_FLAGS"] = with_host_device_count(os.environ.get("XLA_FLAGS", ""), devices)
     full_env["JAX_PLATFORMS"] = "cpu"
     full_env.update(env or {})
     return full_env

@@ -21,13 +21,13 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import re
 import subprocess
 import sys
 from typing import Any
 
 import jax
 
+from .._xla_flags import with_host_device_count
 from ._harness import environment, time_calls
 
 SCALING_WORKLOADS = ("w1", "w4", "w5")
@@ -113,8 +113,7 @@ def run_scaling(name: str, device_counts: list[int], per_device_batch: int | Non
         raise ValueError(f"{n_max} devices asked but only {jax.device_count()} "
                          f"{jax.default_backend()} devices exist; ask for at most that many")
     env = dict(os.environ)
-    flags = re.sub(r"--xla_force_host_platform_device_count=\S+", "", env.get("XLA_FLAGS", ""))
-    env["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n_max}".strip()
+    env["XLA_FLAGS"] = with_host_device_count(env.get("XLA_FLAGS", ""), n_max)
     if not jax.config.jax_enable_compilation_cache:  # compile_fresh() holds in the child too
         env["JAX_ENABLE_COMPILATION_CACHE"] = "false"
     code = ("import json, sys; from gen_jax.bench._scaling import scaling_points; "

@@ -63,7 +63,7 @@ def load_run(workdir: str | Path) -> Run:
 
     Raises:
       ValueError: ``workdir`` has no ``config.json``, names a model family this gen_jax lacks,
-        or has no checkpoint yet.
+        has no checkpoint yet, or its newest checkpoint folder is not a whole checkpoint.
     """
     path = Path(workdir) / "config.json"
     if not path.is_file():
@@ -74,13 +74,9 @@ def load_run(workdir: str | Path) -> Run:
                          f"known: {', '.join(sorted(gmodels.MODELS))}")
     cfg = load_json(path, gmodels.MODELS[name][0])
     cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, workdir=str(workdir)))
-    no_checkpoint = f"{workdir} has no checkpoint yet; train first"
     if not _has_checkpoint(cfg):  # (before building, which would create checkpoints/)
-        raise ValueError(no_checkpoint)
-    run, _ = build_run(cfg, name, restore=True)
-    if int(run.strategy.fetch(run.state.step)) == 0:  # only unfinished saves: nothing restored
-        raise ValueError(no_checkpoint)
-    return run
+        raise ValueError(f"{workdir} has no checkpoint yet; train first")
+    return build_run(cfg, name, restore=True)[0]
 
 
 def make_preprocess(info: gdata.DatasetInfo, cfg, model: Any = None) -> Any:

@@ -3,6 +3,7 @@
 import atexit
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -53,11 +54,27 @@ def _subprocess_env(devices: int, env: dict | None) -> dict:
     return full_env
 
 
+def _run(cmd: list[str], env: dict, timeout: float) -> subprocess.CompletedProcess:
+    """``subprocess.run`` in a new process group, all of which a timeout kills.
+
+    ``gen-jax launch`` starts its workers in its own group, so a hung multi-process run leaves no
+    orphans behind (``subprocess.run`` would kill only the launcher).
+    """
+    with subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, start_new_session=True) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, err = proc.communicate()
+            raise subprocess.TimeoutExpired(cmd, timeout, out, err) from None
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
 def run_cli(args, *, devices=1, env=None, timeout=600, check=True):
     """Runs ``python -m gen_jax ARGS`` with ``devices`` fake CPU devices; returns the process."""
-    full_env = _subprocess_env(devices, env)
-    proc = subprocess.run([sys.executable, "-m", "gen_jax", *map(str, args)], env=full_env,
-                          capture_output=True, text=True, timeout=timeout, cwd=REPO)
+    proc = _run([sys.executable, "-m", "gen_jax", *map(str, args)], _subprocess_env(devices, env),
+                timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"gen-jax {' '.join(map(str, args))} exited {proc.returncode}:\n"
                              f"{proc.stderr[-4000:]}")
@@ -66,8 +83,7 @@ def run_cli(args, *, devices=1, env=None, timeout=600, check=True):
 
 def run_python(code: str, *, devices=1, timeout=600):
     """Runs ``python -c CODE`` from the repository root with ``devices`` fake CPU devices."""
-    proc = subprocess.run([sys.executable, "-c", code], env=_subprocess_env(devices, None),
-                          capture_output=True, text=True, timeout=timeout, cwd=REPO)
+    proc = _run([sys.executable, "-c", code], _subprocess_env(devices, None), timeout)
     if proc.returncode != 0:
         raise AssertionError(f"python -c exited {proc.returncode}:\n{proc.stderr[-4000:]}")
     return proc

@@ -9,6 +9,7 @@ import os
 import signal
 import time
 import warnings
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -247,6 +248,7 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
     term_step = int(os.environ.get(TERM_ENV, "-1"))
     check_every = max(1, min(tc.log_every, tc.max_consecutive_nonfinite))
     window = _Window()
+    in_flight: deque = deque()  # metrics of the steps dispatched but maybe not yet run
     profiler = _Profiler(tc.profile_steps, workdir / "profile")
     progress = Progress(tc.steps, start, enabled=tc.progress)
     with Checkpointer(workdir / "checkpoints", max_to_keep=tc.keep_checkpoints) as ckpt, \
@@ -267,6 +269,9 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
                 window.data_wait_s += time.perf_counter() - waited
                 state, metrics = step_fn(state, batch)
                 window.add(metrics)
+                in_flight.append(metrics)
+                if len(in_flight) > MAX_STEPS_IN_FLIGHT:
+                    jax.block_until_ready(in_flight.popleft())
                 profiler.after(step, state)
                 if step % check_every == 0 or step == tc.steps:
                     _check_finite(strategy, state, tc, ckpt, step)
@@ -302,6 +307,21 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
     return final
 
 
+# How many steps the host may dispatch ahead of the devices. One queued step is enough to keep
+# the devices busy while the host prepares the next. Unbounded, the host fills XLA:CPU's
+# per-device queue of 32 computations; two-process CPU runs (jaxlib 0.10.2, gloo) then hung,
+# each time with one process's launch waiting for room on one of its devices while its other
+# device, and the other process, waited in the step's all-reduce (3 of 7 runs of 400 steps;
+# 0 of 29 with this bound). See tests/train/test_parallel.py and README "Parallel ...".
+MAX_STEPS_IN_FLIGHT = 2
+
+
+@jax.jit
+def _add_trees(a, b):
+    """Sums two metric trees in one program (eager ``jnp.add`` would dispatch one per leaf)."""
+    return jax.tree.map(jnp.add, a, b)
+
+
 class _Window:
     """Sums step metrics on device between logs; means over the good (finite) steps only.
 
@@ -314,7 +334,7 @@ class _Window:
         self.data_wait_s, self._since = 0.0, time.perf_counter()
 
     def add(self, metrics) -> None:
-        self._sums = metrics if self._sums is None else jax.tree.map(jnp.add, self._sums, metrics)
+        self._sums = metrics if self._sums is None else _add_trees(self._sums, metrics)
         self._count += 1
 
     def means(self, strategy) -> dict[str, float]:

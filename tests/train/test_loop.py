@@ -227,3 +227,41 @@ def test_load_run_says_what_is_missing(tmp_path):
     save_json(cfg, "vae", tmp_path / "config.json")
     with pytest.raises(ValueError, match=f"^{tmp_path} has no checkpoint yet; train first$"):
         load_run(tmp_path)
+
+
+def test_host_dispatches_at_most_a_few_steps_ahead(tmp_path, monkeypatch):
+    # A host far ahead of the devices fills XLA:CPU's per-device queue; in multi-process runs
+    # that deadlocked (see _loop.MAX_STEPS_IN_FLIGHT). Slow the step down on the device side and
+    # count, at each dispatch, the earlier steps whose results are not ready yet.
+    from gen_jax.train import _loop
+
+    real_step_of, real_compile = _loop.train_step_of, _loop.JitStrategy.compile
+    pending, outs = [], []
+
+    def slow_step_of(*args, **kwargs):
+        inner = real_step_of(*args, **kwargs)
+
+        def step(state, batch):  # plus ~50 ms of matrix products the results depend on
+            state, metrics = inner(state, batch)
+            x = jax.lax.fori_loop(0, 40, lambda _, x: jnp.tanh(x @ x), jnp.eye(256) * 0.5)
+            return state, dict(metrics, loss=metrics["loss"] + 0 * x[0, 0])
+
+        return step
+
+    def counting_compile(self, step, state):
+        compiled = real_compile(self, step, state)
+
+        def call(state, batch):
+            pending.append(sum(not x.is_ready() for x in outs))
+            state, metrics = compiled(state, batch)
+            outs.append(metrics["loss"])
+            return state, metrics
+
+        return call
+
+    monkeypatch.setattr(_loop, "train_step_of", slow_step_of)
+    monkeypatch.setattr(_loop.JitStrategy, "compile", counting_compile)
+    cfg = _cfg(tmp_path, steps=30, max_consecutive_nonfinite=1000)
+    train(dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, log_every=1000)), "vae")
+    assert len(pending) == 30
+    assert max(pending) <= _loop.MAX_STEPS_IN_FLIGHT, pending

@@ -57,8 +57,8 @@ def _subprocess_env(devices: int, env: dict | None) -> dict:
 def _run(cmd: list[str], env: dict, timeout: float) -> subprocess.CompletedProcess:
     """``subprocess.run`` in a new process group, all of which a timeout kills.
 
-    ``gen-jax launch`` starts its workers in its own group, so a hung multi-process run leaves no
-    orphans behind (``subprocess.run`` would kill only the launcher).
+    ``gen-jax launch`` starts its workers in the launcher's group, so a hung multi-process run
+    leaves no orphans behind (``subprocess.run`` would kill only the launcher).
     """
     with subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True, start_new_session=True) as proc:

@@ -30,13 +30,10 @@ USAGE = __doc__
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``gen-jax`` command: bad input ends in one line, not a traceback."""
-    from .train import NonFiniteError, Preempted
+    from .train import NonFiniteError, exit_code_of
 
     try:
-        return _main(argv)
-    except Preempted as e:  # not an error: checkpointed, resumable; 128 + SIGTERM as shells say
-        print(f"gen-jax: {e}", file=sys.stderr)
-        return 143
+        return exit_code_of(lambda: _main(argv), "gen-jax")
     except (ValueError, FileNotFoundError, NonFiniteError) as e:
         if os.environ.get("GEN_JAX_TRACEBACK"):
             raise

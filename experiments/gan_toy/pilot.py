@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import config as experiment  # noqa: E402
 import run as sweep  # noqa: E402
 
-from gen_jax.train import Preempted, train  # noqa: E402
+from gen_jax.train import exit_code_of, train  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -47,8 +47,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except Preempted as e:  # SIGTERM: the step in flight is checkpointed; the same command resumes
-        print(f"{Path(sys.argv[0]).name}: {e}", file=sys.stderr)
-        sys.exit(143)
+    # SIGTERM: the step in flight is checkpointed, one line and exit 143; the same command resumes
+    sys.exit(exit_code_of(main, Path(sys.argv[0]).name))

@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import config as experiment  # noqa: E402
 
 from gen_jax.metrics import toy_mode_coverage  # noqa: E402
-from gen_jax.train import Preempted, build_run, train  # noqa: E402
+from gen_jax.train import build_run, exit_code_of, train  # noqa: E402
 
 NUM_SAMPLES = 2500
 TOY_SETS = ("ring8", "ring8_r1", "grid25")  # table order
@@ -287,8 +287,5 @@ def table(summary: dict) -> str:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except Preempted as e:  # SIGTERM: the step in flight is checkpointed; the same command resumes
-        print(f"{Path(sys.argv[0]).name}: {e}", file=sys.stderr)
-        sys.exit(143)
+    # SIGTERM: the step in flight is checkpointed, one line and exit 143; the same command resumes
+    sys.exit(exit_code_of(main, Path(sys.argv[0]).name))

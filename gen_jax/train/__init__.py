@@ -26,6 +26,7 @@ from ._parallel import PmapStrategy as PmapStrategy
 from ._parallel import make_strategy as make_strategy
 from ._preempt import Preempted as Preempted
 from ._preempt import StopOnSigterm as StopOnSigterm
+from ._preempt import exit_code_of as exit_code_of
 from ._state import TrainState as TrainState
 from ._step import all_finite as all_finite
 from ._step import guarded_update as guarded_update

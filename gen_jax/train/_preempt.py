@@ -16,7 +16,9 @@ process), agrees on the step after the furthest one any process has reached, and
 from __future__ import annotations
 
 import signal
+import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,22 @@ class Preempted(RuntimeError):
         self.step = step
         super().__init__(f"stopped by SIGTERM after step {step}, checkpoint saved in {directory}; "
                          "run the same command again to resume")
+
+
+PREEMPTED_EXIT_CODE = 128 + signal.SIGTERM  # what shells report for a job ended by SIGTERM
+
+
+def exit_code_of(main: Callable[[], int], prog: str) -> int:
+    """``main()``'s exit code; a :class:`Preempted` is one line on stderr and exit code 143.
+
+    For command-line entry points: a preempted run is not an error (it is checkpointed and the
+    same command resumes it), so it gets no traceback.
+    """
+    try:
+        return main()
+    except Preempted as e:
+        print(f"{prog}: {e}", file=sys.stderr)
+        return PREEMPTED_EXIT_CODE
 
 
 class StopOnSigterm:

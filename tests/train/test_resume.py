@@ -146,3 +146,16 @@ def test_resuming_with_more_steps_warns_when_the_schedule_is_stretched(tmp_path)
             "it was trained with: optim.learning_rate 0.001 -> 0.0005; training goes on with "
             "the new ones" in lower.stderr), lower.stderr[-2000:]
     assert int(latest_state(tmp_path / "run")["step"]) == 40
+
+
+def test_exit_code_of_turns_preempted_into_one_line_and_143(capsys):
+    from gen_jax.train import Preempted, exit_code_of
+
+    def preempted():
+        raise Preempted(7, "/runs/x/checkpoints")
+
+    assert exit_code_of(lambda: 3, "prog") == 3
+    assert exit_code_of(preempted, "prog") == 143
+    err = capsys.readouterr().err
+    assert err == ("prog: stopped by SIGTERM after step 7, checkpoint saved in "
+                   "/runs/x/checkpoints; run the same command again to resume\n")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import re
+import sys
 import warnings
 
 YNN_FUSION_FLAG = "--xla_cpu_experimental_ynn_fusion_type"
@@ -59,8 +60,23 @@ def avoid_wrong_reduce_fusion(environ: dict[str, str] | None = None,
             f"jaxlib {version}'s XLA:CPU reduce fusion can return wrong results "
             "(jax-ml/jax#39103), and jax was used before gen_jax was imported, so gen_jax's "
             f"fix ({YNN_FUSION_FLAG}=-reduce in XLA_FLAGS) cannot apply to this process: import "
-            "gen_jax first, or set that flag in XLA_FLAGS yourself", stacklevel=2)
+            "gen_jax first, or set that flag in XLA_FLAGS yourself",
+            stacklevel=_first_frame_outside("gen_jax", "importlib", "_frozen_importlib"))
     return True
+
+
+def _first_frame_outside(*packages: str) -> int:
+    """The ``stacklevel`` of ``warnings.warn``, called by this function's caller, that names the
+    first frame up the stack outside ``packages``: the user's ``import gen_jax``, not the import
+    machinery or gen_jax's own modules. ``warnings`` does not count importlib's bootstrap frames
+    in a ``stacklevel``, so neither does this."""
+    frame, level = sys._getframe(1), 1
+    while (frame.f_back is not None
+           and frame.f_globals.get("__name__", "").partition(".")[0] in packages):
+        frame = frame.f_back
+        filename = frame.f_code.co_filename
+        level += not ("importlib" in filename and "_bootstrap" in filename)
+    return level
 
 
 avoid_wrong_reduce_fusion()  # at import: gen_jax/__init__.py imports this module first

@@ -49,6 +49,14 @@ def test_the_flag_is_added_to_the_users_flags_on_the_affected_jaxlib(before):
     assert env["XLA_FLAGS"] == f"{before} {YNN_FUSION_FLAG}=-reduce".strip()
 
 
+def test_the_late_import_warning_points_at_the_users_import():
+    # jax used first, then gen_jax imported: the warning names the line that imported gen_jax
+    # (line 2 of the -c program), not gen_jax's module or the import machinery.
+    proc = run_python("import os, jax; os.environ['XLA_FLAGS'] = ''; jax.devices()\n"
+                      "import gen_jax\n")
+    assert "<string>:2: UserWarning: jaxlib 0.10.2's XLA:CPU reduce fusion" in proc.stderr
+
+
 @pytest.mark.parametrize("before, version", [
     (f"{YNN_FUSION_FLAG}=dot", "0.10.2"),  # the user's own choice stands
     ("", "0.10.1"),  # other jaxlib versions: XLA aborts on a flag it does not know

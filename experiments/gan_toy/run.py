@@ -163,6 +163,10 @@ def main(argv=None) -> int:
                    choices=TOY_SETS)
     p.add_argument("--pac", nargs="*", type=int, default=[1, 4])
     p.add_argument("--out", default="runs/gan_toy_sweep")
+    p.add_argument("--record", metavar="FILE", default=None,
+                   help="only merge the finished runs under --out (of this command's regime) "
+                        "into the results file FILE, e.g. one committed with the README, and "
+                        "print its table")
     p.add_argument("--report", nargs="*", default=None,
                    help="only print the table of these results.json files (merged)")
     args = p.parse_args(argv)
@@ -184,12 +188,18 @@ def main(argv=None) -> int:
         merged = {**parts[0], "runs": [r for part in parts for r in part["runs"]],
                   "wall_s": sum(part["wall_s"] for part in parts)}
         print(table(merged))
+        train_s = sum(r.get("train_s") or 0.0 for r in merged["runs"])
         print(f"steps {merged['steps']}, lr {merged['lr']}, "
               f"update {merged.get('update', 'alternating')}, "
               f"paper_bn {merged.get('paper_bn', False)}, runs {len(merged['runs'])}, "
-              f"train+score wall {sum(r['train_s'] for r in merged['runs']) / 60:.1f} min")
+              f"train+score wall {train_s / 60:.1f} min")
         return 0
     out = Path(args.out)
+    if args.record is not None:
+        merged = record(Path(args.record), out, args)
+        print(table(merged))
+        print(f"{args.record}: {len(merged['runs'])} runs")
+        return 0
     start = time.perf_counter()
     # Seed-major: a sweep stopped early has whole rows of the table over its first seeds.
     seeds = range(args.first_seed, args.first_seed + args.seeds)
@@ -237,7 +247,24 @@ def main(argv=None) -> int:
                 print(json.dumps(row), flush=True)
                 write_atomic(done, json.dumps(row))
         pending = held_elsewhere
-    # Every finished run under --out (also those of other processes sharing the sweep).
+    summary = {**regime_header(args), "wall_s": time.perf_counter() - start,
+               "runs": finished_runs(out, args)}
+    summary["seeds"] = len({r["seed"] for r in summary["runs"]})
+    write_atomic(out / "results.json", json.dumps(summary, indent=2))
+    print(table(summary))
+    return 0
+
+
+def regime_header(args) -> dict:
+    """A results file's fields before its runs: the date and the command's regime."""
+    return {"date": datetime.date.today().isoformat(), "steps": args.steps, "lr": args.lr,
+            "b1": args.b1, "schedule": args.schedule, "update": args.update,
+            "paper_bn": args.paper_bn}
+
+
+def finished_runs(out: Path, args) -> list[dict]:
+    """The score.json rows of every finished run under ``out`` (also those of other processes
+    sharing the sweep) trained in the command's regime."""
     def this_regime(run: dict, workdir: Path) -> bool:  # the command's config for that run
         like = experiment.make(run["data"], run["pac"], run["seed"], args.steps, args.lr,
                                workdir="", b1=args.b1, schedule=args.schedule,
@@ -245,23 +272,41 @@ def main(argv=None) -> int:
         return regime_mismatch(workdir, like) is None
 
     runs = [(json.loads(f.read_text()), f.parent) for f in sorted(out.glob("*/score.json"))]
-    runs = [r for r, workdir in runs
+    return [r for r, workdir in runs
             if this_regime(r, workdir) and r["step"] == args.steps
             and r.get("update", "alternating") == args.update]
-    summary = {"date": datetime.date.today().isoformat(), "steps": args.steps, "lr": args.lr,
-               "b1": args.b1, "schedule": args.schedule, "update": args.update,
-               "paper_bn": args.paper_bn,
-               "seeds": len({r["seed"] for r in runs}),
-               "wall_s": time.perf_counter() - start, "runs": runs}
-    write_atomic(out / "results.json", json.dumps(summary, indent=2))
-    print(table(summary))
-    return 0
+
+
+def record(path: Path, out: Path, args) -> dict:
+    """Merges the finished runs under ``out`` into the results file ``path`` (created if
+    missing), one row per (data, pac, seed): a run under ``out`` replaces the file's row of
+    the same run, rows of runs no longer under ``out`` stay. ``runs/`` is never committed and
+    may be lost; a committed results file keeps what was measured. Its ``wall_s`` is the sum
+    of the rows' ``train_s`` (each the time of the process that finished the run). Exits with
+    one line if the file holds another regime."""
+    header = regime_header(args)
+    old = json.loads(path.read_text()) if path.exists() else {**header, "wall_s": 0.0,
+                                                              "runs": []}
+    if regime_of(old) != regime_of(header):
+        sys.exit(f"--record: {path} holds runs of regime {regime_of(old)}, this command's is "
+                 f"{regime_of(header)}; record each regime in its own file")
+    key = lambda r: (r["data"], r["pac"], r["seed"])  # noqa: E731
+    new = finished_runs(out, args)
+    runs = {key(r): r for r in old["runs"]} | {key(r): r for r in new}
+    merged = {**old, "date": header["date"],
+              "runs": [runs[k] for k in sorted(runs)]}
+    merged["seeds"] = len({r["seed"] for r in merged["runs"]})
+    merged["wall_s"] = sum(r.get("train_s") or 0.0 for r in merged["runs"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, json.dumps(merged, indent=2) + "\n")
+    return merged
 
 
 def table(summary: dict) -> str:
-    """Markdown rows: ours (mean +- s.e. over seeds) beside PacGAN Table 1."""
-    lines = ["| data | model | modes | high-quality % | reverse KL | PacGAN Table 1: modes / "
-             "high-quality % / KL |", "| --- | --- | --- | --- | --- | --- |"]
+    """Markdown rows: ours (mean +- s.e. over the runs, one per seed; a single run's s.e. is
+    written 0) beside PacGAN Table 1."""
+    lines = ["| data | model | runs | modes | high-quality % | reverse KL | PacGAN Table 1: "
+             "modes / high-quality % / KL |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for data, pac in [(d, p) for d in TOY_SETS for p in (1, 4)]:
         rows = [r for r in summary["runs"] if r["data"] == data and r["pac"] == pac]
         if not rows:
@@ -282,7 +327,7 @@ def table(summary: dict) -> str:
         name = "GAN" if pac == 1 else f"PacGAN{pac}"
         pub = PUBLISHED.get((data, pac), "see the paper's Table 1" if data == "ring8_r1"
                             else "none (the paper's ring has radius 1: ring8_r1)")
-        lines.append(f"| {data} | {name} | {' | '.join(cells)} | {pub} |")
+        lines.append(f"| {data} | {name} | {len(rows)} | {' | '.join(cells)} | {pub} |")
     return "\n".join(lines)
 
 

@@ -62,7 +62,7 @@ def test_table_rows_are_means_and_standard_errors_beside_the_paper(run):
                                row(seed=1, modes=23, high_quality=96.0, kl=0.3)]})
     lines = text.splitlines()
     assert len(lines) == 3  # header, rule, the one (data, pac) present
-    assert lines[2] == ("| grid25 | PacGAN4 | 24.0 ± 1.0 | 94.0 ± 2.0 | 0.200 ± 0.100 | "
+    assert lines[2] == ("| grid25 | PacGAN4 | 2 | 24.0 ± 1.0 | 94.0 ± 2.0 | 0.200 ± 0.100 | "
                         "24.8 / 93.6 / 0.04 |")
 
 
@@ -73,7 +73,7 @@ def test_table_kl_covers_only_the_runs_that_have_one(run):
     assert "| 16.7 ± 8.3 |" in some  # modes average over all 3 runs: (25 + 25 + 0) / 3
     none = run.table({"runs": [row(pac=1, modes=0, high_quality=0.0, kl=None)]})
     assert "| none (no run had a high-quality sample) |" in none
-    assert "| grid25 | GAN | 0.0 ± 0.0 | 0.0 ± 0.0 |" in none
+    assert "| grid25 | GAN | 1 | 0.0 ± 0.0 | 0.0 ± 0.0 |" in none
 
 
 def test_a_saved_run_of_another_optimizer_is_another_regime(run, tmp_path):
@@ -108,10 +108,42 @@ def test_report_refuses_to_merge_regimes(run, tmp_path, capsys):
 
     same = [results("a.json"), results("b.json")]
     assert run.main(["--report", *same]) == 0
-    assert "| grid25 | PacGAN4 | 25.0 ± 0.0 |" in capsys.readouterr().out
+    assert "| grid25 | PacGAN4 | 2 | 25.0 ± 0.0 |" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         run.main(["--report", same[0], results("c.json", paper_bn=True)])
     assert "of different regimes" in capsys.readouterr().err
+
+
+def test_record_merges_finished_runs_into_a_results_file_of_the_same_regime(run, tmp_path,
+                                                                           capsys):
+    paper = ["--steps", "400000", "--lr", "1e-4", "--b1", "0.8", "--schedule", "constant",
+             "--update", "simultaneous"]
+    out = tmp_path / "runs"
+    for seed, step, kl in ((1, 400_000, 0.2), (2, 400_000, 0.3), (3, 250_000, 0.9)):
+        (out / f"grid25_pac4_seed{seed}").mkdir(parents=True)
+        (out / f"grid25_pac4_seed{seed}" / "score.json").write_text(json.dumps(
+            {**row(seed=seed, kl=kl), "update": "simultaneous", "step": step}))
+    recorded = tmp_path / "results" / "paper.json"
+    argv = ["--record", str(recorded), "--out", str(out), *paper]
+    assert run.main(argv) == 0
+    rows = json.loads(recorded.read_text())["runs"]
+    assert [(r["seed"], r["kl"]) for r in rows] == [(1, 0.2), (2, 0.3)]  # seed 3 unfinished
+
+    # A row the file keeps (its run no longer under --out) stays; a run under --out replaces
+    # the file's row of the same run.
+    saved = json.loads(recorded.read_text())
+    saved["runs"] = [{**row(seed=0, kl=0.1), "train_s": None}, {**rows[0], "kl": 0.7}]
+    recorded.write_text(json.dumps(saved))
+    shutil.rmtree(out / "grid25_pac4_seed2")
+    assert run.main(argv) == 0
+    merged = json.loads(recorded.read_text())
+    assert [(r["seed"], r["kl"]) for r in merged["runs"]] == [(0, 0.1), (1, 0.2)]
+    assert merged["seeds"] == 2 and merged["steps"] == 400_000
+    assert "| grid25 | PacGAN4 | 2 | 25.0 ± 0.0 | 90.0 ± 0.0 | 0.150 ± 0.050 |" in \
+        capsys.readouterr().out
+
+    with pytest.raises(SystemExit, match=r"holds runs of regime .*record each regime in its own"):
+        run.main([*argv[:-2], "--update", "alternating"])
 
 
 def test_sampling_stats_draws_the_sweep_noise_under_each_statistics(run, tmp_path):

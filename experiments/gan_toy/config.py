@@ -31,13 +31,15 @@ PACKS_PER_BATCH = 100
 def make(data: str = "grid25", pac: int = 4, seed: int = 0, steps: int = STEPS,
          lr: float = LR, workdir: str = "runs/gan_toy", b1: float = B1,
          schedule: str = "cosine", checkpoint_every: int | None = None,
-         update: str = "alternating", paper_bn: bool = False) -> ExperimentConfig:
+         update: str = "alternating", paper_bn: bool = False,
+         ema_decay: float | None = None) -> ExperimentConfig:
     """GAN (pac = 1) or PacGAN-pac on ``data`` (ring8, ring8_r1 or grid25) with one seed.
 
     ``b1=0.8, schedule="constant", lr=1e-4, update="simultaneous"`` is the paper's optimizer
     and update; ``paper_bn`` its generator batch norm (running statistics decaying by 0.95,
     each pack position normalized on its own); ``checkpoint_every`` (default: only at the end)
-    lets a long run resume after an interruption.
+    lets a long run resume after an interruption; ``ema_decay`` tracks an EMA of the generator
+    (which does not change training).
     """
     return ExperimentConfig(
         model=GANConfig(arch="mlp", latent_dim=2, g_hidden=(400,) * 4, d_hidden=(200,) * 3,
@@ -47,7 +49,7 @@ def make(data: str = "grid25", pac: int = 4, seed: int = 0, steps: int = STEPS,
                         pack_batch_norm=paper_bn and pac > 1),
         data=DataConfig(name=data, batch_size=PACKS_PER_BATCH * pac),
         optim=OptimConfig(optimizer="adam", learning_rate=lr, b1=b1, b2=0.999,
-                          schedule=schedule),
+                          schedule=schedule, ema_decay=ema_decay),
         train=TrainConfig(steps=steps, seed=seed, workdir=workdir, log_every=500,
                           eval_every=10**9, sample_every=max(steps // 4, 1),
                           checkpoint_every=checkpoint_every or steps, keep_checkpoints=1,

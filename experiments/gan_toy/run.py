@@ -41,6 +41,7 @@ from gen_jax.metrics import toy_mode_coverage  # noqa: E402
 from gen_jax.train import build_run, exit_code_of, train  # noqa: E402
 
 NUM_SAMPLES = 2500
+STANDING_BATCHES, STANDING_BATCH = 64, 400  # standing statistics: 25,600 noise vectors
 TOY_SETS = ("ring8", "ring8_r1", "grid25")  # table order
 PUBLISHED = {  # PacGAN Table 1, 2-D grid (mean of 10 trials): modes, high-quality %, KL
     ("grid25", 1): "17.3 / 94.8 / 0.70",
@@ -55,22 +56,59 @@ def draw(model, variables, seed: int, num: int) -> jax.Array:
                                                          jax.random.PRNGKey(10_000 + seed))
 
 
-def score(cfg, seed: int, num: int = NUM_SAMPLES) -> dict[str, float]:
-    """``num`` samples (the protocol's 2,500) of the run's latest checkpoint (EMA generator if
-    any) -> mode metrics, and the smallest and largest captured mode's share of the
-    high-quality samples."""
+def standing(model, variables):
+    """``variables`` with the generator's batch-norm statistics recomputed for its weights
+    (standing statistics: ``STANDING_BATCHES`` batches of ``STANDING_BATCH`` noise vectors)."""
+    cfg = model.config
+    groups = cfg.pac if cfg.pack_batch_norm else 1
+    return model.with_standing_stats(variables, jax.random.PRNGKey(0), STANDING_BATCHES,
+                                     STANDING_BATCH - STANDING_BATCH % groups)
+
+
+def score(cfg, seed: int, num: int = NUM_SAMPLES) -> dict:
+    """``num`` samples (the protocol's 2,500) of the run's latest checkpoint -> mode metrics,
+    and the smallest and largest captured mode's share of the high-quality samples.
+
+    The protocol's score is of the trained weights with the batch-norm running statistics (the
+    paper's population statistics). A run that tracks an EMA of the generator is also scored
+    with the EMA weights (``"ema"``), whose batch-norm statistics are recomputed for them
+    (standing statistics: the running ones belong to the trained weights), on the same noise.
+    """
     run, _ = build_run(cfg, "gan", restore=True)
     # the statistics the toolkit samples with (standing ones if the config asks for them)
-    variables = run.model.sampling_variables(run.state.variables(ema=True))
-    samples = draw(run.model, variables, seed, num)
-    cov = toy_mode_coverage(np.asarray(samples), cfg.data.name)
+    out = {"step": int(run.strategy.fetch(run.state.step)),
+           **cover(draw(run.model, run.model.sampling_variables(run.state.variables()), seed,
+                        num), cfg.data.name)}
+    if run.state.ema_params is not None:
+        ema = standing(run.model, run.state.variables(ema=True))
+        out["ema"] = {"decay": cfg.optim.ema_decay,
+                      **cover(draw(run.model, ema, seed, num), cfg.data.name)}
+    return out
+
+
+def cover(samples: jax.Array, data: str) -> dict:
+    """PacGAN's mode metrics of ``samples`` of the toy set ``data``, with the smallest and
+    largest captured mode's share of the high-quality samples."""
+    cov = toy_mode_coverage(np.asarray(samples), data)
     shares = cov.counts[cov.counts > 0] / max(cov.counts.sum(), 1)
-    return {"step": int(run.strategy.fetch(run.state.step)), "modes": cov.modes,
-            "high_quality": 100 * cov.high_quality,
+    return {"modes": cov.modes, "high_quality": 100 * cov.high_quality,
             # None (JSON null) when no sample is high quality: no mode histogram, no KL
             "kl": None if math.isnan(cov.kl) else cov.kl,
             "min_share": float(shares.min()) if shares.size else 0.0,
             "max_share": float(shares.max(initial=0.0))}
+
+
+def make(args, data: str, pac: int, seed: int, workdir: Path):
+    """The command's config of one run. A run keeps the ``ema_decay`` it was started with
+    (its saved config's): an EMA cannot be added to, or dropped from, a run in progress, and
+    it does not change training, so it is not part of the regime."""
+    ema_decay = args.ema_decay
+    if (saved := workdir / "config.json").exists():
+        ema_decay = json.loads(saved.read_text())["optim"].get("ema_decay")
+    return experiment.make(data, pac, seed, args.steps, args.lr, workdir=str(workdir),
+                           b1=args.b1, schedule=args.schedule,
+                           checkpoint_every=args.checkpoint_every, update=args.update,
+                           paper_bn=args.paper_bn, ema_decay=ema_decay)
 
 
 @contextlib.contextmanager
@@ -151,6 +189,10 @@ def main(argv=None) -> int:
     p.add_argument("--paper-bn", action="store_true",
                    help="the paper's generator batch norm: running statistics decaying by "
                         "0.95, each pack position normalized on its own")
+    p.add_argument("--ema-decay", type=float, default=None,
+                   help="runs started by this command track an EMA of the generator with this "
+                        "decay (training is unchanged; the score adds the EMA generator's, "
+                        "with standing batch-norm statistics)")
     p.add_argument("--checkpoint-every", type=int, default=None,
                    help="checkpoint interval (default: only at the end); a killed run resumes")
     p.add_argument("--score-latest", action="store_true",
@@ -207,10 +249,7 @@ def main(argv=None) -> int:
              for pac in args.pac]
     if args.score_latest:
         for seed, data, pac in sweep:
-            cfg = experiment.make(data, pac, seed, args.steps, args.lr,
-                                  workdir=str(out / f"{data}_pac{pac}_seed{seed}"),
-                                  b1=args.b1, schedule=args.schedule, update=args.update,
-                                  paper_bn=args.paper_bn)
+            cfg = make(args, data, pac, seed, out / f"{data}_pac{pac}_seed{seed}")
             if not any((Path(cfg.train.workdir) / "checkpoints").glob("[0-9]*")):
                 print(f"{cfg.train.workdir}: no checkpoint yet", flush=True)
                 continue
@@ -225,15 +264,12 @@ def main(argv=None) -> int:
         held_elsewhere = []
         for seed, data, pac in pending:
             workdir = out / f"{data}_pac{pac}_seed{seed}"
-            cfg = experiment.make(data, pac, seed, args.steps, args.lr, workdir=str(workdir),
-                                  b1=args.b1, schedule=args.schedule,
-                                  checkpoint_every=args.checkpoint_every, update=args.update,
-                                  paper_bn=args.paper_bn)
             with claim(workdir, wait=wait) as mine:
                 if not mine:
                     print(f"{workdir}: another process is training it; next run", flush=True)
                     held_elsewhere.append((seed, data, pac))
                     continue
+                cfg = make(args, data, pac, seed, workdir)
                 check_same_regime(workdir, cfg)
                 done = workdir / "score.json"  # a finished run is scored once, then skipped
                 if done.exists() and json.loads(done.read_text())["step"] == args.steps:

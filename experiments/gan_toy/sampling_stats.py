@@ -28,18 +28,13 @@ import run as sweep  # noqa: E402
 from gen_jax.metrics import toy_mode_coverage  # noqa: E402
 from gen_jax.train import load_run  # noqa: E402
 
-STANDING_BATCHES, STANDING_BATCH = 64, 400
-
 
 def samples(run, num: int) -> dict[str, jax.Array]:
-    """``num`` samples of ``run``'s generator (EMA weights if any) for the noise ``run.py``
-    scores, under each of the three statistics."""
+    """``num`` samples of ``run``'s generator (its trained weights, as ``run.py``'s protocol
+    score) for the noise ``run.py`` scores, under each of the three statistics."""
     cfg, model = run.config, run.model
-    variables = run.state.variables(ema=True)
+    variables = run.state.variables()
     seed = cfg.train.seed
-    groups = cfg.model.pac if cfg.model.pack_batch_norm else 1
-    standing = model.with_standing_stats(variables, jax.random.PRNGKey(0), STANDING_BATCHES,
-                                         STANDING_BATCH - STANDING_BATCH % groups)
     g_vars = {"params": variables["params"]["generator"],
               "batch_stats": variables["batch_stats"]["generator"]}
     # The noise GAN.sample draws, padded to whole training batches with noise of another key
@@ -49,7 +44,7 @@ def samples(run, num: int) -> dict[str, jax.Array]:
                          jax.random.normal(jax.random.PRNGKey(1), (-num % batch, dim))])
     gen = jax.jit(lambda zb: model.generate(g_vars, zb, None, train=True)[0])
     return {"running": sweep.draw(model, model.sampling_variables(variables), seed, num),
-            "standing": sweep.draw(model, standing, seed, num),
+            "standing": sweep.draw(model, sweep.standing(model, variables), seed, num),
             "train_mode": jnp.concatenate([gen(zb) for zb in z.reshape(-1, batch, dim)])[:num]}
 
 

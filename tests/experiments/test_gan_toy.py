@@ -158,7 +158,7 @@ def test_sampling_stats_draws_the_sweep_noise_under_each_statistics(run, tmp_pat
     trained = load_run(tmp_path)
     num, batch = 500, cfg.data.batch_size  # 2 whole batches of 200 and 100 rows of a third
     got = {k: np.asarray(v) for k, v in stats.samples(trained, num).items()}
-    variables = trained.state.variables(ema=True)
+    variables = trained.state.variables()
     np.testing.assert_array_equal(got["running"], run.draw(
         trained.model, trained.model.sampling_variables(variables), 3, num))
     g_vars = {"params": variables["params"]["generator"],
@@ -182,3 +182,41 @@ def test_sampling_stats_draws_the_sweep_noise_under_each_statistics(run, tmp_pat
     score = stats.scores(moved, num)
     assert score["step"] == 30
     assert score["running"]["modes"] == toy_mode_coverage(got["running"], "grid25").modes
+
+
+def test_an_ema_leaves_training_alone_and_adds_the_ema_generators_score(run, tmp_path):
+    """A run that tracks an EMA trains the same weights as one that does not (the EMA is not
+    part of the regime), its protocol score is of those weights, and ``"ema"`` scores the EMA
+    generator with standing statistics on the same noise. A run keeps the EMA setting it was
+    started with."""
+    args = run.argparse.Namespace(steps=20, lr=1e-3, b1=0.5, schedule="constant",
+                                  checkpoint_every=None, update="simultaneous", paper_bn=False,
+                                  ema_decay=None)
+    plain = run.make(args, "ring8_r1", 2, 1, tmp_path / "plain")
+    averaged = run.make(run.argparse.Namespace(**{**vars(args), "ema_decay": 0.9}), "ring8_r1",
+                        2, 1, tmp_path / "ema")
+    assert (plain.optim.ema_decay, averaged.optim.ema_decay) == (None, 0.9)
+    for cfg in (plain, averaged):
+        train(cfg, "gan")
+    a, b = load_run(tmp_path / "plain").state, load_run(tmp_path / "ema").state
+    jax.tree.map(np.testing.assert_array_equal, a.params, b.params)
+    jax.tree.map(np.testing.assert_array_equal, a.batch_stats, b.batch_stats)
+    assert a.ema_params is None and b.ema_params is not None
+
+    got_plain, got_ema = run.score(plain, 1, 400), run.score(averaged, 1, 400)
+    assert "ema" not in got_plain
+    assert {k: v for k, v in got_ema.items() if k != "ema"} == got_plain
+    model = load_run(tmp_path / "ema").model
+    ema_samples = run.draw(model, model.with_standing_stats(
+        b.variables(ema=True), jax.random.PRNGKey(0), 64, 400), 1, 400)
+    cov = toy_mode_coverage(np.asarray(ema_samples), "ring8_r1")
+    assert got_ema["ema"]["decay"] == 0.9
+    assert (got_ema["ema"]["modes"], got_ema["ema"]["high_quality"]) == (
+        cov.modes, 100 * cov.high_quality)
+    raw = np.asarray(run.draw(model, b.variables(), 1, 400))
+    assert np.abs(np.asarray(ema_samples) - raw).max() > 1e-3  # a different generator
+
+    # Resumed under a command with another --ema-decay, each run keeps its own setting.
+    other = run.argparse.Namespace(**{**vars(args), "ema_decay": 0.99})
+    assert run.make(other, "ring8_r1", 2, 1, tmp_path / "plain").optim.ema_decay is None
+    assert run.make(other, "ring8_r1", 2, 1, tmp_path / "ema").optim.ema_decay == 0.9

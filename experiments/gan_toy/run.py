@@ -16,6 +16,9 @@ run from its last checkpoint, finished runs are skipped.
         --lr 1e-4 --b1 0.8 --schedule constant --checkpoint-every 10000 --out runs/gan_toy_long
     python experiments/gan_toy/run.py --data grid25 --pac 4 --seeds 1 --steps 400000 \
         --lr 1e-4 --b1 0.8 --schedule constant --out runs/gan_toy_long --score-latest
+    # --ema-decay 0.9999: the runs a command starts also track an EMA of the generator, scored
+    # beside the protocol's score; --record FILE: merge the finished runs into a results file
+    # kept with the README; --report FILE...: the table of results files
 """
 
 from __future__ import annotations

@@ -305,9 +305,7 @@ def finished_runs(out: Path, args) -> list[dict]:
     """The score.json rows of every finished run under ``out`` (also those of other processes
     sharing the sweep) trained in the command's regime."""
     def this_regime(run: dict, workdir: Path) -> bool:  # the command's config for that run
-        like = experiment.make(run["data"], run["pac"], run["seed"], args.steps, args.lr,
-                               workdir="", b1=args.b1, schedule=args.schedule,
-                               update=args.update, paper_bn=args.paper_bn)
+        like = make(args, run["data"], run["pac"], run["seed"], workdir)
         return regime_mismatch(workdir, like) is None
 
     runs = [(json.loads(f.read_text()), f.parent) for f in sorted(out.glob("*/score.json"))]

@@ -62,10 +62,7 @@ def draw(model, variables, seed: int, num: int) -> jax.Array:
 def standing(model, variables):
     """``variables`` with the generator's batch-norm statistics recomputed for its weights
     (standing statistics: ``STANDING_BATCHES`` batches of ``STANDING_BATCH`` noise vectors)."""
-    cfg = model.config
-    groups = cfg.pac if cfg.pack_batch_norm else 1
-    return model.with_standing_stats(variables, jax.random.PRNGKey(0), STANDING_BATCHES,
-                                     STANDING_BATCH - STANDING_BATCH % groups)
+    return model.standing_variables(variables, STANDING_BATCHES, STANDING_BATCH)
 
 
 def score(cfg, seed: int, num: int = NUM_SAMPLES) -> dict:

@@ -403,10 +403,17 @@ class GAN:
         calls it once per set of variables; :meth:`sample` uses what it is given."""
         if not self.config.standing_stats:
             return variables
-        cfg = self.config
-        groups = cfg.pac if cfg.pack_batch_norm else 1
-        return self.with_standing_stats(variables, jax.random.PRNGKey(0), cfg.standing_stats,
-                                        STANDING_BATCH - STANDING_BATCH % groups)
+        return self.standing_variables(variables, self.config.standing_stats)
+
+    def standing_variables(self, variables: Variables, num_batches: int,
+                           batch_size: int = STANDING_BATCH) -> Variables:
+        """:meth:`with_standing_stats` with the fixed key ``PRNGKey(0)`` (the same statistics
+        on every call) over ``num_batches`` batches of ``batch_size`` noise vectors, rounded
+        down to a multiple of ``pac`` under ``pack_batch_norm``: what :meth:`sampling_variables`
+        uses, for any number of batches."""
+        groups = self.config.pac if self.config.pack_batch_norm else 1
+        return self.with_standing_stats(variables, jax.random.PRNGKey(0), num_batches,
+                                        batch_size - batch_size % groups)
 
     def sample(
         self, variables: Variables, key: jax.Array, num: int, label: jax.Array | None = None

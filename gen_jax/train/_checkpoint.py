@@ -83,6 +83,11 @@ class Checkpointer:
         folder = self.directory / str(step)
         if not (folder / "state").is_dir() or not (folder / "data").is_dir():
             return None
+        # Without its array store (OCDBT manifest or zarr folders) the state is not read at all:
+        # tensorstore would fail on it, and orbax leaves the other reads' failures unretrieved
+        # in its event loop, which prints tracebacks around the one-line error.
+        if not ocp.path.format_utils.is_pytree_checkpoint(folder / "state"):
+            return None
         try:
             state = dict(self._manager.item_metadata(step)).get("state")
         except (OSError, ValueError):  # e.g. a metadata file cut short

@@ -82,6 +82,28 @@ def test_a_partly_copied_checkpoint_is_incomplete_too(tmp_path, damage):
     assert ("(reading it failed: " in message) == (damage == "cut data")
 
 
+def test_a_state_without_its_array_store_is_judged_from_its_files(tmp_path, monkeypatch):
+    # rsync sends _METADATA before the array store: reading such a state through tensorstore
+    # fails in several of orbax's concurrent reads at once, and the ones it does not retrieve
+    # print tracebacks around the one-line error, so it must not be read at all.
+    import tensorstore
+
+    directory = _saved(tmp_path / "ck", [10, 20])
+    for path in (directory / "20" / "state").iterdir():
+        if path.name != "_METADATA":
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+    def opened(spec, *args, real=tensorstore.open, **kwargs):
+        assert str(directory / "20") not in str(spec), "tensorstore opened the incomplete state"
+        return real(spec, *args, **kwargs)
+
+    monkeypatch.setattr(tensorstore, "open", opened)
+    message = _restore_error(directory)
+    assert message.startswith(f"{directory / '20'} is not a complete checkpoint (its state or "
+                              "data is missing or unreadable;")
+    assert message.endswith("resume from step 10")
+
+
 def test_every_incomplete_folder_above_the_resume_step_is_named(tmp_path):
     directory = _saved(tmp_path / "ck", [10])
     (directory / "20").mkdir()

@@ -230,6 +230,8 @@ def main(argv=None) -> int:
         merged = {**parts[0], "runs": [r for part in parts for r in part["runs"]],
                   "wall_s": sum(part["wall_s"] for part in parts)}
         print(table(merged))
+        if ema := ema_table(merged):
+            print(f"\n{ema}\n")
         train_s = sum(r.get("train_s") or 0.0 for r in merged["runs"])
         print(f"steps {merged['steps']}, lr {merged['lr']}, "
               f"update {merged.get('update', 'alternating')}, "
@@ -240,6 +242,8 @@ def main(argv=None) -> int:
     if args.record is not None:
         merged = record(Path(args.record), out, args)
         print(table(merged))
+        if ema := ema_table(merged):
+            print(f"\n{ema}\n")
         print(f"{args.record}: {len(merged['runs'])} runs")
         return 0
     start = time.perf_counter()
@@ -363,6 +367,38 @@ def table(summary: dict) -> str:
                             else "none (the paper's ring has radius 1: ring8_r1)")
         lines.append(f"| {data} | {name} | {len(rows)} | {' | '.join(cells)} | {pub} |")
     return "\n".join(lines)
+
+
+def ema_table(summary: dict) -> str:
+    """Markdown rows pairing each run's protocol score (its trained weights) with its EMA
+    generator's score on the same noise: ``weights -> EMA (mean paired change +- s.e.)`` over the
+    runs that have an ``"ema"`` score; an empty string when none has one."""
+    lines = ["| data | model | EMA decay | runs | modes: weights → EMA (change) | high-quality %: "
+             "weights → EMA (change) | reverse KL: weights → EMA (change) |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    valid = lambda v: v is not None and not math.isnan(v)  # noqa: E731
+    for data, pac in [(d, p) for d in TOY_SETS for p in (1, 4)]:
+        pairs = [(r, r["ema"]) for r in summary["runs"]
+                 if r["data"] == data and r["pac"] == pac and "ema" in r]
+        if not pairs:
+            continue
+        cells = []
+        for key, digits in (("modes", 1), ("high_quality", 1), ("kl", 3)):
+            both = [(w[key], e[key]) for w, e in pairs if valid(w[key]) and valid(e[key])]
+            if not both:
+                cells.append("none (no pair with both values)")
+                continue
+            weights, ema = np.mean([w for w, _ in both]), np.mean([e for _, e in both])
+            change, se = mean_se([e - w for w, e in both])
+            cell = (f"{weights:.{digits}f} → {ema:.{digits}f} "
+                    f"({change:+.{digits}f} ± {se:.{digits}f})")
+            if len(both) < len(pairs):
+                cell += f" ({len(both)} of {len(pairs)} runs)"
+            cells.append(cell)
+        decays = ", ".join(sorted({str(e["decay"]) for _, e in pairs}))
+        name = "GAN" if pac == 1 else f"PacGAN{pac}"
+        lines.append(f"| {data} | {name} | {decays} | {len(pairs)} | {' | '.join(cells)} |")
+    return "\n".join(lines) if len(lines) > 2 else ""
 
 
 if __name__ == "__main__":

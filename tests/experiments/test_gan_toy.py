@@ -76,6 +76,27 @@ def test_table_kl_covers_only_the_runs_that_have_one(run):
     assert "| grid25 | GAN | 1 | 0.0 ± 0.0 | 0.0 ± 0.0 |" in none
 
 
+def test_ema_table_pairs_each_runs_weights_with_its_ema(run):
+    def with_ema(seed, modes, high_quality, kl, ema):
+        return {**row(seed=seed, modes=modes, high_quality=high_quality, kl=kl),
+                "ema": {"decay": 0.9999, "modes": ema[0], "high_quality": ema[1], "kl": ema[2]}}
+
+    assert run.ema_table({"runs": [row(seed=0)]}) == ""  # no run has an EMA score
+    text = run.ema_table({"runs": [
+        with_ema(1, 24, 90.0, 0.10, (25, 94.0, 0.04)),
+        with_ema(2, 25, 95.0, 0.05, (25, 95.0, 0.03)),
+        row(seed=0, modes=20, high_quality=50.0, kl=0.9),  # no EMA: not in the pairs
+        with_ema(3, 0, 0.0, None, (1, 2.0, 0.5)),  # no KL of its weights: not in the KL pair
+    ]})
+    lines = text.splitlines()
+    assert len(lines) == 3
+    # modes: weights (24 + 25 + 0) / 3 = 16.33, EMA (25 + 25 + 1) / 3 = 17; changes 1, 0, 1
+    # high quality: changes 4, 0, 2 (mean 2, s.e. 2 / sqrt 3); KL: changes -0.06, -0.02
+    assert lines[2] == ("| grid25 | PacGAN4 | 0.9999 | 3 | 16.3 → 17.0 (+0.7 ± 0.3) | "
+                        "61.7 → 63.7 (+2.0 ± 1.2) | 0.075 → 0.035 (-0.040 ± 0.020) "
+                        "(2 of 3 runs) |")
+
+
 def test_a_saved_run_of_another_optimizer_is_another_regime(run, tmp_path):
     paper = dict(steps=400_000, lr=1e-4, b1=0.8, schedule="constant", update="simultaneous")
     cfg = run.experiment.make("grid25", 4, 0, workdir=str(tmp_path), checkpoint_every=10_000,

@@ -54,6 +54,13 @@ def _all_finite(tree: Any) -> jax.Array:
 def make_gan_train_step(model: Any, preprocess: Callable, *, axis_name: str | None = None):
     """The train step of a :class:`~gen_jax.models.GAN` (see :meth:`GAN.make_train_step`).
 
+    Batch norm: every generator pass normalizes with its own batch's statistics, but only the
+    passes of generator updates advance the generator's running statistics (once per update);
+    the fakes each discriminator update draws leave them alone. So with ``n_critic`` > 1 or
+    ``g_steps`` > 1 they average over generator updates, not over every generator pass (as
+    in PyTorch's DCGAN, whose every pass in train mode advances them). Spectral norm's power
+    iteration advances once per discriminator update, in its loss pass.
+
     Args:
       model: the GAN (its networks, config and objectives).
       preprocess: stored batch + key -> model batch (``{"x", "label"?}``).

@@ -215,6 +215,43 @@ def test_simultaneous_update_takes_both_gradients_at_the_step_parameters():
     assert max(jax.tree.leaves(moved)) > 1e-6
 
 
+@pytest.mark.parametrize("penalty", ["r1", "gp"])
+def test_the_penalty_adds_its_weighted_gradient_to_the_discriminators(penalty):
+    # The objective with the penalty minus the objective without it, differentiated in the
+    # discriminator's parameters, is the gradient of weight x penalty computed here on its own:
+    # R1 on the real packs only (at half its weight), the gradient penalty on the same packs.
+    from gen_jax.models import gradient_penalty, r1_penalty
+
+    rng = np.random.default_rng(0)
+    x_real = jnp.asarray(rng.normal(size=(8, 2)), jnp.float32)
+    x_fake = jnp.asarray(rng.normal(size=(8, 2)) + 1.0, jnp.float32)
+    key = jax.random.PRNGKey(3)
+    base = dataclasses.replace(TINY, pac=2)
+    weight = {"r1": 100.0, "gp": 10.0}[penalty]  # R1 is small at init: a large weight
+    plain = build("gan", base, RING)
+    with_penalty = build("gan", dataclasses.replace(base, **{f"{penalty}_weight": weight}), RING)
+    variables = plain.init(jax.random.PRNGKey(0), {"x": x_real})
+    d_vars = {name: tree["discriminator"] for name, tree in variables.items()
+              if "discriminator" in tree}
+
+    def grad(model):
+        objective = lambda p: model.discriminator_objective(  # noqa: E731
+            {**d_vars, "params": p}, x_real, x_fake, None, key)[0]
+        return jax.grad(objective)(d_vars["params"])
+
+    def weighted_penalty(p):
+        critic = lambda x: plain.discriminator.apply({**d_vars, "params": p}, x, None)  # noqa: E731
+        if penalty == "r1":
+            return 0.5 * weight * r1_penalty(critic, pack(x_real, 2))
+        return weight * gradient_penalty(critic, pack(x_real, 2), pack(x_fake, 2), key)
+
+    added = jax.tree.map(jnp.subtract, grad(with_penalty), grad(plain))
+    expected = jax.grad(weighted_penalty)(d_vars["params"])
+    assert max(float(jnp.abs(e).max()) for e in jax.tree.leaves(expected)) > 1e-3  # not zero
+    jax.tree.map(lambda a, e: np.testing.assert_allclose(a, e, rtol=1e-4, atol=1e-6),
+                 added, expected)
+
+
 def test_nonfinite_step_is_skipped_whole_and_counted():
     model = build("gan", dataclasses.replace(TINY, n_critic=2), RING)
     state = _state(model, RING, ema=0.9)

@@ -133,20 +133,19 @@ SELECT_CHUNK = 64
 """Columns per chunk when :func:`smallest_values` narrows a row to the chunks that matter."""
 
 
-def _drop_min_rounds(values: jax.Array, m: int, want_index: bool = False) -> jax.Array:
-    """``[b, m]`` the m smallest entries of each row (ascending), or their column indices.
+def _drop_min_rounds(values: jax.Array, m: int) -> jax.Array:
+    """``[b, m]`` the m smallest entries of each row (ascending).
 
     ``m`` rounds of "take the row minimum out" (one position per round, so ties count with
     multiplicity): cheaper than sorting or ``lax.top_k`` on XLA:CPU for small ``m``.
     """
     iota = jnp.arange(values.shape[1])
-    out = jnp.zeros((values.shape[0], m), jnp.int32 if want_index else values.dtype)
+    out = jnp.zeros((values.shape[0], m), values.dtype)
 
     def take(i, carry):
         v, out = carry
         first = jnp.argmin(v, axis=1)
-        picked = first.astype(jnp.int32) if want_index else jnp.min(v, axis=1)
-        out = jax.lax.dynamic_update_slice_in_dim(out, picked[:, None], i, axis=1)
+        out = jax.lax.dynamic_update_slice_in_dim(out, jnp.min(v, axis=1)[:, None], i, axis=1)
         return jnp.where(iota[None, :] == first[:, None], jnp.inf, v), out
 
     return jax.lax.fori_loop(0, m, take, (values, out))[1]
@@ -167,7 +166,10 @@ def smallest_values(values: jax.Array, m: int, *, chunk: int = SELECT_CHUNK) -> 
     num_chunks = -(-n // chunk)
     padded = jnp.pad(values, ((0, 0), (0, num_chunks * chunk - n)), constant_values=jnp.inf)
     chunks = padded.reshape(b, num_chunks, chunk)
-    keep = _drop_min_rounds(jnp.min(chunks, axis=2), m, want_index=True)  # [b, m]
+    # m distinct chunks: top_k never returns an index twice, also when fewer than m chunks
+    # hold a finite entry (taking the minimum out by setting it to inf could pick chunk 0
+    # again once every remaining minimum is inf, and count its entries twice).
+    keep = jax.lax.top_k(-jnp.min(chunks, axis=2), m)[1]  # [b, m]
     kept = jnp.take_along_axis(chunks, keep[:, :, None], axis=1).reshape(b, m * chunk)
     return _drop_min_rounds(kept, m)
 

@@ -49,15 +49,30 @@ def test_bad_input_is_a_one_line_value_error(call, match):
     assert "\n" not in str(info.value)
 
 
-@pytest.mark.parametrize("n, m", [(5, 5), (300, 3), (3000, 6)])
+@pytest.mark.parametrize("n, m", [(5, 5), (300, 3), (3000, 6), (600, 2)])
 def test_smallest_values_match_a_sort_with_ties_and_infinities(n, m):
-    # 3000 columns and m = 6 take the chunk-narrowing path (more than 4 * m * 64 columns).
+    # 3000 columns and m = 6, 600 and m = 2 take the chunk-narrowing path (more than 4 * m * 64
+    # columns).
     rng = np.random.default_rng(n)
     values = rng.integers(0, 50, size=(7, n)).astype(np.float32)  # many ties
     values[0, : n // 2] = np.inf
     values[1, -m:] = -3.0  # the smallest entries in the last (padded) chunk
+    values[2] = np.inf  # fewer finite entries than m, all in the first chunk (as in the last,
+    values[2, :3] = [5.0, 1.0, 7.0]  # padded distance tile): each counted once
+    values[3] = np.inf
+    values[3, [1, n - 1]] = [4.0, 2.0]  # two finite chunks, the first and the last
     got = smallest_values(jnp.asarray(values), m)
     np.testing.assert_array_equal(got, np.sort(values, axis=1)[:, :m])
+
+
+def test_knn_radii_of_a_last_tile_with_few_rows_match_brute_force():
+    # 29,697 rows in tiles of side 520 (more than 4 x 2 x 64 columns: the narrowing path): the
+    # last tile holds 57 rows, so in its own tile each row has finite distances in one chunk
+    # only. Counting that chunk twice gave these rows radius 0.
+    x = np.random.default_rng(0).normal(size=(29697, 8)).astype(np.float32)
+    got = np.asarray(knn_radii(x, 1, block_size=520))[-57:]
+    want = np.sort(np.sqrt(ref.sq_dist(x[-57:], x)), axis=1)[:, 1]
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("n, tile", [(37, 8), (64, 16), (50, None)])

@@ -64,6 +64,10 @@ def validate(config: FlowConfig, info: DatasetInfo, family: str) -> None:
                          "set conditional=False")
     if not 0.0 <= config.logit_alpha < 0.5:
         raise ValueError(f"{family}: logit_alpha must be in [0, 0.5), got {config.logit_alpha}")
+    if info.is_discrete and config.logit_alpha == 0.0:  # dequantizing can give exactly 0
+        raise ValueError(f"{family}: logit_alpha=0 maps a dequantized pixel of exactly 0 (a "
+                         f"possible draw) to -inf in {info.name!r}; use a small alpha such "
+                         "as 1e-6")
     if config.log_scale_bound <= 0:
         raise ValueError(f"{family}: log_scale_bound must be > 0, got {config.log_scale_bound}")
     if isinstance(config, NSFConfig | MAFConfig):

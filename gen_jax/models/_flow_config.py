@@ -34,7 +34,8 @@ class FlowConfig:
     """Affine layers: log-scales are soft-clamped to (-bound, bound)."""
     logit_alpha: float = 1e-6
     """Discrete data: the flow models ``logit(alpha + (1 - 2 alpha) x)`` of the dequantized
-    ``x`` in [0, 1) (RealNVP: 1e-6 on MNIST, 0.05 on CIFAR-10)."""
+    ``x`` in [0, 1) (RealNVP: 1e-6 on MNIST, 0.05 on CIFAR-10); > 0, since a dequantized pixel
+    can be exactly 0."""
     scan_unroll: int = 1
     """Layers per iteration of the ``lax.scan`` over each stack (1: compile time independent
     of depth; ``num_layers``: fully unrolled, which can run faster on CPU)."""

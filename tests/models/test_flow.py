@@ -229,6 +229,8 @@ def test_trained_flow_reaches_the_entropy_of_a_known_gaussian():
     ("glow", models.GlowConfig(arch="mlp"), DIGITS, "keep arch='conv'"),
     ("nsf", models.NSFConfig(num_bins=1), TOY, "num_bins >= 2"),
     ("realnvp", models.RealNVPConfig(num_layers=0), TOY, "num_layers must be >= 1"),
+    ("realnvp", models.RealNVPConfig(logit_alpha=0.0), DIGITS, "logit_alpha=0 maps a "
+     "dequantized pixel of exactly 0"),
 ])
 def test_configs_that_do_not_fit_the_data_are_one_line_errors(name, cfg, info, match):
     with pytest.raises(ValueError, match=match) as err:

@@ -9,6 +9,7 @@ import distrax
 import jax
 import jax.numpy as jnp
 
+from gen_jax.data._preprocess import dequantize_with_noise
 from gen_jax.metrics import bits_per_dim
 
 
@@ -20,8 +21,7 @@ def uniform_dequantize(key: jax.Array, x: jax.Array, num_levels: int = 256) -> j
     :func:`logit_bits_per_dim`.
     """
     k = jnp.asarray(x).astype(jnp.float32)
-    v = jnp.minimum(k + jax.random.uniform(key, k.shape), jnp.nextafter(k + 1.0, k))
-    return v / num_levels
+    return dequantize_with_noise(k, jax.random.uniform(key, k.shape, jnp.float32), num_levels)
 
 
 def _logit_log_det(x: jax.Array, alpha: float) -> jax.Array:

@@ -58,14 +58,14 @@ def preprocess(
     levels = info.num_levels
     k = jnp.asarray(x).astype(jnp.float32)
     if dequantize:
-        return _dequantize(k, jax.random.uniform(key, k.shape, jnp.float32), levels)
+        return dequantize_with_noise(k, jax.random.uniform(key, k.shape, jnp.float32), levels)
     p = k / (levels - 1)
     if binarize:
         return jax.random.bernoulli(key, p).astype(jnp.float32)
     return p
 
 
-def _dequantize(k: jax.Array, u: jax.Array, levels: int) -> jax.Array:
+def dequantize_with_noise(k: jax.Array, u: jax.Array, levels: int) -> jax.Array:
     """``(k + u) / levels`` in float32 with ``floor(y * levels) == k`` (float32) and ``y < 1``."""
     # k + u rounds up to k + 1 when u is within an ulp of 1: keep it below.
     v = jnp.minimum(k + u, jnp.nextafter(k + 1.0, k))

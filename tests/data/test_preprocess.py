@@ -81,7 +81,8 @@ def test_dequantization_at_float32_edges(levels):
     u = jnp.array(
         [0.0, eps, 2 * eps, 1e-7, 0.5, 1 - 1e-6, 1 - 4 * eps, 1 - 2 * eps, 1 - eps], jnp.float32
     )
-    y = np.asarray(_preprocess._dequantize(k, jnp.broadcast_to(u, (levels, len(u))), levels))
+    u = jnp.broadcast_to(u, (levels, len(u)))
+    y = np.asarray(_preprocess.dequantize_with_noise(k, u, levels))
     assert y.max() < 1.0
     np.testing.assert_array_equal(np.floor(y * np.float32(levels)), np.broadcast_to(k, y.shape))
     np.testing.assert_allclose(y, (k + u) / levels, rtol=1e-6)  # nudges stay within an ulp or so

@@ -28,6 +28,17 @@ def test_matches_scipy_sqrtm_reference(dim):
     np.testing.assert_allclose(float(frechet_distance(x, y)), want, rtol=1e-4)
 
 
+def test_fewer_examples_than_features_match_scipy():
+    # Rank-deficient covariances (100 rows, 256 features): float32 eigh gives slightly
+    # negative eigenvalues, which must be clipped, not square-rooted into NaN.
+    rng = np.random.default_rng(11)
+    x = _correlated(rng, 100, 256, 1.0).astype(np.float32)
+    y = (_correlated(rng, 100, 256, 1.2) + 0.1).astype(np.float32)
+    want = ref.frechet(x, y)
+    assert want > 1.0
+    np.testing.assert_allclose(float(frechet_distance(x, y)), want, rtol=1e-3)
+
+
 def test_closed_form_for_diagonal_gaussians():
     # FD(N(a, diag(u)), N(b, diag(v))) = |a - b|^2 + sum (sqrt(u) - sqrt(v))^2
     a, b = np.array([0.0, 1.0, 2.0]), np.array([1.0, 1.0, 0.0])

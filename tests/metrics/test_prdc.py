@@ -72,3 +72,18 @@ def test_prdc_matches_the_prdc_package(k):
     for name in ("precision", "recall", "density", "coverage"):
         np.testing.assert_allclose(float(getattr(got, name)), want[name], rtol=1e-4,
                                    err_msg=name)
+
+
+def test_the_report_takes_precision_recall_at_k3_and_density_coverage_at_k5():
+    import jax
+
+    from gen_jax.metrics import sample_quality_from_features
+
+    real, fake = _sets(7)
+    report = sample_quality_from_features(real, fake, jax.random.PRNGKey(0))
+    want3, want5 = ref.prdc(real, fake, 3), ref.prdc(real, fake, 5)
+    assert want3["precision"] != want5["precision"] and want3["density"] != want5["density"]
+    np.testing.assert_allclose([report["precision"], report["recall"]],
+                               [want3["precision"], want3["recall"]], rtol=1e-4)
+    np.testing.assert_allclose([report["density"], report["coverage"]],
+                               [want5["density"], want5["coverage"]], rtol=1e-4)

@@ -38,15 +38,15 @@ def bits_per_dim_meaningful(run) -> bool:
     """Whether a bound from the run's likelihood converts to bits/dim of the discrete data.
 
     True for a Bernoulli likelihood of binary (or binarized) data and a discretized logistic of
-    discrete data; False for a Gaussian density, or a Bernoulli "likelihood" of grey levels
-    (not normalized over them).
+    discrete data; False for a Gaussian density, or a Bernoulli "likelihood" of grey levels or
+    of dequantized values (not normalized over them).
     """
     name = getattr(run.config.model, "likelihood", None)
-    info = run.info
+    info, data = run.info, run.config.data
     if name == "logistic":
         return info.is_discrete
     if name == "bernoulli":
-        return bool(run.config.data.binarize) or info.num_levels == 2
+        return not data.dequantize and (bool(data.binarize) or info.num_levels == 2)
     return False
 
 

@@ -273,7 +273,10 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
                 if len(in_flight) > MAX_STEPS_IN_FLIGHT:
                     jax.block_until_ready(in_flight.popleft())
                 profiler.after(step, state)
-                if step % check_every == 0 or step == tc.steps:
+                # Also before every save: a checkpoint never holds a streak of non-finite steps
+                # that already trips the guard (resuming from it would stop again at once).
+                if (step % check_every == 0 or step == tc.steps
+                        or step % tc.checkpoint_every == 0):
                     _check_finite(strategy, state, tc, ckpt, step)
                 if step % tc.log_every == 0 or step == tc.steps:
                     log(step)
@@ -293,6 +296,7 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
                     if step % tc.log_every:  # the steps since the last log
                         log(step)
                     if step % tc.checkpoint_every:
+                        _check_finite(strategy, state, tc, ckpt, step)
                         ckpt.save(step, strategy.to_host_state(state), loader.state, force=True)
                     ckpt.wait()
                     raise Preempted(step, ckpt.directory)

@@ -72,6 +72,21 @@ def test_nonfinite_streak_stops_with_pointer_to_last_checkpoint(tmp_path, monkey
     jax.tree.map(np.testing.assert_array_equal, run.state.params, fresh.state.params)
 
 
+def test_no_checkpoint_holds_a_streak_that_trips_the_guard(tmp_path, monkeypatch):
+    # Checked every 3 steps (log_every), saved every 4: the guard also runs before the save at
+    # step 4, so that save does not happen, and resuming after a fix trains on.
+    build = models.build
+    monkeypatch.setattr(models, "build", lambda *a, **k: _NaNVAE(build(*a, **k)))
+    cfg = _cfg(tmp_path, steps=12, max_consecutive_nonfinite=4)
+    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, log_every=3,
+                                                             checkpoint_every=4))
+    with pytest.raises(NonFiniteError, match=r"4 steps in a row \(checked at step 4\) .*no "
+                       r"checkpoint was written yet"):
+        train(cfg, "vae")
+    monkeypatch.setattr(models, "build", build)  # the fix: a model with a finite loss
+    assert jnp.isfinite(train(cfg, "vae")["elbo"])
+
+
 def test_bfloat16_compute_keeps_float32_params(tmp_path):
     cfg = _cfg(tmp_path, steps=6, compute_dtype="bfloat16")
     final = train(cfg, "vae")

@@ -9,10 +9,10 @@ from gen_jax.train import TrainState, make_train_step
 from .conftest import identity_preprocess
 
 
-def _state(model, ema_decay=None, lr=1e-2):
+def _state(model, ema_decay=None, lr=1e-2, tx=None):
     batch = {"x": jnp.ones((8, 4))}
     variables = model.init(jax.random.PRNGKey(0), batch)
-    return TrainState.create(params=variables["params"], tx=optax.sgd(lr),
+    return TrainState.create(params=variables["params"], tx=tx or optax.sgd(lr),
                              rng=jax.random.PRNGKey(1), ema_decay=ema_decay)
 
 
@@ -40,9 +40,10 @@ def test_step_matches_manual_sgd_update(tiny_model):
 
 
 def test_nonfinite_guard_skips_poisoned_batch_and_counts(tiny_model):
-    state = _state(tiny_model, ema_decay=0.9)
-    step = jax.jit(make_train_step(tiny_model, identity_preprocess))
+    state = _state(tiny_model, ema_decay=0.9, tx=optax.adam(1e-2))  # a state to keep: count,
+    step = jax.jit(make_train_step(tiny_model, identity_preprocess))  # moments
     before = jax.tree.map(np.asarray, (state.params, state.opt_state, state.ema_params))
+    assert len(jax.tree.leaves(before[1])) > 1
     state, metrics = step(state, _batch(0, poison=True))
     assert float(metrics["nonfinite"]) == 1.0
     assert float(metrics["loss"]) == 0.0 and float(metrics["grad_norm"]) == 0.0  # masked
@@ -55,6 +56,7 @@ def test_nonfinite_guard_skips_poisoned_batch_and_counts(tiny_model):
     state, metrics = step(state, _batch(2))
     assert float(metrics["nonfinite"]) == 0.0
     assert int(state.consecutive_skipped) == 0 and int(state.skipped) == 2
+    assert int(state.opt_state[0].count) == 1  # only the finite step moved the optimizer
     # The longest run is remembered after it ends, so a sparse host check still sees it.
     assert int(state.longest_skip_run) == 2
     assert all(np.all(np.isfinite(x)) for x in jax.tree.leaves(state.params))

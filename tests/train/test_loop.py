@@ -280,3 +280,18 @@ def test_host_dispatches_at_most_a_few_steps_ahead(tmp_path, monkeypatch):
     train(dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, log_every=1000)), "vae")
     assert len(pending) == 30
     assert max(pending) <= _loop.MAX_STEPS_IN_FLIGHT, pending
+
+
+def test_logged_means_are_over_the_finite_steps_of_the_window():
+    from types import SimpleNamespace
+
+    from gen_jax.train._loop import _Window
+
+    window = _Window()
+    for loss, bad in ((2.0, 0.0), (0.0, 1.0), (4.0, 0.0)):  # a skipped step's loss is masked
+        window.add({"loss": jnp.asarray(loss), "nonfinite": jnp.asarray(bad)})
+    means = window.means(SimpleNamespace(fetch=lambda tree: tree))
+    assert means["loss"] == 3.0  # (2 + 4) / 2, not / 3
+    assert means["nonfinite_steps"] == 1.0 and means["steps"] == 3.0
+    window.add({"loss": jnp.asarray(0.0), "nonfinite": jnp.asarray(1.0)})
+    assert np.isnan(window.means(SimpleNamespace(fetch=lambda tree: tree))["loss"])

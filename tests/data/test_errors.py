@@ -116,6 +116,8 @@ def test_wrong_example_count_in_prepared_data(tmp_path):
     [
         (np.zeros((3, 100), np.uint8), re.escape("array of shape (3, 100), expected (N, 784)")),
         (np.full((3, 784), 2, np.uint8), "value 2 in a binary image"),
+        (np.full((3, 784), 0.6), "value 0.6 in a binary image"),  # was read as 0
+        (np.full((3, 784), -1, np.int16), "value -1 in a binary image"),  # was read as 255
     ],
 )
 def test_bad_amat_array(tmp_path, x, match):

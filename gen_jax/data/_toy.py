@@ -18,7 +18,7 @@ RING8_RADIUS = 2.0
 RING8_R1_RADIUS = 1.0  # PacGAN's 2-D ring (Lin et al. 2018, its code's 2DRing config)
 RING8_STD = 0.01
 GRID25_STD = 0.05
-TWO_MOONS_NOISE = 0.05
+TWO_MOONS_NOISE = 0.1  # FFJORD (lib/toy_data.py: make_moons(noise=0.1))
 
 
 def _ring8_centers(radius: float = RING8_RADIUS) -> np.ndarray:
@@ -69,10 +69,10 @@ def _mixture(name: str, size: int, rng: np.random.Generator) -> tuple[np.ndarray
 
 
 def _two_moons(size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """scikit-learn's two moons, noise 0.05, mapped by ``2x + (-1, -0.2)`` as in FFJORD's toy sets.
+    """scikit-learn's two moons, noise 0.1, mapped by ``2x + (-1, -0.2)`` as in FFJORD's toy sets.
 
-    The points then lie in about ``[-3, 3] x [-1.5, 2.1]`` (mean about ``(0, 0.3)``); label 0 is the
-    upper moon, 1 the lower one.
+    The points then lie in about ``[-3.7, 3.7] x [-1.9, 2.6]`` (mean about ``(0, 0.3)``); label 0
+    is the upper moon, 1 the lower one.
     """
     import sklearn.datasets  # noqa: PLC0415 -- slow to import; only needed here
 

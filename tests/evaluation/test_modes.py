@@ -88,6 +88,9 @@ def test_skips_say_why(tmp_path):
     skipped = mode_section(_run("stacked_mnist", np.zeros((1, 28, 28, 3))),
                            EvalSettings(classifier_dir=str(tmp_path)))["skipped"]
     assert "classifier" in skipped and "\n" not in skipped
+    conditional = mode_section(_run("ring8", np.zeros((1, 2)), conditional=True),
+                               EvalSettings())["skipped"]
+    assert "class-conditional" in conditional and "\n" not in conditional
 
 
 def test_eval_of_a_toy_gan_reports_its_mode_coverage(tmp_path):

@@ -66,13 +66,14 @@ def test_partial_coverage_kl_and_quality_by_hand():
 
 
 def _fake_classifier(images):
-    """Reads the digit off a constant image: pixel value d / 10."""
-    return np.rint(np.asarray(images)[:, 0, 0, 0] * 10).astype(np.int32)
+    """Reads the digit off the top-right pixel: value d / 10."""
+    return np.rint(np.asarray(images)[:, 0, 27, 0] * 10).astype(np.int32)
 
 
 def test_stacked_mnist_labels_and_coverage():
     digits = np.array([[1, 2, 3], [9, 9, 9], [0, 0, 7], [1, 2, 3]])
-    x = np.broadcast_to((digits / 10.0)[:, None, None, :], (4, 28, 28, 3))
+    x = np.zeros((4, 28, 28, 3))
+    x[:, 0, 27, :] = digits / 10.0  # only the top-right pixel: a transposed image reads 0
     labels = stacked_mnist_labels(x, _fake_classifier, batch_size=3)  # two classify calls
     np.testing.assert_array_equal(labels, [123, 999, 7, 123])
     cov = stacked_mnist_coverage(x, _fake_classifier)

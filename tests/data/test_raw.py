@@ -68,6 +68,24 @@ def test_binarized_mnist_amat(raw_dir, split, n):
     assert 0.10 < x.mean() < 0.16  # MNIST strokes cover about 13% of the pixels
 
 
+def test_binarized_mnist_splits_are_upright_binarizations_of_their_mnist_splits(raw_dir):
+    # Larochelle's binarization samples each pixel from MNIST's grey level: the test split comes
+    # from MNIST's test images, the validation split from its training images.
+    mnist = {split: _raw.read_idx_split(*(raw_dir / "mnist" / f for f in _raw.IDX_FILES[split]))[0]
+             for split in ("train", "test")}
+    grey = np.concatenate([mnist["train"], mnist["test"]]).reshape(70_000, 784) / 255.0
+    for split, rows in (("test", range(60_000, 70_000)), ("validation", range(60_000))):
+        x = _raw.read_amat(raw_dir / "binarized_mnist" / _raw.AMAT_FILES[split])
+        # Upright: the mean binary image is the mean grey image of its MNIST split (a
+        # transposed one correlates about 0.73).
+        mean = x.reshape(len(x), 784).mean(0)
+        assert np.corrcoef(mean, grey[rows].mean(0))[0, 1] > 0.99
+        # Each of a few binary images is nearest to an image of its own MNIST split.
+        sample = x[::1000].reshape(-1, 784).astype(np.float64)
+        d = (sample**2).sum(1)[:, None] + (grey**2).sum(1)[None] - 2 * sample @ grey.T
+        assert all(i in rows for i in d.argmin(1)), (split, d.argmin(1))
+
+
 def test_amat_text_format_matches_matlab_format(raw_dir, tmp_path):
     x = _raw.read_amat(raw_dir / "binarized_mnist" / _raw.AMAT_FILES["test"])[:20]
     text = "\n".join(" ".join(str(int(v)) for v in row) for row in x.reshape(20, 784)) + "\n"

@@ -85,6 +85,10 @@ def test_load_stacked_mnist_channels_are_mnist_digits_of_the_same_split(raw_dir,
     np.testing.assert_array_equal(again.x, ds.x)
     train = load("stacked_mnist", "train", size=500, seed=3)
     assert not np.array_equal(train.label, ds.label)
+    train_digits = load("mnist", "train")  # and the training set's from MNIST's training split
+    known = {train_digits.x[i].tobytes() for i in range(len(train_digits))}
+    for img in train.x[:20]:
+        assert all(np.ascontiguousarray(img[..., c : c + 1]).tobytes() in known for c in range(3))
 
 
 def test_load_binarized_mnist(load_real):

@@ -219,21 +219,29 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
     workdir = Path(tc.workdir)
     lead = jax.process_index() == 0
     start = int(strategy.fetch(run.state.step))
-    if lead:
-        workdir.mkdir(parents=True, exist_ok=True)
-        if start and (change := schedule_change(cfg, workdir / "config.json")):
-            warnings.warn(change, stacklevel=2)
-        if start and (changes := config_changes(cfg, model_name, workdir / "config.json")):
-            warnings.warn(f"resuming {workdir} at step {start} with settings that differ from "
-                          f"the ones it was trained with: {describe_changes(changes)}; training "
-                          "goes on with the new ones (pass the old ones to resume it unchanged)",
-                          stacklevel=2)
-        save_json(cfg, model_name, workdir / "config.json")
-
     train_ds = train_data()
     if cfg.data.batch_size > len(train_ds):
         raise ValueError(f"data.batch_size {cfg.data.batch_size} is larger than the "
                          f"{len(train_ds)} training examples of {cfg.data.name}; lower it")
+    if lead:
+        workdir.mkdir(parents=True, exist_ok=True)
+        saved = workdir / "config.json"
+        if start > tc.steps:
+            warnings.warn(f"{workdir} has a checkpoint at step {start}, past train.steps "
+                          f"{tc.steps}: nothing to train, the step-{start} state is evaluated "
+                          f"(pass --train.steps {start} or more to go on)", stacklevel=2)
+        elif start and start < tc.steps:
+            if change := schedule_change(cfg, saved):
+                warnings.warn(change, stacklevel=2)
+            if changes := config_changes(cfg, model_name, saved):
+                warnings.warn(f"resuming {workdir} at step {start} with settings that differ "
+                              f"from the ones it was trained with: {describe_changes(changes)}; "
+                              "training goes on with the new ones (pass the old ones to resume "
+                              "it unchanged)", stacklevel=2)
+        # The settings of the last start that trains: a re-run with nothing left to train, or
+        # one stopped by the checks above, leaves the record of what was trained alone.
+        if start < tc.steps or not saved.exists():
+            save_json(cfg, model_name, saved)
     loader = gdata.Loader(train_ds, cfg.data.batch_size, seed=tc.seed,
                           process_index=jax.process_index(), process_count=jax.process_count(),
                           put=strategy.place_batch)

@@ -87,6 +87,25 @@ def test_no_checkpoint_holds_a_streak_that_trips_the_guard(tmp_path, monkeypatch
     assert jnp.isfinite(train(cfg, "vae")["elbo"])
 
 
+def test_a_resume_that_trains_nothing_keeps_the_record_of_what_was_trained(tmp_path):
+    cfg = _cfg(tmp_path, steps=4)
+    train(cfg, "vae")
+    record = (tmp_path / "config.json").read_text()
+    other = dataclasses.replace(cfg, optim=OptimConfig(learning_rate=0.5))
+    # Fewer steps than the checkpoint: nothing trains, and it says so.
+    with pytest.warns(UserWarning, match=r"checkpoint at step 4, past train.steps 2: nothing to "
+                      r"train"):
+        train(dataclasses.replace(other, train=dataclasses.replace(cfg.train, steps=2)), "vae")
+    # A batch larger than the data: stopped before training.
+    with pytest.raises(ValueError, match="is larger than the 1500 training examples"):
+        train(dataclasses.replace(other, data=dataclasses.replace(cfg.data, batch_size=100_000),
+                                  train=dataclasses.replace(cfg.train, steps=6)), "vae")
+    assert (tmp_path / "config.json").read_text() == record
+    # So a later resume under the new rate is still named as a change.
+    with pytest.warns(UserWarning, match=r"resuming .* at step 4 with settings that differ"):
+        train(dataclasses.replace(other, train=dataclasses.replace(cfg.train, steps=6)), "vae")
+
+
 def test_bfloat16_compute_keeps_float32_params(tmp_path):
     cfg = _cfg(tmp_path, steps=6, compute_dtype="bfloat16")
     final = train(cfg, "vae")

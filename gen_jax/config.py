@@ -154,8 +154,15 @@ def load_config_file(path: str | Path) -> ExperimentConfig:
     if not path.is_file():
         raise ValueError(f"config file {path} does not exist; pass the path of an experiment file")
     spec = importlib.util.spec_from_file_location(f"_gen_jax_config_{path.stem}", path)
+    if path.suffix != ".py" or spec is None:
+        raise ValueError(f"config file {path} is not a Python file; pass an experiment file "
+                         "(e.g. experiments/flow_mnist/config.py) defining config()")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:  # a mistake in the user's file: one line naming it, not a traceback
+        message = " ".join(str(e).split())
+        raise ValueError(f"config file {path} failed to run: {type(e).__name__}: {message}") from e
     if not callable(getattr(module, "config", None)):
         raise ValueError(f"config file {path} defines no config() function returning an "
                          "ExperimentConfig")

@@ -53,3 +53,16 @@ def test_invalid_settings_are_refused(make, message):
 def test_configs_are_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         TrainConfig().steps = 3
+
+
+@pytest.mark.parametrize("text, suffix, message", [
+    ("root:x:0:0", ".txt", "is not a Python file"),
+    ("def config(:\n", ".py", "failed to run: SyntaxError:"),
+    ("import not_a_module_anywhere\n", ".py", "failed to run: ModuleNotFoundError: No module"),
+])
+def test_a_config_file_that_cannot_run_is_a_one_line_error(tmp_path, text, suffix, message):
+    path = tmp_path / f"experiment{suffix}"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message) as err:
+        load_config_file(path)
+    assert str(err.value).startswith(f"config file {path} ") and "\n" not in str(err.value)

@@ -1,8 +1,8 @@
 """What a resumed run says about settings that differ from those it was trained with.
 
 A run's ``workdir/config.json`` records the config of its last start that trained. Resuming
-under another config is allowed (lowering a learning rate mid-run is a real use), but never silent: the
-settings that change what is trained are named in one line.
+under another config is allowed (lowering a learning rate mid-run is a real use), but never
+silent: the settings that change what is trained are named in one line.
 """
 
 from __future__ import annotations

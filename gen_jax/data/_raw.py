@@ -158,9 +158,9 @@ def read_amat(path: str | os.PathLike) -> np.ndarray:
     x = _read_mat(path) if head == _MAT_HEADER else _read_amat_text(path)
     if x.ndim != 2 or x.shape[1] != 784:
         raise _corrupt(path, f"array of shape {x.shape}, expected (N, 784)")
-    if x.size and not np.isin(x, (0, 1)).all():
-        bad = x[~np.isin(x, (0, 1))].flat[0]
-        raise _corrupt(path, f"value {bad} in a binary image, expected only 0 and 1")
+    bits = (x == 0) | (x == 1)
+    if not bits.all():
+        raise _corrupt(path, f"value {x[~bits][0]} in a binary image, expected only 0 and 1")
     return x.astype(np.uint8).reshape(-1, 28, 28, 1)
 
 

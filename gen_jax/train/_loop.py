@@ -230,7 +230,7 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
             warnings.warn(f"{workdir} has a checkpoint at step {start}, past train.steps "
                           f"{tc.steps}: nothing to train, the step-{start} state is evaluated "
                           f"(pass --train.steps {start} or more to go on)", stacklevel=2)
-        elif start and start < tc.steps:
+        elif 0 < start < tc.steps:
             if change := schedule_change(cfg, saved):
                 warnings.warn(change, stacklevel=2)
             if changes := config_changes(cfg, model_name, saved):

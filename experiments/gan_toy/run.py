@@ -340,20 +340,30 @@ def record(path: Path, out: Path, args) -> dict:
     return merged
 
 
+def model_rows(summary: dict):
+    """``(data, pac, model name, runs)`` for each (data, pac) with runs, in the table's order."""
+    for data, pac in [(d, p) for d in TOY_SETS for p in (1, 4)]:
+        rows = [r for r in summary["runs"] if r["data"] == data and r["pac"] == pac]
+        if rows:
+            yield data, pac, "GAN" if pac == 1 else f"PacGAN{pac}", rows
+
+
+def measured(value) -> bool:
+    """A metric a run has (a run without high-quality samples has no KL: None or NaN)."""
+    return value is not None and not math.isnan(value)
+
+
 def table(summary: dict) -> str:
     """Markdown rows: ours (mean +- s.e. over the runs, one per seed; a single run's s.e. is
     written 0) beside PacGAN Table 1."""
     lines = ["| data | model | runs | modes | high-quality % | reverse KL | PacGAN Table 1: "
              "modes / high-quality % / KL |", "| --- | --- | --- | --- | --- | --- | --- |"]
-    for data, pac in [(d, p) for d in TOY_SETS for p in (1, 4)]:
-        rows = [r for r in summary["runs"] if r["data"] == data and r["pac"] == pac]
-        if not rows:
-            continue
+    for data, pac, name, rows in model_rows(summary):
         cells = []
         for key, fmt in (("modes", "{:.1f} ± {:.1f}"), ("high_quality", "{:.1f} ± {:.1f}"),
                          ("kl", "{:.3f} ± {:.3f}")):
             # A run without high-quality samples has no KL: the mean is over those with one.
-            values = [r[key] for r in rows if r[key] is not None and not math.isnan(r[key])]
+            values = [r[key] for r in rows if measured(r[key])]
             if not values:
                 cells.append("none (no run had a high-quality sample)")
                 continue
@@ -362,7 +372,6 @@ def table(summary: dict) -> str:
                 cell += f" ({len(values)} of {len(rows)} runs; the others had no " \
                         "high-quality sample)"
             cells.append(cell)
-        name = "GAN" if pac == 1 else f"PacGAN{pac}"
         pub = PUBLISHED.get((data, pac), "see the paper's Table 1" if data == "ring8_r1"
                             else "none (the paper's ring has radius 1: ring8_r1)")
         lines.append(f"| {data} | {name} | {len(rows)} | {' | '.join(cells)} | {pub} |")
@@ -376,15 +385,13 @@ def ema_table(summary: dict) -> str:
     lines = ["| data | model | EMA decay | runs | modes: weights → EMA (change) | high-quality %: "
              "weights → EMA (change) | reverse KL: weights → EMA (change) |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
-    valid = lambda v: v is not None and not math.isnan(v)  # noqa: E731
-    for data, pac in [(d, p) for d in TOY_SETS for p in (1, 4)]:
-        pairs = [(r, r["ema"]) for r in summary["runs"]
-                 if r["data"] == data and r["pac"] == pac and "ema" in r]
+    for data, _, name, rows in model_rows(summary):
+        pairs = [(r, r["ema"]) for r in rows if "ema" in r]
         if not pairs:
             continue
         cells = []
         for key, digits in (("modes", 1), ("high_quality", 1), ("kl", 3)):
-            both = [(w[key], e[key]) for w, e in pairs if valid(w[key]) and valid(e[key])]
+            both = [(w[key], e[key]) for w, e in pairs if measured(w[key]) and measured(e[key])]
             if not both:
                 cells.append("none (no pair with both values)")
                 continue
@@ -396,7 +403,6 @@ def ema_table(summary: dict) -> str:
                 cell += f" ({len(both)} of {len(pairs)} runs)"
             cells.append(cell)
         decays = ", ".join(sorted({str(e["decay"]) for _, e in pairs}))
-        name = "GAN" if pac == 1 else f"PacGAN{pac}"
         lines.append(f"| {data} | {name} | {decays} | {len(pairs)} | {' | '.join(cells)} |")
     return "\n".join(lines) if len(lines) > 2 else ""
 

@@ -2,11 +2,9 @@
 error, the table's cells (runs without a KL), which saved runs count as the command's regime, the
 report's refusal to merge regimes, and sampling_stats.py's agreement with run.py's score."""
 
-import importlib.util
 import json
 import math
 import shutil
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -17,27 +15,11 @@ from gen_jax.config import save_json
 from gen_jax.metrics import toy_mode_coverage
 from gen_jax.train import load_run, train
 
-from ..conftest import REPO
-
-EXPERIMENT = REPO / "experiments" / "gan_toy"
+from ._scripts import load_script
 
 
 def load(script: str):
-    """An experiments/gan_toy script as a module (run.py imports its sibling config.py as
-    ``config``, which must not be another experiment's)."""
-    names = ("config", "run")  # the scripts' imports of their siblings
-    saved_modules = {name: sys.modules.pop(name) for name in names if name in sys.modules}
-    saved_path = sys.path[:]  # the scripts put their folder in front
-    try:
-        spec = importlib.util.spec_from_file_location(f"gan_toy_{script}", EXPERIMENT / script)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path[:] = saved_path
-        for name in names:
-            sys.modules.pop(name, None)
-        sys.modules.update(saved_modules)
-    return module
+    return load_script("gan_toy", script)
 
 
 @pytest.fixture(scope="module")

@@ -138,6 +138,19 @@ def interleaved(workloads: dict[str, Any], *, repeats: int, warmup: int,
             for lib, w in workloads.items()}
 
 
+def summarize(name: str, res: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """gen_jax's rate over the fastest other library's, against BENCHMARKS.md's target for
+    workload ``name`` (None unless gen_jax and another library both ran)."""
+    others = {k: v["per_second"] for k, v in res.items()
+              if k not in ("gen_jax", "summary") and "per_second" in v}
+    if "per_second" not in res.get("gen_jax", {}) or not others:
+        return None
+    fastest = max(others, key=others.get)
+    speedup = res["gen_jax"]["per_second"] / others[fastest]
+    return {"fastest_other": fastest, "gen_jax_speedup": speedup, "target": TARGET[name],
+            "met": speedup >= TARGET[name]}
+
+
 def compare(names: list[str], libraries: list[str], *, repeats: int | None = None,
             warmup: int | None = None, peak_n: int = 4096,
             torch_threads: int | None = None) -> dict[str, Any]:
@@ -182,13 +195,9 @@ def compare(names: list[str], libraries: list[str], *, repeats: int | None = Non
                 done = r.get("own_matmul_flops") or flops
                 r["achieved_gflops"] = done / r["median_s"] / 1e9
                 r["fraction_of_jax_peak"] = done / r["median_s"] / peak
-        others = {k: v["per_second"] for k, v in res.items()
-                  if k != "gen_jax" and "per_second" in v}
-        if "per_second" in res.get("gen_jax", {}) and others:
-            fastest = max(others, key=others.get)
-            speedup = res["gen_jax"]["per_second"] / others[fastest]
-            res["summary"] = {"fastest_other": fastest, "gen_jax_speedup": speedup,
-                              "target": TARGET[name], "met": speedup >= TARGET[name]}
+        summary = summarize(name, res)
+        if summary is not None:
+            res["summary"] = summary
     versions = {}
     for pkg in ("flowjax", "equinox", "torch", "nflows", "zuko", "normflows", "prdc", "scipy",
                 "scikit-learn"):

@@ -10,6 +10,8 @@ import dataclasses
 import os
 import resource
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -23,7 +25,8 @@ class Timing:
     """Wall-clock statistics of one workload.
 
     Attributes:
-      compile_s: first call (trace + compile + one execution), seconds.
+      compile_s: first call (trace + compile + one execution), seconds; tables label it
+        "first call".
       step_s: per-call seconds of every timed repeat.
       items_per_call: what one call processes (1 step, or N samples) for the rate.
     """
@@ -95,7 +98,8 @@ def peak_matmul_flops(n: int = 4096, repeats: int = 10, dtype=jnp.float32) -> fl
     a = jax.random.normal(k1, (n, n), dtype)
     b = jax.random.normal(k2, (n, n), dtype)
     mm = jax.jit(lambda a, b: a @ b)
-    timing = time_calls(lambda c: mm(a, c) * 1e-3, b, repeats=repeats, warmup=1)
+    a = a / jnp.sqrt(jnp.asarray(n, dtype))  # a @ c keeps c's scale: no rescaling in the call
+    timing = time_calls(lambda c: mm(a, c), b, repeats=repeats, warmup=1)
     return 2.0 * n**3 / timing.median_s
 
 
@@ -111,7 +115,19 @@ def step_flops(fn: Callable, *args) -> float | None:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MiB (host memory; CPU devices)."""
+    """Peak resident memory of this process so far, in MiB (host memory; CPU devices).
+
+    On Linux, the ``VmHWM`` of ``/proc/self/status``: the high-water mark of this program's
+    own address space. ``getrusage``'s ``ru_maxrss`` (the fallback elsewhere) survives
+    ``fork`` + ``exec``, so a process started by a large parent reports the parent's size.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
@@ -144,6 +160,8 @@ def environment() -> dict[str, Any]:
         except md.PackageNotFoundError:
             pass
     return {
+        "command": sys.argv,
+        "source": source_revision(),
         "backend": jax.default_backend(),
         "devices": [str(d) for d in jax.devices()],
         "cpu_count": os.cpu_count(),
@@ -155,3 +173,20 @@ def environment() -> dict[str, Any]:
                                   if jax.config.jax_enable_compilation_cache else None),
         "versions": versions,
     }
+
+
+def source_revision() -> dict[str, Any] | None:
+    """The git commit of the gen_jax source that ran, and whether its tree had uncommitted
+    changes (None outside a git checkout, e.g. an installed wheel)."""
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", repo, *args], capture_output=True, text=True,
+                              check=True, timeout=30).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": commit, "dirty": dirty}

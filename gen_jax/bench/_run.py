@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import datetime
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 from ._harness import (
+    compile_fresh,
     device_peak_memory_mb,
     environment,
     peak_matmul_flops,
@@ -17,14 +20,46 @@ from ._harness import (
 from ._workloads import WORKLOADS
 
 
+def time_workload(name: str, repeats: int, warmup: int) -> dict[str, Any]:
+    """Builds and times workload ``name`` in this process; its timing summary, matmul FLOPs
+    per call and memory. Run in a fresh process, ``peak_rss_mb`` is this workload's peak (the
+    jax runtime included: ``baseline_rss_mb`` is the process's peak before the workload)."""
+    import jax  # noqa: PLC0415
+
+    compile_fresh()
+    jax.devices()  # the runtime is up before the baseline
+    baseline = peak_rss_mb()
+    w = WORKLOADS[name]()
+    timing = time_calls(w.call, w.carry, repeats=repeats, warmup=warmup,
+                        items_per_call=w.items_per_call)
+    return {"workload": w.name, "description": w.description, **timing.summary(),
+            "matmul_flops": w.matmul_flops, "baseline_rss_mb": baseline,
+            "peak_rss_mb": peak_rss_mb(), "device_peak_mb": device_peak_memory_mb()}
+
+
+def time_in_subprocess(name: str, repeats: int, warmup: int) -> dict[str, Any]:
+    """:func:`time_workload` in a fresh Python process (this one's environment, XLA_FLAGS
+    included), so that its peak memory is the workload's own, not the high-water mark of the
+    workloads timed before it."""
+    code = ("import json, sys; from gen_jax.bench._run import time_workload; "
+            "print(json.dumps(time_workload(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))))")
+    proc = subprocess.run([sys.executable, "-c", code, name, str(repeats), str(warmup)],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"workload {name} failed in its process (exit {proc.returncode}): "
+                           f"{proc.stderr.strip().splitlines()[-1] if proc.stderr else ''}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def run_benchmarks(
     names: list[str], *, repeats: int = 30, warmup: int = 5, peak_n: int = 4096
 ) -> dict[str, Any]:
-    """Times each named workload and the device's peak matmul rate in the same process.
+    """Times the device's peak matmul rate, then each named workload in a process of its own.
 
     Returns:
       A JSON-ready report: environment, the measured peak FLOP/s, and per workload the timing
-      summary, FLOPs per call, achieved FLOP/s and its fraction of the peak, and peak memory.
+      summary, FLOPs per call, achieved FLOP/s and its fraction of the peak, and the peak
+      memory of the process that ran it (with its baseline: the jax runtime alone).
     """
     unknown = [n for n in names if n not in WORKLOADS]
     if unknown:
@@ -32,19 +67,11 @@ def run_benchmarks(
     peak = peak_matmul_flops(peak_n)
     results = {}
     for name in names:
-        w = WORKLOADS[name]()
-        timing = time_calls(w.call, w.carry, repeats=repeats, warmup=warmup,
-                            items_per_call=w.items_per_call)
-        achieved = w.matmul_flops / timing.median_s
-        results[name] = {
-            "workload": w.name, "description": w.description, **timing.summary(),
-            "matmul_gflop_per_call": w.matmul_flops / 1e9,
-            "achieved_gflops": achieved / 1e9,
-            "fraction_of_peak": achieved / peak,
-            "peak_rss_mb": peak_rss_mb(),
-            "device_peak_mb": device_peak_memory_mb(),
-        }
-        del w
+        r = time_in_subprocess(name, repeats, warmup)
+        flops = r.pop("matmul_flops")
+        achieved = flops / r["median_s"]
+        results[name] = {**r, "matmul_gflop_per_call": flops / 1e9,
+                         "achieved_gflops": achieved / 1e9, "fraction_of_peak": achieved / peak}
     return {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "environment": environment(),
@@ -66,16 +93,23 @@ def markdown_table(report: dict[str, Any]) -> str:
         f"({report['environment']['affinity_cores']} cores); peak float32 matmul "
         f"{report['peak_matmul_gflops']:.0f} GFLOP/s (n = {report['peak_matmul_n']}).",
         "",
-        "| workload | per second (median) | min - max | compile s | GFLOP/call | % of peak |"
-        " peak RSS MiB |",
+        "| workload | per second (median) | min - max | first call s | GFLOP/call | % of peak |"
+        " peak RSS MiB (runtime alone) |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in report["results"].values():
         lines.append(
             f"| {r['workload']} | {rate(r['per_second'])} | {rate(r['per_second_min'])} - "
             f"{rate(r['per_second_max'])} | {r['compile_s']:.2f} | {r['matmul_gflop_per_call']:.3f}"
-            f" | {100 * r['fraction_of_peak']:.0f}% | {r['peak_rss_mb']:.0f} |")
+            f" | {100 * r['fraction_of_peak']:.0f}% | {r['peak_rss_mb']:.0f}"
+            f"{_baseline(r)} |")
     return "\n".join(lines) + "\n"
+
+
+def _baseline(r: dict[str, Any]) -> str:
+    """`` (N)``: the workload process's peak before the workload (absent in reports before
+    2026-11-25, whose peak RSS was the running maximum of one process over all workloads)."""
+    return f" ({r['baseline_rss_mb']:.0f})" if "baseline_rss_mb" in r else ""
 
 
 def write_json(report: dict[str, Any], out: str | Path) -> Path:

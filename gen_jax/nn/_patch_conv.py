@@ -28,10 +28,10 @@ def _conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
 
 def _patches(x: jax.Array, kh: int, kw: int) -> jax.Array:
     """``[B, H, W, kh*kw*Cin]``: the SAME-padded neighbourhoods of every pixel, in the kernel's
-    ``(kh, kw, Cin)`` order (shifted slices; an identity-kernel convolution would cost more)."""
+    ``(kh, kw, Cin)`` order (shifted slices; an identity-kernel convolution would cost more).
+    XLA's SAME padding: ``(k - 1) // 2`` before, ``k // 2`` after (unequal for even k)."""
     _, height, width, _ = x.shape
-    ph, pw = kh // 2, kw // 2
-    xp = jnp.pad(x, ((0, 0), (ph, ph), (pw, pw), (0, 0)))
+    xp = jnp.pad(x, ((0, 0), ((kh - 1) // 2, kh // 2), ((kw - 1) // 2, kw // 2), (0, 0)))
     return jnp.concatenate([xp[:, i:i + height, j:j + width, :]
                             for i in range(kh) for j in range(kw)], axis=-1)
 
@@ -39,7 +39,7 @@ def _patches(x: jax.Array, kh: int, kw: int) -> jax.Array:
 @jax.custom_jvp
 def conv2d(x: jax.Array, kernel: jax.Array) -> jax.Array:
     """``SAME``-padded, stride-1 convolution: ``x [B, H, W, Cin]``, ``kernel [kh, kw, Cin,
-    Cout]`` (odd kh, kw) -> ``[B, H, W, Cout]``; the same values and derivatives (forward and
+    Cout]`` -> ``[B, H, W, Cout]``; the same values and derivatives (forward and
     reverse mode) as ``lax.conv_general_dilated``, with a loop-friendly kernel gradient."""
     return _conv(x, kernel)
 
@@ -58,13 +58,13 @@ def _conv2d_jvp(primals, tangents):
 
 
 class PatchConv(nn.Module):
-    """``flax.linen.Conv`` (stride 1, SAME padding, odd kernel) computed by :func:`conv2d`.
+    """``flax.linen.Conv`` (stride 1, SAME padding) computed by :func:`conv2d`.
 
     Parameters are named and shaped as ``nn.Conv``'s (``kernel [kh, kw, Cin, Cout]``, ``bias``).
 
     Attributes:
       features: output channels.
-      kernel_size: ``(kh, kw)``, both odd.
+      kernel_size: ``(kh, kw)``.
       kernel_init: kernel initializer.
       use_bias: add a bias.
       dtype: compute dtype (None: promote from the input and parameters).
@@ -81,8 +81,6 @@ class PatchConv(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         kh, kw = self.kernel_size
-        if kh % 2 == 0 or kw % 2 == 0:
-            raise ValueError(f"PatchConv needs odd kernel sizes, got {tuple(self.kernel_size)}")
         kernel = self.param("kernel", self.kernel_init, (kh, kw, x.shape[-1], self.features),
                             self.param_dtype)
         bias = self.param("bias", nn.initializers.zeros_init(), (self.features,),

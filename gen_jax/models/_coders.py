@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, ClassVar, Literal
 
 import chex
@@ -54,6 +55,14 @@ def validate(config: CoderConfig, info: DatasetInfo, family: str) -> None:
     """Checks ``config`` against the data, raising a one-line ``ValueError`` naming the fix."""
     if config.latent_dim < 1:
         raise ValueError(f"{family}: latent_dim must be >= 1, got {config.latent_dim}")
+    for name in ("hidden", "channels"):
+        sizes = tuple(getattr(config, name))
+        if any(size < 1 for size in sizes):
+            raise ValueError(f"{family}: every {name} size must be >= 1, got {sizes}")
+    if config.kernel_size < 1:
+        raise ValueError(f"{family}: kernel_size must be >= 1, got {config.kernel_size}")
+    if not math.isfinite(config.log_scale):
+        raise ValueError(f"{family}: log_scale must be a finite number, got {config.log_scale}")
     get_activation(config.activation)
     if config.arch not in ("mlp", "conv"):
         raise ValueError(f"{family}: unknown arch {config.arch!r}; use 'mlp' or 'conv'")

@@ -62,6 +62,20 @@ def test_conditional_autoencoder_needs_labels():
     with pytest.raises(ValueError, match="class-conditional"):
         model.loss(variables, {"x": x}, None)
     assert model.reconstruct(variables, x, jnp.array([1, 1])).shape == (2, 4)
+    # the label reaches the decoder: the same code decoded under another label differs
+    assert not np.allclose(model.reconstruct(variables, x, jnp.array([0, 0])),
+                           model.reconstruct(variables, x, jnp.array([2, 2])))
+
+
+@pytest.mark.parametrize("field, value", [
+    ("hidden", (0,)), ("hidden", (8, -3)), ("channels", (0,)), ("kernel_size", 0),
+    ("kernel_size", -1), ("log_scale", float("nan")), ("log_scale", float("inf")),
+])
+def test_bad_network_sizes_are_one_line_errors(field, value):
+    config = AutoencoderConfig(arch="conv", **{field: value})
+    with pytest.raises(ValueError, match=f"ae: .*{field}") as err:
+        build_autoencoder(config, DIGITS8)
+    assert "\n" not in str(err.value)
 
 
 @pytest.mark.parametrize("config, info, match", [

@@ -100,3 +100,21 @@ def test_conv_kernel_init_has_lecun_variance():
     assert kernel.shape == (3, 3, 16, 256) and kernel.dtype == jnp.float32
     np.testing.assert_allclose(np.var(kernel), 1.0 / (3 * 3 * 16), rtol=0.03)
     np.testing.assert_allclose(np.mean(kernel), 0.0, atol=0.003)
+
+
+def test_kernel_size_and_activation_are_the_configured_ones():
+    x = jax.random.normal(jax.random.key(0), (2, 8, 8, 1))
+    z = jax.random.normal(jax.random.key(1), (2, 6))
+    enc = ConvEncoder(out_features=6, channels=(4, 8), hidden=(12,), kernel_size=5)
+    dec = ConvDecoder(out_shape=(8, 8, 1), channels=(8, 4), hidden=(12,), kernel_size=5)
+    enc_vars = jax.eval_shape(enc.init, jax.random.key(2), x)
+    dec_vars = jax.eval_shape(dec.init, jax.random.key(3), z)
+    conv_kernels = [leaf.shape for path, leaf in jax.tree_util.tree_leaves_with_path(
+        (enc_vars, dec_vars)) if "kernel" in jax.tree_util.keystr(path) and len(leaf.shape) == 4]
+    assert conv_kernels and all(k[:2] == (5, 5) for k in conv_kernels), conv_kernels
+
+    for module, inputs in ((enc, (x,)), (dec, (z,))):
+        variables = module.init(jax.random.key(4), *inputs)
+        outputs = [module.clone(activation=name).apply(variables, *inputs)
+                   for name in ("relu", "tanh")]
+        assert not np.allclose(*outputs), type(module).__name__

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -123,8 +124,10 @@ def _main(argv: list[str] | None) -> int:
         if value is not None and value < (0 if flag == "importance_samples" else 1):
             parser.error(f"--{flag.replace('_', '-')} must be positive, got {value}")
     if args.command == "sample":
-        if args.temperature <= 0:
-            parser.error(f"--temperature must be > 0, got {args.temperature}")
+        if not math.isfinite(args.temperature) or args.temperature <= 0:
+            raise ValueError(f"--temperature must be a finite number > 0, got {args.temperature}")
+        if args.npy is not None and not args.npy.endswith(".npy"):
+            raise ValueError(f"--npy must name a .npy file, got {args.npy}")
         return _sample(args)
     if args.command == "eval":
         return _eval(args)
@@ -253,10 +256,12 @@ def _sample(args) -> int:
     suffix = f"_t{args.temperature:g}" if args.temperature != 1.0 else ""
     suffix += f"_label{args.label}" if args.label is not None else ""
     out = Path(args.out or Path(args.workdir) / f"samples_seed{args.seed}{suffix}.png")
-    save_samples(samples, out)
+    written = {}
     if args.npy:
         np.save(args.npy, samples)
-    print(json.dumps({"png": str(out), "shape": list(samples.shape)}))
+        written["npy"] = args.npy
+    save_samples(samples, out)
+    print(json.dumps({"png": str(out), **written, "shape": list(samples.shape)}))
     return 0
 
 

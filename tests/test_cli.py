@@ -137,7 +137,7 @@ def test_missing_and_corrupt_data_files_get_one_line_errors(tmp_path):
     (["train", "glow", "--data.dequantize", "False"], "needs dequantized inputs"),
     (["train", "glow", "--data.name", "ring8"], "needs images"),
     (["sample", "--workdir", "/nonexistent/run", "--temperature", "0"],
-     "--temperature must be > 0"),
+     "--temperature must be a finite number > 0"),
 ])
 def test_bad_input_gets_a_one_line_error(tmp_path, args, message):
     devices = 4 if "30" in args else 1
@@ -170,3 +170,27 @@ def test_temperature_is_refused_for_families_without_one(tmp_path):
     proc = run_cli(["sample", "--workdir", tmp_path, "--temperature", "0.5"], check=False)
     assert proc.returncode == 2
     assert "has no temperature" in proc.stderr.strip().splitlines()[-1]
+
+
+def test_sample_and_eval_refuse_bad_values_in_one_line(tmp_path, capsys):
+    from gen_jax import cli
+
+    workdir = tmp_path / "ae"
+    run_cli(["train", "ae", *SMALL, "--train.steps", "10", "--train.checkpoint-every", "10",
+             "--train.workdir", workdir])
+    cases = [
+        (["sample", "--workdir", workdir, "--num", "5"], "must be even (pairs), got 5"),
+        (["sample", "--workdir", workdir, "--temperature", "nan"], "finite number > 0"),
+        (["sample", "--workdir", workdir, "--npy", str(tmp_path / "x.txt")], ".npy file"),
+        (["eval", "--workdir", workdir, "--quality"], "drop --quality"),
+        (["eval", "--workdir", workdir, "--num-samples", "3"], "at least 6"),
+    ]
+    for argv, message in cases:
+        code = cli.main([str(a) for a in argv])
+        err = capsys.readouterr().err
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1, (argv, err)
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "config.json").write_text("{}")
+    assert cli.main(["eval", "--workdir", str(tmp_path / "bad")]) == 2
+    err = capsys.readouterr().err
+    assert "config.json is not a gen-jax run record" in err and len(err.strip().splitlines()) == 1

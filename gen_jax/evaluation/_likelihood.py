@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 
 from .. import metrics
 
@@ -51,8 +52,11 @@ def bits_per_dim_meaningful(run) -> bool:
 
 
 def importance_nll(run, cfg, num_samples: int, *, num_examples: int | None = None,
-                   seed: int = 0) -> dict[str, float]:
+                   key: jax.Array | None = None) -> dict[str, float]:
     """Importance-sampled NLL (nats per example) of the eval split and its standard error.
+
+    ``key`` (default ``PRNGKey(0)``) splits as in :meth:`gen_jax.train.Evaluator.evaluate`:
+    with the same key, both score the same data draws (e.g. one binarization of the test set).
 
     Returns:
       ``{"nll_isK": mean, "nll_isK_stderr": stderr}``.
@@ -60,7 +64,7 @@ def importance_nll(run, cfg, num_samples: int, *, num_examples: int | None = Non
     Raises:
       ValueError: the model has no posterior to importance-sample.
     """
-    from ..train import load_split  # noqa: PLC0415
+    from ..train import load_split, preprocess_examples  # noqa: PLC0415
 
     if likelihood_kind(run.model) != "bound":
         raise ValueError(f"--importance-samples estimates log p(x) of latent-variable models "
@@ -69,11 +73,12 @@ def importance_nll(run, cfg, num_samples: int, *, num_examples: int | None = Non
                          "; drop the flag")
     ds = load_split(cfg, cfg.data.eval_split)
     n = len(ds) if num_examples is None else min(num_examples, len(ds))
-    key = jax.random.PRNGKey(seed)
+    data_key, noise_key = jax.random.split(jax.random.PRNGKey(0) if key is None else key)
     batch = {"x": ds.x[:n]} | ({"label": ds.label[:n]} if ds.label is not None else {})
-    model_batch = run.preprocess(batch, jax.random.fold_in(key, 1))
+    model_batch = jax.jit(lambda b, k: preprocess_examples(run.preprocess, b, jnp.arange(n), k))(
+        batch, data_key)
     nll, stderr = metrics.evaluate_log_likelihood(
-        run.model, model_variables(run), model_batch["x"], jax.random.fold_in(key, 2),
+        run.model, model_variables(run), model_batch["x"], noise_key,
         num_samples=num_samples, label=model_batch.get("label"))
     return {f"nll_is{num_samples}": float(nll), f"nll_is{num_samples}_stderr": float(stderr)}
 
@@ -99,12 +104,14 @@ def likelihood_section(run, means: dict[str, float],
         return {"kind": "none", "note": f"{run.model_name} is a deterministic autoencoder: it "
                 "defines no likelihood of the data (its nll is the reconstruction's)."}
     if kind == "exact":
-        note = "exact negative log-likelihood in nats per example, and bits per dimension."
         if run.info.is_discrete:
             note = ("negative log-likelihood of the discrete data through uniform dequantization "
                     "(nats per example; an upper bound on the discrete NLL), and bits per "
                     "dimension.")
-        return {"kind": "exact", "nll": means["nll"], "bpd": means["bpd"], "note": note}
+            return {"kind": "exact", "nll": means["nll"], "bpd": means["bpd"], "note": note}
+        return {"kind": "exact", "nll": means["nll"],
+                "note": "exact negative log-density of the continuous data in nats per example "
+                        "(no bits/dim: that is a measure of discrete data)."}
     if kind == "none":
         return {"kind": "none", "note": f"{run.model_name} defines no likelihood (an implicit "
                 "model): judge it by the sample-quality metrics."}

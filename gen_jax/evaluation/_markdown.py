@@ -27,6 +27,7 @@ QUALITY_ROWS = (
     ("fd", "Frechet distance", "lower is better"),
     ("kid_mean", "KID", "lower is better"),
     ("kid_std", "KID standard deviation over subsets", ""),
+    ("kid_subset_size", "KID subset size", "samples per set in each subset"),
     ("precision", "precision (k=3)", "fidelity, higher is better"),
     ("recall", "recall (k=3)", "diversity, higher is better"),
     ("density", "density (k=5)", "fidelity, about 1 for real data"),
@@ -57,6 +58,8 @@ def markdown_report(report: dict[str, Any]) -> str:
     """The markdown page of a ``gen-jax eval`` report (images linked relative to the page)."""
     split, lik, quality = report["split"], report["likelihood"], report["sample_quality"]
     n = int(report.get("num_examples", 0))
+    decay = report.get("ema_decay")
+    params = "the trained parameters" if decay is None else f"EMA parameters, decay {decay:g}"
     lines = [
         f"# Evaluation: {report['model']} on {report['dataset']}, step {report['step']}",
         "",
@@ -64,6 +67,8 @@ def markdown_report(report: dict[str, Any]) -> str:
         f"- command: `{report['command']}`",
         f"- date: {report['date']}",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items() if v),
+        "",
+        f"- parameters: {params}",
         "",
         f"## Likelihood ({split} split, {n} examples)",
         "",
@@ -76,7 +81,7 @@ def markdown_report(report: dict[str, Any]) -> str:
         lines += [f"Skipped: {quality['skipped']}", ""]
     else:
         c = quality["classifier"]
-        lines += [f"{quality['num_samples']} samples (EMA parameters if kept) against the first "
+        lines += [f"{quality['num_samples']} samples ({params}) against the first "
                   f"{quality['num_reference']} {split} images, novelty against "
                   f"{quality['num_train']} training images; features of the {c['dataset']} "
                   f"classifier `{c['arch_hash']}` (test accuracy {c['test_accuracy']:.4f}).",
@@ -89,7 +94,7 @@ def markdown_report(report: dict[str, Any]) -> str:
     modes = report.get("mode_coverage", {})
     if "skipped" not in modes and modes:
         lines += ["## Mode coverage", "",
-                  f"{modes['num_samples']} samples (EMA parameters if kept), {modes['num_modes']} "
+                  f"{modes['num_samples']} samples ({params}), {modes['num_modes']} "
                   f"modes, scored as in {modes['protocol']}.", ""]
         lines += _table(modes, MODE_ROWS) + [""]
     elif report["dataset"] in ("ring8", "ring8_r1", "grid25", "stacked_mnist"):
@@ -98,7 +103,8 @@ def markdown_report(report: dict[str, Any]) -> str:
     for kind in ("samples", "reconstructions"):
         if kind in images:
             caption = ("Samples" if kind == "samples"
-                       else "Test examples, each followed by its reconstruction")
+                       else f"{split.capitalize()} examples, each followed by its "
+                            "reconstruction")
             lines += [f"## {kind.capitalize()}", "", f"![{caption}]({images[kind]})", ""]
     if "neighbours" in images:
         lines += ["## Nearest training images", "",

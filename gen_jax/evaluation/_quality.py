@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import metrics
 from ._likelihood import model_variables
-from ._settings import EvalSettings
+from ._settings import MIN_QUALITY_SET, EvalSettings
 
 CLASSIFIER_DATASETS = ("mnist", "fashion_mnist", "digits")
 """Data sets ``gen-jax classifier train`` supports."""
@@ -55,8 +55,11 @@ def _load(run, settings: EvalSettings) -> tuple[Any, str | None]:
     """``(classifier, None)``, or ``(None, why not)`` when ``quality`` is auto."""
     name = run.config.data.name
     if not getattr(run.model, "has_prior", True):
-        return None, (f"{run.model_name} has no prior to sample from; the grid shows test "
-                      "examples and their reconstructions")
+        note = (f"{run.model_name} has no prior to sample from; the grid shows test examples "
+                "and their reconstructions")
+        if settings.quality:
+            raise ValueError(f"--quality scores samples, but {note}; drop --quality")
+        return None, note
     dataset = classifier_dataset(name)
     if dataset is None:
         note = (f"no feature classifier for {name!r}: sample-quality metrics need labelled image "
@@ -96,6 +99,9 @@ def quality_section(run, cfg, settings: EvalSettings) -> Quality:
         return _skip(note)
     reference = metrics.dataset_images(load_split(cfg, cfg.data.eval_split))
     reference = reference[:settings.num_examples]
+    if len(reference) < MIN_QUALITY_SET:  # (--quality asked for it: EvalSettings refused)
+        return _skip(f"{len(reference)} reference examples are too few for the sample-quality "
+                     f"metrics (at least {MIN_QUALITY_SET}: k = 5 neighbours)")
     num = settings.num_samples or len(reference)
     key = jax.random.PRNGKey(settings.seed)
     label = None

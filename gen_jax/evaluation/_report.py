@@ -64,11 +64,12 @@ def evaluate_run(run, workdir: str | Path, settings: EvalSettings) -> dict[str, 
         data = dataclasses.replace(data, eval_split=settings.split)
     cfg = dataclasses.replace(run.config, data=data)
     step = int(run.strategy.fetch(run.state.step))
-    means = Evaluator(run, cfg).evaluate(run.state, settings.num_examples)
+    key = jax.random.fold_in(jax.random.PRNGKey(settings.seed), 1)  # the same data draws
+    means = Evaluator(run, cfg).evaluate(run.state, settings.num_examples, key=key)
     importance = None
     if settings.importance_samples:
         importance = importance_nll(run, cfg, settings.importance_samples,
-                                    num_examples=settings.num_examples, seed=settings.seed)
+                                    num_examples=settings.num_examples, key=key)
 
     quality = quality_section(run, cfg, settings)
     out = Path(settings.out or Path(workdir) / f"eval_{data.eval_split}.json")
@@ -81,14 +82,29 @@ def evaluate_run(run, workdir: str | Path, settings: EvalSettings) -> dict[str, 
         "mode_coverage": mode_section(run, settings),
         "images": images,
         "model": run.model_name, "dataset": data.name, "workdir": str(workdir),
+        # every number is of the EMA parameters when the run kept them (None: it did not)
+        "ema_decay": run.config.optim.ema_decay,
         "settings": dataclasses.asdict(settings),
         "command": settings.command(str(workdir)),
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "versions": package_versions(),
     }
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    report = finite_or_none(report)
+    out.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n")
     out.with_suffix(".md").write_text(markdown_report(report))
     return report
+
+
+def finite_or_none(value: Any) -> Any:
+    """``value`` with every non-finite float (e.g. the standard error of one example) replaced
+    by None, so that the report is strict JSON (null)."""
+    if isinstance(value, dict):
+        return {k: finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite_or_none(v) for v in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
 
 
 def _write_images(run, cfg, settings: EvalSettings, quality, out: Path) -> dict[str, str]:

@@ -6,6 +6,9 @@ import dataclasses
 
 from ..metrics._classifier import DEFAULT_WORKDIR
 
+MIN_QUALITY_SET = 6
+"""Fewest samples (and reference examples) the sample-quality metrics take: k = 5 neighbours."""
+
 
 @dataclasses.dataclass(frozen=True)
 class EvalSettings:
@@ -47,6 +50,17 @@ class EvalSettings:
                 raise ValueError(f"--{name.replace('_', '-')} must be positive, got {value}")
         if self.importance_samples < 0:
             raise ValueError(f"--importance-samples must be >= 0, got {self.importance_samples}")
+        if self.out is not None and not self.out.endswith(".json"):
+            raise ValueError(f"--out names the report's JSON file (the markdown and images go "
+                             f"beside it), so it must end in .json, got {self.out}")
+        if self.num_samples is not None and self.num_samples < MIN_QUALITY_SET:
+            raise ValueError(f"--num-samples must be at least {MIN_QUALITY_SET} (density and "
+                             f"coverage use k = 5 neighbours), got {self.num_samples}")
+        if (self.quality and self.num_examples is not None
+                and self.num_examples < MIN_QUALITY_SET):
+            raise ValueError(f"--quality compares samples with the first --num-examples "
+                             f"examples, which must be at least {MIN_QUALITY_SET}, got "
+                             f"{self.num_examples}")
 
     def command(self, workdir: str) -> str:
         """The ``gen-jax eval`` command line that reproduces these settings."""

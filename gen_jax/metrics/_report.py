@@ -42,7 +42,9 @@ def sample_quality(
       k_precision_recall: k of precision and recall (3, Kynkaanniemi et al.).
       k_density_coverage: k of density and coverage (5, Naeem et al.).
       kid_subsets: KID subsets.
-      kid_subset_size: KID subset size (capped at ``min(N, M)``).
+      kid_subset_size: KID subset size, capped at ``min(N, M) // 2`` (at least 2) so that the
+        subsets differ and ``kid_std`` measures something: subsets of a whole set are the same
+        set reshuffled, whose spread is float noise.
       num_pairs: closest generated/training pairs to list.
       batch_size: images per feature-extractor call.
 
@@ -63,6 +65,11 @@ def sample_quality(
         real, fake, key, train_features=train, generated_logits=logits,
         k_precision_recall=k_precision_recall, k_density_coverage=k_density_coverage,
         kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, num_pairs=num_pairs)
+
+
+def kid_subset_size_for(requested: int, num_real: int, num_generated: int) -> int:
+    """The KID subset size used: ``requested`` capped at half the smaller set (at least 2)."""
+    return max(2, min(requested, num_real // 2, num_generated // 2))
 
 
 def sample_quality_from_features(
@@ -91,21 +98,24 @@ def sample_quality_from_features(
       k_precision_recall: k of precision and recall.
       k_density_coverage: k of density and coverage.
       kid_subsets: KID subsets.
-      kid_subset_size: KID subset size (capped at ``min(N, M)``).
+      kid_subset_size: KID subset size, capped at ``min(N, M) // 2`` (at least 2) so that the
+        subsets differ and ``kid_std`` measures something: subsets of a whole set are the same
+        set reshuffled, whose spread is float noise.
       num_pairs: closest generated/training pairs to list.
 
     Returns:
       The dict of :func:`sample_quality`.
     """
     fake = generated
+    subset_size = kid_subset_size_for(kid_subset_size, len(real), len(fake))
     kid = kernel_inception_distance(real, fake, key, num_subsets=kid_subsets,
-                                    subset_size=min(kid_subset_size, len(real), len(fake)))
+                                    subset_size=subset_size)
     pr = prdc(real, fake, k=k_precision_recall)
     dc = pr if k_density_coverage == k_precision_recall else prdc(real, fake,
                                                                   k=k_density_coverage)
     out: dict[str, Any] = {
         "fd": float(frechet_distance(real, fake)),
-        "kid_mean": float(kid.mean), "kid_std": float(kid.std),
+        "kid_mean": float(kid.mean), "kid_std": float(kid.std), "kid_subset_size": subset_size,
         "precision": float(pr.precision), "recall": float(pr.recall),
         "density": float(dc.density), "coverage": float(dc.coverage),
     }

@@ -18,6 +18,7 @@ from ._loop import build_run as build_run
 from ._loop import load_run as load_run
 from ._loop import load_split as load_split
 from ._loop import make_preprocess as make_preprocess
+from ._loop import preprocess_examples as preprocess_examples
 from ._loop import train as train
 from ._optim import make_optimizer as make_optimizer
 from ._optim import make_schedule as make_schedule

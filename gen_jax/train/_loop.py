@@ -69,11 +69,15 @@ def load_run(workdir: str | Path) -> Run:
     path = Path(workdir) / "config.json"
     if not path.is_file():
         raise ValueError(f"{workdir} has no config.json; pass the --workdir of a training run")
-    name = read_model_name(path)
-    if name not in gmodels.MODELS:
+    try:
+        name = read_model_name(path)
+        cfg = load_json(path, gmodels.MODELS[name][0]) if name in gmodels.MODELS else None
+    except (ValueError, KeyError, TypeError) as e:  # JSONDecodeError is a ValueError
+        raise ValueError(f"{path} is not a gen-jax run record ({type(e).__name__}: {e}); "
+                         "pass the --workdir of a training run") from None
+    if cfg is None:
         raise ValueError(f"{path} names model {name!r}, which this gen_jax does not have; "
                          f"known: {', '.join(sorted(gmodels.MODELS))}")
-    cfg = load_json(path, gmodels.MODELS[name][0])
     cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, workdir=str(workdir)))
     if not _has_checkpoint(cfg):  # (before building, which would create checkpoints/)
         raise ValueError(f"{workdir} has no checkpoint yet; train first")
@@ -391,6 +395,22 @@ class _Profiler:
         self.stop()
 
 
+def preprocess_examples(preprocess: Any, batch: dict[str, jax.Array], index: jax.Array,
+                        key: jax.Array) -> dict[str, jax.Array]:
+    """``preprocess`` applied to each example alone with the key ``fold_in(key, index)``.
+
+    An evaluation's random data draws (binarization, dequantization noise) are then a function
+    of the example's index only: the same whatever the batch size, device count or process,
+    and the same for every estimate computed from one key (the ELBO and the
+    importance-sampled NLL score the same binarization of the test set).
+    """
+    def one(example, i):
+        out = preprocess({k: v[None] for k, v in example.items()}, jax.random.fold_in(key, i))
+        return {k: v[0] for k, v in out.items()}
+
+    return jax.vmap(one)(batch, index)
+
+
 def _process_rows(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """This process's contiguous share of the rows of a global batch."""
     count, index = jax.process_count(), jax.process_index()
@@ -439,14 +459,21 @@ class Evaluator:
         if label is not None and not 0 <= label < run.info.num_classes:
             raise ValueError(f"label {label} is not a class of {run.info.name}; use 0 to "
                              f"{run.info.num_classes - 1}")
+        num = cfg.train.num_samples
+        if not getattr(run.model, "has_prior", True) and (num < 2 or num % 2):
+            raise ValueError(f"a {run.model_name} run shows examples beside their "
+                             f"reconstructions, so its image count must be even (pairs), got "
+                             f"{num}")
         self.run, self.cfg = run, cfg
         self._eval_ds = None
         model, strategy = run.model, run.strategy
-        eval_step = make_eval_step(model, run.preprocess, axis_name=strategy.axis_name)
+        # the data draws per example (preprocess_examples), the model's own noise per batch
+        eval_step = make_eval_step(model, lambda batch, key: batch, axis_name=strategy.axis_name)
 
-        def eval_sums(state, batch, key):
+        def eval_sums(state, batch, data_key, key):
             weight = batch["weight"]  # 0 for the padding rows of the last batch
-            inputs = {k: v for k, v in batch.items() if k != "weight"}
+            inputs = {k: v for k, v in batch.items() if k not in ("weight", "index")}
+            inputs = preprocess_examples(run.preprocess, inputs, batch["index"], data_key)
             per_example = eval_step(state, inputs, key)
             sums = {k: jnp.sum(v * weight) for k, v in per_example.items()}
             if strategy.axis_name is not None:
@@ -454,10 +481,10 @@ class Evaluator:
             return sums
 
         if isinstance(strategy, PmapStrategy):
-            self._eval = jax.pmap(eval_sums, axis_name=strategy.axis_name, in_axes=(0, 0, None))
+            self._eval = jax.pmap(eval_sums, axis_name=strategy.axis_name,
+                                  in_axes=(0, 0, None, None))
         else:
             self._eval = jax.jit(eval_sums)
-        num = cfg.train.num_samples
         if conditional:
             label = (jnp.arange(num, dtype=jnp.int32) % run.info.num_classes if label is None
                      else jnp.full((num,), label, jnp.int32))
@@ -477,10 +504,15 @@ class Evaluator:
             lambda variables, key: model.sample(variables, key, num, label=label, **kwargs)
         )
 
-    def evaluate(self, state: TrainState, num_examples: int | None = None) -> dict[str, float]:
+    def evaluate(self, state: TrainState, num_examples: int | None = None,
+                 key: jax.Array | None = None) -> dict[str, float]:
         """Mean per-example metrics over the first ``num_examples`` of the eval split (all: None),
         with the (EMA) parameters and the batch statistics of the model's
         ``sampling_variables`` when it has one (computed once per call).
+
+        ``key`` (default ``PRNGKey(train.seed + 1)``) decides every random draw: its first half
+        the data draws, per example (:func:`preprocess_examples`), its second the model's own
+        noise (e.g. a VAE's latent samples), per batch.
 
         The last batch is padded to full size (with the split's first examples) and its padding
         rows get weight 0, so every example counts exactly once whatever the batch size and
@@ -492,7 +524,8 @@ class Evaluator:
         ds = self._eval_ds
         n = len(ds) if num_examples is None else min(num_examples, len(ds))
         bs = cfg.data.batch_size
-        key = jax.random.PRNGKey(cfg.train.seed + 1)
+        key = jax.random.PRNGKey(cfg.train.seed + 1) if key is None else key
+        data_key, noise_key = jax.random.split(key)
         if self._eval_state is not None and state.batch_stats:
             state = self._eval_state(state)  # e.g. a GAN's standing statistics
         total = None
@@ -503,11 +536,12 @@ class Evaluator:
             # batch's, so a packed model (PacGAN) still sees each real example packed with
             # other examples, as in training.
             rows = rows % n
-            batch = {"x": ds.x[rows], "weight": weight}
+            batch = {"x": ds.x[rows], "weight": weight, "index": rows.astype(np.int32)}
             if ds.label is not None:
                 batch["label"] = ds.label[rows]
             local = _process_rows(batch)
-            sums = self._eval(state, strategy.place_batch(local), jax.random.fold_in(key, i))
+            sums = self._eval(state, strategy.place_batch(local), data_key,
+                              jax.random.fold_in(noise_key, i))
             total = sums if total is None else jax.tree.map(jnp.add, total, sums)
         means = {k: float(v) / n for k, v in strategy.fetch(total).items()}
         return means | {"num_examples": float(n)}
@@ -532,7 +566,7 @@ class Evaluator:
     def _reconstructions(self, variables, key: jax.Array) -> np.ndarray:
         if self._eval_ds is None:
             self._eval_ds = load_split(self.cfg, self.cfg.data.eval_split)
-        n = max(self.cfg.train.num_samples // 2, 1)
+        n = self.cfg.train.num_samples // 2
         batch = {"x": self._eval_ds.x[:n]}
         if self._eval_ds.label is not None:
             batch["label"] = self._eval_ds.label[:n]

@@ -151,3 +151,72 @@ def test_collapsed_samples_have_low_recall_and_coverage_but_high_precision(class
     assert bad["recall"] < 0.2 < good["recall"] and bad["coverage"] < 0.3 < good["coverage"]
     assert bad["precision"] > 0.8 and good["precision"] > 0.8
     assert bad["fd"] > good["fd"] and bad["kid_mean"] > good["kid_mean"]
+
+
+def test_evaluation_draws_depend_on_the_key_not_on_the_batching(tmp_path):
+    """A flow's NLL on dequantized digits is a function of the data draws alone: with per-example
+    draws it is the same at any batch size, and another key gives another dequantization."""
+    from gen_jax.train import Evaluator
+
+    flow = _fresh_run("realnvp", tmp_path, hidden=(16,), num_layers=2)
+    key = jax.random.PRNGKey(5)
+
+    def nll(batch_size, key):
+        cfg = dataclasses.replace(flow.config, data=dataclasses.replace(
+            flow.config.data, batch_size=batch_size))
+        return Evaluator(flow, cfg).evaluate(flow.state, 40, key=key)["nll"]
+
+    assert nll(7, key) == pytest.approx(nll(16, key), rel=1e-6)
+    assert nll(16, key) != pytest.approx(nll(16, jax.random.PRNGKey(6)), rel=1e-6)
+
+
+def test_each_example_is_preprocessed_alone_with_its_own_key():
+    from gen_jax.config import DataConfig
+    from gen_jax.train import make_preprocess, preprocess_examples
+
+    info = gdata.DatasetInfo("digits", (8, 8, 1), 10, 17)
+    preprocess = make_preprocess(info, DataConfig(binarize=True))
+    x = np.random.default_rng(0).integers(0, 17, (20, 8, 8, 1)).astype(np.uint8)
+    key = jax.random.PRNGKey(0)
+    whole = preprocess_examples(preprocess, {"x": x}, np.arange(20), key)["x"]
+    part = preprocess_examples(preprocess, {"x": x[12:]}, np.arange(12, 20), key)["x"]
+    np.testing.assert_array_equal(whole[12:], part)
+    assert set(np.unique(whole)) == {0.0, 1.0}
+    # binarized with probability x / 16: the draws are not all alike across examples
+    assert 0.2 < float(np.mean(np.asarray(whole) == (x / 16 > 0.5))) < 1.0
+
+
+def test_a_continuous_flow_has_no_bits_per_dim(tmp_path):
+    from gen_jax import models
+    from gen_jax.config import DataConfig, ExperimentConfig, TrainConfig
+    from gen_jax.train import build_run
+
+    cfg = ExperimentConfig(model=dataclasses.replace(models.MODELS["realnvp"][0](), hidden=(8,),
+                                                     num_layers=2),
+                           data=DataConfig(name="ring8"), train=TrainConfig(workdir=str(tmp_path)))
+    ring = build_run(cfg, "realnvp")[0]
+    section = likelihood_section(ring, {"nll": 1.5, "bpd": 1.08})
+    assert section == {"kind": "exact", "nll": 1.5, "note": section["note"]}
+    assert "no bits/dim" in section["note"]
+
+
+def test_a_report_is_strict_json_and_its_out_path_a_json_file(vae_run, tmp_path, capsys):
+    out = tmp_path / "one.json"
+    # the standard error of one example is undefined: null, not NaN
+    code, _, err = _eval(capsys, "--workdir", vae_run, "--no-quality", "--num-examples", 1,
+                         "--importance-samples", 3, "--grid-size", 4, "--out", out)
+    assert code == 0, err
+    report = json.loads(out.read_text(), parse_constant=lambda c: pytest.fail(c))
+    assert report["likelihood"]["nll_is_stderr"] is None and report["nll_is3_stderr"] is None
+    assert report["ema_decay"] is None and "the trained parameters" in out.with_suffix(
+        ".md").read_text()
+    code, _, err = _eval(capsys, "--workdir", vae_run, "--out", tmp_path / "r.md")
+    assert code == 2 and "must end in .json" in err and not (tmp_path / "r.md").exists()
+
+
+def test_kid_subsets_are_real_subsets_so_their_spread_is_not_float_noise():
+    rng = np.random.default_rng(0)
+    real, fake = rng.normal(size=(20, 8)), rng.normal(0.5, 1.0, size=(20, 8))
+    scores = quality(real, fake, jax.random.PRNGKey(0))
+    assert scores["kid_subset_size"] == 10  # half of 20: subsets of the whole set never vary
+    assert scores["kid_std"] > 1e-3 * abs(scores["kid_mean"]) > 0

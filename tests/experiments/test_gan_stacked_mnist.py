@@ -42,7 +42,8 @@ def test_report_gives_the_mean_and_standard_error_over_seeds(run):
     lines = text.splitlines()
     assert lines[2] == "| DCGAN | 1 | 4,000 | 0 | 2.0 | 6.900 | 99.98% |"
     # modes 990, 996: mean 993, sample sd 3 * sqrt(2), se 3; KL 0.3 ± 0.1; share 0.5% ± 0.1%
-    assert lines[3] == "| PacDCGAN2 | 1 | 4,000 | 0, 1 | 993.0 ± 3.0 | 0.300 ± 0.100 | 0.50% ± 0.10% |"
+    assert lines[3] == ("| PacDCGAN2 | 1 | 4,000 | 0, 1 | 993.0 ± 3.0 | 0.300 ± 0.100 | "
+                        "0.50% ± 0.10% |")
     assert lines[4] == "| PacDCGAN2 | 1 | 20,000 | 0 | 1000.0 | 0.056 | 0.24% |"
     assert lines[5].startswith("| PacGAN Table 2")
 

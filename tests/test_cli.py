@@ -164,6 +164,15 @@ def test_flow_train_sample_at_a_temperature_and_eval(tmp_path):
     samples = np.load(cold)
     assert samples.shape == (8, 8, 8, 1) and samples.min() >= 0 and samples.max() <= 1
 
+    # the report's NLL: another dequantization draw of the same 297 test images, so close to
+    # the training run's final evaluation but not equal; bits/dim of the 17-level data
+    run_cli(["eval", "--workdir", tmp_path, "--no-quality", "--seed", "3", "--grid-size", "8"])
+    report = json.loads((tmp_path / "eval_test.json").read_text())
+    lik = report["likelihood"]
+    assert lik["kind"] == "exact" and report["num_examples"] == 297
+    assert lik["nll"] == pytest.approx(final["nll"], rel=0.02) and lik["nll"] != final["nll"]
+    assert lik["bpd"] == pytest.approx(lik["nll"] / (64 * np.log(2)), rel=1e-6)
+
 
 def test_temperature_is_refused_for_families_without_one(tmp_path):
     run_cli(["train", "vae", *SMALL, "--train.workdir", tmp_path])

@@ -185,6 +185,8 @@ def source_revision() -> dict[str, Any] | None:
                               check=True, timeout=30).stdout.strip()
 
     try:
+        if os.path.realpath(git("rev-parse", "--show-toplevel")) != os.path.realpath(repo):
+            return None  # e.g. site-packages inside some other repository
         commit = git("rev-parse", "HEAD")
         dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
     except (OSError, subprocess.SubprocessError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +24,8 @@ from ._workloads import WORKLOADS
 def time_workload(name: str, repeats: int, warmup: int) -> dict[str, Any]:
     """Builds and times workload ``name`` in this process; its timing summary, matmul FLOPs
     per call and memory. Run in a fresh process, ``peak_rss_mb`` is this workload's peak (the
-    jax runtime included: ``baseline_rss_mb`` is the process's peak before the workload)."""
+    interpreter and imports included: ``baseline_rss_mb`` is the process's peak before the
+    workload)."""
     import jax  # noqa: PLC0415
 
     compile_fresh()
@@ -37,34 +39,58 @@ def time_workload(name: str, repeats: int, warmup: int) -> dict[str, Any]:
             "peak_rss_mb": peak_rss_mb(), "device_peak_mb": device_peak_memory_mb()}
 
 
-def time_in_subprocess(name: str, repeats: int, warmup: int) -> dict[str, Any]:
-    """:func:`time_workload` in a fresh Python process (this one's environment, XLA_FLAGS
-    included), so that its peak memory is the workload's own, not the high-water mark of the
-    workloads timed before it."""
-    code = ("import json, sys; from gen_jax.bench._run import time_workload; "
-            "print(json.dumps(time_workload(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))))")
-    proc = subprocess.run([sys.executable, "-c", code, name, str(repeats), str(warmup)],
+def in_subprocess(function: str, *args: Any) -> Any:
+    """``function(*args)`` of this module, run in a fresh Python process: the same interpreter,
+    environment (XLA_FLAGS included) and gen_jax package as this one (``-P`` and PYTHONPATH:
+    never a ``gen_jax`` in the current folder); its result goes back as JSON. Settings made
+    with ``jax.config.update`` in this process do not carry over."""
+    package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    code = (f"import json, sys; from gen_jax.bench._run import {function}; "
+            f"print(json.dumps({function}(*json.loads(sys.argv[1]))))")
+    proc = subprocess.run([sys.executable, "-P", "-c", code, json.dumps(args)], env=env,
                           capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        raise RuntimeError(f"workload {name} failed in its process (exit {proc.returncode}): "
+        raise RuntimeError(f"{function}{args} failed in its process (exit {proc.returncode}): "
                            f"{proc.stderr.strip().splitlines()[-1] if proc.stderr else ''}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def time_in_subprocess(name: str, repeats: int, warmup: int) -> dict[str, Any]:
+    """:func:`time_workload` in a process of its own (:func:`in_subprocess`), so that its peak
+    memory is the workload's own, not the high-water mark of the workloads timed before it."""
+    return in_subprocess("time_workload", name, repeats, warmup)
+
+
+def peak_matmul_in_subprocess(n: int) -> float:
+    """:func:`peak_matmul_flops` in a process of its own, so that this one holds no device
+    memory (a GPU backend preallocates most of it) while the workloads run."""
+    return in_subprocess("peak_matmul_fresh", n)
+
+
+def peak_matmul_fresh(n: int) -> float:
+    """:func:`peak_matmul_flops` with the compilation cache off (:func:`compile_fresh`)."""
+    compile_fresh()
+    return peak_matmul_flops(n)
 
 
 def run_benchmarks(
     names: list[str], *, repeats: int = 30, warmup: int = 5, peak_n: int = 4096
 ) -> dict[str, Any]:
-    """Times the device's peak matmul rate, then each named workload in a process of its own.
+    """Times the device's peak matmul rate, then each named workload, each in a process of
+    its own.
 
     Returns:
       A JSON-ready report: environment, the measured peak FLOP/s, and per workload the timing
       summary, FLOPs per call, achieved FLOP/s and its fraction of the peak, and the peak
-      memory of the process that ran it (with its baseline: the jax runtime alone).
+      memory of the process that ran it (with its baseline: that process before the
+      workload, i.e. the interpreter and the imports).
     """
     unknown = [n for n in names if n not in WORKLOADS]
     if unknown:
         raise ValueError(f"unknown workload(s) {unknown}; choose from {sorted(WORKLOADS)}")
-    peak = peak_matmul_flops(peak_n)
+    peak = peak_matmul_in_subprocess(peak_n)
     results = {}
     for name in names:
         r = time_in_subprocess(name, repeats, warmup)
@@ -94,7 +120,7 @@ def markdown_table(report: dict[str, Any]) -> str:
         f"{report['peak_matmul_gflops']:.0f} GFLOP/s (n = {report['peak_matmul_n']}).",
         "",
         "| workload | per second (median) | min - max | first call s | GFLOP/call | % of peak |"
-        " peak RSS MiB (runtime alone) |",
+        " peak RSS MiB (before the workload) |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in report["results"].values():

@@ -3,6 +3,8 @@ first (compiling) call is kept out of the timed repeats, each workload's memory 
 and compare.py's verdict is gen_jax's rate over the fastest other library's."""
 
 import importlib.util
+import os
+import sys
 import time
 
 import numpy as np
@@ -40,9 +42,13 @@ def test_time_calls_waits_for_each_repeats_result_and_times_the_first_call_apart
     assert timing.rate == pytest.approx(1 / timing.median_s)
 
 
-def test_a_workloads_peak_memory_is_its_own_not_the_callers():
+def test_a_workloads_peak_memory_is_its_own_not_the_callers(tmp_path, monkeypatch):
     ballast = np.ones(2**28 // 8 * 4)  # 1 GiB held (and touched) by this process
     assert peak_rss_mb() > 1024
+    # a gen_jax in the current folder is not the one the workload process imports
+    (tmp_path / "gen_jax").mkdir()
+    (tmp_path / "gen_jax" / "__init__.py").write_text("raise ImportError('the shadow copy')")
+    monkeypatch.chdir(tmp_path)
     r = time_in_subprocess("w6-vae", repeats=1, warmup=0)
     assert r["baseline_rss_mb"] <= r["peak_rss_mb"] < 1024
     assert r["workload"] == "W6 sample vae-mlp-784" and r["per_second"] > 0
@@ -50,7 +56,8 @@ def test_a_workloads_peak_memory_is_its_own_not_the_callers():
 
 
 def test_a_failing_workload_process_is_a_clear_error():
-    with pytest.raises(RuntimeError, match="workload w0 failed in its process.*KeyError"):
+    with pytest.raises(RuntimeError, match=r"time_workload\('w0', 1, 0\) failed in its "
+                       r"process.*KeyError"):
         time_in_subprocess("w0", repeats=1, warmup=0)
 
 
@@ -64,6 +71,23 @@ def test_the_source_revision_is_this_checkouts_commit():
         pytest.skip("packed refs")
     assert rev["commit"] == (ref.read_text().strip() if ref else head)
     assert isinstance(rev["dirty"], bool)
+
+
+def test_a_copy_inside_another_repository_records_no_revision(tmp_path):
+    """An installed gen_jax (site-packages inside some project's git repository) is not that
+    project's commit."""
+    import shutil
+    import subprocess
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t",
+                    "commit", "-q", "--allow-empty", "-m", "another project"], check=True)
+    site = tmp_path / "venv" / "site-packages"
+    shutil.copytree(REPO / "gen_jax", site / "gen_jax")
+    code = "from gen_jax.bench._harness import source_revision as s; print(s())"
+    out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True,
+                         check=True, env={**os.environ, "PYTHONPATH": str(site)}).stdout
+    assert out.strip() == "None"
 
 
 @pytest.fixture(scope="module")

@@ -249,6 +249,9 @@ def _sample(args) -> int:
     from .train import Evaluator, load_run, save_samples
 
     run = load_run(args.workdir)
+    if not getattr(run.model, "has_prior", True) and args.num % 2:
+        raise ValueError(f"a {run.model_name} run shows test examples beside their "
+                         f"reconstructions, so --num must be even (pairs), got {args.num}")
     cfg = dataclasses.replace(run.config,
                               train=dataclasses.replace(run.config.train, num_samples=args.num))
     samples = Evaluator(run, cfg, temperature=args.temperature, label=args.label).samples(

@@ -188,10 +188,11 @@ def test_sample_and_eval_refuse_bad_values_in_one_line(tmp_path, capsys):
     run_cli(["train", "ae", *SMALL, "--train.steps", "10", "--train.checkpoint-every", "10",
              "--train.workdir", workdir])
     cases = [
-        (["sample", "--workdir", workdir, "--num", "5"], "must be even (pairs), got 5"),
+        (["sample", "--workdir", workdir, "--num", "5"], "--num must be even (pairs), got 5"),
         (["sample", "--workdir", workdir, "--temperature", "nan"], "finite number > 0"),
         (["sample", "--workdir", workdir, "--npy", str(tmp_path / "x.txt")], ".npy file"),
         (["eval", "--workdir", workdir, "--quality"], "drop --quality"),
+        (["eval", "--workdir", workdir, "--grid-size", "9"], "--grid-size must be even, got 9"),
         (["eval", "--workdir", workdir, "--num-samples", "3"], "at least 6"),
     ]
     for argv, message in cases:

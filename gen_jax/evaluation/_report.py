@@ -12,7 +12,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from ._likelihood import importance_nll, likelihood_section
+from ._likelihood import importance_nll, likelihood_kind, likelihood_section
 from ._markdown import markdown_report
 from ._modes import mode_section
 from ._quality import quality_section
@@ -65,7 +65,12 @@ def evaluate_run(run, workdir: str | Path, settings: EvalSettings) -> dict[str, 
     cfg = dataclasses.replace(run.config, data=data)
     step = int(run.strategy.fetch(run.state.step))
     key = jax.random.fold_in(jax.random.PRNGKey(settings.seed), 1)  # the same data draws
+    if not getattr(run.model, "has_prior", True) and settings.grid_size % 2:
+        raise ValueError(f"a {run.model_name} run's grid shows examples beside their "
+                         f"reconstructions, so --grid-size must be even, got {settings.grid_size}")
     means = Evaluator(run, cfg).evaluate(run.state, settings.num_examples, key=key)
+    if likelihood_kind(run.model) == "exact" and not run.info.is_discrete:
+        means.pop("bpd", None)  # bits/dim measure discrete data
     importance = None
     if settings.importance_samples:
         importance = importance_nll(run, cfg, settings.importance_samples,
@@ -83,7 +88,7 @@ def evaluate_run(run, workdir: str | Path, settings: EvalSettings) -> dict[str, 
         "images": images,
         "model": run.model_name, "dataset": data.name, "workdir": str(workdir),
         # every number is of the EMA parameters when the run kept them (None: it did not)
-        "ema_decay": run.config.optim.ema_decay,
+        "ema_decay": run.config.optim.ema_decay or None,  # 0 keeps none
         "settings": dataclasses.asdict(settings),
         "command": settings.command(str(workdir)),
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

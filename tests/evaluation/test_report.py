@@ -198,6 +198,12 @@ def test_a_continuous_flow_has_no_bits_per_dim(tmp_path):
     section = likelihood_section(ring, {"nll": 1.5, "bpd": 1.08})
     assert section == {"kind": "exact", "nll": 1.5, "note": section["note"]}
     assert "no bits/dim" in section["note"]
+    from gen_jax.evaluation import EvalSettings, evaluate_run
+
+    report = evaluate_run(ring, tmp_path, EvalSettings(num_examples=16, grid_size=4,
+                                                        quality=False, mode_samples=100))
+    written = json.loads((tmp_path / "eval_test.json").read_text())
+    assert "bpd" not in report and "bpd" not in written and math.isfinite(written["nll"])
 
 
 def test_a_report_is_strict_json_and_its_out_path_a_json_file(vae_run, tmp_path, capsys):

@@ -175,10 +175,14 @@ def environment() -> dict[str, Any]:
     }
 
 
+PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+"""The folder holding this ``gen_jax`` package (a checkout's top level, or site-packages)."""
+
+
 def source_revision() -> dict[str, Any] | None:
     """The git commit of the gen_jax source that ran, and whether its tree had uncommitted
     changes (None outside a git checkout, e.g. an installed wheel)."""
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    repo = PACKAGE_ROOT
 
     def git(*args: str) -> str:
         return subprocess.run(["git", "-C", repo, *args], capture_output=True, text=True,

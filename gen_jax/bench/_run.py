@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ._harness import (
+    PACKAGE_ROOT,
     compile_fresh,
     device_peak_memory_mb,
     environment,
@@ -44,9 +45,8 @@ def in_subprocess(function: str, *args: Any) -> Any:
     environment (XLA_FLAGS included) and gen_jax package as this one (``-P`` and PYTHONPATH:
     never a ``gen_jax`` in the current folder); its result goes back as JSON. Settings made
     with ``jax.config.update`` in this process do not carry over."""
-    package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
     code = (f"import json, sys; from gen_jax.bench._run import {function}; "
             f"print(json.dumps({function}(*json.loads(sys.argv[1]))))")
     proc = subprocess.run([sys.executable, "-P", "-c", code, json.dumps(args)], env=env,

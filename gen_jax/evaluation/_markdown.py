@@ -67,7 +67,6 @@ def markdown_report(report: dict[str, Any]) -> str:
         f"- command: `{report['command']}`",
         f"- date: {report['date']}",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items() if v),
-        "",
         f"- parameters: {params}",
         "",
         f"## Likelihood ({split} split, {n} examples)",

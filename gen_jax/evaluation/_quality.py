@@ -99,7 +99,7 @@ def quality_section(run, cfg, settings: EvalSettings) -> Quality:
         return _skip(note)
     reference = metrics.dataset_images(load_split(cfg, cfg.data.eval_split))
     reference = reference[:settings.num_examples]
-    if len(reference) < MIN_QUALITY_SET:  # (--quality asked for it: EvalSettings refused)
+    if len(reference) < MIN_QUALITY_SET:  # (EvalSettings refuses this under --quality)
         return _skip(f"{len(reference)} reference examples are too few for the sample-quality "
                      f"metrics (at least {MIN_QUALITY_SET}: k = 5 neighbours)")
     num = settings.num_samples or len(reference)

@@ -12,6 +12,8 @@ import distrax
 import jax
 import jax.numpy as jnp
 
+from ._spline import rational_quadratic_forward, rational_quadratic_inverse
+
 
 class Transformer(Protocol):
     """What couplings and :class:`MaskedAutoregressive` need from an elementwise transformer."""
@@ -81,7 +83,9 @@ def spline_num_params(num_bins: int, boundary_slopes: str = "identity") -> int:
 class SplineTransformer(NamedTuple):
     """A rational-quadratic spline (Durkan et al. 2019) on ``[-tail_bound, tail_bound]``.
 
-    Evaluated by ``distrax.RationalQuadraticSpline``. Outside the interval the map is linear:
+    The knots are ``distrax.RationalQuadraticSpline``'s (:meth:`spline`) and so is the map;
+    it is evaluated by :func:`rational_quadratic_forward` / :func:`rational_quadratic_inverse`,
+    which pick the bin by a gather and differentiate faster. Outside the interval the map is linear:
     with ``boundary_slopes='identity'`` (the default, NSF's "linear tails") it is the identity
     there, with ``'unconstrained'`` it continues with the learned boundary slope. Zero parameters
     give the identity.
@@ -114,7 +118,9 @@ class SplineTransformer(NamedTuple):
             min_knot_slope=self.min_knot_slope)
 
     def forward(self, x: jax.Array, params: jax.Array) -> tuple[jax.Array, jax.Array]:
-        return self.spline(params).forward_and_log_det(x)
+        s = self.spline(params)
+        return rational_quadratic_forward(x, s.x_pos, s.y_pos, s.knot_slopes)
 
     def inverse(self, y: jax.Array, params: jax.Array) -> tuple[jax.Array, jax.Array]:
-        return self.spline(params).inverse_and_log_det(y)
+        s = self.spline(params)
+        return rational_quadratic_inverse(y, s.x_pos, s.y_pos, s.knot_slopes)

@@ -145,9 +145,7 @@ def _main(argv: list[str] | None) -> int:
 
 
 def _train(argv: list[str]) -> int:
-    import tyro
-
-    from . import models
+    from . import _tyro, models
     from .config import ExperimentConfig, load_config_file
     from .train import train
 
@@ -178,8 +176,8 @@ def _train(argv: list[str]) -> int:
             return 0
         raise ValueError(f"name a model ({', '.join(sorted(models.MODELS))}) or pass "
                          "--config FILE")
-    cfg = tyro.cli(ExperimentConfig[type(cfg.model)], default=cfg, args=rest,
-                   prog=f"gen-jax train {name}")
+    cfg = _tyro.parse(ExperimentConfig[type(cfg.model)], rest, f"gen-jax train {name}",
+                      default=cfg)
     final = train(cfg, name)
     print(json.dumps({"workdir": str(Path(cfg.train.workdir).absolute()), **final}, indent=2))
     return 0

@@ -38,7 +38,7 @@ def classifier_main(argv: Sequence[str]) -> int:
     Prints the saved record (JSON: path, test accuracy, ...). Bad settings raise ValueError /
     FileNotFoundError with a one-line message, like the rest of the CLI.
     """
-    import tyro  # noqa: PLC0415
+    from .._tyro import parse  # noqa: PLC0415
 
     argv = list(argv)
     if argv[:1] in (["-h"], ["--help"]):
@@ -50,8 +50,8 @@ def classifier_main(argv: Sequence[str]) -> int:
     rest = argv[1:]
     if rest and not rest[0].startswith("-"):  # the data set as a positional argument
         rest = ["--dataset", *rest]
-    args = tyro.cli(ClassifierTrainArgs, args=rest, prog="gen-jax classifier train",
-                    description="Train, checkpoint and version a feature classifier.")
+    args = parse(ClassifierTrainArgs, rest, "gen-jax classifier train",
+                 description="Train, checkpoint and version a feature classifier.")
     record = train_classifier(args.dataset, args.workdir, args.classifier,
                               data_dir=args.data_dir, tfds_dir=args.tfds_dir)
     print(json.dumps(record, indent=2))

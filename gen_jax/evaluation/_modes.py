@@ -38,6 +38,14 @@ def _kind(name: str) -> str | None:
     return "toy"
 
 
+def check_mode_settings(run, settings: EvalSettings) -> None:
+    """Refuses ``--mode-samples`` for data without known modes (it would be ignored)."""
+    name = run.config.data.name
+    if settings.mode_samples is not None and _kind(name) is None:
+        raise ValueError(f"--mode-samples sets the mode-coverage samples, but {name!r} has no "
+                         "known modes (ring8, ring8_r1, grid25, stacked_mnist); drop it")
+
+
 def mode_section(run, settings: EvalSettings) -> dict[str, Any]:
     """Samples of the run's EMA parameters scored by the protocol of its data set.
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from ._likelihood import importance_nll, likelihood_kind, likelihood_section
 from ._markdown import markdown_report
-from ._modes import mode_section
+from ._modes import check_mode_settings, mode_section
 from ._quality import quality_section
 from ._settings import EvalSettings
 
@@ -68,6 +68,7 @@ def evaluate_run(run, workdir: str | Path, settings: EvalSettings) -> dict[str, 
     if not getattr(run.model, "has_prior", True) and settings.grid_size % 2:
         raise ValueError(f"a {run.model_name} run's grid shows examples beside their "
                          f"reconstructions, so --grid-size must be even, got {settings.grid_size}")
+    check_mode_settings(run, settings)
     means = Evaluator(run, cfg).evaluate(run.state, settings.num_examples, key=key)
     if likelihood_kind(run.model) == "exact" and not run.info.is_discrete:
         means.pop("bpd", None)  # bits/dim measure discrete data
@@ -117,8 +118,9 @@ def _write_images(run, cfg, settings: EvalSettings, quality, out: Path) -> dict[
     from ..train import Evaluator, save_png, save_samples  # noqa: PLC0415
 
     names = {}
-    grid = quality.samples[:settings.grid_size] if quality.samples is not None else None
-    if grid is None:
+    samples = quality.samples
+    grid = samples[:settings.grid_size] if samples is not None else None
+    if grid is None or len(grid) < settings.grid_size:  # more than the quality metrics drew
         sample_cfg = dataclasses.replace(
             cfg, train=dataclasses.replace(cfg.train, num_samples=settings.grid_size))
         grid = Evaluator(run, sample_cfg).samples(

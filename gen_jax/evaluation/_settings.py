@@ -56,6 +56,9 @@ class EvalSettings:
         if self.num_samples is not None and self.num_samples < MIN_QUALITY_SET:
             raise ValueError(f"--num-samples must be at least {MIN_QUALITY_SET} (density and "
                              f"coverage use k = 5 neighbours), got {self.num_samples}")
+        if self.quality is False and self.num_samples is not None:
+            raise ValueError("--num-samples sets the sample-quality metrics' samples, which "
+                             "--no-quality turns off; drop one of them")
         if (self.quality and self.num_examples is not None
                 and self.num_examples < MIN_QUALITY_SET):
             raise ValueError(f"--quality compares samples with the first --num-examples "

@@ -93,10 +93,28 @@ def test_missing_classifier(vae_run, tmp_path, capsys):
 @pytest.mark.parametrize("args, message", [
     (["--num-samples", "0"], "--num-samples must be positive"),
     (["--split", "validation"], "has no split 'validation'"),
+    (["--no-quality", "--num-samples", "10"], "which --no-quality turns off"),
+    (["--mode-samples", "100"], "'digits' has no known modes"),
 ])
 def test_bad_settings_get_one_line_errors(vae_run, capsys, args, message):
     code, _, err = _eval(capsys, "--workdir", vae_run, *args)
     assert code == 2 and len(err.strip().splitlines()) == 1 and message in err, err
+
+
+def test_grid_larger_than_the_quality_samples_is_drawn_in_full(vae_run, classifiers, tmp_path,
+                                                                capsys, monkeypatch):
+    import gen_jax.train
+
+    shapes = []
+    save = gen_jax.train.save_samples
+    monkeypatch.setattr(gen_jax.train, "save_samples",
+                        lambda x, path: (shapes.append(x.shape), save(x, path)))
+    code, _, err = _eval(capsys, "--workdir", vae_run, "--classifier-dir", classifiers,
+                         "--num-examples", 8, "--num-samples", 8, "--grid-size", 16,
+                         "--out", tmp_path / "r.json")
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert code == 0 and report["sample_quality"]["num_samples"] == 8, err
+    assert shapes == [(16, 8, 8, 1)]
 
 
 def _fresh_run(name, tmp_path, **model):

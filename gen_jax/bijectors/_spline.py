@@ -71,7 +71,11 @@ def _safe_quadratic_root(a, b, c):
     """The root of ``a z^2 + b z + c`` in [0, 1], stable as in distrax (Durkan et al. eq. 29)."""
     disc = b**2 - 4.0 * a * c
     sqrt = jnp.where(disc > 0.0, jnp.sqrt(jnp.clip(disc, jnp.finfo(disc.dtype).tiny)), 0.0)
-    return jnp.where(b >= 0, 2.0 * c / (-b - sqrt), (-b + sqrt) / (2.0 * a))
+    # Pick the numerator and denominator, then divide once: dividing in both branches would
+    # put 0 / 0 in the branch not taken (a = 0 for the identity spline) and a NaN in its
+    # gradient, which jnp.where passes on as 0 * NaN.
+    return (jnp.where(b >= 0, 2.0 * c, -b + sqrt)
+            / jnp.where(b >= 0, -b - sqrt, 2.0 * a))
 
 
 def rational_quadratic_inverse(

@@ -39,11 +39,29 @@ def _kind(name: str) -> str | None:
 
 
 def check_mode_settings(run, settings: EvalSettings) -> None:
-    """Refuses ``--mode-samples`` for data without known modes (it would be ignored)."""
+    """Refuses ``--mode-samples`` where :func:`mode_section` draws no samples (it would be
+    ignored): data without known modes, a model without a prior, a class-conditional model."""
+    if settings.mode_samples is None:
+        return
+    skipped = _skip_reason(run)
+    if skipped is not None:
+        raise ValueError(f"--mode-samples sets the mode-coverage samples, but {skipped}; "
+                         "drop it")
+
+
+def _skip_reason(run) -> str | None:
+    """Why the run has no mode-coverage section (None: it has one)."""
     name = run.config.data.name
-    if settings.mode_samples is not None and _kind(name) is None:
-        raise ValueError(f"--mode-samples sets the mode-coverage samples, but {name!r} has no "
-                         "known modes (ring8, ring8_r1, grid25, stacked_mnist); drop it")
+    if _kind(name) is None:
+        return (f"{name!r} has no known modes (mode coverage is defined for ring8, "
+                "ring8_r1, grid25 and stacked_mnist)")
+    if not getattr(run.model, "has_prior", True):
+        return f"{run.model_name} has no prior to sample from"
+    if getattr(run.config.model, "conditional", False):
+        return (f"a class-conditional model of {name!r} is given each sample's mode as its "
+                "label, so covering the modes measures nothing; the protocol scores "
+                "unconditional models")
+    return None
 
 
 def mode_section(run, settings: EvalSettings) -> dict[str, Any]:
@@ -55,15 +73,9 @@ def mode_section(run, settings: EvalSettings) -> dict[str, Any]:
     """
     name = run.config.data.name
     kind = _kind(name)
-    if kind is None:
-        return {"skipped": f"{name!r} has no known modes (mode coverage is defined for ring8, "
-                           "ring8_r1, grid25 and stacked_mnist)"}
-    if not getattr(run.model, "has_prior", True):
-        return {"skipped": f"{run.model_name} has no prior to sample from"}
-    if getattr(run.config.model, "conditional", False):
-        return {"skipped": f"a class-conditional model of {name!r} is given each sample's mode "
-                           "as its label, so covering the modes measures nothing; the "
-                           "protocol scores unconditional models"}
+    skipped = _skip_reason(run)
+    if skipped is not None:
+        return {"skipped": skipped}
     classify = None
     if kind == "stacked_mnist":
         try:

@@ -37,12 +37,13 @@ def _distrax(direction, params, v, boundary_slopes):
     return getattr(s, f"{direction}_and_log_det")(v)
 
 
+@pytest.mark.parametrize("scale", [0.0, 1.5])  # 0: the identity spline, where flows start
 @pytest.mark.parametrize("boundary_slopes", ["identity", "unconstrained"])
 @pytest.mark.parametrize("direction", ["forward", "inverse"])
-def test_matches_distrax_values_and_gradients_float64(direction, boundary_slopes):
+def test_matches_distrax_values_and_gradients_float64(direction, boundary_slopes, scale):
     with jax.enable_x64(True):
         rng = np.random.default_rng(0)
-        params = jnp.asarray(rng.normal(size=(5, 3 * K + 1)) * 1.5)
+        params = jnp.asarray(rng.normal(size=(5, 3 * K + 1)) * scale)
         s = _spline(params, boundary_slopes)
         v = jnp.asarray(_inputs(s.x_pos if direction == "forward" else s.y_pos, rng))
         ours = _ours(direction, params, v, boundary_slopes)
@@ -81,8 +82,11 @@ def test_log_det_is_the_autodiff_derivative_and_inverse_round_trips_float64():
         assert np.all(np.diff(np.asarray(y)) > 0)  # strictly increasing
 
 
-def test_knots_broadcast_against_the_inputs():
-    params = jnp.asarray(np.random.default_rng(2).normal(size=3 * K + 1), jnp.float32)
+@pytest.mark.parametrize("per_row", [False, True])
+def test_knots_broadcast_against_the_inputs(per_row):
+    """One spline for every input, or one per row ``[3, 1, K + 1]`` against ``x [3, 4]``."""
+    shape = (3, 1, 3 * K + 1) if per_row else (3 * K + 1,)
+    params = jnp.asarray(np.random.default_rng(2).normal(size=shape), jnp.float32)
     s = _spline(params, "identity")
     x = jnp.linspace(-4.0, 4.0, 12).reshape(3, 4)
     y, log_det = rational_quadratic_forward(x, s.x_pos, s.y_pos, s.knot_slopes)
@@ -90,9 +94,11 @@ def test_knots_broadcast_against_the_inputs():
     assert y.shape == log_det.shape == (3, 4)
     np.testing.assert_allclose(y, ref_y, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(log_det, ref_log_det, rtol=1e-5, atol=1e-5)
+    if per_row:  # the rows really use their own knots
+        assert not np.allclose(y[0], _spline(params[1, 0], "identity").forward(x[0]))
 
 
-def test_nan_input_gives_nan_output_not_a_wrong_bin():
+def test_nan_input_stays_nan_and_leaves_the_others_alone():
     s = _spline(jnp.zeros(3 * K + 1), "identity")
     y, _ = rational_quadratic_forward(jnp.array([jnp.nan, 1.0]), s.x_pos, s.y_pos, s.knot_slopes)
     assert np.isnan(y[0]) and y[1] == pytest.approx(1.0, abs=1e-6)  # zero params: identity

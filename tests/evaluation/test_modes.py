@@ -13,6 +13,7 @@ import pytest
 from gen_jax import metrics
 from gen_jax.data import toy_modes
 from gen_jax.evaluation import EvalSettings, mode_section
+from gen_jax.evaluation._modes import check_mode_settings
 
 from ..conftest import run_cli
 
@@ -91,6 +92,20 @@ def test_skips_say_why(tmp_path):
     conditional = mode_section(_run("ring8", np.zeros((1, 2)), conditional=True),
                                EvalSettings())["skipped"]
     assert "class-conditional" in conditional and "\n" not in conditional
+
+
+def test_mode_samples_are_refused_where_no_section_would_use_them():
+    ring = _run("ring8", np.zeros((1, 2)))
+    no_prior = _run("ring8", np.zeros((1, 2)))
+    no_prior.model.has_prior = False
+    cases = {"no known modes": _run("digits", np.zeros((1, 8, 8, 1))),
+             "no prior": no_prior,
+             "class-conditional": _run("ring8", np.zeros((1, 2)), conditional=True)}
+    for reason, run in cases.items():
+        with pytest.raises(ValueError, match=f"--mode-samples .*{reason}.*; drop it"):
+            check_mode_settings(run, EvalSettings(mode_samples=100))
+        check_mode_settings(run, EvalSettings())  # the default is never refused
+    check_mode_settings(ring, EvalSettings(mode_samples=100))
 
 
 def test_eval_of_a_toy_gan_reports_its_mode_coverage(tmp_path):

@@ -255,3 +255,20 @@ def test_registry_names_the_four_families():
     assert isinstance(models.build("nsf", models.NSFConfig(), TOY).distribution(
         models.build("nsf", models.NSFConfig(), TOY).init(
             jax.random.PRNGKey(0), {"x": jnp.ones((2, 2))})), distrax.Transformed)
+
+
+@pytest.mark.parametrize("name, cfg", [
+    ("nsf", models.NSFConfig(num_layers=2, hidden=(8,))),
+    ("maf", models.MAFConfig(num_layers=2, hidden=(8,), transformer="spline")),
+])
+def test_spline_flows_start_with_finite_nonzero_gradients(name, cfg):
+    """At initialization (zero-initialized conditioners: identity splines) the loss's gradient
+    is finite and moves the parameters, so the first training steps are not all skipped."""
+    model = models.build(name, cfg, VEC4)
+    x = jax.random.normal(jax.random.PRNGKey(1), (64, 4))
+    variables = model.init(jax.random.PRNGKey(0), {"x": x})
+    grads = jax.grad(lambda p: model.loss({"params": p}, {"x": x}, None)[0])(
+        variables["params"])
+    leaves = [np.asarray(g) for g in jax.tree.leaves(grads)]
+    assert all(np.all(np.isfinite(g)) for g in leaves)
+    assert any(np.any(g != 0) for g in leaves)

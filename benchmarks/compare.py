@@ -42,6 +42,7 @@ import jax  # noqa: E402
 from gen_jax.bench import (  # noqa: E402
     WORKLOADS,
     Timing,
+    check_trained,
     compile_fresh,
     environment,
     peak_matmul_flops,
@@ -134,6 +135,8 @@ def interleaved(workloads: dict[str, Any], *, repeats: int, warmup: int,
             times[lib].append((time.perf_counter() - t0) / calls[lib])
             carries[lib] = carry
     load = [load_before, os.getloadavg()]
+    for lib in workloads:  # gen_jax's train states count skipped steps: none may be
+        check_trained(carries[lib], 1 + warmup + repeats * calls[lib])
     return {lib: (Timing(first[lib], tuple(times[lib]), w.items_per_call), load)
             for lib, w in workloads.items()}
 

@@ -1,6 +1,7 @@
 """Benchmarks: the standard workloads timed on the production steps (``gen-jax bench``)."""
 
 from ._harness import Timing as Timing
+from ._harness import check_trained as check_trained
 from ._harness import compile_fresh as compile_fresh
 from ._harness import device_peak_memory_mb as device_peak_memory_mb
 from ._harness import environment as environment

@@ -89,7 +89,19 @@ def time_calls(
             carry = call(carry)
         jax.block_until_ready(carry)
         times.append((time.perf_counter() - t0) / calls_per_repeat)
+    check_trained(carry, 1 + warmup + repeats * calls_per_repeat)
     return Timing(compile_s, tuple(times), items_per_call)
+
+
+def check_trained(carry: Any, calls: int) -> None:
+    """Raises when a carried train state counts skipped steps (``TrainState.skipped``): a step
+    with a non-finite loss or gradient takes the guard's skip branch, so its time is not that
+    of a training step. Other carries pass."""
+    skipped = getattr(carry, "skipped", None)
+    if skipped is not None and (n := int(jax.device_get(skipped))):
+        raise RuntimeError(f"{n} of the {calls} steps timed were skipped (non-finite loss or "
+                           "gradient), so the timing is not of a training step; fix the "
+                           "workload before timing it")
 
 
 def peak_matmul_flops(n: int = 4096, repeats: int = 10, dtype=jnp.float32) -> float:

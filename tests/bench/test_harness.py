@@ -128,3 +128,32 @@ def test_interleaved_rounds_keep_each_librarys_first_call_out(compare):
     assert a.compile_s >= 0.2 and b.compile_s >= 0.2
     assert len(a.step_s) == 3 and max(a.step_s) < 0.2  # the first call is not a repeat
     assert min(b.step_s) >= 0.03
+
+
+
+class State:
+    """A carried train state: ``calls`` steps so far, ``skipped`` of them by the guard."""
+
+    def __init__(self, calls, skipped):
+        self.calls, self.skipped = calls, np.int32(skipped)
+
+    def block_until_ready(self):
+        return self
+
+
+def test_skipped_steps_are_refused_not_timed(compare):
+    """A step whose loss or gradient is non-finite takes the guard's skip branch; timing it
+    would time no training step (W2 at 8a45d7c)."""
+    def step_skipping_after(n):
+        return lambda s: State(s.calls + 1, s.skipped + (s.calls + 1 > n))
+
+    time_calls(step_skipping_after(5), State(0, 0), repeats=3, warmup=1)  # 5 calls: none
+    with pytest.raises(RuntimeError, match="2 of the 5 steps timed were skipped"):
+        time_calls(step_skipping_after(3), State(0, 0), repeats=3, warmup=1)
+
+    class Fake:
+        items_per_call, carry = 1, State(0, 0)
+        call = staticmethod(step_skipping_after(2))
+
+    with pytest.raises(RuntimeError, match="1 of the 3 steps timed were skipped"):
+        compare.interleaved({"gen_jax": Fake()}, repeats=1, warmup=1, min_seconds=0.0)

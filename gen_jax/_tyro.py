@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
 import sys
 from typing import Any
@@ -33,19 +34,39 @@ def _segments(text: str) -> list[list[str]]:
     return [s for s in segments if s]
 
 
+_NOT_MESSAGES = ("Perhaps you meant", "Arguments similar to", "For full helptext",
+                 "Argument helptext")
+
+
 def one_line(text: str, prog: str) -> str | None:
-    """tyro's error ``text`` as one line: the message, up to 3 suggested flags and where the
-    help is; None when the text is not in the form tyro writes."""
+    """tyro's error ``text`` as one line: its messages (tyro may report a missing and an
+    unrecognized option together), up to 3 suggested flags and where the help is; None when
+    the text is not in the form tyro writes."""
     segments = _segments(text)
-    if len(segments) < 2:
+    messages = [" ".join(s) for s in segments[1:] if not s[0].startswith(_NOT_MESSAGES)]
+    if not messages:
         return None
-    message = " ".join(segments[1])
     suggestions: list[str] = []
-    for segment in segments[2:]:
-        if segment[0].startswith(("Perhaps you meant", "Arguments similar to")):
-            suggestions = [line.split()[0] for line in segment[1:] if line.startswith("-")]
+    for segment in segments[1:]:
+        if segment[0].startswith(_NOT_MESSAGES[:2]):
+            suggestions += [line.split()[0] for line in segment[1:] if line.startswith("-")]
     hint = f"did you mean {', '.join(suggestions[:3])}? " if suggestions else ""
-    return f"{message} ({hint}see `{prog} --help`)"
+    return f"{'; '.join(messages)} ({hint}see `{prog} --help`)"
+
+
+@contextlib.contextmanager
+def _environ(**values: str):
+    """Sets environment variables for the block, then restores them."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def parse(cls: Any, args: list[str], prog: str, **kwargs: Any) -> Any:
@@ -54,8 +75,11 @@ def parse(cls: Any, args: list[str], prog: str, **kwargs: Any) -> Any:
     import tyro  # noqa: PLC0415 (the command line imports it only when parsing)
 
     err = io.StringIO()
+    # A wide console, so that tyro does not wrap a long value in the middle of a word (the
+    # lines are joined with spaces); --help keeps the terminal's width.
+    wide = {} if {"-h", "--help"} & set(args) else {"COLUMNS": "100000"}
     try:
-        with contextlib.redirect_stderr(err):
+        with contextlib.redirect_stderr(err), _environ(**wide):
             result = tyro.cli(cls, args=args, prog=prog, **kwargs)
     except SystemExit as e:
         message = one_line(err.getvalue(), prog) if e.code not in (0, None) else None

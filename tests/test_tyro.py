@@ -1,6 +1,8 @@
 """tyro's parse errors become one line; --help and good flags are untouched."""
 
 import dataclasses
+import os
+from typing import Literal
 
 import pytest
 
@@ -12,6 +14,12 @@ class Args:
     steps: int = 10
     loss: str = "hinge"
     learning_rate: float = 1e-3
+    arch: Literal["mlp", "conv"] = "mlp"
+
+
+@dataclasses.dataclass(frozen=True)
+class Required:
+    dataset: str
 
 
 BOXED = """\
@@ -59,9 +67,20 @@ def test_parse_errors_raise_one_line(args, message, capsys):
     assert capsys.readouterr().err == ""  # tyro's box is not printed as well
 
 
+def test_every_message_and_long_values_survive():
+    with pytest.raises(ValueError) as info:  # tyro reports both in one box
+        _tyro.parse(Required, ["--datset", "mnist"], "prog")
+    assert "Missing from prog: --dataset" in str(info.value)
+    assert "; Unrecognized options: --datset mnist" in str(info.value)
+    long = "x" * 300  # wider than any terminal: not wrapped into two words
+    with pytest.raises(ValueError, match=f"invalid choice '{long}' for argument '--arch'"):
+        _tyro.parse(Args, ["--arch", long], "prog")
+
+
 def test_good_flags_and_help_are_tyros():
     assert _tyro.parse(Args, ["--steps", "3", "--learning-rate", "0.5"], "prog") == Args(
         3, "hinge", 0.5)
+    assert "COLUMNS" not in os.environ or os.environ["COLUMNS"] != "100000"  # restored
     with pytest.raises(SystemExit) as info:
         _tyro.parse(Args, ["--help"], "prog")
     assert info.value.code == 0

@@ -8,6 +8,7 @@ from gen_jax.bench._scaling import run_scaling, scaling_points
 from tests.conftest import run_cli
 
 
+@pytest.mark.slow  # about 30 s: four real (uncached) compiles of W4 in a child process
 def test_cli_scaling_reruns_itself_with_forced_cpu_devices(tmp_path):
     # The test process has one CPU device; the command re-runs in a child with two.
     out = tmp_path / "scaling.json"

@@ -1,7 +1,7 @@
 """``tyro.cli`` with its parse errors as one line, like every other error of ``gen-jax``.
 
 tyro reports a bad flag in a box of up to 30 lines (the message, similar options, help text).
-:func:`parse` keeps the message and tyro's first suggestions and raises them as one
+:func:`parse` keeps the messages and tyro's first suggestions and raises them as one
 ``ValueError``, which the command line prints as ``gen-jax: error: ...``. ``--help`` is
 untouched.
 """

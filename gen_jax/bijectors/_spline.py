@@ -15,8 +15,9 @@ import jax.numpy as jnp
 
 
 def _bin(v: jax.Array, knots: jax.Array) -> jax.Array:
-    """Index ``k`` of the bin ``[knots[k], knots[k + 1])`` holding ``v``, 0 outside (as
-    distrax: inputs outside the interval, or NaN, use the first bin, then the tails)."""
+    """Index ``k`` of the bin ``[knots[k], knots[k + 1])`` holding ``v``. Outside the interval
+    it is the first or the last bin (NaN: the first), whose result the linear tails replace
+    (distrax uses the first bin for all of these; the values and gradients are the same)."""
     return jnp.sum(v[..., None] >= knots[..., 1:-1], axis=-1)
 
 

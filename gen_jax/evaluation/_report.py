@@ -118,9 +118,10 @@ def _write_images(run, cfg, settings: EvalSettings, quality, out: Path) -> dict[
     from ..train import Evaluator, save_png, save_samples  # noqa: PLC0415
 
     names = {}
-    samples = quality.samples
-    grid = samples[:settings.grid_size] if samples is not None else None
-    if grid is None or len(grid) < settings.grid_size:  # more than the quality metrics drew
+    grid = quality.samples
+    if grid is not None and len(grid) >= settings.grid_size:
+        grid = grid[:settings.grid_size]
+    else:  # no quality samples, or fewer than the grid shows: draw the grid's own
         sample_cfg = dataclasses.replace(
             cfg, train=dataclasses.replace(cfg.train, num_samples=settings.grid_size))
         grid = Evaluator(run, sample_cfg).samples(

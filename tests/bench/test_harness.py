@@ -130,7 +130,6 @@ def test_interleaved_rounds_keep_each_librarys_first_call_out(compare):
     assert min(b.step_s) >= 0.03
 
 
-
 class State:
     """A carried train state: ``calls`` steps so far, ``skipped`` of them by the guard."""
 

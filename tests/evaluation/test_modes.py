@@ -117,6 +117,12 @@ def test_eval_of_a_toy_gan_reports_its_mode_coverage(tmp_path):
     report = json.loads((tmp_path / "eval_test.json").read_text())
     modes = report["mode_coverage"]
     assert modes["num_samples"] == 500 and modes["num_modes"] == 8
-    assert 0 <= modes["modes"] <= 8 and 0.0 <= modes["high_quality"] <= 1.0
+    # The section is the library's, computed here on the restored run with the same settings.
+    from gen_jax.train import load_run
+
+    here = mode_section(load_run(tmp_path), EvalSettings(mode_samples=500))
+    assert modes["modes"] == here["modes"]
+    for key in ("high_quality", "kl", "min_mode_share", "max_mode_share"):
+        assert modes[key] == pytest.approx(here[key], rel=1e-5), key
     assert "--mode-samples 500" in report["command"]
     assert "## Mode coverage" in (tmp_path / "eval_test.md").read_text()

@@ -100,6 +100,57 @@ def test_two_time_scales_and_n_critic_updates():
     assert 1e-2 * 0.99 < dd <= (1 + 2**0.5) * 1e-2
 
 
+def test_discriminator_updates_match_the_non_saturating_loss_written_out_on_fresh_fakes():
+    # The reference spells out -log sigmoid(D(real pack)) - log(1 - sigmoid(D(fake pack))) with
+    # the raw networks, so real and fake swapped, or the n_critic updates sharing one noise draw,
+    # do not match it. The step runs eagerly so that the noise keys it draws can be recorded.
+    cfg = dataclasses.replace(TINY, pac=2, n_critic=2)
+    model = build("gan", cfg, RING)
+    keys = []
+
+    def noise(key, num):
+        keys.append(np.asarray(key))
+        return jax.random.normal(key, (num, cfg.latent_dim), jnp.float32)
+
+    model._noise = noise
+    state = _state(model, RING)
+    batch = _batch(RING, 8)
+    new, _ = model.make_train_step(_preprocess)(state, batch)
+    assert len(keys) == 3  # two discriminator updates, then one generator update
+    assert len({k.tobytes() for k in keys}) == 3, "an update reused another's noise"
+
+    g_vars = {"params": state.params["generator"], "batch_stats": state.batch_stats["generator"]}
+    d_params, d_opt = state.params["discriminator"], state.opt_state["discriminator"]
+    for i in range(2):  # update i: real rows i::2, fakes of the generator as the step began
+        z = jax.random.normal(keys[i], (4, cfg.latent_dim), jnp.float32)
+        fake = model.generator.apply(g_vars, z, None, train=True, mutable=["batch_stats"])[0]
+        real = batch["x"][i::2]
+
+        def loss(p, real=real, fake=fake):
+            logit = lambda x: model.discriminator.apply({"params": p}, pack(x, 2), None)  # noqa: E731
+            return (-jnp.mean(jax.nn.log_sigmoid(logit(real)))
+                    - jnp.mean(jnp.log1p(-jax.nn.sigmoid(logit(fake)))))
+
+        updates, d_opt = state.tx.discriminator.update(jax.grad(loss)(d_params), d_opt, d_params)
+        d_params = optax.apply_updates(d_params, updates)
+    jax.tree.map(functools.partial(np.testing.assert_allclose, rtol=1e-5, atol=1e-6),
+                 new.params["discriminator"], d_params)
+    moved = max(float(jnp.max(jnp.abs(a - b))) for a, b in zip(
+        jax.tree.leaves(d_params), jax.tree.leaves(state.params["discriminator"]), strict=True))
+    assert moved > 1e-4  # the updates are not too small to tell apart
+
+
+def test_evaluate_marks_samples_within_three_stds_of_a_mode_as_high_quality():
+    # ring8: modes on the circle of radius 2, std 0.01, so the threshold is 0.03 from a mode.
+    model = build("gan", TINY, RING)
+    variables = model.init(jax.random.PRNGKey(0), _batch(RING, 4))
+    points = jnp.array([[2.0, 0.0], [2.029, 0.0], [2.031, 0.0], [0.0, -1.975],
+                        [0.0, -1.965], [2 ** 0.5, 2 ** 0.5], [1.0, 1.0], [0.0, 0.0]])
+    model.generate = lambda g_vars, z, label, train: (points[: z.shape[0]], None)
+    out = model.evaluate(variables, {"x": points}, jax.random.PRNGKey(1))
+    np.testing.assert_array_equal(out["high_quality"], [1, 1, 0, 1, 0, 1, 0, 0])
+
+
 @pytest.mark.parametrize("decay_steps", [None, 60])
 def test_each_players_schedule_keeps_pace_with_the_training_step(monkeypatch, decay_steps):
     # Each player's schedule counts its own updates (n_critic D and g_steps G per step): both

@@ -69,16 +69,22 @@ def score(cfg, seed: int, num: int = NUM_SAMPLES) -> dict:
     """``num`` samples (the protocol's 2,500) of the run's latest checkpoint -> mode metrics,
     and the smallest and largest captured mode's share of the high-quality samples.
 
-    The protocol's score is of the trained weights with the batch-norm running statistics (the
-    paper's population statistics). A run that tracks an EMA of the generator is also scored
-    with the EMA weights (``"ema"``), whose batch-norm statistics are recomputed for them
-    (standing statistics: the running ones belong to the trained weights), on the same noise.
+    The protocol's score is of the trained weights with the batch-norm running statistics.
+    On the same noise, ``"standing"`` scores the trained weights with standing statistics
+    (recomputed for the final weights, as PacGAN's code has them when it samples: see
+    README.md), and a run that tracks an EMA of the generator is also scored with the EMA
+    weights (``"ema"``), with standing statistics too (the running ones belong to the trained
+    weights).
     """
     run, _ = build_run(cfg, "gan", restore=True)
+    variables = run.state.variables()
     # the statistics the toolkit samples with (standing ones if the config asks for them)
     out = {"step": int(run.strategy.fetch(run.state.step)),
-           **cover(draw(run.model, run.model.sampling_variables(run.state.variables()), seed,
-                        num), cfg.data.name)}
+           **cover(draw(run.model, run.model.sampling_variables(variables), seed, num),
+                   cfg.data.name)}
+    if cfg.model.batch_norm:
+        out["standing"] = cover(draw(run.model, standing(run.model, variables), seed, num),
+                                cfg.data.name)
     if run.state.ema_params is not None:
         ema = standing(run.model, run.state.variables(ema=True))
         out["ema"] = {"decay": cfg.optim.ema_decay,
@@ -229,9 +235,7 @@ def main(argv=None) -> int:
                     "each regime on its own")
         merged = {**parts[0], "runs": [r for part in parts for r in part["runs"]],
                   "wall_s": sum(part["wall_s"] for part in parts)}
-        print(table(merged))
-        if ema := ema_table(merged):
-            print(f"\n{ema}\n")
+        print_tables(merged)
         train_s = sum(r.get("train_s") or 0.0 for r in merged["runs"])
         print(f"steps {merged['steps']}, lr {merged['lr']}, "
               f"update {merged.get('update', 'alternating')}, "
@@ -241,9 +245,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     if args.record is not None:
         merged = record(Path(args.record), out, args)
-        print(table(merged))
-        if ema := ema_table(merged):
-            print(f"\n{ema}\n")
+        print_tables(merged)
         print(f"{args.record}: {len(merged['runs'])} runs")
         return 0
     start = time.perf_counter()
@@ -291,7 +293,7 @@ def main(argv=None) -> int:
                "runs": finished_runs(out, args)}
     summary["seeds"] = len({r["seed"] for r in summary["runs"]})
     write_atomic(out / "results.json", json.dumps(summary, indent=2))
-    print(table(summary))
+    print_tables(summary)
     return 0
 
 
@@ -378,15 +380,21 @@ def table(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def ema_table(summary: dict) -> str:
-    """Markdown rows pairing each run's protocol score (its trained weights) with its EMA
-    generator's score on the same noise: ``weights -> EMA (mean paired change +- s.e.)`` over the
-    runs that have an ``"ema"`` score; an empty string when none has one."""
-    lines = ["| data | model | EMA decay | runs | modes: weights → EMA (change) | high-quality %: "
-             "weights → EMA (change) | reverse KL: weights → EMA (change) |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
-    for data, _, name, rows in model_rows(summary):
-        pairs = [(r, r["ema"]) for r in rows if "ema" in r]
+PAIRED = {"ema": "EMA", "standing": "standing"}  # score variants a run may add, and their names
+
+
+def paired_table(summary: dict, variant: str) -> str:
+    """Markdown rows pairing each run's protocol score (its trained weights, running statistics)
+    with its ``variant`` score on the same noise (``"ema"``: its EMA generator; ``"standing"``:
+    its trained weights with standing statistics): ``weights -> variant (mean paired change +-
+    s.e.)`` over the runs that have one; an empty string when none has."""
+    name = PAIRED[variant]
+    lines = ["| data | model |" + (" EMA decay |" if variant == "ema" else "") + " runs | "
+             + " | ".join(f"{m}: weights → {name} (change)"
+                          for m in ("modes", "high-quality %", "reverse KL")) + " |",
+             "| --- | --- |" + (" --- |" if variant == "ema" else "") + " --- | --- | --- | --- |"]
+    for data, _, model, rows in model_rows(summary):
+        pairs = [(r, r[variant]) for r in rows if variant in r]
         if not pairs:
             continue
         cells = []
@@ -395,16 +403,25 @@ def ema_table(summary: dict) -> str:
             if not both:
                 cells.append("none (no pair with both values)")
                 continue
-            weights, ema = np.mean([w for w, _ in both]), np.mean([e for _, e in both])
+            weights, other = np.mean([w for w, _ in both]), np.mean([e for _, e in both])
             change, se = mean_se([e - w for w, e in both])
-            cell = (f"{weights:.{digits}f} → {ema:.{digits}f} "
+            cell = (f"{weights:.{digits}f} → {other:.{digits}f} "
                     f"({change:+.{digits}f} ± {se:.{digits}f})")
             if len(both) < len(pairs):
                 cell += f" ({len(both)} of {len(pairs)} runs)"
             cells.append(cell)
-        decays = ", ".join(sorted({str(e["decay"]) for _, e in pairs}))
-        lines.append(f"| {data} | {name} | {decays} | {len(pairs)} | {' | '.join(cells)} |")
+        decays = (" " + ", ".join(sorted({str(e["decay"]) for _, e in pairs})) + " |"
+                  if variant == "ema" else "")
+        lines.append(f"| {data} | {model} |{decays} {len(pairs)} | {' | '.join(cells)} |")
     return "\n".join(lines) if len(lines) > 2 else ""
+
+
+def print_tables(summary: dict) -> None:
+    """The table of means, then each paired table some run has."""
+    print(table(summary))
+    for variant in PAIRED:
+        if text := paired_table(summary, variant):
+            print(f"\n{text}\n")
 
 
 if __name__ == "__main__":

@@ -63,13 +63,13 @@ def test_ema_table_pairs_each_runs_weights_with_its_ema(run):
         return {**row(seed=seed, modes=modes, high_quality=high_quality, kl=kl),
                 "ema": {"decay": 0.9999, "modes": ema[0], "high_quality": ema[1], "kl": ema[2]}}
 
-    assert run.ema_table({"runs": [row(seed=0)]}) == ""  # no run has an EMA score
-    text = run.ema_table({"runs": [
+    assert run.paired_table({"runs": [row(seed=0)]}, "ema") == ""  # no run has an EMA score
+    text = run.paired_table({"runs": [
         with_ema(1, 24, 90.0, 0.10, (25, 94.0, 0.04)),
         with_ema(2, 25, 95.0, 0.05, (25, 95.0, 0.03)),
         row(seed=0, modes=20, high_quality=50.0, kl=0.9),  # no EMA: not in the pairs
         with_ema(3, 0, 0.0, None, (1, 2.0, 0.5)),  # no KL of its weights: not in the KL pair
-    ]})
+    ]}, "ema")
     lines = text.splitlines()
     assert len(lines) == 3
     # modes: weights (24 + 25 + 0) / 3 = 16.33, EMA (25 + 25 + 1) / 3 = 17; changes 1, 0, 1
@@ -77,6 +77,26 @@ def test_ema_table_pairs_each_runs_weights_with_its_ema(run):
     assert lines[2] == ("| grid25 | PacGAN4 | 0.9999 | 3 | 16.3 → 17.0 (+0.7 ± 0.3) | "
                         "61.7 → 63.7 (+2.0 ± 1.2) | 0.075 → 0.035 (-0.040 ± 0.020) "
                         "(2 of 3 runs) |")
+
+
+def test_standing_table_pairs_each_runs_running_and_standing_statistics(run):
+    def with_standing(seed, modes, kl, standing):
+        return {**row(seed=seed, modes=modes, kl=kl),
+                "standing": {"modes": standing[0], "high_quality": standing[1],
+                             "kl": standing[2]}}
+
+    runs = [with_standing(1, 24, 0.10, (25, 91.0, 0.05)), row(seed=0),
+            with_standing(2, 25, 0.04, (25, 89.0, 0.03)),
+            {**row(data="ring8_r1", pac=1), "ema": {"decay": 0.9, "modes": 8,
+                                                   "high_quality": 90.0, "kl": 0.1}}]
+    lines = run.paired_table({"runs": runs}, "standing").splitlines()
+    assert lines[0] == ("| data | model | runs | modes: weights → standing (change) | "
+                        "high-quality %: weights → standing (change) | "
+                        "reverse KL: weights → standing (change) |")
+    assert len(lines) == 3 and len(lines[1].split("|")) == len(lines[0].split("|"))
+    # KL changes -0.05 and -0.01: mean -0.03, s.e. 0.02; high quality 90 -> 91 and 89
+    assert lines[2] == ("| grid25 | PacGAN4 | 2 | 24.5 → 25.0 (+0.5 ± 0.5) | "
+                        "90.0 → 90.0 (+0.0 ± 1.0) | 0.070 → 0.040 (-0.030 ± 0.020) |")
 
 
 def test_a_saved_run_of_another_optimizer_is_another_regime(run, tmp_path):
@@ -187,10 +207,12 @@ def test_sampling_stats_draws_the_sweep_noise_under_each_statistics(run, tmp_pat
     assert score["running"]["modes"] == toy_mode_coverage(got["running"], "grid25").modes
 
 
-def test_an_ema_leaves_training_alone_and_adds_the_ema_generators_score(run, tmp_path):
+def test_an_ema_leaves_training_alone_and_adds_the_ema_generators_score(run, tmp_path,
+                                                                        monkeypatch):
     """A run that tracks an EMA trains the same weights as one that does not (the EMA is not
-    part of the regime), its protocol score is of those weights, and ``"ema"`` scores the EMA
-    generator with standing statistics on the same noise. A run keeps the EMA setting it was
+    part of the regime), its protocol score is of those weights, ``"standing"`` scores them with
+    standing statistics and ``"ema"`` the EMA generator with standing statistics, all on the
+    same noise. A run keeps the EMA setting it was
     started with."""
     args = run.argparse.Namespace(steps=20, lr=1e-3, b1=0.5, schedule="constant",
                                   checkpoint_every=None, update="simultaneous", paper_bn=False,
@@ -206,10 +228,19 @@ def test_an_ema_leaves_training_alone_and_adds_the_ema_generators_score(run, tmp
     jax.tree.map(np.testing.assert_array_equal, a.batch_stats, b.batch_stats)
     assert a.ema_params is None and b.ema_params is not None
 
+    drawn = []  # the variables of each score's samples, in order
+    draw = run.draw
+    monkeypatch.setattr(run, "draw", lambda m, v, *a: drawn.append(v) or draw(m, v, *a))
     got_plain, got_ema = run.score(plain, 1, 400), run.score(averaged, 1, 400)
     assert "ema" not in got_plain
     assert {k: v for k, v in got_ema.items() if k != "ema"} == got_plain
     model = load_run(tmp_path / "ema").model
+    # "standing": the trained weights with statistics recomputed for them, on the same noise
+    want = model.with_standing_stats(b.variables(), jax.random.PRNGKey(0), 64, 400)
+    assert len(drawn) == 5  # plain: running, standing; EMA run: running, standing, EMA
+    jax.tree.map(np.testing.assert_array_equal, drawn[1], want)
+    jax.tree.map(np.testing.assert_array_equal, drawn[0]["batch_stats"], b.batch_stats)
+    assert got_plain["standing"] == run.cover(draw(model, want, 1, 400), "ring8_r1")
     ema_samples = run.draw(model, model.with_standing_stats(
         b.variables(ema=True), jax.random.PRNGKey(0), 64, 400), 1, 400)
     cov = toy_mode_coverage(np.asarray(ema_samples), "ring8_r1")

@@ -4,9 +4,10 @@
         [--num-samples 100000]
 
 Scores samples of a run's latest checkpoint (the noise of ``run.py``'s score, key 10,000 +
-seed) with PacGAN's mode metrics three ways: with the running statistics (what ``run.py``
-scores, PacGAN's population statistics), with standing statistics (recomputed for these
-weights over 64 batches of 400 noise vectors, ``GAN.with_standing_stats``), and in training
+seed) with PacGAN's mode metrics three ways: with the running statistics (``run.py``'s protocol
+score), with standing statistics (recomputed for these weights over 64 batches of 400 noise
+vectors, ``GAN.with_standing_stats``: ``run.py``'s ``"standing"`` score, and what PacGAN's code
+samples with, as it re-estimates its statistics at the final weights first), and in training
 mode (each batch of ``data.batch_size`` noise vectors normalized by its own statistics, as the
 discriminator sees the generator's output). Prints one JSON line.
 """

@@ -103,19 +103,20 @@ def test_two_time_scales_and_n_critic_updates():
 def test_discriminator_updates_match_the_non_saturating_loss_written_out_on_fresh_fakes():
     # The reference spells out -log sigmoid(D(real pack)) - log(1 - sigmoid(D(fake pack))) with
     # the raw networks, so real and fake swapped, or the n_critic updates sharing one noise draw,
-    # do not match it. The step runs eagerly so that the noise keys it draws can be recorded.
+    # do not match it. The noise keys the jitted step draws with are recorded as it runs.
     cfg = dataclasses.replace(TINY, pac=2, n_critic=2)
     model = build("gan", cfg, RING)
     keys = []
 
     def noise(key, num):
-        keys.append(np.asarray(key))
+        jax.debug.callback(lambda k: keys.append(np.asarray(k)), key, ordered=True)
         return jax.random.normal(key, (num, cfg.latent_dim), jnp.float32)
 
     model._noise = noise
     state = _state(model, RING)
     batch = _batch(RING, 8)
-    new, _ = model.make_train_step(_preprocess)(state, batch)
+    new, _ = jax.jit(model.make_train_step(_preprocess))(state, batch)
+    jax.effects_barrier()
     assert len(keys) == 3  # two discriminator updates, then one generator update
     assert len({k.tobytes() for k in keys}) == 3, "an update reused another's noise"
 

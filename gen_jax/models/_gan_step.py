@@ -226,10 +226,7 @@ def make_gan_train_step(model: Any, preprocess: Callable, *, axis_name: str | No
             new_stats["discriminator"] = d_st
         ema = state.ema_params
         if ema is not None:
-            t = state.step.astype(jnp.float32)
-            decay = jnp.minimum(state.ema_decay, (1.0 + t) / (10.0 + t))
-            ema = {"generator": jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p,
-                                             ema["generator"], new_g_params),
+            ema = {"generator": state.averaged(ema["generator"], new_g_params),
                    "discriminator": d_params}
 
         def keep(new, old):

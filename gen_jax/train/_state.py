@@ -26,8 +26,9 @@ class TrainState(struct.PyTreeNode):
         host can check it now and then without missing a run that has since ended).
       tx: the optax transformation (static).
       ema_decay: EMA decay (static; ignored when ``ema_params`` is ``None``). The decay applied
-        at update ``t`` is ``min(ema_decay, (1 + t) / (10 + t))``, so early averages are not
-        dominated by the random initialization.
+        at step ``t`` (skipped steps count, as in ``step``) is
+        ``min(ema_decay, (1 + t) / (10 + t))``, so early averages are not dominated by the
+        random initialization (:meth:`averaged`).
     """
 
     step: jax.Array
@@ -66,6 +67,22 @@ class TrainState(struct.PyTreeNode):
             tx=tx,
             ema_decay=float(ema_decay or 0.0),
         )
+
+    def averaged(self, ema: Any, params: Any) -> Any:
+        """``ema`` moved toward this step's new ``params`` by the decay of step ``self.step``.
+
+        Each leaf keeps the dtype of ``ema``; a leaf that is not floating point (a counter, say)
+        takes its value from ``params``.
+        """
+        t = self.step.astype(jnp.float32)
+        decay = jnp.minimum(self.ema_decay, (1.0 + t) / (10.0 + t))
+
+        def leaf(e: jax.Array, p: jax.Array) -> jax.Array:
+            if not jnp.issubdtype(e.dtype, jnp.floating):
+                return p
+            return (decay * e + (1.0 - decay) * p).astype(e.dtype)
+
+        return jax.tree.map(leaf, ema, params)
 
     def variables(self, *, ema: bool = False) -> dict[str, Any]:
         """Flax variables for ``apply``: the (EMA) params plus any batch statistics (the live

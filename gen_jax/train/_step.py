@@ -45,9 +45,7 @@ def guarded_update(
         params = optax.apply_updates(state.params, updates)
         ema = state.ema_params
         if ema is not None:
-            t = state.step.astype(jnp.float32)
-            d = jnp.minimum(state.ema_decay, (1.0 + t) / (10.0 + t))
-            ema = jax.tree.map(lambda e, p: d * e + (1.0 - d) * p, ema, params)
+            ema = state.averaged(ema, params)
         return params, opt_state, ema, batch_stats
 
     def skip(_):

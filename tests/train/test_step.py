@@ -75,6 +75,29 @@ def test_ema_follows_its_definition(tiny_model):
                  state.ema_params, ema)
 
 
+def test_ema_keeps_each_leafs_dtype_and_copies_non_float_leaves():
+    # A bfloat16 leaf stays bfloat16 and a counter takes the new value: both branches of the
+    # guarded update then have the same types, so the step compiles.
+    from gen_jax.train import guarded_update
+
+    params = {"w": jnp.ones((3,), jnp.float32), "h": jnp.ones((3,), jnp.bfloat16),
+              "n": jnp.array(5, jnp.int32)}
+    state = TrainState.create(params=params, tx=optax.sgd(0.5), rng=jax.random.PRNGKey(0),
+                              ema_decay=0.9)
+    moved = {**params, "n": jnp.array(7, jnp.int32)}
+    ema = state.averaged(state.ema_params, jax.tree.map(lambda p: p * 3, moved))
+    assert {k: v.dtype for k, v in ema.items()} == {k: v.dtype for k, v in params.items()}
+    d = 0.1  # step 0: min(0.9, 1 / 10)
+    np.testing.assert_allclose(ema["w"], d * 1 + (1 - d) * 3, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(ema["h"], np.float32), d * 1 + (1 - d) * 3, rtol=1e-2)
+    assert int(ema["n"]) == 21
+    grads = {"w": jnp.ones(3), "h": jnp.ones(3, jnp.bfloat16), "n": jnp.array(0, jnp.int32)}
+    new, _ = jax.jit(guarded_update)(state, grads, jnp.float32(1.0), {})
+    assert {k: v.dtype for k, v in new.ema_params.items()} == {
+        k: v.dtype for k, v in params.items()}
+    np.testing.assert_allclose(new.ema_params["w"], d * 1 + (1 - d) * 0.5, rtol=1e-6)
+
+
 def test_jitted_step_is_not_retraced(tiny_model):
     traces = []
     inner = make_train_step(tiny_model, identity_preprocess)

@@ -16,6 +16,8 @@ import typing
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
+from ._files import write_atomic
+
 M = TypeVar("M")
 
 
@@ -207,7 +209,7 @@ def _convert(tp: Any, value: Any) -> Any:
 
 def save_json(cfg: ExperimentConfig, model_name: str, path: str | Path) -> None:
     """Writes the config (and its model family's name) next to a run's checkpoints."""
-    Path(path).write_text(json.dumps({"model_name": model_name, **to_dict(cfg)}, indent=2))
+    write_atomic(path, json.dumps({"model_name": model_name, **to_dict(cfg)}, indent=2))
 
 
 def load_json(path: str | Path, model_config_cls: type) -> ExperimentConfig:

@@ -28,6 +28,7 @@ import numpy as np
 import optax
 from flax import linen as nn
 
+from .._files import write_atomic
 from ..nn import conv_kernel_init
 from ._features import batched_apply
 
@@ -236,7 +237,7 @@ def train_classifier(
         "jax_version": jax.__version__, "path": str(out),
     }
     text = json.dumps(record, indent=2)
-    (out / META_FILE).write_text(text + "\n")
+    write_atomic(out / META_FILE, text + "\n")
     return json.loads(text)  # as saved (tuples become lists)
 
 

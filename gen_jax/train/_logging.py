@@ -15,12 +15,17 @@ import jax
 import numpy as np
 from PIL import Image
 
+from .._files import write_atomic
+
 
 class MetricWriter:
     """Writes scalar metrics to ``metrics.jsonl`` and TensorBoard event files in ``workdir``.
 
     A resumed run passes ``resume_step``: records after it (written by the interrupted run after
-    its last checkpoint) are dropped from both logs, so they read as one uninterrupted run.
+    its last checkpoint) are dropped from both logs, so their steps read as one uninterrupted
+    run; a run that starts over (``resume_step`` 0) starts both logs afresh. The first training
+    record after a resume averages the steps since the checkpoint (its ``steps`` says how many),
+    not a whole ``log_every`` window.
     """
 
     def __init__(self, workdir: str | Path, *, resume_step: int = 0,
@@ -37,9 +42,13 @@ class MetricWriter:
             if path.exists():
                 kept = [r for r in path.read_text().splitlines()
                         if r.strip() and json.loads(r)["step"] <= resume_step]
-                path.write_text("".join(r + "\n" for r in kept))
+                write_atomic(path, "".join(r + "\n" for r in kept))
             self._jsonl = open(path, "a")
-            self._tb = SummaryWriter(str(self.workdir / "tensorboard"),
+            events = self.workdir / "tensorboard"
+            if not resume_step:  # a run killed before its first checkpoint starts over
+                for old in events.glob("events.out.tfevents.*"):
+                    old.unlink()
+            self._tb = SummaryWriter(str(events),
                                      purge_step=resume_step + 1 if resume_step else None)
 
     def write(self, step: int, metrics: dict[str, Any], *, prefix: str = "") -> None:

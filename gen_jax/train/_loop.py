@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import data as gdata
 from .. import models as gmodels
+from .._files import write_atomic
 from ..config import ExperimentConfig, load_json, read_model_name, save_json
 from ._checkpoint import Checkpointer, CheckpointLayoutError
 from ._distributed import initialize_from_env
@@ -292,14 +293,22 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
                     _check_finite(strategy, state, tc, ckpt, step)
                 if step % tc.log_every == 0 or step == tc.steps:
                     log(step)
-                if step % tc.checkpoint_every == 0 or step == tc.steps:
-                    ckpt.save(step, strategy.to_host_state(state), loader.state,
-                              force=step == tc.steps)
+                # A step's samples and evaluation are written before its checkpoint: killed
+                # before the save, the run resumes from an earlier step and writes them again
+                # (the log drops records after the checkpoint it resumes from); killed after
+                # it, they are there.
                 if step % tc.sample_every == 0 or step == tc.steps:
                     evaluator.write_samples(state, workdir / "samples" / f"step_{step:07d}.png")
                 if step % tc.eval_every == 0 and step != tc.steps:
                     writer.write(step, evaluator.evaluate(state, tc.num_eval_examples),
                                  prefix="eval/")
+                if step == tc.steps:
+                    final = evaluator.evaluate(state)
+                    writer.write(tc.steps, final, prefix="eval/")
+                    evaluator.write_samples(state, workdir / "samples.png")
+                if step % tc.checkpoint_every == 0 or step == tc.steps:
+                    ckpt.save(step, strategy.to_host_state(state), loader.state,
+                              force=step == tc.steps)
                 if step == fault_step:  # testing hook: die mid-run, saves possibly in flight
                     os.kill(os.getpid(), signal.SIGKILL)
                 if step == term_step:
@@ -314,12 +323,11 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
                     raise Preempted(step, ckpt.directory)
         finally:
             progress.close()
-        final = evaluator.evaluate(state)
-        if start < tc.steps:  # a re-run of a finished run recomputes but does not re-log
-            writer.write(tc.steps, final, prefix="eval/")
-        evaluator.write_samples(state, workdir / "samples.png")
+        if start >= tc.steps:  # nothing trained: evaluated again, not logged again
+            final = evaluator.evaluate(state)
+            evaluator.write_samples(state, workdir / "samples.png")
         if lead:
-            (workdir / "final_metrics.json").write_text(json.dumps(final, indent=2))
+            write_atomic(workdir / "final_metrics.json", json.dumps(final, indent=2))
     return final
 
 

@@ -44,13 +44,26 @@ def test_sigkill_and_resume_is_bit_identical(tmp_path, straight, kill_at, resuma
     assert (json.loads((straight / "final_metrics.json").read_text())
             == json.loads((crashed / "final_metrics.json").read_text()))
     # The logs read as one run: same steps, same values (wall-clock measurements aside).
+    assert _records(straight) == _records(crashed)
+
+
+def _records(workdir):
     clock = {"time", "train/steps_per_sec", "train/data_wait_ms"}
+    lines = (workdir / "metrics.jsonl").read_text().splitlines()
+    return [{k: v for k, v in json.loads(line).items() if k not in clock} for line in lines]
 
-    def records(workdir):
-        lines = (workdir / "metrics.jsonl").read_text().splitlines()
-        return [{k: v for k, v in json.loads(line).items() if k not in clock} for line in lines]
 
-    assert records(straight) == records(crashed)
+def test_a_run_killed_after_its_last_save_writes_its_final_metrics_again(tmp_path, straight):
+    # The final evaluation is logged before the last checkpoint is saved, so a run killed
+    # after that save has it in its log; the same command again writes final_metrics.json
+    # (the same numbers) and logs nothing twice.
+    copy = tmp_path / "copy"
+    shutil.copytree(straight, copy)
+    (copy / "final_metrics.json").unlink()
+    run_cli([*ARGS, "--train.workdir", copy])
+    assert (json.loads((copy / "final_metrics.json").read_text())
+            == json.loads((straight / "final_metrics.json").read_text()))
+    assert _records(copy) == _records(straight)  # the final evaluation once, at step 60
 
 
 def test_sigterm_checkpoints_the_step_in_flight_and_resumes_bit_identical(tmp_path, straight):

@@ -33,7 +33,9 @@ from ._state import TrainState
 from ._step import make_eval_step, train_step_of
 
 FAULT_ENV = "GEN_JAX_FAULT_KILL_AT_STEP"
-"""Testing hook: the run SIGKILLs itself right after this step (to prove crash-safe resume)."""
+"""Testing hook: the run SIGKILLs itself right after this step (to prove crash-safe resume).
+The saves of earlier steps are complete first; a kill at a checkpoint step lands while that
+step's own save is in flight."""
 TERM_ENV = "GEN_JAX_FAULT_TERM_AT_STEP"
 """Testing hook: the run sends itself SIGTERM right after this step (a preemption notice)."""
 
@@ -306,6 +308,8 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
                     final = evaluator.evaluate(state)
                     writer.write(tc.steps, final, prefix="eval/")
                     evaluator.write_samples(state, workdir / "samples.png")
+                if step == fault_step:  # testing hook: known checkpoints before the kill
+                    ckpt.wait()
                 if step % tc.checkpoint_every == 0 or step == tc.steps:
                     ckpt.save(step, strategy.to_host_state(state), loader.state,
                               force=step == tc.steps)

@@ -28,9 +28,12 @@ def straight(tmp_path_factory):
 def test_gan_sigkill_and_resume_is_bit_identical(tmp_path, straight):
     crashed = tmp_path / "crashed"
     killed = run_cli([*ARGS, "--train.workdir", crashed], check=False,
-                     env={"GEN_JAX_FAULT_KILL_AT_STEP": "30"})
+                     env={"GEN_JAX_FAULT_KILL_AT_STEP": "35"})
     assert killed.returncode == -9, killed.stderr[-2000:]
     assert not (crashed / "final_metrics.json").exists()
+    # The kill hook lets the step-20 save finish first, so the run below resumes from it
+    # rather than training from scratch.
+    assert [p.name for p in (crashed / "checkpoints").iterdir() if p.name.isdigit()] == ["20"]
     run_cli([*ARGS, "--train.workdir", crashed])
     a, b = latest_state(straight), latest_state(crashed)
     assert int(a["step"]) == 40

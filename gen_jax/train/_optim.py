@@ -12,7 +12,9 @@ def make_schedule(cfg: OptimConfig, total_steps: int) -> optax.Schedule:
 
     Every schedule starts with a linear warm-up from 0 over ``warmup_steps`` (when > 0), then
     holds (constant) or decays over the remaining ``decay_steps - warmup_steps`` to
-    ``learning_rate * end_factor`` (cosine, exponential) and stays there.
+    ``learning_rate * end_factor`` (cosine, exponential) and stays there. The schedule counts
+    the updates the optimizer applied: a step skipped by the non-finite guard does not advance
+    it, so a run with ``k`` skipped steps ends ``k`` updates short of its decay.
     """
     peak, warmup = cfg.learning_rate, cfg.warmup_steps
     decay_steps = max(cfg.decay_steps or total_steps, warmup + 1)

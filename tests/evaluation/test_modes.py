@@ -123,6 +123,8 @@ def test_eval_of_a_toy_gan_reports_its_mode_coverage(tmp_path):
     here = mode_section(load_run(tmp_path), EvalSettings(mode_samples=500))
     assert modes["modes"] == here["modes"]
     for key in ("high_quality", "kl", "min_mode_share", "max_mode_share"):
-        assert modes[key] == pytest.approx(here[key], rel=1e-5), key
+        # None: no high-quality sample (20 steps in, likely), so no mode histogram
+        want = None if here[key] is None else pytest.approx(here[key], rel=1e-5)
+        assert modes[key] == want, key
     assert "--mode-samples 500" in report["command"]
     assert "## Mode coverage" in (tmp_path / "eval_test.md").read_text()

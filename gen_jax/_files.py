@@ -8,9 +8,10 @@ from pathlib import Path
 
 def write_atomic(path: str | Path, text: str) -> None:
     """Writes ``text`` to ``path`` through a temporary file in the same folder and a rename: a
-    reader sees the old file or the whole new one, never a part (POSIX ``rename``)."""
+    reader sees the old file or the whole new one, never a part (POSIX ``rename``), also while
+    other processes write it."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         tmp.write_text(text)
         os.replace(tmp, path)

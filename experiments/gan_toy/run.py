@@ -29,7 +29,6 @@ import datetime
 import fcntl
 import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -40,6 +39,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 import config as experiment  # noqa: E402
 
+from gen_jax._files import write_atomic  # noqa: E402
 from gen_jax.metrics import toy_mode_coverage  # noqa: E402
 from gen_jax.train import build_run, exit_code_of, train  # noqa: E402
 
@@ -167,13 +167,6 @@ def regime_of(summary: dict) -> tuple:
     defaults then): results of different regimes do not belong in one table."""
     return (summary["steps"], summary["lr"], summary["b1"], summary["schedule"],
             summary.get("update", "alternating"), summary.get("paper_bn", False))
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Writes ``text`` so that a concurrent reader sees the old file or the new one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def mean_se(values: list[float]) -> tuple[float, float]:

@@ -13,7 +13,9 @@ Where the files come from and go:
 * ``GEN_JAX_TFDS_DIR``: where the prepared ArrayRecord files are written (an explicit
   ``tfds_dir=`` wins); unset, TFDS's default (``$TFDS_DATA_DIR`` or ``~/tensorflow_datasets``).
 
-A prepared dataset is reused as is: changing the raw folder afterwards does not rebuild it.
+A prepared dataset is reused as is: changing the raw folder afterwards does not rebuild it. Jobs
+that prepare the same dataset in the same folder at once take turns (a file lock beside it): the
+first builds it, the others then read what it built.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import os
 import pathlib
 from typing import Any
 
+import filelock
 import numpy as np
 import tensorflow_datasets as tfds
 from tensorflow_datasets.proto import tf_example_pb2
@@ -244,8 +247,18 @@ def prepare(
     Returns:
       A prepared builder; read it with :func:`read_split`.
     """
-    builder = BUILDERS[name](raw_dir=raw_dir, data_dir=resolve_tfds_dir(tfds_dir))
-    builder.download_and_prepare()
+    data_dir = resolve_tfds_dir(tfds_dir)
+    builder = BUILDERS[name](raw_dir=raw_dir, data_dir=data_dir)
+    if builder.is_prepared():  # no lock needed (and the folder may be read-only)
+        return builder
+    # TFDS builds into a temporary folder and renames it into place; a second job doing the same
+    # at once fails at the rename. The lock file lives beside the version folders.
+    lock = pathlib.Path(builder.data_dir).parent / f"{builder.name}.prepare.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with filelock.FileLock(lock):
+        # A new builder: one made before another job finished would not read that job's files.
+        builder = BUILDERS[name](raw_dir=raw_dir, data_dir=data_dir)
+        builder.download_and_prepare()
     return builder
 
 

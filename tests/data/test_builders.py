@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
@@ -63,6 +66,31 @@ def test_builder_writes_array_record_in_file_order(tmp_path):
     np.testing.assert_array_equal(labels, arrays["train"][1])
     head, _ = _builders.read_split(builder, "test", size=2)
     np.testing.assert_array_equal(head[..., 0], arrays["test"][0][:2])
+
+
+def test_jobs_preparing_one_dataset_at_once_take_turns(tmp_path):
+    """Several processes prepare the same fresh folder at the same moment (a sweep's first runs):
+    without the lock all but one fail at TFDS's final rename; with it all read the same data."""
+    arrays = write_fake_mnist(tmp_path / "raw" / "mnist", n_train=300, n_test=5)
+    ready = tmp_path / "ready"
+    ready.mkdir()
+    code = ("import sys, time\n"
+            "from gen_jax.data import _builders\n"
+            f"ready = __import__('pathlib').Path({str(ready)!r})\n"
+            "(ready / sys.argv[1]).touch()\n"
+            "while len(list(ready.iterdir())) < 3:  # all have imported TFDS: go together\n"
+            "    time.sleep(0.01)\n"
+            f"b = _builders.prepare('mnist', raw_dir={str(tmp_path / 'raw')!r}, "
+            f"tfds_dir={str(tmp_path / 'tfds')!r})\n"
+            "x, y = _builders.read_split(b, 'train')\n"
+            "print(int(x.sum()), int(y.sum()))\n")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(i)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for i in range(3)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    for p, (out, err) in zip(procs, outs, strict=True):
+        assert p.returncode == 0, err[-2000:]
+        sums = out.splitlines()[-1].split()  # TFDS prints its progress before
+        assert sums == [str(int(arrays["train"][0].sum())), str(int(arrays["train"][1].sum()))]
 
 
 def test_online_path_downloads_the_tfds_urls(tmp_path, monkeypatch):

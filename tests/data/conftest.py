@@ -48,8 +48,13 @@ def raw_dir() -> pathlib.Path:
 
 @pytest.fixture(scope="session")
 def tfds_dir(tmp_path_factory) -> pathlib.Path:
-    """One folder of prepared TFDS files for the whole session."""
-    return tmp_path_factory.mktemp("tfds")
+    """One folder of prepared TFDS files for the whole session, shared by its xdist workers (they
+    take turns preparing a dataset: see ``_builders.prepare``)."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return tmp_path_factory.mktemp("tfds")
+    path = tmp_path_factory.getbasetemp().parent / "tfds"  # the session's, above each worker's
+    path.mkdir(exist_ok=True)
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -124,7 +124,7 @@ def test_missing_and_corrupt_data_files_get_one_line_errors(tmp_path):
     assert proc.returncode == 2 and "t10k-labels-idx1-ubyte.gz" in last, proc.stderr[-2000:]
 
 
-@pytest.mark.parametrize("args, message", [
+BAD_INPUT = [
     (["train", "vae", "--data.name", "cifar"], "unknown dataset 'cifar'"),
     (["train", "vae", "--data.batch-size", "100000"], "is larger than the"),
     (["train", "--config", "missing.py"], "config file missing.py does not exist"),
@@ -141,14 +141,54 @@ def test_missing_and_corrupt_data_files_get_one_line_errors(tmp_path):
     (["train", "glow", "--data.name", "ring8"], "needs images"),
     (["sample", "--workdir", "/nonexistent/run", "--temperature", "0"],
      "--temperature must be a finite number > 0"),
-])
-def test_bad_input_gets_a_one_line_error(tmp_path, args, message):
-    devices = 4 if "30" in args else 1
-    proc = run_cli([*args, "--train.workdir", tmp_path] if args[0] == "train" else args,
-                   check=False, devices=devices)
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
-    last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith("gen-jax: error:") and message in last, proc.stderr[-3000:]
+]
+
+# Calls the CLI's entry point once per argument list (the cases of BAD_INPUT), each with its own
+# stderr, and prints what each returned or raised: one interpreter start instead of one per case.
+_RUN_EACH = """
+import contextlib, io, json, sys, traceback
+from gen_jax.cli import main
+results = []
+for argv in json.loads(sys.argv[1]):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        try:
+            code = main(argv)
+        except SystemExit as e:
+            code = e.code
+        except BaseException:
+            code = None
+            traceback.print_exc()
+    results.append([code, err.getvalue()])
+print(json.dumps(results))
+"""
+
+
+@pytest.fixture(scope="module")
+def bad_input_results(tmp_path_factory):
+    """(exit code, stderr) of each case of BAD_INPUT, on 4 devices (one case is about those)."""
+    import subprocess
+    import sys
+
+    from .conftest import _subprocess_env
+    workdir = tmp_path_factory.mktemp("bad_input")
+    argvs = [[*args, "--train.workdir", str(workdir / str(i))] if args[0] == "train" else args
+             for i, (args, _) in enumerate(BAD_INPUT)]
+    proc = subprocess.run([sys.executable, "-c", _RUN_EACH, json.dumps(argvs)],
+                          env=_subprocess_env(4, None), capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("case", range(len(BAD_INPUT)),
+                         ids=[message[:40] for _, message in BAD_INPUT])
+def test_bad_input_gets_a_one_line_error(bad_input_results, case):
+    message = BAD_INPUT[case][1]
+    code, stderr = bad_input_results[case]
+    assert code == 2 and "Traceback" not in stderr, stderr[-3000:]
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("gen-jax: error:") and message in last, stderr[-3000:]
 
 
 def test_flow_train_sample_at_a_temperature_and_eval(tmp_path):

@@ -12,6 +12,7 @@ import optax
 import pytest
 from scipy import stats
 
+from gen_jax import bijectors as gb
 from gen_jax import data, models
 from gen_jax.config import DataConfig
 from gen_jax.data._types import DatasetInfo
@@ -149,6 +150,27 @@ def test_glow_actnorm_is_initialized_from_the_data():
     # Another batch standardizes differently: the parameters really come from the data.
     other = _init(model, 0.5 * x)
     assert not np.allclose(jax.tree.leaves(other)[0], jax.tree.leaves(variables)[0])
+
+
+def test_glow_actnorm_of_each_level_is_initialized_from_what_reaches_that_level():
+    """The first step the data meets in each level (the last of its stacked steps: the data ->
+    latent pass runs them in reverse) standardizes, per channel, that level's own input: the
+    squeezed image for level 0, the squeezed half that level 0 passes on for level 1. Mean and
+    std taken here with numpy, in float64, from the initialized flow's own levels."""
+    model = models.build("glow", IMAGE["glow"], DIGITS)
+    x = _dequantized(DIGITS, 128, seed=3)
+    variables = _init(model, x)
+    y, _ = model._to_model(x)
+    levels = model.net.apply(variables, None, None, method="bijector").levels
+    assert len(levels) == 2
+    h = gb.squeeze(y)
+    for level, bijector in enumerate(levels):
+        actnorm = variables["params"][f"level_{level}"]["actnorm"]
+        seen = np.asarray(h, np.float64).reshape(-1, h.shape[-1])
+        np.testing.assert_allclose(actnorm["shift"][-1], seen.mean(0), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(actnorm["log_scale"][-1], np.log(seen.std(0)), atol=1e-4)
+        out = jax.jit(bijector.inverse)(h)
+        h = gb.squeeze(out[..., out.shape[-1] // 2:])
 
 
 @pytest.mark.parametrize("name", ["realnvp", "maf", "glow"])

@@ -14,7 +14,6 @@ Subpackages:
 
 # First: XLA flags must be set before jax creates its backends (see _xla_flags).
 from . import _xla_flags as _xla_flags
-from . import bijectors as bijectors
 from . import config as config
 from . import data as data
 from . import metrics as metrics
@@ -27,3 +26,13 @@ from .config import OptimConfig as OptimConfig
 from .config import TrainConfig as TrainConfig
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # gen_jax.bijectors imports distrax and TFP (0.7 s): loaded on first use, so the commands
+    # and families that need no flow start without them.
+    if name == "bijectors":
+        import importlib  # noqa: PLC0415
+
+        return importlib.import_module(".bijectors", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,7 +9,6 @@ from ._base import GenerativeModel as GenerativeModel
 from ._base import Metrics as Metrics
 from ._base import Variables as Variables
 from ._coders import CoderConfig as CoderConfig
-from ._flow import Flow as Flow
 from ._flow_config import FlowConfig as FlowConfig
 from ._flow_config import GlowConfig as GlowConfig
 from ._flow_config import MAFConfig as MAFConfig
@@ -49,3 +48,12 @@ from ._vae import log_importance_weights as log_importance_weights
 build_autoencoder = _autoencoder.build
 build_gan = _gan.build
 build_vae = _vae.build
+
+
+def __getattr__(name: str):
+    # Flow imports distrax and TFP, which the other families never need: loaded on first use.
+    if name == "Flow":
+        from ._flow import Flow  # noqa: PLC0415
+
+        return Flow
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

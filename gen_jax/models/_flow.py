@@ -24,7 +24,7 @@ from ..metrics import bits_per_dim
 from ..nn import get_activation
 from ._base import Batch, Metrics, Variables
 from ._coders import check_inputs, one_hot
-from ._flow_config import FlowConfig, GlowConfig, MAFConfig, NSFConfig, RealNVPConfig
+from ._flow_config import FLOW_CONFIGS, FlowConfig, GlowConfig, MAFConfig, NSFConfig
 from ._flow_nets import flow_net
 
 Dtype = Any
@@ -213,7 +213,5 @@ def _builder(family: str):
 
 
 FAMILIES: dict[str, tuple[type, Any]] = {
-    name: (cls, _builder(name)) for name, cls in (
-        ("realnvp", RealNVPConfig), ("nsf", NSFConfig), ("maf", MAFConfig), ("glow", GlowConfig))
-}
+    name: (cls, _builder(name)) for name, cls in FLOW_CONFIGS.items()}
 

@@ -97,3 +97,8 @@ class GlowConfig(FlowConfig):
 
     arch: Literal["mlp", "conv"] = "conv"
     hidden: tuple[int, ...] = (128,)
+
+
+FLOW_CONFIGS: dict[str, type[FlowConfig]] = {
+    "realnvp": RealNVPConfig, "nsf": NSFConfig, "maf": MAFConfig, "glow": GlowConfig}
+"""Flow family name -> its config class (the families :mod:`gen_jax.models._flow` builds)."""

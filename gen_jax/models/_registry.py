@@ -8,17 +8,31 @@ from typing import Any
 import jax.numpy as jnp
 
 from ..data._types import DatasetInfo
-from . import _autoencoder, _flow, _gan, _vae
+from . import _autoencoder, _gan, _vae
 from ._base import GenerativeModel
+from ._flow_config import FLOW_CONFIGS
 
 Builder = Callable[..., GenerativeModel]
 """``build(config, info, *, dtype=jnp.float32) -> GenerativeModel``."""
+
+
+
+def _flow_builder(family: str) -> Builder:
+    def build(config: Any, info: DatasetInfo, *, dtype: Any = jnp.float32) -> GenerativeModel:
+        # The flows need distrax and TFP (0.7 s to import): loaded when a flow is built.
+        from . import _flow  # noqa: PLC0415
+
+        return _flow.FAMILIES[family][1](config, info, dtype=dtype)
+
+    build.__doc__ = f"The {family} flow for ``info``'s data."
+    return build
+
 
 MODELS: dict[str, tuple[type, Builder]] = {
     "ae": (_autoencoder.AutoencoderConfig, _autoencoder.build),
     "vae": (_vae.VAEConfig, _vae.build),
     "gan": (_gan.GANConfig, _gan.build),
-    **_flow.FAMILIES,
+    **{name: (cls, _flow_builder(name)) for name, cls in FLOW_CONFIGS.items()},
 }
 """Family name -> (config class, builder). Other families add themselves here."""
 

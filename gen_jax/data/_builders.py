@@ -248,18 +248,21 @@ def prepare(
       A prepared builder; read it with :func:`read_split`.
     """
     data_dir = resolve_tfds_dir(tfds_dir)
-    builder = BUILDERS[name](raw_dir=raw_dir, data_dir=data_dir)
-    if builder.is_prepared():  # no lock needed (and the folder may be read-only)
-        return builder
-    # TFDS builds into a temporary folder and renames it into place; a second job doing the same
-    # at once fails at the rename. The lock file lives beside the version folders.
-    lock = pathlib.Path(builder.data_dir).parent / f"{builder.name}.prepare.lock"
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    with filelock.FileLock(lock):
-        # A new builder: one made before another job finished would not read that job's files.
-        builder = BUILDERS[name](raw_dir=raw_dir, data_dir=data_dir)
-        builder.download_and_prepare()
-    return builder
+
+    def make() -> tfds.core.GeneratorBasedBuilder:
+        # A builder reads the prepared dataset's info (its splits) when it is made, so one made
+        # before another job finished preparing cannot read that job's files: make a new one.
+        return BUILDERS[name](raw_dir=raw_dir, data_dir=data_dir)
+
+    builder = make()
+    if not builder.is_prepared():  # prepared: no lock needed (and the folder may be read-only)
+        # TFDS builds into a temporary folder and renames it into place; a second job doing the
+        # same at once fails at the rename. The lock file lives beside the version folders.
+        lock = pathlib.Path(builder.data_dir).parent / f"{builder.name}.prepare.lock"
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        with filelock.FileLock(lock):
+            make().download_and_prepare()  # does nothing if another job prepared it meanwhile
+    return make()
 
 
 def read_split(

@@ -11,6 +11,7 @@ import tensorflow_datasets as tfds
 
 from gen_jax.data import _builders, _raw
 
+from ..conftest import REPO
 from ._fakes import write_fake_mnist
 
 
@@ -78,19 +79,46 @@ def test_jobs_preparing_one_dataset_at_once_take_turns(tmp_path):
             "from gen_jax.data import _builders\n"
             f"ready = __import__('pathlib').Path({str(ready)!r})\n"
             "(ready / sys.argv[1]).touch()\n"
+            "deadline = time.time() + 120\n"
             "while len(list(ready.iterdir())) < 3:  # all have imported TFDS: go together\n"
+            "    if time.time() > deadline:\n"
+            "        sys.exit('the other processes never got ready')\n"
             "    time.sleep(0.01)\n"
             f"b = _builders.prepare('mnist', raw_dir={str(tmp_path / 'raw')!r}, "
             f"tfds_dir={str(tmp_path / 'tfds')!r})\n"
             "x, y = _builders.read_split(b, 'train')\n"
             "print(int(x.sum()), int(y.sum()))\n")
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(i)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for i in range(3)]
-    outs = [p.communicate(timeout=300) for p in procs]
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(i)], cwd=REPO,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(3)]
+    try:
+        outs = [p.communicate(timeout=300) for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
     for p, (out, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0, err[-2000:]
         sums = out.splitlines()[-1].split()  # TFDS prints its progress before
         assert sums == [str(int(arrays["train"][0].sum())), str(int(arrays["train"][1].sum()))]
+
+
+def test_a_dataset_another_job_prepared_meanwhile_is_read_from_its_files(tmp_path, monkeypatch):
+    """Another job finishes preparing between this job's look at the folder and its check: the
+    builder returned must read that job's files (a builder made earlier has no splits)."""
+    arrays = write_fake_mnist(tmp_path / "raw" / "mnist", n_train=12, n_test=5)
+    folders = {"raw_dir": tmp_path / "raw", "tfds_dir": tmp_path / "tfds"}
+    cls = _builders.BUILDERS["mnist"]
+    is_prepared = cls.is_prepared
+
+    def another_job_finishes_first(self):
+        monkeypatch.setattr(cls, "is_prepared", is_prepared)
+        _builders.prepare("mnist", **folders)  # the other job
+        return is_prepared(self)
+
+    monkeypatch.setattr(cls, "is_prepared", another_job_finishes_first)
+    images, labels = _builders.read_split(_builders.prepare("mnist", **folders), "train")
+    np.testing.assert_array_equal(images[..., 0], arrays["train"][0])
+    np.testing.assert_array_equal(labels, arrays["train"][1])
 
 
 def test_online_path_downloads_the_tfds_urls(tmp_path, monkeypatch):

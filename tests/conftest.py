@@ -29,6 +29,16 @@ import gen_jax  # noqa: E402, F401  (before any test uses jax: it sets XLA flags
 from gen_jax._xla_flags import with_host_device_count  # noqa: E402
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the groups
+def pytest_collection_modifyitems(items):
+    # Multi-process runs pick a free port for JAX's coordinator (bind, then release): under
+    # pytest-xdist two of them at once in different workers could be handed the same one, so
+    # one worker runs them all (--dist loadgroup).
+    for item in items:
+        if item.get_closest_marker("multiprocess"):
+            item.add_marker(pytest.mark.xdist_group("multiprocess"))
+
+
 def shared_data_dir() -> Path | None:
     """$GEN_JAX_DATA_DIR, else ../shared/data beside the repository, else None."""
     env = os.environ.get("GEN_JAX_DATA_DIR")

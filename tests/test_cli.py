@@ -182,20 +182,19 @@ print(json.dumps(results))
 @pytest.fixture(scope="module")
 def bad_input_results(tmp_path_factory):
     """(exit code, stderr) of each case of BAD_INPUT, on 4 devices (one case is about those)."""
-    import subprocess
     import sys
 
-    from .conftest import _subprocess_env
+    from .conftest import _run, _subprocess_env
     workdir = tmp_path_factory.mktemp("bad_input")
     argvs = [[*args, "--train.workdir", str(workdir / str(i))] if args[0] == "train" else args
              for i, (args, _) in enumerate(BAD_INPUT)]
-    proc = subprocess.run([sys.executable, "-c", _RUN_EACH, json.dumps(argvs)],
-                          env=_subprocess_env(4, None), capture_output=True, text=True,
-                          timeout=600)
+    proc = _run([sys.executable, "-c", _RUN_EACH, json.dumps(argvs)], _subprocess_env(4, None),
+                timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.xdist_group("cli_bad_input")  # one worker runs all the cases: one fixture run
 @pytest.mark.parametrize("case", range(len(BAD_INPUT)),
                          ids=[message[:40] for _, message in BAD_INPUT])
 def test_bad_input_gets_a_one_line_error(bad_input_results, case):

@@ -16,7 +16,6 @@ Builder = Callable[..., GenerativeModel]
 """``build(config, info, *, dtype=jnp.float32) -> GenerativeModel``."""
 
 
-
 def _flow_builder(family: str) -> Builder:
     def build(config: Any, info: DatasetInfo, *, dtype: Any = jnp.float32) -> GenerativeModel:
         # The flows need distrax and TFP (0.7 s to import): loaded when a flow is built.

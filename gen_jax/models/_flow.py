@@ -24,7 +24,7 @@ from ..metrics import bits_per_dim
 from ..nn import get_activation
 from ._base import Batch, Metrics, Variables
 from ._coders import check_inputs, one_hot
-from ._flow_config import FLOW_CONFIGS, FlowConfig, GlowConfig, MAFConfig, NSFConfig
+from ._flow_config import FlowConfig, GlowConfig, MAFConfig, NSFConfig
 from ._flow_nets import flow_net
 
 Dtype = Any
@@ -202,16 +202,3 @@ class Flow:
         bijector = self.net.apply(variables, None, context, method="bijector")
         base = distrax.MultivariateNormalDiag(jnp.zeros(self.info.dim))
         return distrax.Transformed(base, bijector)
-
-
-def _builder(family: str):
-    def build(config: FlowConfig, info: DatasetInfo, *, dtype: Dtype = jnp.float32) -> Flow:
-        return Flow(family, config, info, dtype=dtype)
-
-    build.__doc__ = f"The {family} flow for ``info``'s data."
-    return build
-
-
-FAMILIES: dict[str, tuple[type, Any]] = {
-    name: (cls, _builder(name)) for name, cls in FLOW_CONFIGS.items()}
-

@@ -21,7 +21,7 @@ def _flow_builder(family: str) -> Builder:
         # The flows need distrax and TFP (0.7 s to import): loaded when a flow is built.
         from . import _flow  # noqa: PLC0415
 
-        return _flow.FAMILIES[family][1](config, info, dtype=dtype)
+        return _flow.Flow(family, config, info, dtype=dtype)
 
     build.__doc__ = f"The {family} flow for ``info``'s data."
     return build

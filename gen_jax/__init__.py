@@ -36,3 +36,8 @@ def __getattr__(name: str):
 
         return importlib.import_module(".bijectors", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # The lazy name too, so that dir() and tab completion show it before its first use.
+    return sorted({*globals(), "bijectors"})

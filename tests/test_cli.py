@@ -28,6 +28,7 @@ def test_the_command_line_loads_distrax_only_for_flows():
             "info = gen_jax.data.info('digits')\n"
             "models.build('vae', models.VAEConfig(), info)\n"
             "models.build('gan', models.GANConfig(), info)\n"
+            "assert 'bijectors' in dir(gen_jax) and 'Flow' in dir(models), 'dir() hides them'\n"
             "assert 'distrax' not in sys.modules, 'loaded before a flow'\n"
             "flow = models.build('realnvp', models.RealNVPConfig(), info)\n"
             "assert 'distrax' in sys.modules and isinstance(flow, models.Flow)\n"

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 from flax import linen as nn
 
 from ..data._types import DatasetInfo
-from ..nn import MLP, ConvDecoder, ConvEncoder, get_activation
+from ..nn import MLP, ConvDecoder, ConvEncoder, get_activation, output_dtype
 from ._likelihoods import MIN_LOG_SCALE, Likelihood, LikelihoodName
 
 Dtype = Any
@@ -131,7 +131,8 @@ def one_hot(label: jax.Array | None, num_classes: int, batch: int) -> jax.Array 
 
 
 class Encoder(nn.Module):
-    """``x`` ``[B, *shape]`` (and one-hot labels) -> ``[B, out_features]`` float32."""
+    """``x`` ``[B, *shape]`` (and one-hot labels) -> ``[B, out_features]`` in
+    :func:`~gen_jax.nn.output_dtype` (float32 unless the compute dtype is float64)."""
 
     config: CoderConfig
     out_features: int
@@ -149,11 +150,12 @@ class Encoder(nn.Module):
             if onehot is not None:
                 h = jnp.concatenate([h, onehot.astype(self.dtype)], axis=-1)
             h = MLP(cfg.hidden, self.out_features, cfg.activation, dtype=self.dtype)(h)
-        return h.astype(jnp.float32)
+        return h.astype(output_dtype(self.dtype))
 
 
 class Decoder(nn.Module):
-    """``z`` ``[B, K]`` (and one-hot labels) -> ``(loc, log_scale)``, each ``[B, *shape]`` float32.
+    """``z`` ``[B, K]`` (and one-hot labels) -> ``(loc, log_scale)``, each ``[B, *shape]`` in
+    :func:`~gen_jax.nn.output_dtype` (float32 unless the compute dtype is float64).
 
     ``loc`` is the likelihood's location (logits for Bernoulli); ``log_scale`` is None for
     Bernoulli, else learned (a ``log_scale`` parameter of shape ``shape``), fixed or predicted.
@@ -188,17 +190,18 @@ class Decoder(nn.Module):
                       dtype=self.dtype)(h)
             parts = [out[:, i * dim:(i + 1) * dim].reshape(batch, *self.shape)
                      for i in range(outputs)]
-        loc = parts[0].astype(jnp.float32)
+        loc = parts[0].astype(output_dtype(self.dtype))
         if not has_scale:
             return loc, None
         if cfg.scale == "predicted":
-            log_scale = jnp.maximum(parts[1].astype(jnp.float32), MIN_LOG_SCALE)
+            log_scale = jnp.maximum(parts[1].astype(loc.dtype), MIN_LOG_SCALE)
         elif cfg.scale == "learned":
             param = self.param("log_scale", nn.initializers.constant(cfg.log_scale), self.shape,
                                jnp.float32)
-            log_scale = jnp.broadcast_to(jnp.maximum(param, MIN_LOG_SCALE), loc.shape)
+            log_scale = jnp.broadcast_to(jnp.maximum(param.astype(loc.dtype), MIN_LOG_SCALE),
+                                         loc.shape)
         else:
-            log_scale = jnp.full(loc.shape, cfg.log_scale, jnp.float32)
+            log_scale = jnp.full(loc.shape, cfg.log_scale, loc.dtype)
         return loc, log_scale
 
 
@@ -212,7 +215,8 @@ class CoderNet(nn.Module):
       shape: shape of one example.
       num_classes: number of label classes fed as one-hot (0: unconditional).
       likelihood: the observation likelihood.
-      dtype: compute dtype (parameters stay float32; outputs are float32).
+      dtype: compute dtype (parameters stay float32; outputs are float32, or float64 when
+        the compute dtype is float64).
     """
 
     config: CoderConfig
@@ -228,7 +232,7 @@ class CoderNet(nn.Module):
         self.decoder = Decoder(self.config, self.shape, dtype=self.dtype)
 
     def encoder_features(self, x: jax.Array, label: jax.Array | None) -> jax.Array:
-        """``x`` ``[B, *shape]`` -> ``[B, code_factor * latent_dim]`` float32."""
+        """``x`` ``[B, *shape]`` -> ``[B, code_factor * latent_dim]`` (see :class:`Encoder`)."""
         return self.encoder(x, one_hot(label, self.num_classes, x.shape[0]))
 
     def decode(self, z: jax.Array, label: jax.Array | None) -> tuple[jax.Array, jax.Array | None]:

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 from ..data._errors import DataError
 from ..data._toy import toy_modes
 from ..data._types import DatasetInfo
+from ..nn import output_dtype
 from ._base import Batch, Metrics, Variables
 from ._gan_losses import (
     LOSSES,
@@ -225,6 +226,7 @@ class GAN:
         self.image = info.num_levels is not None  # data in [0, 1] -> model space [-1, 1]
         num_classes = info.num_classes if config.conditional else 0
         self.num_classes = num_classes
+        self.dtype = dtype
         self.generator = Generator(config, self.shape, num_classes, self.image, dtype)
         self.discriminator = Discriminator(config, num_classes, dtype)
         self._modes = None
@@ -287,7 +289,7 @@ class GAN:
         return self.discriminator.apply(d_vars, xp, label, update_stats=False), None
 
     def _noise(self, key: jax.Array, num: int) -> jax.Array:
-        return jax.random.normal(key, (num, self.config.latent_dim), jnp.float32)
+        return jax.random.normal(key, (num, self.config.latent_dim), output_dtype(self.dtype))
 
     # ------------------------------------------------------------------ objectives
 
@@ -345,9 +347,9 @@ class GAN:
         x, label = self._inputs(batch)
         key_g, key_d = jax.random.split(key)
         pac = self.config.pac
-        z = jnp.zeros((x.shape[0], self.config.latent_dim), jnp.float32)
+        z = jnp.zeros((x.shape[0], self.config.latent_dim), output_dtype(self.dtype))
         g_vars = self.generator.init({"params": key_g}, z, label, train=False)
-        x_one = jnp.zeros((pac, *self.shape), jnp.float32)  # one pack
+        x_one = jnp.zeros((pac, *self.shape), output_dtype(self.dtype))  # one pack
         d_label = None if label is None else label[:1]
         d_vars = self.discriminator.init({"params": key_d}, pack(x_one, pac), d_label)
         out = {"params": {"generator": g_vars["params"], "discriminator": d_vars["params"]}}

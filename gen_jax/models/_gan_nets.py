@@ -22,6 +22,7 @@ from ..nn import (
     SubpixelConvTranspose,
     conv_kernel_init,
     maxout,
+    output_dtype,
 )
 
 Dtype = Any
@@ -80,7 +81,7 @@ class Generator(nn.Module):
       shape: shape of one example.
       num_classes: label classes (0: unconditional).
       image: tanh output (data in ``[0, 1]``, model space ``[-1, 1]``).
-      dtype: compute dtype.
+      dtype: compute dtype; samples come out in :func:`~gen_jax.nn.output_dtype` of it.
       axis_name: in training, average the batch-norm statistics over this mapped axis
         (cross-replica batch norm under ``pmap``), so that a mapped step normalizes over the
         global batch as a ``jit`` step does; None: the batch in hand.
@@ -149,12 +150,13 @@ class Generator(nn.Module):
                 if not last:
                     h = nn.relu(self._norm(h, label, train, 2 + i))
             out = h
-        out = out.astype(jnp.float32)
+        out = out.astype(output_dtype(self.dtype))
         return jnp.tanh(out) if self.image else out
 
 
 class Discriminator(nn.Module):
-    """Packed inputs ``[N, *packed_shape]`` (and labels ``[N]``) -> logits ``[N]`` float32.
+    """Packed inputs ``[N, *packed_shape]`` (and labels ``[N]``) -> logits ``[N]`` in
+    :func:`~gen_jax.nn.output_dtype` (float32 unless the compute dtype is float64).
 
     mlp: dense hidden layers ``d_hidden``, each a maxout of ``d_maxout_pieces`` pieces (PacGAN's
     LinearMaxout) or, with one piece, LeakyReLU(0.2); then a linear output. dcgan: stride-2
@@ -214,4 +216,4 @@ class Discriminator(nn.Module):
                 embed = nn.Embed(self.num_classes, h.shape[-1], embedding_init=init,
                                  name="projection")(label)
             out = out + jnp.sum(embed.astype(h.dtype) * h, axis=-1)
-        return out.astype(jnp.float32)
+        return out.astype(output_dtype(self.dtype))

@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from ..data._types import DatasetInfo
+from ..nn import output_dtype
 from ._base import Batch, Metrics, Variables
 from ._coders import (
     CoderConfig,
@@ -273,7 +274,7 @@ class VAE:
 
         A conditional model without ``label`` cycles through the classes (``arange(num) % C``).
         """
-        z = jax.random.normal(key, (num, self.config.latent_dim), jnp.float32)
+        z = jax.random.normal(key, (num, self.config.latent_dim), output_dtype(self.net.dtype))
         if self.net.num_classes and label is None:
             label = jnp.arange(num, dtype=jnp.int32) % self.net.num_classes
         return self.decode(variables, z, label)

@@ -14,6 +14,7 @@ from ._norm import ConditionalBatchNorm as ConditionalBatchNorm
 from ._norm import GroupedBatchNorm as GroupedBatchNorm
 from ._patch_conv import PatchConv as PatchConv
 from ._patch_conv import conv2d as conv2d
+from ._precision import output_dtype as output_dtype
 from ._spectral import SpectralConv as SpectralConv
 from ._spectral import SpectralDense as SpectralDense
 from ._spectral import SpectralEmbed as SpectralEmbed

@@ -42,6 +42,25 @@ def test_gaussian_loss_is_a_scaled_squared_error():
     assert updates == {} and set(train_metrics) == {"nll", "recon_error"}
 
 
+def test_a_float64_autoencoder_keeps_float64_to_the_loss():
+    # Mixed precision narrows only the compute; a float64 model (x64 on) keeps its precision:
+    # the loss equals scipy's float64 log-density of the decoder's outputs to 1e-12.
+    with jax.enable_x64(True):
+        info = DatasetInfo("toy", (5,), 0, None)
+        config = AutoencoderConfig(hidden=(8,), latent_dim=2, likelihood="gaussian",
+                                   scale="predicted")
+        model = build_autoencoder(config, info, dtype=jnp.float64)
+        x = jax.random.normal(jax.random.key(0), (6, 5), jnp.float64)
+        variables = jax.tree.map(lambda a: a.astype(jnp.float64),
+                                 model.init(jax.random.key(1), {"x": x}))
+        loss, _ = model.loss(variables, {"x": x}, jax.random.key(3))
+        assert model.reconstruct(variables, x).dtype == loss.dtype == jnp.float64
+        loc, log_scale = model.net.apply(variables, x)
+        expected = scipy.stats.norm.logpdf(np.asarray(x), np.asarray(loc),
+                                           np.exp(np.asarray(log_scale))).sum(1)
+        np.testing.assert_allclose(loss, -expected.mean(), rtol=1e-12)
+
+
 def test_bernoulli_loss_is_the_cross_entropy_of_the_reconstruction():
     info = DatasetInfo("toy", (12,), 0, 2)
     model = build_autoencoder(AutoencoderConfig(hidden=(8,), latent_dim=3), info)

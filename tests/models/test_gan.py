@@ -523,6 +523,32 @@ def test_smoke_steps_update_both_players(cfg, info):
     assert per_example and all(v.shape == (8,) for v in per_example.values())
 
 
+def test_a_float64_gan_keeps_float64_so_its_gradients_check_to_1e_7():
+    # A float64 model (x64 on) must not round the generator's samples or the critic's logits to
+    # float32: the loss (with the gradient penalty's double backward) checks against central
+    # differences only at float64 precision. LeakyReLU, not maxout: a maxout unit here has two
+    # pieces within 7e-7 of each other on one fake, a kink that a 1e-6 difference steps over.
+    from jax.test_util import check_grads
+
+    with jax.enable_x64(True):
+        cfg = dataclasses.replace(TINY, gp_weight=1.0, d_maxout_pieces=1)
+        model = build("gan", cfg, RING, dtype=jnp.float64)
+        batch = {"x": _batch(RING, 8)["x"].astype(jnp.float64)}
+        variables = jax.tree.map(lambda a: a.astype(jnp.float64),
+                                 jax.jit(model.init)(jax.random.key(0), batch))
+        key = jax.random.key(1)
+        assert jax.jit(model.sample, static_argnums=2)(variables, key, 4).dtype == jnp.float64
+        loss, (metrics, _) = jax.jit(model.loss)(variables, batch, key)
+        assert loss.dtype == metrics["g_loss"].dtype == jnp.float64
+
+        @jax.jit
+        def value(params):
+            return model.loss({**variables, "params": params}, batch, key)[0]
+
+        check_grads(value, (variables["params"],), order=1, modes=["rev"], eps=1e-6,
+                    atol=1e-7, rtol=1e-7)
+
+
 def check_mapped_step(update: str, mapper: str, n: int = 2, g_steps: int = 1) -> None:
     """One mapped step over ``n`` shards with different data: replicas must stay identical."""
     model = build("gan", dataclasses.replace(TINY, r1_weight=1.0, update=update,

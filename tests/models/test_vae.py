@@ -280,6 +280,34 @@ def test_bound_gradients_match_finite_differences(bound):
                 rtol=2e-3)
 
 
+@pytest.mark.parametrize("likelihood, levels", [("bernoulli", 2), ("logistic", 17)])
+def test_a_float64_vae_keeps_float64_so_its_gradients_check_to_1e_7(likelihood, levels):
+    # Mixed precision narrows only the compute: a float64 model (x64 on) must not hand float32
+    # to its bound, or the tight central-difference check below fails by orders of magnitude.
+    from jax.test_util import check_grads
+
+    with jax.enable_x64(True):
+        info = DatasetInfo("toy", (6,), 0, levels)
+        config = VAEConfig(hidden=(5,), latent_dim=2, likelihood=likelihood,
+                           **({"scale": "predicted"} if likelihood == "logistic" else {}))
+        model = build_vae(config, info, dtype=jnp.float64)
+        x = jax.random.uniform(jax.random.key(5), (3, 6), jnp.float64)
+        x = (x > 0.5).astype(jnp.float64) if levels == 2 else jnp.round(x * 16) / 16
+        variables = jax.tree.map(lambda a: a.astype(jnp.float64),
+                                 jax.jit(model.init)(jax.random.key(0), {"x": x}))
+        key = jax.random.key(1)
+        assert jax.jit(model.sample, static_argnums=2)(variables, key, 3).dtype == jnp.float64
+        assert jax.jit(model.loss)(variables, {"x": x}, key)[0].dtype == jnp.float64
+
+        @jax.jit
+        def value(params):
+            return jnp.sum(iwae_bound(model.net, {**variables, "params": params}, x, None,
+                                      key, 4))
+
+        check_grads(value, (variables["params"],), order=1, modes=["rev"], eps=1e-6,
+                    atol=1e-7, rtol=1e-7)
+
+
 # ---------------------------------------------------------------------- builds and shapes
 
 @pytest.mark.parametrize("config, info, match", [

@@ -84,7 +84,8 @@ def importance_log_likelihood(
     def body(carry, index):
         return _merge(carry, weights(index, chunk_size)), None
 
-    carry = (jnp.full((batch,), -jnp.inf, jnp.float32), jnp.zeros((batch,), jnp.float32))
+    dtype = jax.eval_shape(lambda: weights(0, chunk_size)).dtype  # float64 for a float64 model
+    carry = (jnp.full((batch,), -jnp.inf, dtype), jnp.zeros((batch,), dtype))
     carry, _ = jax.lax.scan(body, carry, jnp.arange(num_chunks))
     if remainder:
         carry = _merge(carry, weights(num_chunks, remainder))

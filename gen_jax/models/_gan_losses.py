@@ -76,7 +76,8 @@ def gradient_penalty(
       The penalty, a scalar (multiply by its weight, 10 in the paper).
     """
     chex.assert_equal_shape([x_real, x_fake])
-    eps = jax.random.uniform(key, (x_real.shape[0],) + (1,) * (x_real.ndim - 1), x_real.dtype)
+    eps = jax.random.uniform(key, (x_real.shape[0],) + (1,) * (x_real.ndim - 1),
+                             jnp.result_type(x_real, x_fake))
     x_hat = eps * x_real + (1.0 - eps) * jax.lax.stop_gradient(x_fake)
     return jnp.mean((_input_grad_norms(critic, x_hat) - 1.0) ** 2)
 

@@ -90,7 +90,7 @@ def gaussian_log_prob(
 
 
 def discretize(x: jax.Array, num_levels: int) -> jax.Array:
-    """The bin ``k`` in ``[0, num_levels)`` that ``x`` in ``[0, 1]`` falls in, as float32.
+    """The bin ``k`` in ``[0, num_levels)`` that ``x`` in ``[0, 1]`` falls in, in ``x``'s dtype.
 
     ``[0, 1]`` is cut into ``num_levels`` equal intervals, so ``k / (num_levels - 1)`` (the
     bin centres: :func:`gen_jax.data.preprocess`'s default scaling) and ``(k + u) / num_levels``
@@ -156,7 +156,7 @@ def discretized_logistic_mean(mean: jax.Array, log_scale: jax.Array, num_levels:
     ``P(k >= j) = sigmoid((mean - e_j) / scale)`` at the inner edges
     ``e_j = (j - 1/2) / (L - 1)``. Costs ``O(L)`` per dimension (fused, not materialized).
     """
-    edges = (jnp.arange(1, num_levels, dtype=jnp.float32) - 0.5) / (num_levels - 1)
+    edges = (jnp.arange(1, num_levels, dtype=mean.dtype) - 0.5) / (num_levels - 1)
     tail = jax.nn.sigmoid((mean[..., None] - edges) * jnp.exp(-log_scale)[..., None])
     return jnp.sum(tail, axis=-1) / (num_levels - 1)
 

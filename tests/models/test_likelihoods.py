@@ -134,6 +134,10 @@ def test_discretized_logistic_mean_matches_brute_force(levels):
     got = discretized_logistic_mean(jnp.asarray(mean, jnp.float32),
                                     jnp.asarray(log_scale, jnp.float32), levels)
     np.testing.assert_allclose(got, expected, atol=1e-5)
+    with jax.enable_x64(True):  # a float64 model's mean is float64 throughout, edges included
+        got = discretized_logistic_mean(jnp.asarray(mean), jnp.asarray(log_scale), levels)
+        assert got.dtype == jnp.float64
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14)
 
 
 def test_likelihood_dispatch_and_errors():

@@ -10,6 +10,7 @@ import pytest
 import scipy.stats
 
 from gen_jax.data._types import DatasetInfo
+from gen_jax.metrics import importance_log_likelihood
 from gen_jax.models import VAEConfig, build_vae, elbo, gaussian_kl, iwae_bound
 
 MNIST = DatasetInfo("mnist", (28, 28, 1), 10, 256)
@@ -306,6 +307,17 @@ def test_a_float64_vae_keeps_float64_so_its_gradients_check_to_1e_7(likelihood, 
 
         check_grads(value, (variables["params"],), order=1, modes=["rev"], eps=1e-6,
                     atol=1e-7, rtol=1e-7)
+
+        # The importance-sampled likelihood (float32 data, as the evaluation feeds it) scans
+        # over chunks in float64 too: 3 chunks of 2 and a remainder of 1 against one logsumexp.
+        x32 = x.astype(jnp.float32)
+        estimate = importance_log_likelihood(model, variables, x32, key, num_samples=7,
+                                             chunk_size=2)
+        log_w = jnp.concatenate([model.log_importance_weights(
+            variables, x32, jax.random.fold_in(key, i), n) for i, n in enumerate((2, 2, 2, 1))])
+        assert estimate.dtype == jnp.float64
+        np.testing.assert_allclose(estimate, jax.nn.logsumexp(log_w, 0) - math.log(7),
+                                   rtol=1e-13)
 
 
 # ---------------------------------------------------------------------- builds and shapes

@@ -7,10 +7,12 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 
-def latest_state(workdir) -> dict:
+def latest_state(workdir, step: int | None = None) -> dict:
+    """The train state of the latest checkpoint in ``workdir`` (or of ``step``'s), as numpy."""
     root = Path(workdir) / "checkpoints"
     steps = sorted(int(p.name) for p in root.iterdir() if p.name.isdigit())
-    path = (root / str(steps[-1]) / "state").absolute()
+    assert step is None or step in steps, f"no checkpoint of step {step} in {steps}"
+    path = (root / str(steps[-1] if step is None else step) / "state").absolute()
     with ocp.PyTreeCheckpointer() as ckpt:
         meta = ckpt.metadata(path).item_metadata.tree
         args = jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray), meta)

@@ -9,6 +9,8 @@ ARGS = ["train", "vae", "--data.name", "digits", "--data.batch-size", "64", "--d
         "--train.steps", "8", "--train.checkpoint-every", "8", "--train.eval-every", "1000",
         "--train.sample-every", "1000", "--train.no-progress", "--model.hidden", "64",
         "--model.latent-dim", "8"]
+ARGS_40 = [*ARGS[:ARGS.index("--train.steps")], "--train.steps", "40",
+           *ARGS[ARGS.index("--train.steps") + 2:]]
 
 
 @pytest.fixture(scope="module")
@@ -56,12 +58,22 @@ def test_gan_on_four_devices_matches_one(tmp_path):
         assert_trees_close(four[part], one[part], rtol=2e-4, atol=2e-5)
 
 
+@pytest.fixture(scope="module")
+def two_processes(tmp_path_factory):
+    """40 steps in two processes of two devices, with every 8th step's checkpoint kept: the
+    reference of both multi-process tests (one launch instead of two)."""
+    workdir = tmp_path_factory.mktemp("two_processes")
+    run_cli(["launch", "-n", "2", "--", *ARGS_40, "--train.keep-checkpoints", "5",
+             "--train.workdir", workdir], devices=2)
+    return workdir
+
+
 @pytest.mark.multiprocess
-def test_two_processes_of_two_devices_match_one_of_four(tmp_path):
-    single, multi = tmp_path / "single", tmp_path / "multi"
-    run_cli([*ARGS, "--train.workdir", single], devices=4)
-    run_cli(["launch", "-n", "2", "--", *ARGS, "--train.workdir", multi], devices=2)
-    multi_state, single_state = latest_state(multi), latest_state(single)
+def test_two_processes_of_two_devices_match_one_of_four(tmp_path, two_processes):
+    # The two-process run's step-8 checkpoint against 8 steps in one process of four devices
+    # (a constant learning rate, so the longer run's first 8 steps are the same steps).
+    run_cli([*ARGS, "--train.workdir", tmp_path], devices=4)
+    multi_state, single_state = latest_state(two_processes, step=8), latest_state(tmp_path)
     assert int(multi_state["step"]) == int(single_state["step"]) == 8
     # Same global program and data; only the cross-process all-reduce (gloo) sums in another
     # order, which moves a few parameters by about one float32 ulp.
@@ -71,13 +83,11 @@ def test_two_processes_of_two_devices_match_one_of_four(tmp_path):
 
 
 @pytest.mark.multiprocess
-def test_sigterm_in_two_processes_checkpoints_an_agreed_step_and_resumes(tmp_path):
+def test_sigterm_in_two_processes_checkpoints_an_agreed_step_and_resumes(tmp_path,
+                                                                         two_processes):
     import re
 
-    i = ARGS.index("--train.steps")
-    args = [*ARGS[:i], "--train.steps", "40", *ARGS[i + 2:]]
-    straight, stopped = tmp_path / "straight", tmp_path / "stopped"
-    run_cli(["launch", "-n", "2", "--", *args, "--train.workdir", straight], devices=2)
+    args, stopped = ARGS_40, tmp_path / "stopped"
     # Both processes send themselves SIGTERM after step 5; JAX's preemption service makes them
     # agree on a later step (one past the furthest step any has reached when the notice has
     # gone round), where both checkpoint and stop.
@@ -90,6 +100,6 @@ def test_sigterm_in_two_processes_checkpoints_an_agreed_step_and_resumes(tmp_pat
     assert 5 < step < 40 and not (stopped / "final_metrics.json").exists()
     assert int(latest_state(stopped)["step"]) == step
     run_cli(["launch", "-n", "2", "--", *args, "--train.workdir", stopped], devices=2)
-    a, b = latest_state(straight), latest_state(stopped)
+    a, b = latest_state(two_processes), latest_state(stopped)
     assert int(a["step"]) == int(b["step"]) == 40
     assert_trees_equal(a, b)

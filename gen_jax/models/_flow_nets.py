@@ -20,7 +20,7 @@ import scipy.linalg
 from flax import linen as nn
 
 from .. import bijectors as gb
-from ..nn import MADE
+from ..nn import MADE, output_dtype
 from ._flow_config import FlowConfig, GlowConfig, MAFConfig, NSFConfig, RealNVPConfig
 
 Dtype = Any
@@ -30,7 +30,7 @@ PyTree = Any
 def _cast(f: Callable[..., jax.Array]) -> Callable[..., jax.Array]:
     """``f`` with its output in its input's dtype (at least float32), so that a bfloat16
     conditioner leaves the bijector's arithmetic in float32 (and float64 stays float64)."""
-    return lambda h, *rest: f(h, *rest).astype(jnp.promote_types(h.dtype, jnp.float32))
+    return lambda h, *rest: f(h, *rest).astype(output_dtype(h.dtype))
 
 
 def _conditioner(net: nn.Module, variables: PyTree, context: jax.Array | None):

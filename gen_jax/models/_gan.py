@@ -226,7 +226,6 @@ class GAN:
         self.image = info.num_levels is not None  # data in [0, 1] -> model space [-1, 1]
         num_classes = info.num_classes if config.conditional else 0
         self.num_classes = num_classes
-        self.dtype = dtype
         self.generator = Generator(config, self.shape, num_classes, self.image, dtype)
         self.discriminator = Discriminator(config, num_classes, dtype)
         self._modes = None
@@ -289,7 +288,8 @@ class GAN:
         return self.discriminator.apply(d_vars, xp, label, update_stats=False), None
 
     def _noise(self, key: jax.Array, num: int) -> jax.Array:
-        return jax.random.normal(key, (num, self.config.latent_dim), output_dtype(self.dtype))
+        dtype = output_dtype(self.generator.dtype)
+        return jax.random.normal(key, (num, self.config.latent_dim), dtype)
 
     # ------------------------------------------------------------------ objectives
 
@@ -347,9 +347,9 @@ class GAN:
         x, label = self._inputs(batch)
         key_g, key_d = jax.random.split(key)
         pac = self.config.pac
-        z = jnp.zeros((x.shape[0], self.config.latent_dim), output_dtype(self.dtype))
+        z = jnp.zeros((x.shape[0], self.config.latent_dim), output_dtype(self.generator.dtype))
         g_vars = self.generator.init({"params": key_g}, z, label, train=False)
-        x_one = jnp.zeros((pac, *self.shape), output_dtype(self.dtype))  # one pack
+        x_one = jnp.zeros((pac, *self.shape), output_dtype(self.generator.dtype))  # one pack
         d_label = None if label is None else label[:1]
         d_vars = self.discriminator.init({"params": key_d}, pack(x_one, pac), d_label)
         out = {"params": {"generator": g_vars["params"], "discriminator": d_vars["params"]}}

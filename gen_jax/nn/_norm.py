@@ -7,6 +7,8 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
+from ._precision import output_dtype
+
 
 class ConditionalBatchNorm(nn.Module):
     """Batch normalization whose scale and shift are looked up per class.
@@ -80,7 +82,7 @@ class GroupedBatchNorm(nn.Module):
         bias = self.param("bias", nn.initializers.zeros, (features,), jnp.float32)
         ra_mean = self.variable("batch_stats", "mean", jnp.zeros, (features,), jnp.float32)
         ra_var = self.variable("batch_stats", "var", jnp.ones, (features,), jnp.float32)
-        x = x.astype(jnp.promote_types(x.dtype, jnp.float32))
+        x = x.astype(output_dtype(x.dtype))
         if not train:
             y = (x - ra_mean.value) * jax.lax.rsqrt(ra_var.value + self.epsilon)
             return y * scale + bias

@@ -29,6 +29,20 @@ import gen_jax  # noqa: E402, F401  (before any test uses jax: it sets XLA flags
 from gen_jax._xla_flags import with_host_device_count  # noqa: E402
 
 
+def pytest_configure(config):
+    # xdist's loadgroup tags each grouped test's node id; pytest 9.2 made node ids structured
+    # and the tag no longer takes, so the groups below would be spread over workers silently.
+    if config.pluginmanager.has_plugin("xdist") and config.getoption("numprocesses", None) \
+            and config.getoption("dist", "no") == "loadgroup":
+        import xdist
+
+        xdist_version = tuple(int(v) for v in xdist.__version__.split(".")[:2])
+        if pytest.version_tuple[:2] >= (9, 2) and xdist_version <= (3, 8):
+            raise pytest.UsageError(
+                f"pytest {pytest.__version__} with pytest-xdist {xdist.__version__} ignores "
+                "xdist_group (pytest-xdist#1386): pip install 'pytest<9.2', or run with -n 0")
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the groups
 def pytest_collection_modifyitems(items):
     # Multi-process runs pick a free port for JAX's coordinator (bind, then release): under

@@ -347,9 +347,10 @@ class GAN:
         x, label = self._inputs(batch)
         key_g, key_d = jax.random.split(key)
         pac = self.config.pac
-        z = jnp.zeros((x.shape[0], self.config.latent_dim), output_dtype(self.generator.dtype))
+        dtype = output_dtype(self.generator.dtype)
+        z = jnp.zeros((x.shape[0], self.config.latent_dim), dtype)
         g_vars = self.generator.init({"params": key_g}, z, label, train=False)
-        x_one = jnp.zeros((pac, *self.shape), output_dtype(self.generator.dtype))  # one pack
+        x_one = jnp.zeros((pac, *self.shape), dtype)  # one pack
         d_label = None if label is None else label[:1]
         d_vars = self.discriminator.init({"params": key_d}, pack(x_one, pac), d_label)
         out = {"params": {"generator": g_vars["params"], "discriminator": d_vars["params"]}}

@@ -152,9 +152,9 @@ def _train(argv: list[str]) -> int:
     model_name = argv[0] if argv and not argv[0].startswith("-") else None
     if model_name is not None:
         argv = argv[1:]
-        if model_name not in models.MODELS:
+        if model_name not in models.FAMILIES:
             raise ValueError(f"unknown model {model_name!r}; choose one of "
-                             f"{', '.join(sorted(models.MODELS))}")
+                             f"{', '.join(sorted(models.FAMILIES))}")
     pre = argparse.ArgumentParser(prog="gen-jax train", add_help=False)
     pre.add_argument("--config", default=None)
     known, rest = pre.parse_known_args(argv)
@@ -167,14 +167,14 @@ def _train(argv: list[str]) -> int:
                              "one of them")
     elif known.model:
         name = known.model
-        cfg = ExperimentConfig(model=models.MODELS[name][0]())
+        cfg = ExperimentConfig(model=models.FAMILIES[name].config())
     else:
         if "-h" in rest or "--help" in rest:
             print(f"usage: gen-jax train MODEL|--config FILE [overrides]\n"
-                  f"MODEL is one of: {', '.join(sorted(models.MODELS))}; "
+                  f"MODEL is one of: {', '.join(sorted(models.FAMILIES))}; "
                   "`gen-jax train MODEL --help` lists every override.")
             return 0
-        raise ValueError(f"name a model ({', '.join(sorted(models.MODELS))}) or pass "
+        raise ValueError(f"name a model ({', '.join(sorted(models.FAMILIES))}) or pass "
                          "--config FILE")
     cfg = _tyro.parse(ExperimentConfig[type(cfg.model)], rest, f"gen-jax train {name}",
                       default=cfg)
@@ -244,10 +244,11 @@ def _sample(args) -> int:
     import jax
     import numpy as np
 
+    from .models import Sampling
     from .train import Evaluator, load_run, save_samples
 
     run = load_run(args.workdir)
-    if not getattr(run.model, "has_prior", True) and args.num % 2:
+    if not isinstance(run.model, Sampling) and args.num % 2:
         raise ValueError(f"a {run.model_name} run shows test examples beside their "
                          f"reconstructions, so --num must be even (pairs), got {args.num}")
     cfg = dataclasses.replace(run.config,

@@ -78,7 +78,7 @@ def model_sets(key) -> dict[str, np.ndarray]:
         from gen_jax.train import build_run
 
         family = read_model_name(workdir / "config.json")
-        cfg = load_json(workdir / "config.json", models.MODELS[family][0])
+        cfg = load_json(workdir / "config.json", models.FAMILIES[family].config)
         run, _ = build_run(cfg, family, restore=True)
         step = int(run.strategy.fetch(run.state.step))
         start = time.perf_counter()

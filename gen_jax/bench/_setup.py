@@ -10,8 +10,8 @@ import numpy as np
 
 from ..config import DataConfig, OptimConfig
 from ..data import DatasetInfo
-from ..models import build
-from ..train import JitStrategy, TrainState, make_optimizer, make_preprocess, train_step_of
+from ..models import OwnUpdate, build
+from ..train import JitStrategy, TrainState, make_optimizer, make_preprocess, make_train_step
 
 
 @dataclasses.dataclass
@@ -30,18 +30,18 @@ def production_setup(family: str, cfg: Any, info: DatasetInfo, host_x: np.ndarra
                      optim: OptimConfig, seed: int = 0, devices: list | None = None) -> Setup:
     """``family`` from the registry with the step ``gen-jax train`` runs: the same preprocessing
     (default data settings), optimizer (the family's own when it has one, as GANs do), train
-    step (:func:`gen_jax.train.train_step_of`) and ``JitStrategy.compile`` over ``devices``
+    step (:func:`gen_jax.train.make_train_step`) and ``JitStrategy.compile`` over ``devices``
     (default: every device; the batch is split across them)."""
     model = build(family, cfg, info)
     preprocess = make_preprocess(info, DataConfig(name=info.name), model)
     strategy = JitStrategy(devices)
     key = jax.random.PRNGKey(seed)
     variables = model.init(key, preprocess({"x": host_x[: min(len(host_x), 256)]}, key))
-    tx = (getattr(model, "make_optimizer", None) or make_optimizer)(optim, 1)
+    tx = (model.make_optimizer if isinstance(model, OwnUpdate) else make_optimizer)(optim, 1)
     state = strategy.place_state(TrainState.create(
         params=variables["params"], batch_stats=variables.get("batch_stats"), tx=tx, rng=key))
     batch = strategy.place_batch({"x": host_x})
-    step = strategy.compile(train_step_of(model, preprocess), state)
+    step = strategy.compile(make_train_step(model, preprocess), state)
     return Setup(model, state, batch, step, strategy)
 
 

@@ -88,7 +88,7 @@ def dcgan_28(batch_size: int = 64, seed: int = 0, upsample: str = "subpixel",
     return Workload(
         name="W5 dcgan-28", call=lambda st: s.step(st, s.batch)[0], carry=s.state,
         matmul_flops=flops, items_per_call=1,
-        description="production GAN train step (GAN.make_train_step via train_step_of under "
+        description="production GAN train step (GAN.make_update via make_train_step under "
                     "JitStrategy): one D update then one G update; stride-2 transposed "
                     "convolutions computed as the identical sub-pixel convolutions",
     )

@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 
 from gen_jax.data._preprocess import dequantize_with_noise
-from gen_jax.metrics import bits_per_dim
+from gen_jax.data._units import bits_per_dim
 
 
 def uniform_dequantize(key: jax.Array, x: jax.Array, num_levels: int = 256) -> jax.Array:

@@ -21,3 +21,4 @@ from ._registry import load as load
 from ._toy import toy_modes as toy_modes
 from ._types import ArrayDataset as ArrayDataset
 from ._types import DatasetInfo as DatasetInfo
+from ._units import bits_per_dim as bits_per_dim

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from .. import metrics
+from ..models import ExactLikelihood, LikelihoodBound, Sampling, SamplingVariables
 
 
 def model_variables(run) -> Any:
@@ -22,33 +23,26 @@ def model_variables(run) -> Any:
     variables = run.state.variables(ema=True)
     if run.strategy.name == "pmap":
         variables = run.strategy.fetch(variables)
-    prepare = getattr(run.model, "sampling_variables", None)
-    return variables if prepare is None else jax.jit(prepare)(variables)
+    if not isinstance(run.model, SamplingVariables):
+        return variables
+    return jax.jit(run.model.sampling_variables)(variables)
 
 
 def likelihood_kind(model: Any) -> str:
-    """``"exact"`` (flows), ``"bound"`` (latent-variable models) or ``"none"``."""
-    if hasattr(model, "log_prob"):
+    """``"exact"`` (:class:`~gen_jax.models.ExactLikelihood`), ``"bound"``
+    (:class:`~gen_jax.models.LikelihoodBound`) or ``"none"``."""
+    if isinstance(model, ExactLikelihood):
         return "exact"
-    if hasattr(model, "log_importance_weights"):
+    if isinstance(model, LikelihoodBound):
         return "bound"
     return "none"
 
 
 def bits_per_dim_meaningful(run) -> bool:
-    """Whether a bound from the run's likelihood converts to bits/dim of the discrete data.
-
-    True for a Bernoulli likelihood of binary (or binarized) data and a discretized logistic of
-    discrete data; False for a Gaussian density, or a Bernoulli "likelihood" of grey levels or
-    of dequantized values (not normalized over them).
-    """
-    name = getattr(run.config.model, "likelihood", None)
-    info, data = run.info, run.config.data
-    if name == "logistic":
-        return info.is_discrete
-    if name == "bernoulli":
-        return not data.dequantize and (bool(data.binarize) or info.num_levels == 2)
-    return False
+    """Whether the run's likelihood bound converts to bits/dim of the discrete data (the
+    model's :meth:`~gen_jax.models.LikelihoodBound.bound_in_bits` for the run's data settings;
+    False for a model without a bound)."""
+    return isinstance(run.model, LikelihoodBound) and run.model.bound_in_bits(run.config.data)
 
 
 def importance_nll(run, cfg, num_samples: int, *, num_examples: int | None = None,
@@ -67,10 +61,9 @@ def importance_nll(run, cfg, num_samples: int, *, num_examples: int | None = Non
     from ..train import load_split, preprocess_examples  # noqa: PLC0415
 
     if likelihood_kind(run.model) != "bound":
+        has = "an exact likelihood" if isinstance(run.model, ExactLikelihood) else "none"
         raise ValueError(f"--importance-samples estimates log p(x) of latent-variable models "
-                         f"(vae); {run.model_name!r} has "
-                         f"{'an exact likelihood' if hasattr(run.model, 'log_prob') else 'none'}"
-                         "; drop the flag")
+                         f"(vae); {run.model_name!r} has {has}; drop the flag")
     ds = load_split(cfg, cfg.data.eval_split)
     n = len(ds) if num_examples is None else min(num_examples, len(ds))
     data_key, noise_key = jax.random.split(jax.random.PRNGKey(0) if key is None else key)
@@ -100,7 +93,7 @@ def likelihood_section(run, means: dict[str, float],
     """
     kind = likelihood_kind(run.model)
     dim = run.info.dim
-    if not getattr(run.model, "has_prior", True):
+    if not isinstance(run.model, Sampling):
         return {"kind": "none", "note": f"{run.model_name} is a deterministic autoencoder: it "
                 "defines no likelihood of the data (its nll is the reconstruction's)."}
     if kind == "exact":

@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import metrics
 from ..data import DataError, toy_modes
+from ..models import Sampling
 from ._likelihood import model_variables
 from ._settings import EvalSettings
 
@@ -55,9 +56,9 @@ def _skip_reason(run) -> str | None:
     if _kind(name) is None:
         return (f"{name!r} has no known modes (mode coverage is defined for ring8, "
                 "ring8_r1, grid25 and stacked_mnist)")
-    if not getattr(run.model, "has_prior", True):
+    if not isinstance(run.model, Sampling):
         return f"{run.model_name} has no prior to sample from"
-    if getattr(run.config.model, "conditional", False):
+    if run.model.num_classes:
         return (f"a class-conditional model of {name!r} is given each sample's mode as its "
                 "label, so covering the modes measures nothing; the protocol scores "
                 "unconditional models")

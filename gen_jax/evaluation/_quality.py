@@ -15,6 +15,7 @@ import jax
 import numpy as np
 
 from .. import metrics
+from ..models import Sampling
 from ._likelihood import model_variables
 from ._settings import MIN_QUALITY_SET, EvalSettings
 
@@ -54,7 +55,7 @@ def _skip(note: str) -> Quality:
 def _load(run, settings: EvalSettings) -> tuple[Any, str | None]:
     """``(classifier, None)``, or ``(None, why not)`` when ``quality`` is auto."""
     name = run.config.data.name
-    if not getattr(run.model, "has_prior", True):
+    if not isinstance(run.model, Sampling):
         note = (f"{run.model_name} has no prior to sample from; the grid shows test examples "
                 "and their reconstructions")
         if settings.quality:
@@ -105,7 +106,7 @@ def quality_section(run, cfg, settings: EvalSettings) -> Quality:
     num = settings.num_samples or len(reference)
     key = jax.random.PRNGKey(settings.seed)
     label = None
-    if getattr(cfg.model, "conditional", False):
+    if run.model.num_classes:
         label = np.arange(num, dtype=np.int32) % run.info.num_classes
     samples = metrics.model_samples(run.model, model_variables(run), jax.random.fold_in(key, 3),
                                     num, label=label)

@@ -12,7 +12,8 @@ from typing import Any
 import jax
 import numpy as np
 
-from ._likelihood import importance_nll, likelihood_kind, likelihood_section
+from ..models import Sampling
+from ._likelihood import importance_nll, likelihood_section
 from ._markdown import markdown_report
 from ._modes import check_mode_settings, mode_section
 from ._quality import quality_section
@@ -65,13 +66,11 @@ def evaluate_run(run, workdir: str | Path, settings: EvalSettings) -> dict[str, 
     cfg = dataclasses.replace(run.config, data=data)
     step = int(run.strategy.fetch(run.state.step))
     key = jax.random.fold_in(jax.random.PRNGKey(settings.seed), 1)  # the same data draws
-    if not getattr(run.model, "has_prior", True) and settings.grid_size % 2:
+    if not isinstance(run.model, Sampling) and settings.grid_size % 2:
         raise ValueError(f"a {run.model_name} run's grid shows examples beside their "
                          f"reconstructions, so --grid-size must be even, got {settings.grid_size}")
     check_mode_settings(run, settings)
     means = Evaluator(run, cfg).evaluate(run.state, settings.num_examples, key=key)
-    if likelihood_kind(run.model) == "exact" and not run.info.is_discrete:
-        means.pop("bpd", None)  # bits/dim measure discrete data
     importance = None
     if settings.importance_samples:
         importance = importance_nll(run, cfg, settings.importance_samples,
@@ -126,7 +125,7 @@ def _write_images(run, cfg, settings: EvalSettings, quality, out: Path) -> dict[
             cfg, train=dataclasses.replace(cfg.train, num_samples=settings.grid_size))
         grid = Evaluator(run, sample_cfg).samples(
             run.state, jax.random.fold_in(jax.random.PRNGKey(settings.seed), 3))
-    kind = "samples" if getattr(run.model, "has_prior", True) else "reconstructions"
+    kind = "samples" if isinstance(run.model, Sampling) else "reconstructions"
     path = out.with_name(f"{out.stem}_{kind}.png")
     save_samples(np.asarray(grid, np.float32), path)
     names[kind] = path.name

@@ -16,6 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..models import Sampling
+
 
 @runtime_checkable
 class FeatureExtractor(Protocol):
@@ -107,7 +109,7 @@ def model_samples(model: Any, variables: Any, key: jax.Array, num: int, *,
     """
     if num < 1:
         raise ValueError(f"num={num}: ask for at least one sample")
-    if not getattr(model, "has_prior", True):
+    if not isinstance(model, Sampling):
         raise ValueError(f"{type(model).__name__} has no prior to sample from; sample-quality "
                          "metrics need a generative model with a prior")
     batch_size = min(batch_size, num)

@@ -14,6 +14,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..data import bits_per_dim as bits_per_dim  # re-exported: metrics.bits_per_dim
+
 
 class ImportanceSampled(Protocol):
     """A model that draws posterior samples and scores them (e.g. :class:`gen_jax.models.VAE`)."""
@@ -165,24 +167,3 @@ def evaluate_log_likelihood(
     stderr = float(nll.std(ddof=1) / math.sqrt(n)) if n > 1 else float("nan")
     estimate = LikelihoodEstimate(nll=float(nll.mean()), stderr=stderr)
     return (estimate, nll) if per_example else estimate
-
-
-def bits_per_dim(
-    nll_nats: float | jax.Array | np.ndarray, dim: int, *, num_levels: int | None = None
-) -> Any:
-    """Converts a negative log-likelihood in nats per example to bits per dimension.
-
-    Args:
-      nll_nats: NLL per example in nats.
-      dim: number of dimensions of an example (784 for MNIST).
-      num_levels: set when ``nll_nats`` is a *density* of discrete data with ``num_levels``
-        levels scaled to ``[0, 1]`` (e.g. ``(k + u) / 256``): adds ``dim * log(num_levels)``,
-        the change of variables back to the integer grid, giving bits per dimension of the
-        discrete data. Leave None for NLLs of discrete probabilities (Bernoulli, discretized
-        logistic) or of continuous data on its own scale.
-
-    Returns:
-      ``(nll_nats + dim * log(num_levels)) / (dim * log 2)``, same type as ``nll_nats``.
-    """
-    offset = dim * math.log(num_levels) if num_levels is not None else 0.0
-    return (nll_nats + offset) / (dim * math.log(2.0))

@@ -1,13 +1,29 @@
-"""Model families behind one interface, :class:`GenerativeModel`, and their registry."""
+"""Model families behind one contract (:class:`GenerativeModel` and the capability protocols)
+and their registry (:data:`FAMILIES`, :func:`build`)."""
 
 from . import _autoencoder, _gan, _vae
 from ._autoencoder import Autoencoder as Autoencoder
 from ._autoencoder import AutoencoderConfig as AutoencoderConfig
 from ._autoencoder import AutoencoderNet as AutoencoderNet
+from ._base import CAPABILITIES as CAPABILITIES
 from ._base import Batch as Batch
+from ._base import DataDependentInit as DataDependentInit
+from ._base import DataRequirements as DataRequirements
+from ._base import ExactLikelihood as ExactLikelihood
 from ._base import GenerativeModel as GenerativeModel
+from ._base import LikelihoodBound as LikelihoodBound
 from ._base import Metrics as Metrics
+from ._base import OwnUpdate as OwnUpdate
+from ._base import Preprocess as Preprocess
+from ._base import Proposal as Proposal
+from ._base import Reconstruction as Reconstruction
+from ._base import Sampling as Sampling
+from ._base import SamplingVariables as SamplingVariables
+from ._base import TemperatureSampling as TemperatureSampling
+from ._base import UpdateFn as UpdateFn
 from ._base import Variables as Variables
+from ._base import all_finite as all_finite
+from ._base import capabilities as capabilities
 from ._coders import CoderConfig as CoderConfig
 from ._flow_config import FlowConfig as FlowConfig
 from ._flow_config import GlowConfig as GlowConfig
@@ -32,10 +48,12 @@ from ._likelihoods import discretize as discretize
 from ._likelihoods import discretized_logistic_log_prob as discretized_logistic_log_prob
 from ._likelihoods import discretized_logistic_mean as discretized_logistic_mean
 from ._likelihoods import gaussian_log_prob as gaussian_log_prob
-from ._registry import MODELS as MODELS
+from ._registry import FAMILIES as FAMILIES
 from ._registry import Builder as Builder
+from ._registry import Family as Family
 from ._registry import build as build
 from ._registry import name_of as name_of
+from ._registry import register as register
 from ._vae import VAE as VAE
 from ._vae import ElboTerms as ElboTerms
 from ._vae import VAEConfig as VAEConfig

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from ..data._types import DatasetInfo
+from ..nn import params_in
 from ._base import Batch, Metrics, Variables
 from ._coders import CoderConfig, CoderNet, check_inputs, likelihood_of, validate
 from ._likelihoods import sum_event
@@ -41,23 +42,30 @@ class AutoencoderNet(CoderNet):
         return self.decode(self.encode(x, label), label)
 
 
+class NoPriorError(AttributeError, ValueError):
+    """Asked a family without a prior to sample. An ``AttributeError``, so the family does not
+    pass for :class:`~gen_jax.models.Sampling`; a ``ValueError`` like the toolkit's other
+    one-line errors."""
+
+
 class Autoencoder:
-    """The autoencoder family bound to a config and a data set (a ``GenerativeModel`` without
-    sampling).
+    """The autoencoder family bound to a config and a data set: a ``GenerativeModel`` with
+    :class:`~gen_jax.models.Reconstruction` and no prior to sample from (the engine shows
+    reconstructions where it would show samples).
 
     Attributes:
       config: the :class:`AutoencoderConfig`.
       info: the data's :class:`~gen_jax.data.DatasetInfo`.
       net: the :class:`AutoencoderNet`.
+      num_classes: the classes it is conditioned on (0: unconditional).
     """
-
-    has_prior = False  # no sampling: the engine shows reconstructions instead
 
     def __init__(self, config: AutoencoderConfig, info: DatasetInfo, *,
                  dtype: Dtype = jnp.float32):
         validate(config, info, "ae")
         self.config = config
         self.info = info
+        self.num_classes = info.num_classes if config.conditional else 0
         self.net = AutoencoderNet(config, tuple(info.shape),
                                   info.num_classes if config.conditional else 0,
                                   likelihood_of(config, info), dtype)
@@ -68,7 +76,8 @@ class Autoencoder:
     def init(self, key: jax.Array, batch: Batch) -> Variables:
         """Initial variables for a batch of this shape."""
         label = self._inputs(batch["x"], batch.get("label"))
-        return dict(self.net.init({"params": key}, batch["x"], label))
+        return params_in(dict(self.net.init({"params": key}, batch["x"], label)),
+                         self.net.dtype)
 
     def _nll_and_mean(self, variables, x, label):
         loc, log_scale = self.net.apply(variables, x, label)
@@ -121,12 +130,15 @@ class Autoencoder:
         """The mean of ``p(x | encode(x))``: ``[B, *shape]``."""
         return self._nll_and_mean(variables, x, self._inputs(x, label))[1]
 
-    def sample(
-        self, variables: Variables, key: jax.Array, num: int, label: jax.Array | None = None
-    ) -> jax.Array:
-        """Always raises: a deterministic autoencoder has no prior to sample from."""
-        raise ValueError("a deterministic autoencoder has no prior to sample from; use "
-                         "reconstruct(variables, x) instead, or train a VAE to generate")
+    def __getattr__(self, name: str):
+        if name == "sample":  # the one-line answer for a user who tries
+            raise NoPriorError("a deterministic autoencoder has no prior to sample from; use "
+                               "reconstruct(variables, x) instead, or train a VAE to generate")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def anomaly_score(self, variables: Variables, batch: Batch, key: jax.Array) -> jax.Array:
+        """Per-example reconstruction error ``[B]`` (``recon_error`` of :meth:`evaluate`)."""
+        return self.evaluate(variables, batch, key)["recon_error"]
 
 
 def build(

@@ -1,10 +1,42 @@
-"""The interface every model family implements, so one training engine serves them all."""
+"""The contract between a model family and the engine: one core protocol and named capabilities.
+
+Every family implements :class:`GenerativeModel` (init, loss, evaluate, anomaly_score, and the
+``info``/``num_classes`` it was built for). What else it can do it declares by implementing the
+small protocols below; the engine, the evaluation report and the command line test for them with
+``isinstance`` and never look a method up by name:
+
+=========================  ==========================================  =======================
+capability                 methods                                     families
+=========================  ==========================================  =======================
+:class:`Sampling`          ``sample``                                  vae, gan, flows
+:class:`TemperatureSampling` ``sample_at_temperature``                 flows
+:class:`ExactLikelihood`   ``log_prob``                                flows
+:class:`LikelihoodBound`   ``log_importance_weights``,                 vae
+                           ``bound_in_bits``
+:class:`Reconstruction`    ``reconstruct``                             ae, vae
+:class:`DataDependentInit` ``init_examples``                           flows
+:class:`DataRequirements`  ``check_data``, ``dequantizes``             flows
+:class:`SamplingVariables` ``sampling_variables``                      gan
+:class:`OwnUpdate`         ``make_optimizer``, ``make_update``         gan
+=========================  ==========================================  =======================
+
+A family without :class:`Sampling` (the deterministic autoencoder) has no prior to draw from:
+the engine shows reconstructions (:class:`Reconstruction`) where it would show samples.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
 import jax
+import jax.numpy as jnp
+
+if TYPE_CHECKING:  # typing only: the config layer sits beside, not below, the data layer
+    import optax
+
+    from ..config import DataConfig, OptimConfig
+    from ..data._types import DatasetInfo
 
 Variables = dict[str, Any]
 """Flax variables: ``{"params": ..., "batch_stats": ...}`` (``batch_stats`` only when used)."""
@@ -15,25 +47,25 @@ and ``"label"`` int32 ``[B]`` when the data set has labels."""
 
 Metrics = dict[str, jax.Array]
 
+Preprocess = Callable[[dict[str, jax.Array], jax.Array], Batch]
+"""Maps a stored batch (e.g. uint8 images) and a key to a model-space batch, on device."""
 
+
+@runtime_checkable
 class GenerativeModel(Protocol):
     """A model family bound to its config and its data's :class:`~gen_jax.data.DatasetInfo`.
 
     Every method is a pure function of its arguments (randomness only through ``key``), so the
     engine can ``jit`` it, shard it and differentiate through ``loss``.
 
-    Families without a prior to sample from (the deterministic autoencoder) set
-    ``has_prior = False`` and provide ``reconstruct(variables, x, label=None)``; the engine then
-    draws reconstructions where it would draw samples.
-
-    Families with several players (GANs) may also define
-    ``make_optimizer(optim_config, total_steps) -> optax.GradientTransformation`` and
-    ``make_train_step(preprocess, axis_name=None) -> step``; the engine then uses them in place
-    of :func:`gen_jax.train.make_optimizer` and :func:`gen_jax.train.make_train_step` (the step
-    must keep :class:`~gen_jax.train.TrainState`'s contract: pure, skips non-finite updates).
+    Attributes:
+      info: the data the model was built for.
+      num_classes: the number of classes it is conditioned on (0: unconditional). A
+        class-conditional model takes ``batch["label"]`` and, where it samples, ``label``.
     """
 
-    has_prior: bool
+    info: DatasetInfo
+    num_classes: int
 
     def init(self, key: jax.Array, batch: Batch) -> Variables:
         """Initial variables for a batch of this shape."""
@@ -49,12 +81,162 @@ class GenerativeModel(Protocol):
         """
         ...
 
+    def evaluate(self, variables: Variables, batch: Batch, key: jax.Array) -> Metrics:
+        """Per-example evaluation metrics, each of shape ``[B]`` (averaged by the caller)."""
+        ...
+
+    def anomaly_score(self, variables: Variables, batch: Batch, key: jax.Array) -> jax.Array:
+        """Per-example anomaly score ``[B]``: higher means more unusual under the model."""
+        ...
+
+
+@runtime_checkable
+class Sampling(Protocol):
+    """Draws new examples from the model (a prior, a generator, a base distribution)."""
+
     def sample(
         self, variables: Variables, key: jax.Array, num: int, label: jax.Array | None = None
     ) -> jax.Array:
         """``[num, *shape]`` samples in data space (``[0, 1]`` for image data)."""
         ...
 
-    def evaluate(self, variables: Variables, batch: Batch, key: jax.Array) -> Metrics:
-        """Per-example evaluation metrics, each of shape ``[B]`` (averaged by the caller)."""
+
+@runtime_checkable
+class TemperatureSampling(Protocol):
+    """Samples at a reduced temperature (the latent's standard deviation scaled)."""
+
+    def sample_at_temperature(
+        self, variables: Variables, key: jax.Array, num: int, temperature: float,
+        label: jax.Array | None = None,
+    ) -> jax.Array:
+        """As ``sample``, with the prior's standard deviation times ``temperature``."""
         ...
+
+
+@runtime_checkable
+class ExactLikelihood(Protocol):
+    """An exact log-density of the (dequantized) data."""
+
+    def log_prob(self, variables: Variables, x: jax.Array,
+                 label: jax.Array | None = None) -> jax.Array:
+        """``log p(x)`` ``[B]``."""
+        ...
+
+
+@runtime_checkable
+class LikelihoodBound(Protocol):
+    """A latent-variable model with a bound on ``log p(x)`` and a posterior to importance-sample."""
+
+    def log_importance_weights(
+        self, variables: Variables, x: jax.Array, key: jax.Array, num_samples: int,
+        label: jax.Array | None = None,
+    ) -> jax.Array:
+        """``[num_samples, B]`` log importance weights ``log p(x, z) - log q(z | x)``."""
+        ...
+
+    def bound_in_bits(self, data: DataConfig) -> bool:
+        """Whether the bound is a probability of the discrete data presented as ``data`` says
+        (so that it converts to bits per dimension)."""
+        ...
+
+
+@runtime_checkable
+class Reconstruction(Protocol):
+    """Encodes and decodes: a reconstruction of each example."""
+
+    def reconstruct(self, variables: Variables, x: jax.Array,
+                    label: jax.Array | None = None) -> jax.Array:
+        """``[B, *shape]`` reconstructions in data space."""
+        ...
+
+
+@runtime_checkable
+class DataDependentInit(Protocol):
+    """``init`` should see real training examples (ActNorm layers)."""
+
+    def init_examples(self) -> int:
+        """How many training examples ``init`` should see (0: none needed, any batch will do)."""
+        ...
+
+
+@runtime_checkable
+class DataRequirements(Protocol):
+    """The family constrains how its data is presented."""
+
+    def check_data(self, data: DataConfig) -> None:
+        """Raises a one-line ``ValueError`` when the data settings do not suit the family."""
+        ...
+
+    def dequantizes(self) -> bool:
+        """Whether discrete data reaches the model uniformly dequantized by default."""
+        ...
+
+
+@runtime_checkable
+class SamplingVariables(Protocol):
+    """Samples and evaluates with variables of its own making (a GAN's standing statistics)."""
+
+    def sampling_variables(self, variables: Variables) -> Variables:
+        """The variables to sample and evaluate with, from the (EMA) training variables."""
+        ...
+
+
+class Proposal(NamedTuple):
+    """A family's proposed update of the train state, committed by the engine's one update path
+    (:func:`gen_jax.train.commit_update`) unless ``finite`` is False.
+
+    Attributes:
+      params: the new parameters.
+      opt_state: the new optimizer state.
+      batch_stats: the new non-parameter collections (``None`` when the model has none).
+      finite: boolean scalar: every loss and gradient behind the proposal was finite.
+      ema_players: the top-level keys of ``params`` whose EMA is kept (the others' EMA mirrors
+        the new parameters); ``None``: the whole tree.
+    """
+
+    params: Any
+    opt_state: Any
+    batch_stats: Any
+    finite: jax.Array
+    ema_players: tuple[str, ...] | None = None
+
+
+UpdateFn = Callable[[Any, dict[str, jax.Array]], tuple[Proposal, Metrics]]
+"""``update(state, batch) -> (proposal, metrics)``: pure, under the engine's jit."""
+
+
+@runtime_checkable
+class OwnUpdate(Protocol):
+    """Several players (a GAN): the family's own optimizer and update, one jitted step still.
+
+    The update computes every player's new parameters from ``state`` (a
+    :class:`~gen_jax.train.TrainState` whose ``tx`` is this family's optimizer) and returns a
+    :class:`Proposal`; the engine's step commits it (non-finite guard, EMA, counters) as it does
+    for every family.
+    """
+
+    def make_optimizer(self, optim: OptimConfig, total_steps: int) -> optax.GradientTransformation:
+        """The optimizer over all players' parameters."""
+        ...
+
+    def make_update(self, preprocess: Preprocess, *, axis_name: str | None = None) -> UpdateFn:
+        """The pure update; ``axis_name`` is pmap's axis (None under ``jax.jit``)."""
+        ...
+
+
+def all_finite(tree: Any) -> jax.Array:
+    """True when every leaf of ``tree`` is finite (a boolean scalar)."""
+    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
+
+
+CAPABILITIES: tuple[type, ...] = (
+    Sampling, TemperatureSampling, ExactLikelihood, LikelihoodBound, Reconstruction,
+    DataDependentInit, DataRequirements, SamplingVariables, OwnUpdate,
+)
+"""Every capability protocol, in the order the docs list them."""
+
+
+def capabilities(model: Any) -> tuple[str, ...]:
+    """The names of the capabilities ``model`` implements (e.g. ``("Sampling", ...)``)."""
+    return tuple(cap.__name__ for cap in CAPABILITIES if isinstance(model, cap))

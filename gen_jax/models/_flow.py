@@ -20,11 +20,11 @@ import jax.numpy as jnp
 from .. import bijectors as gb
 from ..config import DataConfig
 from ..data._types import DatasetInfo
-from ..metrics import bits_per_dim
-from ..nn import get_activation
+from ..data._units import bits_per_dim
+from ..nn import get_activation, params_in
 from ._base import Batch, Metrics, Variables
 from ._coders import check_inputs, one_hot
-from ._flow_config import FlowConfig, GlowConfig, MAFConfig, NSFConfig
+from ._flow_config import FLOW_CONFIGS, FlowConfig, GlowConfig, MAFConfig, NSFConfig
 from ._flow_nets import flow_net
 
 Dtype = Any
@@ -92,27 +92,34 @@ class Flow:
       config: the family's :class:`FlowConfig`.
       info: the data's :class:`~gen_jax.data.DatasetInfo`.
       net: the Flax module that owns the parameters and builds the bijector.
-      data_dependent_init: True when ``init`` should see real data (ActNorm layers).
+      num_classes: the classes it is conditioned on (0: unconditional).
+      multiscale: a multi-scale image flow (Glow, ``arch="conv"``), whose ActNorm layers are
+        initialized from real data.
     """
-
-    has_prior = True
-    supports_temperature = True
-    dequantizes = True  # discrete data reaches the model uniformly dequantized
 
     def __init__(self, family: str, config: FlowConfig, info: DatasetInfo, *,
                  dtype: Dtype = jnp.float32):
         validate(config, info, family)
-        self.family, self.config, self.info = family, config, info
+        self.family, self.config, self.info, self.dtype = family, config, info, dtype
         self.num_classes = info.num_classes if config.conditional else 0
         compute = None if dtype == jnp.float32 else dtype
         self.net = flow_net(config, tuple(info.shape), self.num_classes, compute)
         self.multiscale = isinstance(config, GlowConfig) or config.arch == "conv"
-        self.data_dependent_init = self.multiscale
         self._event_ndims = len(info.shape)
         self._logit = gb.Logit(config.logit_alpha, event_ndims=self._event_ndims) \
             if info.is_discrete else None
 
     # ----- data <-> model space ---------------------------------------------------------------
+
+    def init_examples(self) -> int:
+        """Training examples ``init`` should see: ``config.init_examples`` for a multi-scale
+        flow (ActNorm's data-dependent initialization), else 0."""
+        return self.config.init_examples if self.multiscale else 0
+
+    def dequantizes(self) -> bool:
+        """True: discrete data reaches the model uniformly dequantized (a density needs
+        continuous data)."""
+        return True
 
     def check_data(self, data: DataConfig) -> None:
         """Raises a one-line ``ValueError`` when the data settings do not suit a flow."""
@@ -150,7 +157,8 @@ class Flow:
         label = check_inputs(x, batch.get("label"), tuple(self.info.shape), self.num_classes)
         y, _ = self._to_model(x)
         context = self._context(label, x.shape[0])
-        return dict(self.net.init({"params": key}, y, context, method="bijector_init"))
+        return params_in(
+            dict(self.net.init({"params": key}, y, context, method="bijector_init")), self.dtype)
 
     def log_prob(self, variables: Variables, x: jax.Array,
                  label: jax.Array | None = None) -> jax.Array:
@@ -164,10 +172,13 @@ class Flow:
         return log_prob_y + log_det
 
     def _nll_metrics(self, log_p: jax.Array) -> Metrics:
-        """Per-example NLL in nats (of the discrete data, for discrete data) and bits/dim."""
+        """Per-example NLL in nats (of the discrete data, for discrete data), and bits/dim for
+        discrete data (a measure of discrete data: continuous data has none)."""
         dim = self.info.dim
         levels = self.info.num_levels
-        nll = -log_p + (dim * math.log(levels) if levels else 0.0)
+        if not levels:
+            return {"nll": -log_p}
+        nll = -log_p + dim * math.log(levels)
         return {"nll": nll, "bpd": bits_per_dim(nll, dim)}
 
     def loss(self, variables: Variables, batch: Batch, key: jax.Array, *,
@@ -179,9 +190,13 @@ class Flow:
         return -jnp.mean(log_p), (metrics, {})
 
     def evaluate(self, variables: Variables, batch: Batch, key: jax.Array) -> Metrics:
-        """Per-example ``nll`` (nats) and ``bpd`` (bits per dimension)."""
+        """Per-example ``nll`` (nats) and, for discrete data, ``bpd`` (bits per dimension)."""
         del key
         return self._nll_metrics(self.log_prob(variables, batch["x"], batch.get("label")))
+
+    def anomaly_score(self, variables: Variables, batch: Batch, key: jax.Array) -> jax.Array:
+        """Per-example negative log-likelihood ``[B]`` (nats, as ``nll`` of :meth:`evaluate`)."""
+        return self.evaluate(variables, batch, key)["nll"]
 
     def sample(self, variables: Variables, key: jax.Array, num: int,
                label: jax.Array | None = None, *, temperature: float = 1.0) -> jax.Array:
@@ -194,6 +209,11 @@ class Flow:
         y = self.net.apply(variables, z, context, method="sample")
         return self._from_model(y)
 
+    def sample_at_temperature(self, variables: Variables, key: jax.Array, num: int,
+                              temperature: float, label: jax.Array | None = None) -> jax.Array:
+        """:meth:`sample` at ``temperature``."""
+        return self.sample(variables, key, num, label, temperature=temperature)
+
     def distribution(self, variables: Variables,
                      label: jax.Array | None = None) -> distrax.Transformed:
         """The flow over the model space as a ``distrax.Transformed`` (unconditional, or for
@@ -202,3 +222,13 @@ class Flow:
         bijector = self.net.apply(variables, None, context, method="bijector")
         base = distrax.MultivariateNormalDiag(jnp.zeros(self.info.dim))
         return distrax.Transformed(base, bijector)
+
+
+def build(config: FlowConfig, info: DatasetInfo, *, dtype: Dtype = jnp.float32) -> Flow:
+    """The flow family of ``config``'s class (realnvp, nsf, maf, glow) for ``info``'s data
+    (validates the config; one-line ``ValueError``)."""
+    family = next((name for name, cls in FLOW_CONFIGS.items() if type(config) is cls), None)
+    if family is None:
+        raise ValueError(f"no flow takes a {type(config).__name__}; use one of "
+                         f"{', '.join(cls.__name__ for cls in FLOW_CONFIGS.values())}")
+    return Flow(family, config, info, dtype=dtype)

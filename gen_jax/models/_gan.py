@@ -3,7 +3,7 @@
 :class:`GAN` binds a :class:`GANConfig` to a data set as a
 :class:`~gen_jax.models.GenerativeModel` that brings its own optimizer
 (:meth:`GAN.make_optimizer`: one optax state per player, each with its own learning rate) and
-its own train step (:meth:`GAN.make_train_step`: ``n_critic`` discriminator updates, then
+its own update (:meth:`GAN.make_update`: ``n_critic`` discriminator updates, then
 ``g_steps`` generator updates; or both players' updates at once). Parameters are
 ``{"generator": ..., "discriminator": ...}``; non-trainable state (generator batch norm,
 discriminator spectral-norm vectors) is ``batch_stats`` under the same two keys.
@@ -19,11 +19,12 @@ import chex
 import jax
 import jax.numpy as jnp
 
+from .. import optim
 from ..data._errors import DataError
 from ..data._toy import toy_modes
 from ..data._types import DatasetInfo
-from ..nn import output_dtype
-from ._base import Batch, Metrics, Variables
+from ..nn import output_dtype, params_in
+from ._base import Batch, Metrics, UpdateFn, Variables
 from ._gan_losses import (
     LOSSES,
     LossName,
@@ -33,7 +34,7 @@ from ._gan_losses import (
     r1_penalty,
 )
 from ._gan_nets import Discriminator, Generator, pack
-from ._gan_step import TwoPlayerTransform, make_gan_train_step, two_player
+from ._gan_step import TwoPlayerTransform, make_gan_update, two_player
 
 Dtype = Any
 STANDING_BATCH = 256
@@ -214,9 +215,8 @@ class GAN:
       info: the data's :class:`~gen_jax.data.DatasetInfo`.
       generator: the :class:`~gen_jax.models._gan_nets.Generator` network.
       discriminator: the :class:`~gen_jax.models._gan_nets.Discriminator` network.
+      num_classes: the classes it is conditioned on (0: unconditional).
     """
-
-    has_prior = True
 
     def __init__(self, config: GANConfig, info: DatasetInfo, *, dtype: Dtype = jnp.float32):
         _validate(config, info)
@@ -243,7 +243,10 @@ class GAN:
     def _to_data(self, x: jax.Array) -> jax.Array:
         return (x + 1.0) / 2.0 if self.image else x
 
-    def _inputs(self, batch: Batch) -> tuple[jax.Array, jax.Array | None]:
+    def inputs(self, batch: Batch) -> tuple[jax.Array, jax.Array | None]:
+        """Model-space ``x`` ``[B, *shape]`` (images scaled to ``[-1, 1]``) and the labels
+        (``None`` for an unconditional GAN); checks shapes and that a conditional GAN has
+        labels."""
         x = batch["x"]
         chex.assert_shape(x, (None, *self.shape))
         chex.assert_type(x, float)
@@ -287,7 +290,8 @@ class GAN:
             return out, upd["batch_stats"]
         return self.discriminator.apply(d_vars, xp, label, update_stats=False), None
 
-    def _noise(self, key: jax.Array, num: int) -> jax.Array:
+    def noise(self, key: jax.Array, num: int) -> jax.Array:
+        """``num`` generator inputs ``[num, latent_dim]``, standard normal."""
         dtype = output_dtype(self.generator.dtype)
         return jax.random.normal(key, (num, self.config.latent_dim), dtype)
 
@@ -330,10 +334,10 @@ class GAN:
         self, variables: Variables, batch: Batch, key: jax.Array, *, train: bool = True
     ) -> tuple[jax.Array, tuple[Metrics, Variables]]:
         """The discriminator's regularized loss against fresh fakes (with ``g_loss`` among the
-        metrics), for inspection: training uses :meth:`make_train_step`, not this."""
-        x, label = self._inputs(batch)
+        metrics), for inspection: training uses :meth:`make_update`, not this."""
+        x, label = self.inputs(batch)
         key_z, key_pen = jax.random.split(key)
-        fake, _ = self.generate(_player(variables, "generator"), self._noise(key_z, x.shape[0]),
+        fake, _ = self.generate(_player(variables, "generator"), self.noise(key_z, x.shape[0]),
                                 label, train=train)
         d_vars = _player(variables, "discriminator")
         loss, (metrics, _) = self.discriminator_objective(d_vars, x, fake, label, key_pen)
@@ -344,7 +348,7 @@ class GAN:
 
     def init(self, key: jax.Array, batch: Batch) -> Variables:
         """Initial variables ``{"params": {generator, discriminator}, "batch_stats": {...}}``."""
-        x, label = self._inputs(batch)
+        x, label = self.inputs(batch)
         key_g, key_d = jax.random.split(key)
         pac = self.config.pac
         dtype = output_dtype(self.generator.dtype)
@@ -359,7 +363,7 @@ class GAN:
                  if "batch_stats" in v}
         if stats:
             out["batch_stats"] = stats
-        return out
+        return params_in(out, self.generator.dtype)
 
     def with_standing_stats(
         self, variables: Variables, key: jax.Array, num_batches: int,
@@ -383,7 +387,7 @@ class GAN:
             label = ((jnp.arange(batch_size, dtype=jnp.int32) + b * batch_size)
                      % self.num_classes if self.num_classes else None)
             _, new = self.generate({**g_vars, "batch_stats": zeros},
-                                   self._noise(k, batch_size), label, train=True)
+                                   self.noise(k, batch_size), label, train=True)
             return jax.tree.map(lambda s: s / (1.0 - self.config.bn_momentum), new)
 
         moments = jax.lax.map(batch_moments, (jax.random.split(key, num_batches),
@@ -431,7 +435,7 @@ class GAN:
             label = jnp.arange(num, dtype=jnp.int32) % self.num_classes
         if not self.num_classes:
             label = None
-        out, _ = self.generate(_player(variables, "generator"), self._noise(key, num), label,
+        out, _ = self.generate(_player(variables, "generator"), self.noise(key, num), label,
                                train=False)
         return self._to_data(out)
 
@@ -442,9 +446,9 @@ class GAN:
         evaluation) and, on the mode-collapse toy sets (ring8, ring8_r1, grid25),
         ``high_quality``: whether the sample is within 3 standard deviations of its nearest
         mode."""
-        x, label = self._inputs(batch)
+        x, label = self.inputs(batch)
         pac = self.config.pac
-        fake, _ = self.generate(_player(variables, "generator"), self._noise(key, x.shape[0]),
+        fake, _ = self.generate(_player(variables, "generator"), self.noise(key, x.shape[0]),
                                 label, train=False)
         d_vars = _player(variables, "discriminator")
         d_real, _ = self.discriminate(d_vars, x, label)
@@ -456,6 +460,17 @@ class GAN:
             out["high_quality"] = (dist < 3.0 * std).astype(jnp.float32)
         return out
 
+    def anomaly_score(self, variables: Variables, batch: Batch, key: jax.Array) -> jax.Array:
+        """Per-example ``-D(x)`` ``[B]``: the discriminator's logit, negated (it scores
+        real-looking data high), for a pack of ``pac`` copies of the example. A score of the
+        discriminator as trained: it tells data from this generator's samples, so it is only as
+        good an outlier detector as that contrast (``key`` is unused)."""
+        del key
+        x, label = self.inputs(batch)
+        copies = jnp.repeat(x, self.config.pac, axis=0)  # packs of one example each
+        logits, _ = self.discriminate(_player(variables, "discriminator"), copies, label)
+        return -logits
+
     # ------------------------------------------------------------------ engine hooks
 
     def make_optimizer(self, optim_config: Any, total_steps: int) -> TwoPlayerTransform:
@@ -463,13 +478,11 @@ class GAN:
         ``d_learning_rate``/``d_b1``/``d_b2`` when set. Each player's schedule is counted in
         its own updates (``g_steps`` and ``n_critic`` per step), so warm-up and decay end at
         the same step for both."""
-        from ..train._optim import make_optimizer  # noqa: PLC0415 -- train imports models
-
         cfg = self.config
-        def per_update(optim, updates_per_step):  # the schedule counted in updates
+        def per_update(settings, updates_per_step):  # the schedule counted in updates
             return dataclasses.replace(
-                optim, warmup_steps=optim.warmup_steps * updates_per_step,
-                decay_steps=optim.decay_steps and optim.decay_steps * updates_per_step)
+                settings, warmup_steps=settings.warmup_steps * updates_per_step,
+                decay_steps=settings.decay_steps and settings.decay_steps * updates_per_step)
 
         d_optim = dataclasses.replace(
             optim_config,
@@ -478,11 +491,13 @@ class GAN:
             b2=optim_config.b2 if cfg.d_b2 is None else cfg.d_b2,
         )
         return two_player(
-            make_optimizer(per_update(optim_config, cfg.g_steps), total_steps * cfg.g_steps),
-            make_optimizer(per_update(d_optim, cfg.n_critic), total_steps * cfg.n_critic))
+            optim.make_optimizer(per_update(optim_config, cfg.g_steps),
+                                 total_steps * cfg.g_steps),
+            optim.make_optimizer(per_update(d_optim, cfg.n_critic), total_steps * cfg.n_critic))
 
-    def make_train_step(self, preprocess: Callable, *, axis_name: str | None = None):
-        """The GAN's train step ``(state, batch) -> (state, metrics)``, pure, for jit/pmap.
+    def make_update(self, preprocess: Callable, *, axis_name: str | None = None) -> UpdateFn:
+        """The GAN's update ``(state, batch) -> (proposal, metrics)``, pure, for jit/pmap; the
+        engine's step (:func:`gen_jax.train.make_train_step`) commits the proposal.
 
         One step (``update="alternating"``): the batch is split into ``n_critic`` parts (rows
         ``i::n_critic``); for each, one discriminator update against as many fresh fakes
@@ -493,21 +508,21 @@ class GAN:
         gradients at the step's parameters from that one forward pass (the discriminator's loss
         with the fakes held fixed, the generator's with the discriminator held fixed), applied
         together.
-        A step whose loss or gradients (of any update) are non-finite is skipped as a whole:
-        parameters, optimizer states, EMA and ``batch_stats`` kept, the skip counted, as in
-        :func:`gen_jax.train.guarded_update`. With EMA on (``optim.ema_decay``), ``ema_params``
+        A step whose loss or gradients (of any update) are non-finite is skipped as a whole (the
+        proposal is not finite): parameters, optimizer states, EMA and ``batch_stats`` kept, the
+        skip counted, as for every family. With EMA on (``optim.ema_decay``), ``ema_params``
         averages the generator and mirrors the current discriminator, so sampling from the EMA
         variables uses the averaged generator. Its batch-norm running statistics are the live
-        generator's (as StyleGAN2-ADA copies G's buffers into G_ema); with a slow EMA and batch
-        norm in G the two can differ, and ``standing_stats`` has sampling recompute them for
-        the averaged weights (BigGAN's "standing statistics", :meth:`sampling_variables`).
+        generator's (as StyleGAN2-ADA copies G's buffers into G_ema); with a slow EMA and batch norm
+        in G the two can differ, and ``standing_stats`` has sampling recompute them for the averaged
+        weights (BigGAN's "standing statistics", :meth:`sampling_variables`).
 
         Args:
           preprocess: stored batch + key -> model batch (``{"x", "label"?}``).
           axis_name: the pmap axis to average gradients, metrics and statistics over (None
             under ``jax.jit``, where the batch mean is already global).
         """
-        return make_gan_train_step(self, preprocess, axis_name=axis_name)
+        return make_gan_update(self, preprocess, axis_name=axis_name)
 
 
 def build(config: GANConfig, info: DatasetInfo, *, dtype: Dtype = jnp.float32) -> GAN:

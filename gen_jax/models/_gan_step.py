@@ -1,4 +1,8 @@
-"""The GAN train step and the two-player optimizer: both players in one state, one jit."""
+"""The GAN update and the two-player optimizer: both players in one state, one jit.
+
+The update proposes both players' new parameters; the engine's one update path
+(:func:`gen_jax.train.commit_update`) commits them with the non-finite guard, EMA and counters.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from ._base import Proposal, all_finite
 from ._gan_losses import generator_loss
 
 PLAYERS = ("generator", "discriminator")
@@ -46,13 +51,8 @@ def two_player(
     return TwoPlayerTransform(init, update, generator, discriminator)
 
 
-def _all_finite(tree: Any) -> jax.Array:
-    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]
-    return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
-
-
-def make_gan_train_step(model: Any, preprocess: Callable, *, axis_name: str | None = None):
-    """The train step of a :class:`~gen_jax.models.GAN` (see :meth:`GAN.make_train_step`).
+def make_gan_update(model: Any, preprocess: Callable, *, axis_name: str | None = None):
+    """The update of a :class:`~gen_jax.models.GAN` (see :meth:`GAN.make_update`).
 
     Batch norm: every generator pass normalizes with its own batch's statistics, but only the
     passes of generator updates advance the generator's running statistics (once per update);
@@ -69,8 +69,9 @@ def make_gan_train_step(model: Any, preprocess: Callable, *, axis_name: str | No
         batch, as under ``jax.jit``, where the batch mean is already global; None there).
 
     Returns:
-      ``step(state, batch) -> (state, metrics)``, pure; ``state.tx`` must be a
-      :class:`TwoPlayerTransform`.
+      ``update(state, batch) -> (proposal, metrics)``, pure; ``state.tx`` must be a
+      :class:`TwoPlayerTransform`. The proposal's ``finite`` is False when any update's loss or
+      gradients were non-finite; its EMA covers the generator only.
     """
     cfg = model.config
     n_critic, pac, g_steps = cfg.n_critic, cfg.pac, cfg.g_steps
@@ -86,7 +87,7 @@ def make_gan_train_step(model: Any, preprocess: Callable, *, axis_name: str | No
             index = jax.lax.axis_index(axis_name)
             key_data, key_d, key_g = (jax.random.fold_in(k, index)
                                       for k in (key_data, key_d, key_g))
-        x, label = model._inputs(preprocess(batch, key_data))
+        x, label = model.inputs(preprocess(batch, key_data))
         size = x.shape[0]
         if size % n_critic or (size // n_critic) % pac:
             raise ValueError(
@@ -110,14 +111,14 @@ def make_gan_train_step(model: Any, preprocess: Callable, *, axis_name: str | No
 
         def d_apply(grads, loss, metrics, d_params, d_opt):
             """One discriminator optimizer update; also whether its loss and grads are finite."""
-            finite = jnp.isfinite(loss) & _all_finite(grads)
+            finite = jnp.isfinite(loss) & all_finite(grads)
             updates, d_opt = d_tx.update(grads, d_opt, d_params)
             metrics = {**metrics, "d_grad_norm": optax.tree.norm(grads)}
             return optax.apply_updates(d_params, updates), d_opt, finite, metrics
 
         def g_apply(grads, loss, g_params, g_opt):
             """One generator optimizer update; whether it was finite; the gradient's norm."""
-            finite = jnp.isfinite(loss) & _all_finite(grads)
+            finite = jnp.isfinite(loss) & all_finite(grads)
             updates, g_opt = g_tx.update(grads, g_opt, g_params)
             return (optax.apply_updates(g_params, updates), g_opt, finite,
                     optax.tree.norm(grads))
@@ -127,7 +128,7 @@ def make_gan_train_step(model: Any, preprocess: Callable, *, axis_name: str | No
                 d_params, d_opt, d_st, ok = carry
                 x_i, label_i, key_i = inputs
                 key_z, key_pen = jax.random.split(key_i)
-                fake, _ = model.generate(g_vars(g_params, g_stats), model._noise(key_z, part),
+                fake, _ = model.generate(g_vars(g_params, g_stats), model.noise(key_z, part),
                                         label_i, train=True, axis_name=axis_name)
                 fake = jax.lax.stop_gradient(fake)
 
@@ -161,7 +162,7 @@ def make_gan_train_step(model: Any, preprocess: Callable, *, axis_name: str | No
                 gp, g_opt, g_st, ok = carry
 
                 def g_loss_fn(gp):
-                    fake, new_g_st = model.generate(g_vars(gp, g_st), model._noise(key, part),
+                    fake, new_g_st = model.generate(g_vars(gp, g_st), model.noise(key, part),
                                                    g_label, train=True, axis_name=axis_name)
                     d_fake, _ = model.discriminate(d_vars(d_params, d_st), fake, g_label)
                     return generator_loss(cfg.loss, d_fake), new_g_st
@@ -185,7 +186,7 @@ def make_gan_train_step(model: Any, preprocess: Callable, *, axis_name: str | No
         def simultaneous():
             d_params, d_st = state.params["discriminator"], stats.get("discriminator")
             key_z, key_pen = jax.random.split(key_d)
-            z = model._noise(key_z, size)
+            z = model.noise(key_z, size)
 
             def joint_loss(params):
                 # d_loss sees the fakes as data, g_loss sees the discriminator as fixed: the
@@ -224,28 +225,10 @@ def make_gan_train_step(model: Any, preprocess: Callable, *, axis_name: str | No
             new_stats["generator"] = new_g_stats
         if d_st is not None:
             new_stats["discriminator"] = d_st
-        ema = state.ema_params
-        if ema is not None:
-            ema = {"generator": state.averaged(ema["generator"], new_g_params),
-                   "discriminator": d_params}
-
-        def keep(new, old):
-            return jax.tree.map(lambda n, o: jnp.where(finite, n, o), new, old)
-
-        run = jnp.where(finite, 0, state.consecutive_skipped + 1)
-        new_state = state.replace(
-            step=state.step + 1,
-            params=keep(params, state.params),
-            opt_state=keep(opt_state, state.opt_state),
-            ema_params=None if ema is None else keep(ema, state.ema_params),
-            batch_stats=keep(new_stats, state.batch_stats),
-            skipped=state.skipped + (~finite).astype(jnp.int32),
-            consecutive_skipped=run,
-            longest_skip_run=jnp.maximum(state.longest_skip_run, run),
-        )
         metrics = {**d_metrics, "loss": d_metrics["d_loss"], "g_loss": g_loss,
                    "grad_norm": g_norm}
-        metrics = jax.tree.map(lambda m: jnp.where(finite, m, 0.0), metrics)
-        return new_state, {**metrics, "nonfinite": (~finite).astype(jnp.float32)}
+        proposal = Proposal(params, opt_state, new_stats if state.batch_stats is not None else None,
+                            finite, ema_players=("generator",))
+        return proposal, metrics
 
     return step

@@ -1,39 +1,97 @@
-"""The model registry: family name -> (config class, builder)."""
+"""The family registry: one record per model family, the one way to build a model by name.
+
+A family is registered with one :class:`Family` record (in :data:`FAMILIES` below, or from a
+package of your own with :func:`register`). Its builder is named as ``"module:function"`` and
+imported on first use, so a family's heavy dependencies (distrax and TFP for the flows) load
+only when that family is built.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 from collections.abc import Callable
 from typing import Any
 
 import jax.numpy as jnp
 
 from ..data._types import DatasetInfo
-from . import _autoencoder, _gan, _vae
+from ._autoencoder import AutoencoderConfig
 from ._base import GenerativeModel
-from ._flow_config import FLOW_CONFIGS
+from ._flow_config import GlowConfig, MAFConfig, NSFConfig, RealNVPConfig
+from ._gan import GANConfig
+from ._vae import VAEConfig
 
 Builder = Callable[..., GenerativeModel]
 """``build(config, info, *, dtype=jnp.float32) -> GenerativeModel``."""
 
 
-def _flow_builder(family: str) -> Builder:
-    def build(config: Any, info: DatasetInfo, *, dtype: Any = jnp.float32) -> GenerativeModel:
-        # The flows need distrax and TFP (0.7 s to import): loaded when a flow is built.
-        from . import _flow  # noqa: PLC0415
+@dataclasses.dataclass(frozen=True)
+class Family:
+    """One model family as the engine, the command line and the tests see it.
 
-        return _flow.Flow(family, config, info, dtype=dtype)
+    Attributes:
+      name: the name on the command line (``gen-jax train NAME``) and in run records.
+      config: the family's frozen config dataclass (``--model.*`` settings).
+      builder: ``"module:function"``, the function ``(config, info, *, dtype) -> model``;
+        imported on first use.
+      summary: one line for ``gen-jax train --help`` and the docs.
+      tiny: a small config of this family (a few units per layer) for the conformance test
+        and the docs' examples; it must suit scikit-learn's 8x8 digits.
+    """
 
-    build.__doc__ = f"The {family} flow for ``info``'s data."
-    return build
+    name: str
+    config: type
+    builder: str
+    summary: str
+    tiny: Callable[[], Any]
+
+    def build(self, config: Any, info: DatasetInfo, *, dtype: Any = jnp.float32
+              ) -> GenerativeModel:
+        """The model for ``info``'s data (the builder's one-line ``ValueError`` on a config
+        that does not fit the data)."""
+        module, _, function = self.builder.partition(":")
+        return getattr(importlib.import_module(module), function)(config, info, dtype=dtype)
 
 
-MODELS: dict[str, tuple[type, Builder]] = {
-    "ae": (_autoencoder.AutoencoderConfig, _autoencoder.build),
-    "vae": (_vae.VAEConfig, _vae.build),
-    "gan": (_gan.GANConfig, _gan.build),
-    **{name: (cls, _flow_builder(name)) for name, cls in FLOW_CONFIGS.items()},
-}
-"""Family name -> (config class, builder). Other families add themselves here."""
+FAMILIES: dict[str, Family] = {}
+"""Family name -> record, in registration order."""
+
+
+def register(family: Family) -> Family:
+    """Adds ``family`` to :data:`FAMILIES` (and so to ``gen-jax train``, ``sample``, ``eval``).
+
+    Raises:
+      ValueError: the name, or the config class, is taken by another family.
+    """
+    if family.name in FAMILIES:
+        raise ValueError(f"a model family named {family.name!r} is already registered")
+    for other in FAMILIES.values():
+        if other.config is family.config:
+            raise ValueError(f"{family.config.__name__} is already the config of family "
+                             f"{other.name!r}; give {family.name!r} a config class of its own")
+    FAMILIES[family.name] = family
+    return family
+
+
+_M = "gen_jax.models."
+register(Family("ae", AutoencoderConfig, _M + "_autoencoder:build",
+                "deterministic autoencoder (reconstructions, no sampling)",
+                lambda: AutoencoderConfig(hidden=(8,), latent_dim=2)))
+register(Family("vae", VAEConfig, _M + "_vae:build",
+                "variational autoencoder (ELBO, beta-VAE, IWAE)",
+                lambda: VAEConfig(hidden=(8,), latent_dim=2)))
+register(Family("gan", GANConfig, _M + "_gan:build",
+                "generative adversarial network with the known stabilizers",
+                lambda: GANConfig(latent_dim=2, g_hidden=(8,), d_hidden=(8,))))
+register(Family("realnvp", RealNVPConfig, _M + "_flow:build", "RealNVP affine-coupling flow",
+                lambda: RealNVPConfig(num_layers=2, hidden=(8,))))
+register(Family("nsf", NSFConfig, _M + "_flow:build", "neural spline flow (rational quadratic)",
+                lambda: NSFConfig(num_layers=2, hidden=(8,))))
+register(Family("maf", MAFConfig, _M + "_flow:build", "masked autoregressive flow",
+                lambda: MAFConfig(num_layers=2, hidden=(64,))))
+register(Family("glow", GlowConfig, _M + "_flow:build", "Glow multi-scale image flow",
+                lambda: GlowConfig(num_layers=1, hidden=(8,), num_levels=2, init_examples=8)))
 
 
 def build(
@@ -45,13 +103,13 @@ def build(
       ValueError: unknown family, a config of another family, or a config that does not fit
         the data.
     """
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(sorted(MODELS))}")
-    config_cls, builder = MODELS[name]
-    if type(config) is not config_cls:
-        raise ValueError(f"model {name!r} takes a {config_cls.__name__}, got "
+    if name not in FAMILIES:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(sorted(FAMILIES))}")
+    family = FAMILIES[name]
+    if type(config) is not family.config:
+        raise ValueError(f"model {name!r} takes a {family.config.__name__}, got "
                          f"{type(config).__name__}")
-    return builder(config, info, dtype=dtype)
+    return family.build(config, info, dtype=dtype)
 
 
 def name_of(config: Any) -> str:
@@ -60,8 +118,8 @@ def name_of(config: Any) -> str:
     Raises:
       ValueError: no registered family uses this config class.
     """
-    for name, (config_cls, _) in MODELS.items():
-        if type(config) is config_cls:
+    for name, family in FAMILIES.items():
+        if type(config) is family.config:
             return name
     raise ValueError(f"no registered model takes a {type(config).__name__}; registered: "
-                     f"{', '.join(sorted(MODELS))}")
+                     f"{', '.join(sorted(FAMILIES))}")

@@ -14,8 +14,9 @@ import chex
 import jax
 import jax.numpy as jnp
 
+from ..config import DataConfig
 from ..data._types import DatasetInfo
-from ..nn import output_dtype
+from ..nn import output_dtype, params_in
 from ._base import Batch, Metrics, Variables
 from ._coders import (
     CoderConfig,
@@ -181,9 +182,8 @@ class VAE:
       config: the :class:`VAEConfig`.
       info: the data's :class:`~gen_jax.data.DatasetInfo`.
       net: the :class:`VAENet`.
+      num_classes: the classes it is conditioned on (0: unconditional).
     """
-
-    has_prior = True
 
     def __init__(self, config: VAEConfig, info: DatasetInfo, *, dtype: Dtype = jnp.float32):
         validate(config, info, "vae")
@@ -198,7 +198,8 @@ class VAE:
                              "objective='iwae'")
         self.config = config
         self.info = info
-        self.net = VAENet(config, tuple(info.shape), info.num_classes if config.conditional else 0,
+        self.num_classes = info.num_classes if config.conditional else 0
+        self.net = VAENet(config, tuple(info.shape), self.num_classes,
                           likelihood_of(config, info), dtype)
 
     def _inputs(self, x: jax.Array, label: jax.Array | None) -> jax.Array | None:
@@ -207,7 +208,8 @@ class VAE:
     def init(self, key: jax.Array, batch: Batch) -> Variables:
         """Initial variables for a batch of this shape."""
         label = self._inputs(batch["x"], batch.get("label"))
-        return dict(self.net.init({"params": key}, batch["x"], label))
+        return params_in(dict(self.net.init({"params": key}, batch["x"], label)),
+                         self.net.dtype)
 
     def loss(
         self, variables: Variables, batch: Batch, key: jax.Array, *, train: bool = True
@@ -290,6 +292,26 @@ class VAE:
         """``[num_samples, B]`` log importance weights (see :func:`log_importance_weights`)."""
         label = self._inputs(x, label)
         return log_importance_weights(self.net, variables, x, label, key, num_samples)
+
+    def bound_in_bits(self, data: DataConfig) -> bool:
+        """Whether the ELBO is a bound on a probability of the discrete data as ``data``
+        presents it, so that it converts to bits per dimension.
+
+        True for a Bernoulli likelihood of binary (or binarized) data and a discretized
+        logistic of discrete data; False for a Gaussian density, or a Bernoulli "likelihood" of
+        grey levels or of dequantized values (not normalized over them).
+        """
+        name, info = self.config.likelihood, self.info
+        if name == "logistic":
+            return info.is_discrete
+        if name == "bernoulli":
+            return not data.dequantize and (bool(data.binarize) or info.num_levels == 2)
+        return False
+
+    def anomaly_score(self, variables: Variables, batch: Batch, key: jax.Array) -> jax.Array:
+        """Per-example negative ELBO ``[B]`` (nats; one posterior sample)."""
+        x = batch["x"]
+        return -elbo(self.net, variables, x, self._inputs(x, batch.get("label")), key).elbo
 
 
 def build(config: VAEConfig, info: DatasetInfo, *, dtype: Dtype = jnp.float32) -> VAE:

@@ -15,6 +15,7 @@ from ._norm import GroupedBatchNorm as GroupedBatchNorm
 from ._patch_conv import PatchConv as PatchConv
 from ._patch_conv import conv2d as conv2d
 from ._precision import output_dtype as output_dtype
+from ._precision import params_in as params_in
 from ._spectral import SpectralConv as SpectralConv
 from ._spectral import SpectralDense as SpectralDense
 from ._spectral import SpectralEmbed as SpectralEmbed

@@ -1,5 +1,7 @@
 """The training engine: one train state, pure jitted steps, data parallelism, checkpoints, logs."""
 
+from ..optim import make_optimizer as make_optimizer
+from ..optim import make_schedule as make_schedule
 from ._checkpoint import Checkpointer as Checkpointer
 from ._checkpoint import CheckpointLayoutError as CheckpointLayoutError
 from ._distributed import initialize_from_env as initialize_from_env
@@ -20,8 +22,6 @@ from ._loop import load_split as load_split
 from ._loop import make_preprocess as make_preprocess
 from ._loop import preprocess_examples as preprocess_examples
 from ._loop import train as train
-from ._optim import make_optimizer as make_optimizer
-from ._optim import make_schedule as make_schedule
 from ._parallel import JitStrategy as JitStrategy
 from ._parallel import PmapStrategy as PmapStrategy
 from ._parallel import make_strategy as make_strategy
@@ -30,7 +30,7 @@ from ._preempt import StopOnSigterm as StopOnSigterm
 from ._preempt import exit_code_of as exit_code_of
 from ._state import TrainState as TrainState
 from ._step import all_finite as all_finite
+from ._step import commit_update as commit_update
 from ._step import guarded_update as guarded_update
 from ._step import make_eval_step as make_eval_step
 from ._step import make_train_step as make_train_step
-from ._step import train_step_of as train_step_of

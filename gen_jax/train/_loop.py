@@ -22,15 +22,15 @@ from .. import data as gdata
 from .. import models as gmodels
 from .._files import write_atomic
 from ..config import ExperimentConfig, load_json, read_model_name, save_json
+from ..optim import make_optimizer
 from ._checkpoint import Checkpointer, CheckpointLayoutError
 from ._distributed import initialize_from_env
 from ._logging import MetricWriter, Progress, save_samples
-from ._optim import make_optimizer
 from ._parallel import JitStrategy, PmapStrategy, make_strategy
 from ._preempt import Preempted, StopOnSigterm
 from ._resume import config_changes, describe_changes, schedule_change
 from ._state import TrainState
-from ._step import make_eval_step, train_step_of
+from ._step import make_eval_step, make_train_step
 
 FAULT_ENV = "GEN_JAX_FAULT_KILL_AT_STEP"
 """Testing hook: the run SIGKILLs itself right after this step (to prove crash-safe resume).
@@ -74,13 +74,13 @@ def load_run(workdir: str | Path) -> Run:
         raise ValueError(f"{workdir} has no config.json; pass the --workdir of a training run")
     try:
         name = read_model_name(path)
-        cfg = load_json(path, gmodels.MODELS[name][0]) if name in gmodels.MODELS else None
+        cfg = load_json(path, gmodels.FAMILIES[name].config) if name in gmodels.FAMILIES else None
     except (ValueError, KeyError, TypeError) as e:  # JSONDecodeError is a ValueError
         raise ValueError(f"{path} is not a gen-jax run record ({type(e).__name__}: {e}); "
                          "pass the --workdir of a training run") from None
     if cfg is None:
         raise ValueError(f"{path} names model {name!r}, which this gen_jax does not have; "
-                         f"known: {', '.join(sorted(gmodels.MODELS))}")
+                         f"known: {', '.join(sorted(gmodels.FAMILIES))}")
     cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, workdir=str(workdir)))
     if not _has_checkpoint(cfg):  # (before building, which would create checkpoints/)
         raise ValueError(f"{workdir} has no checkpoint yet; train first")
@@ -90,12 +90,14 @@ def load_run(workdir: str | Path) -> Run:
 def make_preprocess(info: gdata.DatasetInfo, cfg, model: Any = None) -> Any:
     """Stored batch + key -> model batch, as configured (binarize / dequantize).
 
-    ``cfg.dequantize=None`` lets the family decide: ``model.dequantizes`` (flows) turns it on
-    for discrete data.
+    ``cfg.dequantize=None`` lets the family decide: one whose
+    :class:`~gen_jax.models.DataRequirements` say it ``dequantizes()`` (flows) turns it on for
+    discrete data.
     """
     dequantize = cfg.dequantize
     if dequantize is None:
-        dequantize = bool(getattr(model, "dequantizes", False) and info.is_discrete)
+        dequantize = (isinstance(model, gmodels.DataRequirements) and model.dequantizes()
+                      and info.is_discrete)
 
     def preprocess(batch: dict[str, jax.Array], key: jax.Array) -> dict[str, jax.Array]:
         out = {"x": gdata.preprocess(batch["x"], key, info, binarize=cfg.binarize,
@@ -128,18 +130,18 @@ def build_run(cfg: ExperimentConfig, model_name: str, *, restore: bool = True,
     info = gdata.info(cfg.data.name)
     dtype = jnp.bfloat16 if cfg.train.compute_dtype == "bfloat16" else jnp.float32
     model = gmodels.build(model_name, cfg.model, info, dtype=dtype)
-    check_data = getattr(model, "check_data", None)
-    if check_data is not None:
-        check_data(cfg.data)
+    if isinstance(model, gmodels.DataRequirements):
+        model.check_data(cfg.data)
     preprocess = make_preprocess(info, cfg.data, model)
 
     key_init, key_pre, key_run = jax.random.split(jax.random.PRNGKey(cfg.train.seed), 3)
     example = _example_batch(info)
-    if getattr(model, "data_dependent_init", False) and not _has_checkpoint(cfg):
-        example = _init_batch(cfg, cfg.model.init_examples, train_data)
+    init_examples = model.init_examples() if isinstance(model, gmodels.DataDependentInit) else 0
+    if init_examples and not _has_checkpoint(cfg):
+        example = _init_batch(cfg, init_examples, train_data)
     variables = jax.jit(lambda k1, k2: model.init(k1, preprocess(example, k2)))(key_init, key_pre)
     # Families with several players (GANs) bring their own optimizer and step.
-    make_tx = getattr(model, "make_optimizer", None) or make_optimizer
+    make_tx = model.make_optimizer if isinstance(model, gmodels.OwnUpdate) else make_optimizer
     tx = make_tx(cfg.optim, cfg.train.steps)
     state = TrainState.create(
         params=variables["params"], batch_stats=variables.get("batch_stats"), tx=tx,
@@ -255,7 +257,7 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
     if data_state is not None:
         loader.restore(data_state)
     step_fn = strategy.compile(
-        train_step_of(run.model, run.preprocess, axis_name=strategy.axis_name), run.state
+        make_train_step(run.model, run.preprocess, axis_name=strategy.axis_name), run.state
     )
     evaluator = Evaluator(run, cfg)
     state = run.state
@@ -454,18 +456,19 @@ class Evaluator:
     def __init__(self, run: Run, cfg: ExperimentConfig, *, temperature: float = 1.0,
                  label: int | None = None):
         """Args: ``temperature`` scales the prior's standard deviation when sampling (for
-        families with ``supports_temperature``; 1 is the model itself); ``label``: a
-        class-conditional model samples only this class (default: the classes in turn)."""
+        families with :class:`~gen_jax.models.TemperatureSampling`; 1 is the model itself);
+        ``label``: a class-conditional model samples only this class (default: the classes in
+        turn)."""
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
-        if temperature != 1.0 and not getattr(run.model, "supports_temperature", False):
+        if temperature != 1.0 and not isinstance(run.model, gmodels.TemperatureSampling):
             raise ValueError(f"model {run.model_name!r} has no temperature; sample at "
                              "temperature 1")
-        conditional = getattr(cfg.model, "conditional", False)
+        conditional = run.model.num_classes > 0
         if label is not None and not conditional:
             raise ValueError(f"this {run.model_name} run is not class-conditional, so it has no "
                              "label to sample; leave out the label")
-        if label is not None and not getattr(run.model, "has_prior", True):
+        if label is not None and not isinstance(run.model, gmodels.Sampling):
             raise ValueError(f"this {run.model_name} run shows reconstructions of test examples, "
                              "not samples, so it has no label to sample; leave out the label")
         if label is not None and not 0 <= label < run.info.num_classes:
@@ -496,7 +499,8 @@ class Evaluator:
         if conditional:
             label = (jnp.arange(num, dtype=jnp.int32) % run.info.num_classes if label is None
                      else jnp.full((num,), label, jnp.int32))
-        prepare = getattr(model, "sampling_variables", None)
+        prepare = (model.sampling_variables if isinstance(model, gmodels.SamplingVariables)
+                   else None)
         self._prepare = None if prepare is None else jax.jit(prepare)
         # Evaluation with the sampling statistics too, computed once per evaluate() call: the
         # state's batch statistics replaced by those of the (EMA) variables, prepared.
@@ -507,10 +511,14 @@ class Evaluator:
                     batch_stats=prepare(state.variables(ema=True)).get("batch_stats", {}))
             self._eval_state = (jax.pmap(eval_state, axis_name=strategy.axis_name)
                                 if isinstance(strategy, PmapStrategy) else jax.jit(eval_state))
-        kwargs = {"temperature": temperature} if temperature != 1.0 else {}
-        self._sample = jax.jit(
-            lambda variables, key: model.sample(variables, key, num, label=label, **kwargs)
-        )
+        if temperature != 1.0:
+            self._sample = jax.jit(lambda variables, key: model.sample_at_temperature(
+                variables, key, num, temperature, label=label))
+        elif isinstance(model, gmodels.Sampling):
+            self._sample = jax.jit(
+                lambda variables, key: model.sample(variables, key, num, label=label))
+        else:  # no prior: reconstructions instead (see samples())
+            self._sample = None
 
     def evaluate(self, state: TrainState, num_examples: int | None = None,
                  key: jax.Array | None = None) -> dict[str, float]:
@@ -556,7 +564,8 @@ class Evaluator:
 
     def samples(self, state: TrainState, key: jax.Array | None = None) -> np.ndarray:
         """``num_samples`` samples from the (EMA) parameters (through the model's
-        ``sampling_variables`` when it has one), on the host.
+        ``sampling_variables`` when it has :class:`~gen_jax.models.SamplingVariables`), on the
+        host.
 
         For a family without a prior: test examples and their reconstructions, interleaved.
         """
@@ -567,7 +576,7 @@ class Evaluator:
         if self._prepare is not None:  # e.g. a GAN's standing statistics, once per call
             variables = self._prepare(variables)
         key = jax.random.PRNGKey(self.cfg.train.seed + 2) if key is None else key
-        if not getattr(self.run.model, "has_prior", True):
+        if self._sample is None:
             return self._reconstructions(variables, key)
         return _to_host(self._sample(variables, key))
 

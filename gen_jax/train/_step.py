@@ -1,8 +1,11 @@
-"""Pure train and eval steps for single-objective families (autoencoders, VAEs, flows).
+"""Pure train and eval steps, and the one update path every family's step goes through.
 
 A step is a pure function ``(state, batch) -> (state, metrics)``; the engine jits it once with
-shardings and donation (see :mod:`gen_jax.train._parallel`). Families with several players (GANs)
-write their own step with the same signature and reuse :func:`guarded_update`.
+shardings and donation (see :mod:`gen_jax.train._parallel`). Single-objective families
+(autoencoders, VAEs, flows) give a loss and the engine differentiates it; families with several
+players (:class:`~gen_jax.models.OwnUpdate`: GANs) propose every player's update themselves.
+Either way :func:`commit_update` applies it: the non-finite guard, EMA and the counters live
+there and nowhere else.
 """
 
 from __future__ import annotations
@@ -15,47 +18,63 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from ..models._base import Batch, GenerativeModel, Metrics
+from ..models import GenerativeModel, Metrics, OwnUpdate, Preprocess
+from ..models import all_finite as all_finite
 from ._state import TrainState
-
-Preprocess = Callable[[dict[str, jax.Array], jax.Array], Batch]
-"""Maps a stored batch (e.g. uint8 images) and a key to a model-space batch, on device."""
 
 StepFn = Callable[[TrainState, dict[str, jax.Array]], tuple[TrainState, Metrics]]
 
 
-def all_finite(tree: Any) -> jax.Array:
-    """True when every leaf of ``tree`` is finite (a boolean scalar)."""
-    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]
-    return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
+def commit_update(
+    state: TrainState, finite: jax.Array, propose: Callable[[], tuple[Any, Any, Any]], *,
+    ema_players: tuple[str, ...] | None = None, lazy: bool = True,
+) -> TrainState:
+    """The one update path: commits ``propose()`` when ``finite``, else skips the step.
 
+    Args:
+      state: the state before the step.
+      finite: boolean scalar: the loss and gradients behind the proposal were all finite.
+      propose: ``() -> (params, opt_state, batch_stats)``, the new values (``batch_stats``
+        None: unchanged). Called inside the taken branch, so a skipped step computes nothing.
+      ema_players: with EMA on, the top-level keys of ``params`` that are averaged (the others'
+        EMA mirrors the new parameters); None: the whole tree.
+      lazy: True: ``propose`` runs in the taken branch of a ``lax.cond``, so a skipped step
+        computes nothing and a taken one selects nothing. False, for a proposal computed before
+        ``finite`` is known (several players, whose later updates need the earlier ones): the
+        old and new values are selected leaf by leaf, which keeps XLA from moving the
+        proposal's computation into a branch (that changed its float32 rounding).
 
-def guarded_update(
-    state: TrainState, grads: Any, loss: jax.Array, batch_stats: Any
-) -> tuple[TrainState, Metrics]:
-    """Applies ``grads`` unless the loss or a gradient is non-finite, then the step is skipped.
-
-    A skipped step keeps params, optimizer state, EMA and batch statistics unchanged, advances the
-    step counter (so the next step sees fresh data and keys) and counts the skip.
+    Returns:
+      The next state. A skipped step keeps params, optimizer state, EMA and batch statistics
+      unchanged, advances the step counter (so the next step sees fresh data and keys) and
+      counts the skip (``skipped``, ``consecutive_skipped``, ``longest_skip_run``).
     """
-    finite = jnp.isfinite(loss) & all_finite(grads)
 
-    def apply(_):
-        updates, opt_state = state.tx.update(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
+    def take(_):
+        params, opt_state, batch_stats = propose()
+        if batch_stats is None:
+            batch_stats = state.batch_stats
         ema = state.ema_params
         if ema is not None:
-            ema = state.averaged(ema, params)
+            if ema_players is None:
+                ema = state.averaged(ema, params)
+            else:
+                ema = {k: state.averaged(ema[k], v) if k in ema_players else v
+                       for k, v in params.items()}
         return params, opt_state, ema, batch_stats
 
     def skip(_):
         return state.params, state.opt_state, state.ema_params, state.batch_stats
 
-    # A branch, not a select over every leaf: a skipped step costs nothing, a taken one does
-    # not pay for selecting between old and new parameters and optimizer moments.
-    params, opt_state, ema, new_stats = jax.lax.cond(finite, apply, skip, None)
+    if lazy:
+        # A branch, not a select over every leaf: a skipped step costs nothing, a taken one
+        # does not pay for selecting between old and new parameters and optimizer moments.
+        params, opt_state, ema, new_stats = jax.lax.cond(finite, take, skip, None)
+    else:
+        params, opt_state, ema, new_stats = jax.tree.map(
+            lambda new, old: jnp.where(finite, new, old), take(None), skip(None))
     run = jnp.where(finite, 0, state.consecutive_skipped + 1)
-    new_state = state.replace(
+    return state.replace(
         step=state.step + 1,
         params=params,
         opt_state=opt_state,
@@ -65,6 +84,20 @@ def guarded_update(
         consecutive_skipped=run,
         longest_skip_run=jnp.maximum(state.longest_skip_run, run),
     )
+
+
+def guarded_update(
+    state: TrainState, grads: Any, loss: jax.Array, batch_stats: Any
+) -> tuple[TrainState, Metrics]:
+    """Applies ``grads`` with ``state.tx`` through :func:`commit_update`: skipped when the loss
+    or a gradient is non-finite. Metrics: ``grad_norm`` (0 when skipped) and ``nonfinite``."""
+    finite = jnp.isfinite(loss) & all_finite(grads)
+
+    def propose():
+        updates, opt_state = state.tx.update(grads, state.opt_state, state.params)
+        return optax.apply_updates(state.params, updates), opt_state, batch_stats
+
+    new_state = commit_update(state, finite, propose)
     metrics = {
         "grad_norm": jnp.where(finite, optax.tree.norm(grads), 0.0),
         "nonfinite": (~finite).astype(jnp.float32),
@@ -75,7 +108,8 @@ def guarded_update(
 def make_train_step(
     model: GenerativeModel, preprocess: Preprocess, *, axis_name: str | None = None
 ) -> StepFn:
-    """The training step of a single-objective family.
+    """The training step of ``model``: its loss differentiated, or its own multi-player update
+    (:class:`~gen_jax.models.OwnUpdate`), committed by :func:`commit_update`.
 
     Args:
       model: the family, bound to its config and data.
@@ -85,7 +119,10 @@ def make_train_step(
 
     Returns:
       ``step(state, batch) -> (state, metrics)``, pure and ready for ``jax.jit``/``jax.pmap``.
+      Metrics of a skipped step are 0, and ``nonfinite`` is 1.
     """
+    if isinstance(model, OwnUpdate):
+        return _own_update_step(model.make_update(preprocess, axis_name=axis_name))
 
     def step(state: TrainState, batch: dict[str, jax.Array]) -> tuple[TrainState, Metrics]:
         chex.assert_rank(state.step, 0)
@@ -115,15 +152,19 @@ def make_train_step(
     return step
 
 
-def train_step_of(
-    model: GenerativeModel, preprocess: Preprocess, *, axis_name: str | None = None
-) -> StepFn:
-    """The model's own step when it defines ``make_train_step(preprocess, axis_name=)`` (GANs),
-    else :func:`make_train_step` on its single loss."""
-    own = getattr(model, "make_train_step", None)
-    if own is not None:
-        return own(preprocess, axis_name=axis_name)
-    return make_train_step(model, preprocess, axis_name=axis_name)
+def _own_update_step(update: Callable) -> StepFn:
+    """A step from a family's own update: its proposal committed by :func:`commit_update`."""
+
+    def step(state: TrainState, batch: dict[str, jax.Array]) -> tuple[TrainState, Metrics]:
+        proposal, metrics = update(state, batch)
+        finite = proposal.finite
+        new_state = commit_update(
+            state, finite, lambda: (proposal.params, proposal.opt_state, proposal.batch_stats),
+            ema_players=proposal.ema_players, lazy=False)
+        metrics = jax.tree.map(lambda m: jnp.where(finite, m, 0.0), metrics)
+        return new_state, {**metrics, "nonfinite": (~finite).astype(jnp.float32)}
+
+    return step
 
 
 def make_eval_step(

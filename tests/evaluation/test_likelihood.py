@@ -10,8 +10,9 @@ from gen_jax.evaluation import bits_per_dim_meaningful
 
 
 def _run(name, likelihood, **data_settings):
-    return SimpleNamespace(info=data.info(name),
-                           config=SimpleNamespace(model=models.VAEConfig(likelihood=likelihood),
+    config = models.VAEConfig(likelihood=likelihood)
+    return SimpleNamespace(info=data.info(name), model=models.build("vae", config, data.info(name)),
+                           config=SimpleNamespace(model=config,
                                                   data=DataConfig(name=name, **data_settings)))
 
 

@@ -21,10 +21,9 @@ from ..conftest import run_cli
 class _Model:
     """Samples that are exactly ``points``, in turn (a stand-in generator)."""
 
-    has_prior = True
-
-    def __init__(self, points):
+    def __init__(self, points, num_classes=0):
         self.points = jnp.asarray(points, jnp.float32)
+        self.num_classes = num_classes
 
     def sample(self, variables, key, num, label=None):
         del variables, key, label
@@ -35,7 +34,8 @@ def _run(name, points, conditional=False):
     return types.SimpleNamespace(
         config=types.SimpleNamespace(data=types.SimpleNamespace(name=name),
                                      model=types.SimpleNamespace(conditional=conditional)),
-        model=_Model(points), model_name="gan", info=types.SimpleNamespace(num_classes=0),
+        model=_Model(points, 10 if conditional else 0), model_name="gan",
+        info=types.SimpleNamespace(num_classes=0),
         state=types.SimpleNamespace(variables=lambda ema: {}),
         strategy=types.SimpleNamespace(name="jit"))
 
@@ -97,7 +97,7 @@ def test_skips_say_why(tmp_path):
 def test_mode_samples_are_refused_where_no_section_would_use_them():
     ring = _run("ring8", np.zeros((1, 2)))
     no_prior = _run("ring8", np.zeros((1, 2)))
-    no_prior.model.has_prior = False
+    no_prior.model = types.SimpleNamespace(num_classes=0)  # no sample(): no prior
     cases = {"no known modes": _run("digits", np.zeros((1, 8, 8, 1))),
              "no prior": no_prior,
              "class-conditional": _run("ring8", np.zeros((1, 2)), conditional=True)}

@@ -123,7 +123,7 @@ def _fresh_run(name, tmp_path, **model):
     from gen_jax.config import ExperimentConfig, TrainConfig
     from gen_jax.train import build_run
 
-    cfg = ExperimentConfig(model=dataclasses.replace(models.MODELS[name][0](), **model),
+    cfg = ExperimentConfig(model=dataclasses.replace(models.FAMILIES[name].config(), **model),
                            train=TrainConfig(workdir=str(tmp_path / name)))
     return build_run(cfg, name)[0]
 
@@ -209,8 +209,8 @@ def test_a_continuous_flow_has_no_bits_per_dim(tmp_path):
     from gen_jax.config import DataConfig, ExperimentConfig, TrainConfig
     from gen_jax.train import build_run
 
-    cfg = ExperimentConfig(model=dataclasses.replace(models.MODELS["realnvp"][0](), hidden=(8,),
-                                                     num_layers=2),
+    cfg = ExperimentConfig(model=dataclasses.replace(models.FAMILIES["realnvp"].config(),
+                                                     hidden=(8,), num_layers=2),
                            data=DataConfig(name="ring8"), train=TrainConfig(workdir=str(tmp_path)))
     ring = build_run(cfg, "realnvp")[0]
     section = likelihood_section(ring, {"nll": 1.5, "bpd": 1.08})

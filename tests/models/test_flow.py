@@ -272,7 +272,7 @@ def test_flows_refuse_binarized_or_undequantized_discrete_data():
 def test_registry_names_the_four_families():
     for name, cls in [("realnvp", models.RealNVPConfig), ("nsf", models.NSFConfig),
                       ("maf", models.MAFConfig), ("glow", models.GlowConfig)]:
-        assert models.MODELS[name][0] is cls
+        assert models.FAMILIES[name].config is cls
         assert models.name_of(cls()) == name
     assert isinstance(models.build("nsf", models.NSFConfig(), TOY).distribution(
         models.build("nsf", models.NSFConfig(), TOY).init(

@@ -13,7 +13,7 @@ import pytest
 from gen_jax.config import OptimConfig
 from gen_jax.data import DatasetInfo
 from gen_jax.models import GANConfig, build, generator_loss, pack
-from gen_jax.train import TrainState
+from gen_jax.train import TrainState, make_train_step
 from tests.conftest import run_python
 
 RING = DatasetInfo("ring8", (2,), 8, None)
@@ -76,7 +76,7 @@ def test_batch_that_does_not_split_is_a_value_error():
     model = build("gan", dataclasses.replace(TINY, pac=4, n_critic=2), RING)
     state = _state(model, RING)
     with pytest.raises(ValueError, match="multiple of 8 per device"):
-        jax.jit(model.make_train_step(_preprocess))(state, _batch(RING, 12))
+        jax.jit(make_train_step(model, _preprocess))(state, _batch(RING, 12))
 
 
 def test_two_time_scales_and_n_critic_updates():
@@ -84,7 +84,7 @@ def test_two_time_scales_and_n_critic_updates():
     cfg = dataclasses.replace(TINY, n_critic=2, d_learning_rate=1e-2, d_b1=0.0)
     model = build("gan", cfg, RING)
     state = _state(model, RING, OptimConfig(learning_rate=1e-3, b1=0.5))
-    new, metrics = jax.jit(model.make_train_step(_preprocess))(state, _batch(RING, 12))
+    new, metrics = jax.jit(make_train_step(model, _preprocess))(state, _batch(RING, 12))
     assert float(metrics["nonfinite"]) == 0.0
     opt = new.opt_state
     assert int(opt["discriminator"][0].count) == 2 and int(opt["generator"][0].count) == 1
@@ -112,10 +112,10 @@ def test_discriminator_updates_match_the_non_saturating_loss_written_out_on_fres
         jax.debug.callback(lambda k: keys.append(np.asarray(k)), key, ordered=True)
         return jax.random.normal(key, (num, cfg.latent_dim), jnp.float32)
 
-    model._noise = noise
+    model.noise = noise
     state = _state(model, RING)
     batch = _batch(RING, 8)
-    new, _ = jax.jit(model.make_train_step(_preprocess))(state, batch)
+    new, _ = jax.jit(make_train_step(model, _preprocess))(state, batch)
     jax.effects_barrier()
     assert len(keys) == 3  # two discriminator updates, then one generator update
     assert len({k.tobytes() for k in keys}) == 3, "an update reused another's noise"
@@ -157,7 +157,7 @@ def test_each_players_schedule_keeps_pace_with_the_training_step(monkeypatch, de
     # Each player's schedule counts its own updates (n_critic D and g_steps G per step): both
     # warm-ups and decays must end at the training step a one-update-per-step schedule would,
     # explicit warmup_steps/decay_steps included.
-    from gen_jax.train import _optim
+    from gen_jax import optim as _optim
 
     built, real = [], _optim.make_optimizer
     monkeypatch.setattr(_optim, "make_optimizer",
@@ -182,8 +182,8 @@ def test_g_steps_make_that_many_generator_updates_against_the_updated_discrimina
     one = build("gan", cfg, RING)
     state = _state(model, RING)
     batch = _batch(RING, 8)
-    new, metrics = jax.jit(model.make_train_step(_preprocess))(state, batch)
-    after_d, _ = jax.jit(one.make_train_step(_preprocess))(state, batch)
+    new, metrics = jax.jit(make_train_step(model, _preprocess))(state, batch)
+    after_d, _ = jax.jit(make_train_step(one, _preprocess))(state, batch)
     d_vars = {"params": after_d.params["discriminator"],
               "batch_stats": after_d.batch_stats["discriminator"]}
     key_g = jax.random.split(state.step_key(), 3)[2]
@@ -191,7 +191,7 @@ def test_g_steps_make_that_many_generator_updates_against_the_updated_discrimina
     gp, g_opt, g_st, losses = (state.params["generator"], state.opt_state["generator"],
                                state.batch_stats["generator"], [])
     for key in jax.random.split(key_g, 2):
-        z = model._noise(key, 8)
+        z = model.noise(key, 8)
 
         def g_loss(p, g_st=g_st, z=z):
             out, new_st = model.generate({"params": p, "batch_stats": g_st}, z, None, train=True)
@@ -221,10 +221,10 @@ def test_simultaneous_update_takes_both_gradients_at_the_step_parameters():
     cfg = dataclasses.replace(TINY, update="simultaneous", spectral_norm=True, r1_weight=1.0)
     model = build("gan", cfg, RING)
     z = jax.random.normal(jax.random.PRNGKey(7), (8, 2))
-    model._noise = lambda key, num: z[:num]  # the step's noise, known to the reference
+    model.noise = lambda key, num: z[:num]  # the step's noise, known to the reference
     state = _state(model, RING)
     batch = _batch(RING, 8)
-    new, metrics = jax.jit(model.make_train_step(_preprocess))(state, batch)
+    new, metrics = jax.jit(make_train_step(model, _preprocess))(state, batch)
 
     params, stats = state.params, state.batch_stats
     g_st, d_st = stats["generator"], stats["discriminator"]
@@ -259,8 +259,8 @@ def test_simultaneous_update_takes_both_gradients_at_the_step_parameters():
 
     # Alternating updates with the same noise differ: G's gradient there sees the updated D.
     alt = build("gan", dataclasses.replace(cfg, update="alternating"), RING)
-    alt._noise = model._noise
-    new_alt, _ = jax.jit(alt.make_train_step(_preprocess))(state, batch)
+    alt.noise = model.noise
+    new_alt, _ = jax.jit(make_train_step(alt, _preprocess))(state, batch)
     jax.tree.map(close, new_alt.params["discriminator"], expected["discriminator"])
     moved = jax.tree.map(lambda a, b: float(jnp.max(jnp.abs(a - b))),
                          new_alt.params["generator"], expected["generator"])
@@ -307,7 +307,7 @@ def test_the_penalty_adds_its_weighted_gradient_to_the_discriminators(penalty):
 def test_nonfinite_step_is_skipped_whole_and_counted():
     model = build("gan", dataclasses.replace(TINY, n_critic=2), RING)
     state = _state(model, RING, ema=0.9)
-    step = jax.jit(model.make_train_step(_preprocess))
+    step = jax.jit(make_train_step(model, _preprocess))
     before = jax.tree.map(np.asarray, (state.params, state.opt_state, state.ema_params,
                                        state.batch_stats))
     bad = _batch(RING, 8)
@@ -327,7 +327,7 @@ def test_nonfinite_step_is_skipped_whole_and_counted():
 def test_ema_averages_the_generator_and_sampling_uses_it():
     model = build("gan", TINY, RING)
     state = _state(model, RING, ema=0.5)
-    step = jax.jit(model.make_train_step(_preprocess))
+    step = jax.jit(make_train_step(model, _preprocess))
     ema_g = jax.tree.map(np.asarray, state.params["generator"])
     for t in range(4):
         state, _ = step(state, _batch(RING, 8, seed=t))
@@ -360,7 +360,7 @@ def test_standing_stats_pool_the_statistics_of_every_batch(num_classes):
                            {"x": _batch(RING, 4)["x"], "label": jnp.arange(4)})
     key = jax.random.PRNGKey(5)
     standing = model.with_standing_stats(variables, key, 3, batch_size=20)
-    z = jnp.concatenate([model._noise(k, 20) for k in jax.random.split(key, 3)])
+    z = jnp.concatenate([model.noise(k, 20) for k in jax.random.split(key, 3)])
     label = jnp.arange(60) % num_classes if num_classes else None
     g = functools.partial(model.generate, z=z, label=label)
     inferred, _ = g({"params": variables["params"]["generator"],
@@ -381,7 +381,7 @@ def test_standing_stats_of_one_batch_reproduce_its_train_mode_pass(cfg, info):
     variables = model.init(jax.random.PRNGKey(0), _batch(info, 4))
     key = jax.random.PRNGKey(5)
     standing = model.with_standing_stats(variables, key, 1, batch_size=30)
-    z = model._noise(jax.random.split(key, 1)[0], 30)
+    z = model.noise(jax.random.split(key, 1)[0], 30)
     label = jnp.arange(30) % info.num_classes if cfg.conditional else None
     params = variables["params"]["generator"]
     inferred, _ = model.generate({"params": params,
@@ -418,7 +418,7 @@ def test_pack_batch_norm_normalizes_each_pack_position_as_its_own_generator_call
     variables = packed.init(jax.random.PRNGKey(0), _batch(RING, 8))
     g_vars = {"params": variables["params"]["generator"],
               "batch_stats": variables["batch_stats"]["generator"]}
-    z = packed._noise(jax.random.PRNGKey(3), 5 * pac)
+    z = packed.noise(jax.random.PRNGKey(3), 5 * pac)
     out, _ = packed.generate(g_vars, z, None, train=True)
     for j in range(pac):
         alone, _ = plain.generate(g_vars, z[j::pac], None, train=True)
@@ -458,7 +458,7 @@ def test_bn_momentum_sets_the_decay_of_the_generators_running_statistics():
     model = build("gan", dataclasses.replace(TINY, bn_momentum=0.25), RING)
     variables = model.init(jax.random.PRNGKey(0), _batch(RING, 4))
     params = variables["params"]["generator"]
-    z = model._noise(jax.random.PRNGKey(3), 10)
+    z = model.noise(jax.random.PRNGKey(3), 10)
     _, stats = model.generate({"params": params,
                                "batch_stats": variables["batch_stats"]["generator"]},
                               z, None, train=True)
@@ -500,7 +500,7 @@ def test_dcgan_generator_subpixel_equals_transposed_convolutions():
 def test_smoke_steps_update_both_players(cfg, info):
     model = build("gan", cfg, info)
     state = _state(model, info)
-    step = jax.jit(model.make_train_step(_preprocess))
+    step = jax.jit(make_train_step(model, _preprocess))
     first, first_stats = state.params, state.batch_stats
     for t in range(3):
         state, metrics = step(state, _batch(info, 8, seed=t))
@@ -568,7 +568,7 @@ def check_mapped_step(update: str, mapper: str, n: int = 2, g_steps: int = 1) ->
         return generate(*args, train=train, axis_name=axis_name, **kwargs)
 
     model.generate = spy
-    step = mapped(model.make_train_step(_preprocess, axis_name="batch"), axis_name="batch")
+    step = mapped(make_train_step(model, _preprocess, axis_name="batch"), axis_name="batch")
     new, metrics = step(replicated, batch)
     expected = 1 if update == "simultaneous" else 1 + g_steps  # D's fakes, then each G update
     assert axes == ["batch"] * expected, axes
@@ -593,7 +593,7 @@ def check_mapped_batch_norm(cfg, info, mapper: str, n: int = 2) -> None:
     variables = model.init(jax.random.PRNGKey(0), _batch(info, 4))
     g_vars = {"params": variables["params"]["generator"],
               "batch_stats": variables["batch_stats"]["generator"]}
-    z = model._noise(jax.random.PRNGKey(3), 8 * n) * jnp.arange(1.0, 8 * n + 1)[:, None]
+    z = model.noise(jax.random.PRNGKey(3), 8 * n) * jnp.arange(1.0, 8 * n + 1)[:, None]
     label = jnp.arange(8 * n) % info.num_classes if cfg.conditional else None
     whole, stats = model.generate(g_vars, z, label, train=True)
 

@@ -8,22 +8,22 @@ import pytest
 
 from gen_jax import config as config_lib
 from gen_jax.data._types import DatasetInfo
-from gen_jax.models import MODELS, AutoencoderConfig, VAEConfig
+from gen_jax.models import FAMILIES, AutoencoderConfig, GenerativeModel, Sampling, VAEConfig
 
 MNIST = DatasetInfo("mnist", (28, 28, 1), 10, 256)
 
 
 def test_registry_has_the_autoencoder_families():
-    assert MODELS["ae"][0] is AutoencoderConfig
-    assert MODELS["vae"][0] is VAEConfig
+    assert FAMILIES["ae"].config is AutoencoderConfig
+    assert FAMILIES["vae"].config is VAEConfig
 
 
 @pytest.mark.parametrize("name", ["ae", "vae"])
 def test_builders_return_models_with_the_protocol(name):
-    config_cls, build = MODELS[name]
-    model = build(config_cls(), MNIST, dtype=jnp.float32)
-    for method in ("init", "loss", "sample", "evaluate"):
-        assert callable(getattr(model, method))
+    family = FAMILIES[name]
+    model = family.build(family.config(), MNIST, dtype=jnp.float32)
+    assert isinstance(model, GenerativeModel)
+    assert isinstance(model, Sampling) == (name == "vae")  # the autoencoder has no prior
     variables = jax.eval_shape(model.init, jax.random.key(0), {"x": jnp.zeros((2, 28, 28, 1))})
     assert set(variables) == {"params"}
 
@@ -33,7 +33,7 @@ def test_defaults_are_the_iwae_paper_mnist_vae():
     assert (cfg.arch, cfg.hidden, cfg.latent_dim, cfg.activation, cfg.likelihood) == (
         "mlp", (200, 200), 50, "tanh", "bernoulli")
     assert (cfg.objective, cfg.num_samples, cfg.beta, cfg.conditional) == ("elbo", 1, 1.0, False)
-    model = MODELS["vae"][1](cfg, MNIST)
+    model = FAMILIES["vae"].build(cfg, MNIST)
     variables = jax.eval_shape(model.init, jax.random.key(0), {"x": jnp.zeros((2, 28, 28, 1))})
     params = variables["params"]
     assert params["encoder"]["MLP_0"]["Dense_0"]["kernel"].shape == (784, 200)

@@ -44,8 +44,9 @@ class _NaNVAE:
     """A VAE whose loss is always NaN, so every step is skipped."""
 
     def __init__(self, inner):
-        self.inner, self.has_prior = inner, True
+        self.inner, self.info, self.num_classes = inner, inner.info, inner.num_classes
         self.init, self.sample, self.evaluate = inner.init, inner.sample, inner.evaluate
+        self.anomaly_score = inner.anomaly_score
 
     def loss(self, variables, batch, key, *, train):
         loss, aux = self.inner.loss(variables, batch, key, train=train)
@@ -269,7 +270,7 @@ def test_host_dispatches_at_most_a_few_steps_ahead(tmp_path, monkeypatch):
     # count, at each dispatch, the earlier steps whose results are not ready yet.
     from gen_jax.train import _loop
 
-    real_step_of, real_compile = _loop.train_step_of, _loop.JitStrategy.compile
+    real_step_of, real_compile = _loop.make_train_step, _loop.JitStrategy.compile
     pending, outs = [], []
 
     def slow_step_of(*args, **kwargs):
@@ -293,7 +294,7 @@ def test_host_dispatches_at_most_a_few_steps_ahead(tmp_path, monkeypatch):
 
         return call
 
-    monkeypatch.setattr(_loop, "train_step_of", slow_step_of)
+    monkeypatch.setattr(_loop, "make_train_step", slow_step_of)
     monkeypatch.setattr(_loop.JitStrategy, "compile", counting_compile)
     cfg = _cfg(tmp_path, steps=30, max_consecutive_nonfinite=1000)
     train(dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, log_every=1000)), "vae")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import optax
 
-from ..config import OptimConfig
+from .config import OptimConfig
 
 
 def make_schedule(cfg: OptimConfig, total_steps: int) -> optax.Schedule:

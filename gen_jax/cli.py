@@ -1,4 +1,5 @@
-"""The ``gen-jax`` command line: train, sample, eval and launch.
+"""The ``gen-jax`` command line: train, sample, eval, bench and launch, and the commands
+that applications register (:mod:`gen_jax.apps`).
 
 Examples::
 
@@ -25,6 +26,8 @@ import math
 import os
 import sys
 from pathlib import Path
+
+from .apps import COMMANDS
 
 USAGE = __doc__
 
@@ -108,16 +111,13 @@ def _main(argv: list[str] | None) -> int:
     p.add_argument("--port", type=int, default=None, help="coordinator port (a free one)")
     p.add_argument("rest", nargs=argparse.REMAINDER, help="-- then the gen-jax command")
 
-    sub.add_parser("classifier", add_help=False,
-                   help="train the feature classifiers the sample-quality metrics use: "
-                        "gen-jax classifier train mnist|fashion_mnist [--workdir DIR]")
+    for command in COMMANDS.values():  # applications' commands (gen_jax.apps)
+        sub.add_parser(command.name, add_help=False, help=command.help)
 
     if argv and argv[0] == "train":
         return _train(argv[1:])
-    if argv and argv[0] == "classifier":
-        from .metrics import classifier_main
-
-        return classifier_main(argv[1:])
+    if argv and argv[0] in COMMANDS:
+        return COMMANDS[argv[0]].run(argv[1:])
     args = parser.parse_args(argv)
     for flag in ("num", "num_examples", "importance_samples", "repeats", "num_processes"):
         value = getattr(args, flag, None)

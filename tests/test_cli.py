@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import sys
 
 import pytest
 
@@ -262,3 +263,21 @@ def test_sample_and_eval_refuse_bad_values_in_one_line(tmp_path, capsys):
     assert cli.main(["eval", "--workdir", str(tmp_path / "bad")]) == 2
     err = capsys.readouterr().err
     assert "config.json is not a gen-jax run record" in err and len(err.strip().splitlines()) == 1
+
+
+def test_an_application_adds_its_command_through_the_registry(monkeypatch, capsys):
+    # No edit of the command line: a registered command is listed and dispatched to.
+    from gen_jax import apps, cli
+
+    seen = []
+    monkeypatch.setattr(apps._registry, "COMMANDS", dict(apps.COMMANDS))  # restored after
+    monkeypatch.setattr(cli, "COMMANDS", apps._registry.COMMANDS)
+    monkeypatch.setitem(sys.modules, "_fake_app", type(sys)("_fake_app"))
+    sys.modules["_fake_app"].main = lambda argv: seen.append(argv) or 7
+    apps._registry.register_command(apps.Command("fake", "a fake application", "_fake_app:main"))
+    assert cli.main(["fake", "--x", "1"]) == 7 and seen == [["--x", "1"]]
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    assert "a fake application" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="already has a command named 'train'"):
+        apps.register_command(apps.Command("train", "", "x:y"))

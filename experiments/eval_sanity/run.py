@@ -27,6 +27,7 @@ import jax
 import numpy as np
 
 from gen_jax import data, metrics, models
+from gen_jax.classifier import train_classifier
 from gen_jax.config import load_json, read_model_name
 
 N = 10_000
@@ -39,7 +40,7 @@ def classifier(root: str):
         return metrics.load_classifier("mnist", root)
     except FileNotFoundError:
         print("training the MNIST feature classifier (about 4 minutes)...", flush=True)
-        metrics.train_classifier("mnist", root)
+        train_classifier("mnist", root)
         return metrics.load_classifier("mnist", root)
 
 

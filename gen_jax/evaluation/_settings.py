@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..metrics._classifier import DEFAULT_WORKDIR
+from ..metrics import DEFAULT_CLASSIFIER_ROOT
 
 MIN_QUALITY_SET = 6
 """Fewest samples (and reference examples) the sample-quality metrics take: k = 5 neighbours."""
@@ -38,7 +38,7 @@ class EvalSettings:
     seed: int = 0
     quality: bool | None = None
     num_samples: int | None = None
-    classifier_dir: str = DEFAULT_WORKDIR
+    classifier_dir: str = DEFAULT_CLASSIFIER_ROOT
     grid_size: int = 64
     mode_samples: int | None = None
     out: str | None = None

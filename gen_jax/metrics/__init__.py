@@ -6,16 +6,17 @@ arrays; features come from any :class:`FeatureExtractor` (e.g. the toolkit's tra
 MNIST / Fashion-MNIST classifiers, :func:`load_classifier`).
 """
 
+from ._classifier import CLASSIFIER_ARCH_VERSION as CLASSIFIER_ARCH_VERSION
+from ._classifier import CLASSIFIER_RECORD as CLASSIFIER_RECORD
+from ._classifier import DEFAULT_CLASSIFIER_ROOT as DEFAULT_CLASSIFIER_ROOT
 from ._classifier import ClassifierConfig as ClassifierConfig
 from ._classifier import ConvClassifier as ConvClassifier
 from ._classifier import TrainedClassifier as TrainedClassifier
+from ._classifier import architecture_hash as architecture_hash
+from ._classifier import classifier_architecture as classifier_architecture
 from ._classifier import classifier_dir as classifier_dir
 from ._classifier import load_classifier as load_classifier
 from ._classifier import load_classifier_from as load_classifier_from
-from ._classifier import make_classifier_step as make_classifier_step
-from ._classifier import train_classifier as train_classifier
-from ._classifier_cli import ClassifierTrainArgs as ClassifierTrainArgs
-from ._classifier_cli import classifier_main as classifier_main
 from ._classifier_score import ClassifierScore as ClassifierScore
 from ._classifier_score import class_counts as class_counts
 from ._classifier_score import classifier_score as classifier_score

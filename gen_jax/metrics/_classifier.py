@@ -2,7 +2,8 @@
 
 The toolkit trains one per labelled image data set (MNIST, Fashion-MNIST, digits), checkpoints
 its parameters with orbax and versions it: a classifier lives in
-``WORKDIR/DATASET/v{ARCH_VERSION}-{arch_hash}/`` with ``params/`` (orbax) and ``classifier.json``
+``WORKDIR/DATASET/v{CLASSIFIER_ARCH_VERSION}-{arch_hash}/`` with ``params/`` (orbax) and
+``classifier.json``
 (data set, architecture and its hash, training settings, test accuracy, time, date). Metrics
 computed with different architectures are not comparable, so loading checks the hash and a
 missing or mismatched classifier is a one-line error that says how to train it.
@@ -11,32 +12,25 @@ missing or mismatched classifier is a one-line error that says how to train it.
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import functools
 import hashlib
 import json
-import shutil
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from flax import linen as nn
 
-from .._files import write_atomic
 from ..nn import conv_kernel_init
-from ._features import batched_apply
 
-ARCH_VERSION = 1
+CLASSIFIER_ARCH_VERSION = 1
 """Bump when the network's code changes in a way that changes its features."""
 
-DEFAULT_WORKDIR = "runs/classifiers"
-META_FILE = "classifier.json"
+DEFAULT_CLASSIFIER_ROOT = "runs/classifiers"
+CLASSIFIER_RECORD = "classifier.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,9 +92,10 @@ class ConvClassifier(nn.Module):
         return nn.Dense(self.num_classes)(features), features
 
 
-def architecture(cfg: ClassifierConfig, info) -> dict[str, Any]:
+def classifier_architecture(cfg: ClassifierConfig, info) -> dict[str, Any]:
     """What fixes the features: network code version, layer sizes, input shape, classes."""
-    return {"version": ARCH_VERSION, "network": "ConvClassifier", "channels": list(cfg.channels),
+    return {"version": CLASSIFIER_ARCH_VERSION, "network": "ConvClassifier",
+            "channels": list(cfg.channels),
             "kernel_size": cfg.kernel_size, "features": cfg.features,
             "num_classes": info.num_classes, "input_shape": list(info.shape)}
 
@@ -110,143 +105,20 @@ def architecture_hash(arch: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(arch, sort_keys=True).encode()).hexdigest()[:8]
 
 
-def classifier_dir(dataset: str, workdir: str | Path = DEFAULT_WORKDIR,
+def classifier_dir(dataset: str, workdir: str | Path = DEFAULT_CLASSIFIER_ROOT,
                    config: ClassifierConfig | None = None) -> Path:
-    """``workdir/dataset/v{ARCH_VERSION}-{hash}``: where that classifier is (to be) saved."""
+    """``workdir/dataset/v{CLASSIFIER_ARCH_VERSION}-{hash}``: where that classifier is (to be)
+    saved."""
     from ..data import info as data_info  # noqa: PLC0415
 
     cfg = config or ClassifierConfig()
-    arch = architecture(cfg, data_info(dataset))
-    return Path(workdir) / dataset / f"v{ARCH_VERSION}-{architecture_hash(arch)}"
+    arch = classifier_architecture(cfg, data_info(dataset))
+    return Path(workdir) / dataset / f"v{CLASSIFIER_ARCH_VERSION}-{architecture_hash(arch)}"
 
 
 def _train_command(dataset: str, workdir: str | Path) -> str:
     return (f"gen-jax classifier train {dataset} --workdir {workdir} (or "
-            f"gen_jax.metrics.train_classifier({dataset!r}, {str(workdir)!r}))")
-
-
-def cross_entropy_loss(net: ConvClassifier, params: Any, x: jax.Array,
-                       label: jax.Array) -> tuple[jax.Array, dict[str, jax.Array]]:
-    """Mean softmax cross-entropy of ``[B, H, W, C]`` images against ``[B]`` labels, and
-    ``{"accuracy"}``."""
-    chex.assert_rank(x, 4)
-    chex.assert_rank(label, 1)
-    logits, _ = net.apply({"params": params}, x)
-    loss = optax.softmax_cross_entropy_with_integer_labels(logits, label).mean()
-    accuracy = jnp.mean((jnp.argmax(logits, -1) == label).astype(jnp.float32))
-    return loss, {"accuracy": accuracy}
-
-
-def make_classifier_step(net: ConvClassifier, info):
-    """The pure training step ``(state, batch) -> (state, metrics)`` (jit it).
-
-    ``batch`` is a stored batch (``"x"`` uint8 ``[B, H, W, C]``, ``"label"`` ``[B]``), scaled to
-    ``[0, 1]`` on device; ``state`` a :class:`gen_jax.train.TrainState`.
-    """
-    from ..data import preprocess  # noqa: PLC0415
-    from ..train import guarded_update  # noqa: PLC0415
-
-    def step(state, batch):
-        x = preprocess(batch["x"], None, info)
-        (loss, metrics), grads = jax.value_and_grad(
-            functools.partial(cross_entropy_loss, net), has_aux=True)(state.params, x,
-                                                                      batch["label"])
-        state, guard = guarded_update(state, grads, loss, state.batch_stats)
-        return state, {"loss": loss, **metrics, **guard}
-
-    return step
-
-
-def _accuracy(net: ConvClassifier, params: Any, x: np.ndarray, label: np.ndarray) -> float:
-    logits = batched_apply(jax.jit(lambda xb: net.apply({"params": params}, xb)[0]), x,
-                           batch_size=1000)
-    return float(np.mean(np.argmax(logits, -1) == label))
-
-
-def train_classifier(
-    dataset: str,
-    workdir: str | Path = DEFAULT_WORKDIR,
-    config: ClassifierConfig | None = None,
-    *,
-    data_dir: str | Path | None = None,
-    tfds_dir: str | Path | None = None,
-    progress: bool = True,
-) -> dict[str, Any]:
-    """Trains the feature classifier of ``dataset``, saves and versions it, returns its record.
-
-    Args:
-      dataset: a labelled image data set of :func:`gen_jax.data.load` (``mnist``,
-        ``fashion_mnist``, ``digits``).
-      workdir: root of the classifiers; the result goes to :func:`classifier_dir` (replacing a
-        previous classifier of the same architecture there).
-      config: architecture and training settings (default :class:`ClassifierConfig`).
-      data_dir: raw data folder (default ``$GEN_JAX_DATA_DIR``).
-      tfds_dir: prepared TFDS folder (default ``$GEN_JAX_TFDS_DIR``).
-      progress: show a progress bar.
-
-    Returns:
-      The record written to ``classifier.json`` (``test_accuracy``, ``path``, ...).
-    """
-    from .. import data as gdata  # noqa: PLC0415
-    from ..train import Progress, TrainState  # noqa: PLC0415
-
-    cfg = config or ClassifierConfig()
-    info = gdata.info(dataset)
-    if not info.num_classes or len(info.shape) != 3:
-        raise ValueError(f"{dataset!r} is not a labelled image data set; train the feature "
-                         "classifier on mnist, fashion_mnist or digits")
-    train_ds = gdata.load(dataset, "train", data_dir=data_dir, tfds_dir=tfds_dir,
-                          size=cfg.train_size)
-    test_ds = gdata.load(dataset, "test", data_dir=data_dir, tfds_dir=tfds_dir)
-    net = ConvClassifier(info.num_classes, tuple(cfg.channels), cfg.features, cfg.kernel_size)
-    steps_per_epoch = max(len(train_ds) // cfg.batch_size, 1)
-    steps = cfg.epochs * steps_per_epoch
-    key_init, key_run = jax.random.split(jax.random.PRNGKey(cfg.seed))
-    params = jax.jit(net.init)(key_init, jnp.zeros((1, *info.shape), jnp.float32))["params"]
-    tx = optax.adamw(optax.cosine_decay_schedule(cfg.learning_rate, steps),
-                     weight_decay=cfg.weight_decay)
-    state = TrainState.create(params=params, tx=tx, rng=key_run)
-    step_fn = jax.jit(make_classifier_step(net, info), donate_argnums=0)
-
-    start = time.perf_counter()
-    bar = Progress(steps, enabled=progress)
-    with gdata.Loader(train_ds, min(cfg.batch_size, len(train_ds)), seed=cfg.seed) as loader:
-        for i in range(1, steps + 1):
-            state, metrics = step_fn(state, next(loader))
-            if i % 100 == 0:
-                bar.update(100, loss=float(metrics["loss"]))
-    bar.update(steps % 100)
-    bar.close()
-    jax.block_until_ready(state)
-    seconds = time.perf_counter() - start
-    scale = lambda ds: np.asarray(gdata.preprocess(ds.x, None, info))  # noqa: E731
-    test_accuracy = _accuracy(net, state.params, scale(test_ds), test_ds.label)
-
-    arch = architecture(cfg, info)
-    out = Path(workdir) / dataset / f"v{ARCH_VERSION}-{architecture_hash(arch)}"
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    _save_params(out / "params", state.params)
-    record = {
-        "dataset": dataset, "architecture": arch, "arch_hash": architecture_hash(arch),
-        "arch_version": ARCH_VERSION, "config": dataclasses.asdict(cfg),
-        "test_accuracy": test_accuracy, "num_train": len(train_ds), "num_test": len(test_ds),
-        "steps": steps, "train_seconds": round(seconds, 1),
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "jax_version": jax.__version__, "path": str(out),
-    }
-    text = json.dumps(record, indent=2)
-    write_atomic(out / META_FILE, text + "\n")
-    return json.loads(text)  # as saved (tuples become lists)
-
-
-def _save_params(path: Path, params: Any) -> None:
-    import orbax.checkpoint as ocp  # noqa: PLC0415
-
-    with ocp.StandardCheckpointer() as ckpt:
-        ckpt.save(path.absolute(), params)
-        ckpt.wait_until_finished()
+            f"gen_jax.classifier.train_classifier({dataset!r}, {str(workdir)!r}))")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -296,17 +168,20 @@ def load_classifier_from(path: str | Path) -> TrainedClassifier:
       ValueError: the record's architecture does not match its hash or this code's version.
     """
     path = Path(path)
-    meta = path / META_FILE
+    meta = path / CLASSIFIER_RECORD
     if not meta.is_file() or not (path / "params").is_dir():
-        raise FileNotFoundError(f"{path} holds no trained classifier ({META_FILE} + params/); "
+        raise FileNotFoundError(f"{path} holds no trained classifier ({CLASSIFIER_RECORD} + "
+                                "params/); "
                                 "train one with gen-jax classifier train DATASET")
     record = json.loads(meta.read_text())
     arch = record["architecture"]
-    if arch.get("version") != ARCH_VERSION or architecture_hash(arch) != record["arch_hash"]:
+    if (arch.get("version") != CLASSIFIER_ARCH_VERSION
+            or architecture_hash(arch) != record["arch_hash"]):
         raise ValueError(
             f"the classifier in {path} was trained with architecture version "
             f"{arch.get('version')} (hash {record['arch_hash']}), this gen_jax has version "
-            f"{ARCH_VERSION}; retrain it: {_train_command(record['dataset'], path.parent.parent)}")
+            f"{CLASSIFIER_ARCH_VERSION}; retrain it: "
+            f"{_train_command(record['dataset'], path.parent.parent)}")
     net = ConvClassifier(arch["num_classes"], tuple(arch["channels"]), arch["features"],
                          arch["kernel_size"])
     abstract = jax.eval_shape(net.init, jax.random.PRNGKey(0),
@@ -318,7 +193,7 @@ def load_classifier_from(path: str | Path) -> TrainedClassifier:
     return TrainedClassifier(net, params, record)
 
 
-def load_classifier(dataset: str, workdir: str | Path = DEFAULT_WORKDIR,
+def load_classifier(dataset: str, workdir: str | Path = DEFAULT_CLASSIFIER_ROOT,
                     config: ClassifierConfig | None = None) -> TrainedClassifier:
     """Loads ``dataset``'s classifier of the architecture of ``config`` from ``workdir``.
 
@@ -327,14 +202,14 @@ def load_classifier(dataset: str, workdir: str | Path = DEFAULT_WORKDIR,
       ValueError: unknown data set, or a saved record that does not match.
     """
     path = classifier_dir(dataset, workdir, config)
-    if not (path / META_FILE).is_file():
+    if not (path / CLASSIFIER_RECORD).is_file():
         others = sorted(p.name for p in (Path(workdir) / dataset).glob("v*-*"))
         found = (f" (found only {', '.join(others)}: other architectures)" if others else "")
         raise FileNotFoundError(f"no trained {dataset} feature classifier in {path}{found}; "
                                 f"train it with {_train_command(dataset, workdir)}")
     classifier = load_classifier_from(path)
     if classifier.record["dataset"] != dataset:
-        raise ValueError(f"{path / META_FILE} is a classifier of "
+        raise ValueError(f"{path / CLASSIFIER_RECORD} is a classifier of "
                          f"{classifier.record['dataset']!r}, not {dataset!r}; retrain it with "
                          f"{_train_command(dataset, workdir)}")
     return classifier

@@ -20,6 +20,7 @@ from ._autoencoder import AutoencoderConfig
 from ._base import GenerativeModel
 from ._flow_config import GlowConfig, MAFConfig, NSFConfig, RealNVPConfig
 from ._gan import GANConfig
+from ._ppca import PPCAConfig
 from ._vae import VAEConfig
 
 Builder = Callable[..., GenerativeModel]
@@ -92,6 +93,9 @@ register(Family("maf", MAFConfig, _M + "_flow:build", "masked autoregressive flo
                 lambda: MAFConfig(num_layers=2, hidden=(64,))))
 register(Family("glow", GlowConfig, _M + "_flow:build", "Glow multi-scale image flow",
                 lambda: GlowConfig(num_layers=1, hidden=(8,), num_levels=2, init_examples=8)))
+
+register(Family("ppca", PPCAConfig, _M + "_ppca:build", "probabilistic PCA (exact likelihood)",
+                lambda: PPCAConfig(latent_dim=2)))
 
 
 def build(

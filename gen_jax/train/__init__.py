@@ -6,6 +6,8 @@ from ._checkpoint import Checkpointer as Checkpointer
 from ._checkpoint import CheckpointLayoutError as CheckpointLayoutError
 from ._distributed import initialize_from_env as initialize_from_env
 from ._distributed import launch as launch
+from ._evaluator import Evaluator as Evaluator
+from ._evaluator import preprocess_examples as preprocess_examples
 from ._logging import MetricWriter as MetricWriter
 from ._logging import Progress as Progress
 from ._logging import image_grid as image_grid
@@ -13,14 +15,7 @@ from ._logging import read_metrics as read_metrics
 from ._logging import save_png as save_png
 from ._logging import save_samples as save_samples
 from ._logging import scatter_image as scatter_image
-from ._loop import Evaluator as Evaluator
 from ._loop import NonFiniteError as NonFiniteError
-from ._loop import Run as Run
-from ._loop import build_run as build_run
-from ._loop import load_run as load_run
-from ._loop import load_split as load_split
-from ._loop import make_preprocess as make_preprocess
-from ._loop import preprocess_examples as preprocess_examples
 from ._loop import train as train
 from ._parallel import JitStrategy as JitStrategy
 from ._parallel import PmapStrategy as PmapStrategy
@@ -28,6 +23,11 @@ from ._parallel import make_strategy as make_strategy
 from ._preempt import Preempted as Preempted
 from ._preempt import StopOnSigterm as StopOnSigterm
 from ._preempt import exit_code_of as exit_code_of
+from ._run import Run as Run
+from ._run import build_run as build_run
+from ._run import load_run as load_run
+from ._run import load_split as load_split
+from ._run import make_preprocess as make_preprocess
 from ._state import TrainState as TrainState
 from ._step import all_finite as all_finite
 from ._step import commit_update as commit_update

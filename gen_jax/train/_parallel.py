@@ -69,6 +69,20 @@ class JitStrategy:
             donate_argnums=0,
         )
 
+    def compile_mapped(self, fn: Callable, *, in_axes: tuple[int | None, ...]) -> Callable:
+        """``fn`` over global arrays (``jax.jit``): ``in_axes`` marks the arguments that pmap
+        would map (0) or broadcast (None); under jit every argument is global."""
+        del in_axes
+        return jax.jit(fn)
+
+    def restored_state(self, restored: Any) -> Any:
+        """A state restored onto :meth:`abstract_state`'s shardings is already in place."""
+        return restored
+
+    def unreplicated(self, tree: Any) -> Any:
+        """Values as a function outside the step takes them: global arrays need nothing."""
+        return tree
+
     def to_host_state(self, state: Any) -> Any:
         """The state as it is checkpointed: the replicated global arrays themselves."""
         return state
@@ -126,6 +140,19 @@ class PmapStrategy:
     def compile(self, step: StepFn, state: Any) -> StepFn:
         del state
         return jax.pmap(step, axis_name=PMAP_AXIS, donate_argnums=0, devices=self.devices)
+
+    def compile_mapped(self, fn: Callable, *, in_axes: tuple[int | None, ...]) -> Callable:
+        """``jax.pmap`` of ``fn`` over the devices: arguments with ``in_axes`` 0 are per-device
+        (replicated state, batch shards), None broadcast (keys); ``fn`` may use the axis."""
+        return jax.pmap(fn, axis_name=PMAP_AXIS, in_axes=in_axes, devices=self.devices)
+
+    def restored_state(self, restored: Any) -> Any:
+        """A host state restored from a checkpoint, replicated in the pmap layout."""
+        return self.place_state(restored)
+
+    def unreplicated(self, tree: Any) -> Any:
+        """The first replica (host numpy), for functions outside the mapped step."""
+        return self.fetch(tree)
 
     def to_host_state(self, state: Any) -> Any:
         """The first replica, which is what gets checkpointed."""

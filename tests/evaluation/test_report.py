@@ -12,8 +12,9 @@ import pytest
 
 from gen_jax import cli
 from gen_jax import data as gdata
+from gen_jax.classifier import train_classifier
 from gen_jax.evaluation import importance_nll, likelihood_section
-from gen_jax.metrics import ClassifierConfig, extract_features, train_classifier
+from gen_jax.metrics import ClassifierConfig, extract_features
 from gen_jax.metrics import sample_quality_from_features as quality
 
 from ..conftest import run_cli

@@ -11,6 +11,7 @@ import optax
 import pytest
 
 from gen_jax import data as gdata
+from gen_jax.classifier import make_classifier_step, train_classifier
 from gen_jax.metrics import (
     Classifier,
     ClassifierConfig,
@@ -21,9 +22,7 @@ from gen_jax.metrics import (
     extract_logits,
     load_classifier,
     load_classifier_from,
-    make_classifier_step,
     sample_quality,
-    train_classifier,
 )
 from gen_jax.train import TrainState
 

@@ -152,17 +152,17 @@ def test_data_dependent_init_reads_the_training_split_loaded_for_training(tmp_pa
     # Glow's ActNorm layers are initialized from the first training examples: the loop hands
     # them the split it loads for training instead of loading it a second time.
     from gen_jax import data as gdata
-    from gen_jax.train import _loop
+    from gen_jax.train import _run
 
     loads, init_batches = [], []
-    real_load, real_init_batch = gdata.load, _loop._init_batch
+    real_load, real_init_batch = gdata.load, _run._init_batch
 
     def counting_load(name, split, **kwargs):
         loads.append(split)
         return real_load(name, split, **kwargs)
 
     monkeypatch.setattr(gdata, "load", counting_load)
-    monkeypatch.setattr(_loop, "_init_batch", lambda *a, **k: init_batches.append(
+    monkeypatch.setattr(_run, "_init_batch", lambda *a, **k: init_batches.append(
         real_init_batch(*a, **k)) or init_batches[-1])
     cfg = ExperimentConfig(
         model=models.GlowConfig(num_layers=1, hidden=(8,), num_levels=1, init_examples=64),
@@ -253,7 +253,8 @@ def test_load_run_says_what_is_missing(tmp_path):
         load_run(tmp_path)
     (tmp_path / "config.json").write_text('{"model_name": "diffusion"}')
     with pytest.raises(ValueError, match="names model 'diffusion', which this gen_jax does not "
-                                         "have; known: ae, gan, glow, maf, nsf, realnvp, vae$"):
+                                         "have; known: ae, gan, glow, maf, nsf, ppca, realnvp, "
+                                         "vae$"):
         load_run(tmp_path)
     # A config whose recorded workdir has checkpoints does not count: load_run reads its own.
     elsewhere = tmp_path / "elsewhere"
@@ -268,9 +269,9 @@ def test_host_dispatches_at_most_a_few_steps_ahead(tmp_path, monkeypatch):
     # A host far ahead of the devices fills XLA:CPU's per-device queue; in multi-process runs
     # that deadlocked (see _loop.MAX_STEPS_IN_FLIGHT). Slow the step down on the device side and
     # count, at each dispatch, the earlier steps whose results are not ready yet.
-    from gen_jax.train import _loop
+    from gen_jax.train import JitStrategy, _loop
 
-    real_step_of, real_compile = _loop.make_train_step, _loop.JitStrategy.compile
+    real_step_of, real_compile = _loop.make_train_step, JitStrategy.compile
     pending, outs = [], []
 
     def slow_step_of(*args, **kwargs):
@@ -295,7 +296,7 @@ def test_host_dispatches_at_most_a_few_steps_ahead(tmp_path, monkeypatch):
         return call
 
     monkeypatch.setattr(_loop, "make_train_step", slow_step_of)
-    monkeypatch.setattr(_loop.JitStrategy, "compile", counting_compile)
+    monkeypatch.setattr(JitStrategy, "compile", counting_compile)
     cfg = _cfg(tmp_path, steps=30, max_consecutive_nonfinite=1000)
     train(dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, log_every=1000)), "vae")
     assert len(pending) == 30

@@ -10,7 +10,9 @@ import dataclasses
 import json
 from collections.abc import Sequence
 
-from ._classifier import DEFAULT_WORKDIR, ClassifierConfig, train_classifier
+from .._tyro import parse
+from ..metrics import DEFAULT_CLASSIFIER_ROOT, ClassifierConfig
+from ._train import train_classifier
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,7 +28,7 @@ class ClassifierTrainArgs:
     """
 
     dataset: str
-    workdir: str = DEFAULT_WORKDIR
+    workdir: str = DEFAULT_CLASSIFIER_ROOT
     data_dir: str | None = None
     tfds_dir: str | None = None
     classifier: ClassifierConfig = ClassifierConfig()
@@ -38,8 +40,6 @@ def classifier_main(argv: Sequence[str]) -> int:
     Prints the saved record (JSON: path, test accuracy, ...). Bad settings raise ValueError /
     FileNotFoundError with a one-line message, like the rest of the CLI.
     """
-    from .._tyro import parse  # noqa: PLC0415
-
     argv = list(argv)
     if argv[:1] in (["-h"], ["--help"]):
         print(__doc__.strip())

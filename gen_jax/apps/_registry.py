@@ -1,0 +1,56 @@
+"""The registry of ``gen-jax`` sub-commands beyond the engine's own (train, sample, eval, ...)."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from collections.abc import Sequence
+
+
+@dataclasses.dataclass(frozen=True)
+class Command:
+    """One ``gen-jax NAME ...`` sub-command.
+
+    Attributes:
+      name: the sub-command's name.
+      help: one line for ``gen-jax --help``.
+      entry: ``"module:function"``; the function takes the arguments after NAME (a list of
+        strings) and returns the exit status. Bad input raises ``ValueError`` with a one-line
+        message, which the command line prints as ``gen-jax: error: ...``.
+    """
+
+    name: str
+    help: str
+    entry: str
+
+    def run(self, argv: Sequence[str]) -> int:
+        """Imports the entry point and runs it on ``argv``."""
+        module, _, function = self.entry.partition(":")
+        return getattr(importlib.import_module(module), function)(list(argv))
+
+
+COMMANDS: dict[str, Command] = {}
+"""Sub-command name -> :class:`Command`, in registration order."""
+
+RESERVED = ("train", "sample", "eval", "bench", "launch")
+"""The engine's own commands."""
+
+
+def register_command(command: Command) -> Command:
+    """Adds ``command`` to the command line.
+
+    Raises:
+      ValueError: the name is the engine's or another command's.
+    """
+    if command.name in RESERVED or command.name in COMMANDS:
+        raise ValueError(f"gen-jax already has a command named {command.name!r}")
+    COMMANDS[command.name] = command
+    return command
+
+
+register_command(Command(
+    "classifier", "train the feature classifiers the sample-quality metrics use: gen-jax "
+    "classifier train mnist|fashion_mnist [--workdir DIR]", "gen_jax.classifier:classifier_main"))
+register_command(Command(
+    "score", "per-example anomaly scores of a data split under a trained run: gen-jax score "
+    "--workdir RUN [--split test] [--out scores.npy]", "gen_jax.apps.score:main"))

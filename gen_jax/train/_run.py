@@ -1,0 +1,188 @@
+"""Building and restoring a run: model, train state and strategy, from a config or a folder."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import data as gdata
+from .. import models as gmodels
+from ..config import ExperimentConfig, load_json, read_model_name
+from ..optim import make_optimizer
+from ._checkpoint import Checkpointer, CheckpointLayoutError
+from ._distributed import initialize_from_env
+from ._parallel import JitStrategy, PmapStrategy, make_strategy
+from ._resume import config_changes, describe_changes
+from ._state import TrainState
+
+
+@dataclasses.dataclass
+class Run:
+    """What a training run built: reused by ``sample`` and ``eval`` on a finished run."""
+
+    config: ExperimentConfig
+    model_name: str
+    model: Any
+    info: gdata.DatasetInfo
+    strategy: JitStrategy | PmapStrategy
+    state: TrainState
+    preprocess: Any
+
+
+def load_run(workdir: str | Path) -> Run:
+    """The trained run in ``workdir`` (its ``config.json`` and latest checkpoint), to sample or
+    evaluate: what ``gen-jax sample`` and ``gen-jax eval`` open.
+
+    The checkpoints are read from ``workdir`` itself, not from the ``train.workdir`` recorded in
+    its config, so a run that was moved or copied, or trained with a relative workdir, opens
+    from wherever it is now; ``run.config.train.workdir`` is ``workdir``.
+
+    Raises:
+      ValueError: ``workdir`` has no ``config.json``, names a model family this gen_jax lacks,
+        has no checkpoint yet, or its newest checkpoint folder is not a whole checkpoint.
+    """
+    path = Path(workdir) / "config.json"
+    if not path.is_file():
+        raise ValueError(f"{workdir} has no config.json; pass the --workdir of a training run")
+    try:
+        name = read_model_name(path)
+        cfg = load_json(path, gmodels.FAMILIES[name].config) if name in gmodels.FAMILIES else None
+    except (ValueError, KeyError, TypeError) as e:  # JSONDecodeError is a ValueError
+        raise ValueError(f"{path} is not a gen-jax run record ({type(e).__name__}: {e}); "
+                         "pass the --workdir of a training run") from None
+    if cfg is None:
+        raise ValueError(f"{path} names model {name!r}, which this gen_jax does not have; "
+                         f"known: {', '.join(sorted(gmodels.FAMILIES))}")
+    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, workdir=str(workdir)))
+    if not _has_checkpoint(cfg):  # (before building, which would create checkpoints/)
+        raise ValueError(f"{workdir} has no checkpoint yet; train first")
+    return build_run(cfg, name, restore=True)[0]
+
+
+def make_preprocess(info: gdata.DatasetInfo, cfg, model: Any = None) -> Any:
+    """Stored batch + key -> model batch, as configured (binarize / dequantize).
+
+    ``cfg.dequantize=None`` lets the family decide: one whose
+    :class:`~gen_jax.models.DataRequirements` say it ``dequantizes()`` (flows) turns it on for
+    discrete data.
+    """
+    dequantize = cfg.dequantize
+    if dequantize is None:
+        dequantize = (isinstance(model, gmodels.DataRequirements) and model.dequantizes()
+                      and info.is_discrete)
+
+    def preprocess(batch: dict[str, jax.Array], key: jax.Array) -> dict[str, jax.Array]:
+        out = {"x": gdata.preprocess(batch["x"], key, info, binarize=cfg.binarize,
+                                     dequantize=dequantize)}
+        if "label" in batch:
+            out["label"] = batch["label"]
+        return out
+
+    return preprocess
+
+
+def build_run(cfg: ExperimentConfig, model_name: str, *, restore: bool = True,
+              train_data: Callable[[], gdata.ArrayDataset] | None = None) -> tuple[Run, Any]:
+    """Builds model, state and strategy; restores the latest checkpoint when asked and present.
+
+    Args:
+      train_data: returns the training split (the caller's, cached, so that a data-dependent
+        initialization, which reads its first examples, does not load it a second time);
+        called only when needed, after the config has been checked. Default: load it.
+
+    Returns:
+      ``(run, data_state)``: ``data_state`` is the saved input position (None on a fresh start).
+    """
+    initialize_from_env()
+    strategy = make_strategy(cfg.train.strategy)
+    if cfg.data.batch_size % strategy.num_devices:
+        raise ValueError(f"data.batch_size {cfg.data.batch_size} does not split over "
+                         f"{strategy.num_devices} devices; use a multiple of "
+                         f"{strategy.num_devices}")
+    info = gdata.info(cfg.data.name)
+    dtype = jnp.bfloat16 if cfg.train.compute_dtype == "bfloat16" else jnp.float32
+    model = gmodels.build(model_name, cfg.model, info, dtype=dtype)
+    if isinstance(model, gmodels.DataRequirements):
+        model.check_data(cfg.data)
+    preprocess = make_preprocess(info, cfg.data, model)
+
+    key_init, key_pre, key_run = jax.random.split(jax.random.PRNGKey(cfg.train.seed), 3)
+    example = _example_batch(info)
+    init_examples = model.init_examples() if isinstance(model, gmodels.DataDependentInit) else 0
+    if init_examples and not _has_checkpoint(cfg):
+        example = _init_batch(cfg, init_examples, train_data)
+    variables = jax.jit(lambda k1, k2: model.init(k1, preprocess(example, k2)))(key_init, key_pre)
+    # Families with several players (GANs) bring their own optimizer and step.
+    make_tx = model.make_optimizer if isinstance(model, gmodels.OwnUpdate) else make_optimizer
+    tx = make_tx(cfg.optim, cfg.train.steps)
+    state = TrainState.create(
+        params=variables["params"], batch_stats=variables.get("batch_stats"), tx=tx,
+        rng=key_run, ema_decay=cfg.optim.ema_decay,
+    )
+    data_state = None
+    directory = Path(cfg.train.workdir) / "checkpoints"
+    with Checkpointer(directory, max_to_keep=cfg.train.keep_checkpoints) as ckpt:
+        latest = ckpt.latest_step()
+        if latest is not None and not restore:
+            raise ValueError(f"{directory} holds checkpoints up to step {latest}; pass a new "
+                             "--train.workdir, or delete that folder to start over")
+        if latest is not None:
+            try:
+                host, data_state = ckpt.restore(strategy.abstract_state(state))
+            except CheckpointLayoutError as err:  # name the settings that changed it
+                changes = config_changes(cfg, model_name, directory.parent / "config.json")
+                if not changes:
+                    raise
+                raise ValueError(f"{err}; the run was trained with other settings: "
+                                 f"{describe_changes(changes)}") from err
+            state = strategy.restored_state(host)
+        else:
+            state = strategy.place_state(state)
+    return Run(cfg, model_name, model, info, strategy, state, preprocess), data_state
+
+
+def load_split(cfg: ExperimentConfig, split: str, size: int | None = None) -> gdata.ArrayDataset:
+    """Loads a split; with several processes, process 0 prepares the TFDS files first."""
+
+    def load():
+        return gdata.load(cfg.data.name, split, data_dir=cfg.data.data_dir,
+                          tfds_dir=cfg.data.tfds_dir, size=size, seed=cfg.train.seed)
+
+    if jax.process_count() == 1:
+        return load()
+    from jax.experimental import multihost_utils
+
+    ds = load() if jax.process_index() == 0 else None
+    multihost_utils.sync_global_devices(f"gen_jax prepared {cfg.data.name}/{split}")
+    return ds if ds is not None else load()
+
+
+def _has_checkpoint(cfg: ExperimentConfig) -> bool:
+    directory = Path(cfg.train.workdir) / "checkpoints"
+    return directory.is_dir() and any(p.name.isdigit() for p in directory.iterdir())
+
+
+def _init_batch(cfg: ExperimentConfig, size: int,
+                train_data: Callable[[], gdata.ArrayDataset] | None = None
+                ) -> dict[str, np.ndarray]:
+    """The first ``size`` training examples, the same in every process (data-dependent init)."""
+    ds = (train_data or (lambda: load_split(cfg, cfg.data.train_split, size=cfg.data.size)))()
+    n = min(size, len(ds))
+    batch = {"x": ds.x[:n]}
+    if ds.label is not None:
+        batch["label"] = ds.label[:n]
+    return batch
+
+
+def _example_batch(info: gdata.DatasetInfo) -> dict[str, np.ndarray]:
+    dtype = np.uint8 if info.is_discrete else np.float32
+    batch = {"x": np.zeros((2, *info.shape), dtype)}
+    if info.num_classes:
+        batch["label"] = np.zeros((2,), np.int32)
+    return batch

@@ -184,9 +184,16 @@ def _train(argv: list[str]) -> int:
 
 
 def _bench(args) -> int:
-    from .bench import WORKLOADS, compile_fresh, run_benchmarks
-    from .bench._compile import COMPILE_BENCHMARKS, compile_markdown, run_compile_benchmarks
-    from .bench._run import markdown_table, write_report
+    from .bench import (
+        COMPILE_BENCHMARKS,
+        WORKLOADS,
+        compile_fresh,
+        compile_markdown,
+        markdown_table,
+        run_benchmarks,
+        run_compile_benchmarks,
+        write_report,
+    )
 
     names = args.workloads or [*sorted(WORKLOADS), *COMPILE_BENCHMARKS]
     unknown = [n for n in names if n not in WORKLOADS and n not in COMPILE_BENCHMARKS]
@@ -199,7 +206,7 @@ def _bench(args) -> int:
     if args.scaling:
         return _bench_scaling(args)
     if args.smoke:
-        from .bench._smoke import run_smoke, smoke_markdown
+        from .bench import run_smoke, smoke_markdown
 
         results = run_smoke(timed, compile_check=bool(compiled) or not args.workloads)
         print(smoke_markdown(results))
@@ -223,8 +230,7 @@ def _bench(args) -> int:
 
 
 def _bench_scaling(args) -> int:
-    from .bench._run import write_json
-    from .bench._scaling import run_scaling, scaling_markdown
+    from .bench import run_scaling, scaling_markdown, write_json
 
     names = args.workloads or ["w4"]
     reports = [run_scaling(n, sorted(set(args.scaling)), args.per_device_batch,

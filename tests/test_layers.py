@@ -73,3 +73,18 @@ def test_no_module_imports_from_a_higher_or_sibling_layer():
                 bad.append(f"{path.relative_to(PACKAGE.parent)}:{line}: {unit} (layer {mine}) "
                            f"imports {target} (layer {theirs})")
     assert not bad, "imports against the layer order:\n" + "\n".join(bad)
+
+
+def test_no_module_imports_another_units_private_modules():
+    # A unit's private modules (``_name``) are its own: others use its public surface.
+    bad = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        unit = _unit(module)
+        for target, line in _imports(path):
+            parts = target.split(".")
+            if (len(parts) > 2 and _unit(target) != unit and LAYERS.get(_unit(target)) != 0
+                    and any(p.startswith("_") for p in parts[2:])):
+                bad.append(f"{path.relative_to(PACKAGE.parent)}:{line}: {module} imports "
+                           f"{target}")
+    assert not bad, "imports of another unit's private modules:\n" + "\n".join(bad)

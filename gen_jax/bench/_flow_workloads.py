@@ -21,7 +21,7 @@ from ..data import DatasetInfo
 from ..models import MAFConfig, NSFConfig, RealNVPConfig, VAEConfig, build
 from ..train import JitStrategy
 from ._setup import Setup, mlp_flops, production_setup
-from ._workloads import Workload
+from ._workload import Workload
 
 
 def w1_config(num_layers: int = 8, scan_unroll: int = 1) -> RealNVPConfig:

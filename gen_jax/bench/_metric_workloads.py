@@ -13,9 +13,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..metrics import frechet_distance, prdc
-from ..metrics._distances import self_tile_pairs
-from ._workloads import Workload
+from ..metrics import frechet_distance, prdc, self_tile_pairs
+from ._workload import Workload
 
 W7_NUM = 10_000
 W7_DIM = 2048

@@ -7,37 +7,17 @@ carry with inputs already on device, and the matmul FLOPs of one call for the ef
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
 from ..config import OptimConfig
 from ..data import DatasetInfo
 from ..models import GANConfig, VAEConfig
+from ._flow_workloads import FLOW_WORKLOADS
+from ._metric_workloads import METRIC_WORKLOADS
 from ._setup import mlp_flops, production_setup
-
-
-@dataclasses.dataclass
-class Workload:
-    """One benchmark workload.
-
-    Attributes:
-      name: id from BENCHMARKS.md, e.g. ``"W4 vae-mlp-784"``.
-      call: ``carry -> carry``, one production step (or one sampling call).
-      carry: initial carried value (e.g. the placed train state).
-      matmul_flops: matmul FLOPs of one call (forward + backward), for the peak-rate fraction.
-      items_per_call: steps (1) or samples per call.
-      description: how this maps to the BENCHMARKS.md definition.
-    """
-
-    name: str
-    call: Callable[[Any], Any]
-    carry: Any
-    matmul_flops: float
-    items_per_call: int = 1
-    description: str = ""
+from ._workload import Workload
 
 
 def vae_mlp_784(batch_size: int = 128, seed: int = 0, devices: list | None = None) -> Workload:
@@ -97,10 +77,6 @@ def dcgan_28(batch_size: int = 64, seed: int = 0, upsample: str = "subpixel",
 WORKLOADS: dict[str, Callable[[], Workload]] = {"w4": vae_mlp_784, "w5": dcgan_28}
 """Workload id -> constructor."""
 
-# The flow and sampling workloads (W1-W3, W6) and the metrics (W7) live in their own modules,
-# which import ``Workload`` from here; hence the imports after the definitions.
-from ._flow_workloads import FLOW_WORKLOADS  # noqa: E402
-from ._metric_workloads import METRIC_WORKLOADS  # noqa: E402
-
+# The flow and sampling workloads (W1-W3, W6) and the metrics (W7) live in their own modules.
 WORKLOADS.update(FLOW_WORKLOADS)
 WORKLOADS.update(METRIC_WORKLOADS)

@@ -9,8 +9,7 @@ import distrax
 import jax
 import jax.numpy as jnp
 
-from gen_jax.data._preprocess import dequantize_with_noise
-from gen_jax.data._units import bits_per_dim
+from ..data import bits_per_dim, dequantize_with_noise
 
 
 def uniform_dequantize(key: jax.Array, x: jax.Array, num_levels: int = 256) -> jax.Array:

@@ -14,6 +14,7 @@ TensorFlow is never needed.
 
 from ._errors import DataError as DataError
 from ._pipeline import Loader as Loader
+from ._preprocess import dequantize_with_noise as dequantize_with_noise
 from ._preprocess import preprocess as preprocess
 from ._registry import available as available
 from ._registry import info as info

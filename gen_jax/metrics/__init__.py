@@ -22,6 +22,7 @@ from ._classifier_score import class_counts as class_counts
 from ._classifier_score import classifier_score as classifier_score
 from ._distances import knn_radii as knn_radii
 from ._distances import nearest_neighbours as nearest_neighbours
+from ._distances import self_tile_pairs as self_tile_pairs
 from ._features import Classifier as Classifier
 from ._features import FeatureExtractor as FeatureExtractor
 from ._features import batched_apply as batched_apply

@@ -1,10 +1,10 @@
 """Model families behind one contract (:class:`GenerativeModel` and the capability protocols)
-and their registry (:data:`FAMILIES`, :func:`build`)."""
+and their registry (:data:`FAMILIES`, :func:`build`, the one way to build a family by name).
 
-from . import _autoencoder, _gan, _vae
-from ._autoencoder import Autoencoder as Autoencoder
-from ._autoencoder import AutoencoderConfig as AutoencoderConfig
-from ._autoencoder import AutoencoderNet as AutoencoderNet
+One subpackage per family: :mod:`~gen_jax.models.autoencoder`, :mod:`~gen_jax.models.vae`,
+:mod:`~gen_jax.models.gan`, :mod:`~gen_jax.models.flows`, :mod:`~gen_jax.models.ppca`.
+"""
+
 from ._base import CAPABILITIES as CAPABILITIES
 from ._base import Batch as Batch
 from ._base import DataDependentInit as DataDependentInit
@@ -25,22 +25,6 @@ from ._base import Variables as Variables
 from ._base import all_finite as all_finite
 from ._base import capabilities as capabilities
 from ._coders import CoderConfig as CoderConfig
-from ._flow_config import FlowConfig as FlowConfig
-from ._flow_config import GlowConfig as GlowConfig
-from ._flow_config import MAFConfig as MAFConfig
-from ._flow_config import NSFConfig as NSFConfig
-from ._flow_config import RealNVPConfig as RealNVPConfig
-from ._gan import GAN as GAN
-from ._gan import GANConfig as GANConfig
-from ._gan_losses import discriminator_loss as discriminator_loss
-from ._gan_losses import generator_loss as generator_loss
-from ._gan_losses import gradient_penalty as gradient_penalty
-from ._gan_losses import r1_penalty as r1_penalty
-from ._gan_nets import Discriminator as Discriminator
-from ._gan_nets import Generator as Generator
-from ._gan_nets import pack as pack
-from ._gan_step import TwoPlayerTransform as TwoPlayerTransform
-from ._gan_step import two_player as two_player
 from ._likelihoods import Likelihood as Likelihood
 from ._likelihoods import bernoulli_log_prob as bernoulli_log_prob
 from ._likelihoods import bernoulli_mean as bernoulli_mean
@@ -54,24 +38,41 @@ from ._registry import Family as Family
 from ._registry import build as build
 from ._registry import name_of as name_of
 from ._registry import register as register
-from ._vae import VAE as VAE
-from ._vae import ElboTerms as ElboTerms
-from ._vae import VAEConfig as VAEConfig
-from ._vae import VAENet as VAENet
-from ._vae import elbo as elbo
-from ._vae import gaussian_kl as gaussian_kl
-from ._vae import iwae_bound as iwae_bound
-from ._vae import log_importance_weights as log_importance_weights
-
-build_autoencoder = _autoencoder.build
-build_gan = _gan.build
-build_vae = _vae.build
+from .autoencoder import Autoencoder as Autoencoder
+from .autoencoder import AutoencoderConfig as AutoencoderConfig
+from .autoencoder import AutoencoderNet as AutoencoderNet
+from .flows import FlowConfig as FlowConfig
+from .flows import GlowConfig as GlowConfig
+from .flows import MAFConfig as MAFConfig
+from .flows import NSFConfig as NSFConfig
+from .flows import RealNVPConfig as RealNVPConfig
+from .gan import GAN as GAN
+from .gan import Discriminator as Discriminator
+from .gan import GANConfig as GANConfig
+from .gan import Generator as Generator
+from .gan import TwoPlayerTransform as TwoPlayerTransform
+from .gan import discriminator_loss as discriminator_loss
+from .gan import generator_loss as generator_loss
+from .gan import gradient_penalty as gradient_penalty
+from .gan import pack as pack
+from .gan import r1_penalty as r1_penalty
+from .gan import two_player as two_player
+from .ppca import PPCA as PPCA
+from .ppca import PPCAConfig as PPCAConfig
+from .vae import VAE as VAE
+from .vae import ElboTerms as ElboTerms
+from .vae import VAEConfig as VAEConfig
+from .vae import VAENet as VAENet
+from .vae import elbo as elbo
+from .vae import gaussian_kl as gaussian_kl
+from .vae import iwae_bound as iwae_bound
+from .vae import log_importance_weights as log_importance_weights
 
 
 def __getattr__(name: str):
     # Flow imports distrax and TFP, which the other families never need: loaded on first use.
     if name == "Flow":
-        from ._flow import Flow  # noqa: PLC0415
+        from .flows import Flow  # noqa: PLC0415
 
         return Flow
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

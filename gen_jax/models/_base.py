@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # typing only: the config layer sits beside, not below, the d
     import optax
 
     from ..config import DataConfig, OptimConfig
-    from ..data._types import DatasetInfo
+    from ..data import DatasetInfo
 
 Variables = dict[str, Any]
 """Flax variables: ``{"params": ..., "batch_stats": ...}`` (``batch_stats`` only when used)."""

@@ -11,8 +11,8 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
-from ..data._types import DatasetInfo
-from ..nn import MLP, ConvDecoder, ConvEncoder, get_activation, output_dtype
+from ..data import DatasetInfo
+from ..nn import MLP, ConvDecoder, ConvEncoder, get_activation, output_dtype, params_in
 from ._likelihoods import MIN_LOG_SCALE, Likelihood, LikelihoodName
 
 Dtype = Any
@@ -239,3 +239,32 @@ class CoderNet(nn.Module):
         """``z`` ``[N, latent_dim]`` -> likelihood ``(loc, log_scale)``, each ``[N, *shape]``."""
         chex.assert_rank(z, 2)
         return self.decoder(z, one_hot(label, self.num_classes, z.shape[0]))
+
+
+class CoderModel:
+    """What the autoencoder and the VAE share: binding to a config and data, input checks and
+    ``init`` (subclasses set ``net_class``, their :class:`CoderNet`)."""
+
+    net_class: type[CoderNet]
+    family: str
+
+    def __init__(self, config: CoderConfig, info: DatasetInfo, *, dtype: Any = jnp.float32):
+        validate(config, info, self.family)
+        self._check(config)
+        self.config = config
+        self.info = info
+        self.num_classes = info.num_classes if config.conditional else 0
+        self.net = self.net_class(config, tuple(info.shape), self.num_classes,
+                                  likelihood_of(config, info), dtype)
+
+    def _check(self, config: CoderConfig) -> None:
+        """The family's own checks of its config, after the shared ones (one-line errors)."""
+
+    def _inputs(self, x: jax.Array, label: jax.Array | None) -> jax.Array | None:
+        return check_inputs(x, label, self.net.shape, self.net.num_classes)
+
+    def init(self, key: jax.Array, batch: dict[str, jax.Array]) -> dict[str, Any]:
+        """Initial variables for a batch of this shape (in the model's parameter dtype)."""
+        label = self._inputs(batch["x"], batch.get("label"))
+        return params_in(dict(self.net.init({"params": key}, batch["x"], label)),
+                         self.net.dtype)

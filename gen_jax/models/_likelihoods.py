@@ -14,6 +14,8 @@ from typing import Literal
 import jax
 import jax.numpy as jnp
 
+from ..data import DatasetInfo, bits_per_dim
+
 LikelihoodName = Literal["bernoulli", "gaussian", "logistic"]
 
 MIN_LOG_SCALE = -7.0
@@ -210,3 +212,19 @@ class Likelihood:
         if self.name == "gaussian":
             return loc
         return discretized_logistic_mean(loc, log_scale, self.num_levels)
+
+
+def density_nll_metrics(log_p: jax.Array, info: DatasetInfo) -> dict[str, jax.Array]:
+    """Per-example ``nll`` (nats) and, for discrete data, ``bpd`` from a log-density ``log_p``.
+
+    On discrete data with ``L`` levels the density is of the dequantized values on the ``[0, 1)``
+    scale; ``nll = -log_p + D log L`` is then the NLL of the discrete data on the integer grid
+    (an upper bound, through the dequantization), and ``bpd`` its bits per dimension. On
+    continuous data ``nll`` is the negative log-density itself and there is no ``bpd`` (a
+    measure of discrete data).
+    """
+    levels, dim = info.num_levels, info.dim
+    if not levels:
+        return {"nll": -log_p}
+    nll = -log_p + dim * math.log(levels)
+    return {"nll": nll, "bpd": bits_per_dim(nll, dim)}

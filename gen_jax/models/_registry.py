@@ -15,13 +15,13 @@ from typing import Any
 
 import jax.numpy as jnp
 
-from ..data._types import DatasetInfo
-from ._autoencoder import AutoencoderConfig
+from ..data import DatasetInfo
 from ._base import GenerativeModel
-from ._flow_config import GlowConfig, MAFConfig, NSFConfig, RealNVPConfig
-from ._gan import GANConfig
-from ._ppca import PPCAConfig
-from ._vae import VAEConfig
+from .autoencoder import AutoencoderConfig
+from .flows import GlowConfig, MAFConfig, NSFConfig, RealNVPConfig
+from .gan import GANConfig
+from .ppca import PPCAConfig
+from .vae import VAEConfig
 
 Builder = Callable[..., GenerativeModel]
 """``build(config, info, *, dtype=jnp.float32) -> GenerativeModel``."""
@@ -76,25 +76,25 @@ def register(family: Family) -> Family:
 
 
 _M = "gen_jax.models."
-register(Family("ae", AutoencoderConfig, _M + "_autoencoder:build",
+register(Family("ae", AutoencoderConfig, _M + "autoencoder:build",
                 "deterministic autoencoder (reconstructions, no sampling)",
                 lambda: AutoencoderConfig(hidden=(8,), latent_dim=2)))
-register(Family("vae", VAEConfig, _M + "_vae:build",
+register(Family("vae", VAEConfig, _M + "vae:build",
                 "variational autoencoder (ELBO, beta-VAE, IWAE)",
                 lambda: VAEConfig(hidden=(8,), latent_dim=2)))
-register(Family("gan", GANConfig, _M + "_gan:build",
+register(Family("gan", GANConfig, _M + "gan:build",
                 "generative adversarial network with the known stabilizers",
                 lambda: GANConfig(latent_dim=2, g_hidden=(8,), d_hidden=(8,))))
-register(Family("realnvp", RealNVPConfig, _M + "_flow:build", "RealNVP affine-coupling flow",
+register(Family("realnvp", RealNVPConfig, _M + "flows:build", "RealNVP affine-coupling flow",
                 lambda: RealNVPConfig(num_layers=2, hidden=(8,))))
-register(Family("nsf", NSFConfig, _M + "_flow:build", "neural spline flow (rational quadratic)",
+register(Family("nsf", NSFConfig, _M + "flows:build", "neural spline flow (rational quadratic)",
                 lambda: NSFConfig(num_layers=2, hidden=(8,))))
-register(Family("maf", MAFConfig, _M + "_flow:build", "masked autoregressive flow",
+register(Family("maf", MAFConfig, _M + "flows:build", "masked autoregressive flow",
                 lambda: MAFConfig(num_layers=2, hidden=(64,))))
-register(Family("glow", GlowConfig, _M + "_flow:build", "Glow multi-scale image flow",
+register(Family("glow", GlowConfig, _M + "flows:build", "Glow multi-scale image flow",
                 lambda: GlowConfig(num_layers=1, hidden=(8,), num_levels=2, init_examples=8)))
 
-register(Family("ppca", PPCAConfig, _M + "_ppca:build", "probabilistic PCA (exact likelihood)",
+register(Family("ppca", PPCAConfig, _M + "ppca:build", "probabilistic PCA (exact likelihood)",
                 lambda: PPCAConfig(latent_dim=2)))
 
 

@@ -10,7 +10,7 @@ import scipy.stats
 
 from gen_jax.data._types import DatasetInfo
 from gen_jax.metrics import bits_per_dim, evaluate_log_likelihood, importance_log_likelihood
-from gen_jax.models import VAEConfig, build_vae
+from gen_jax.models import VAEConfig, build
 
 
 class FakeModel:
@@ -76,7 +76,7 @@ def _linear_gaussian(perturb):
     k_mean = w * post_var / noise**2 * (1.0 - 0.3 * perturb)
     post_var = post_var * (1.0 + 1.5 * perturb)
     info = DatasetInfo("linear", (dim,), 0, None)
-    model = build_vae(VAEConfig(hidden=(), latent_dim=latent, likelihood="gaussian",
+    model = build("vae", VAEConfig(hidden=(), latent_dim=latent, likelihood="gaussian",
                                 scale="fixed", log_scale=math.log(noise)), info)
     x = b + rng.normal(size=(8, latent)) @ w.T + noise * rng.normal(size=(8, dim))
     params = {
@@ -115,7 +115,7 @@ def test_estimate_converges_to_the_true_log_likelihood():
 
 def test_conditional_model_gets_its_labels():
     info = DatasetInfo("toy", (5,), 3, 2)
-    model = build_vae(VAEConfig(hidden=(8,), latent_dim=2, conditional=True), info)
+    model = build("vae", VAEConfig(hidden=(8,), latent_dim=2, conditional=True), info)
     x = jnp.full((4, 5), 1.0)
     label = jnp.array([0, 1, 2, 0], jnp.int32)
     variables = jax.jit(model.init)(jax.random.key(0), {"x": x, "label": label})

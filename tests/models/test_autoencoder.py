@@ -10,13 +10,13 @@ import pytest
 import scipy.stats
 
 from gen_jax.data._types import DatasetInfo
-from gen_jax.models import AutoencoderConfig, build_autoencoder
+from gen_jax.models import AutoencoderConfig, build
 
 DIGITS8 = DatasetInfo("digits", (8, 8, 1), 10, 17)
 
 
 def test_sample_raises_a_one_line_error_pointing_to_reconstruct():
-    model = build_autoencoder(AutoencoderConfig(), DIGITS8)
+    model = build("ae", AutoencoderConfig(), DIGITS8)
     variables = jax.jit(model.init)(jax.random.key(0), {"x": jnp.zeros((2, 8, 8, 1))})
     with pytest.raises(ValueError, match="no prior") as err:
         model.sample(variables, jax.random.key(1), 4)
@@ -27,7 +27,7 @@ def test_gaussian_loss_is_a_scaled_squared_error():
     """With a fixed scale s: nll = sum (x - recon)^2 / (2 s^2) + D (log s + log(2 pi) / 2)."""
     dim, log_s = 5, math.log(0.3)
     info = DatasetInfo("toy", (dim,), 0, None)
-    model = build_autoencoder(AutoencoderConfig(hidden=(8,), latent_dim=2, likelihood="gaussian",
+    model = build("ae", AutoencoderConfig(hidden=(8,), latent_dim=2, likelihood="gaussian",
                                                 scale="fixed", log_scale=log_s), info)
     x = jax.random.normal(jax.random.key(0), (6, dim))
     variables = jax.jit(model.init)(jax.random.key(1), {"x": x})
@@ -49,7 +49,7 @@ def test_a_float64_autoencoder_keeps_float64_to_the_loss():
         info = DatasetInfo("toy", (5,), 0, None)
         config = AutoencoderConfig(hidden=(8,), latent_dim=2, likelihood="gaussian",
                                    scale="predicted")
-        model = build_autoencoder(config, info, dtype=jnp.float64)
+        model = build("ae", config, info, dtype=jnp.float64)
         x = jax.random.normal(jax.random.key(0), (6, 5), jnp.float64)
         variables = jax.tree.map(lambda a: a.astype(jnp.float64),
                                  model.init(jax.random.key(1), {"x": x}))
@@ -63,7 +63,7 @@ def test_a_float64_autoencoder_keeps_float64_to_the_loss():
 
 def test_bernoulli_loss_is_the_cross_entropy_of_the_reconstruction():
     info = DatasetInfo("toy", (12,), 0, 2)
-    model = build_autoencoder(AutoencoderConfig(hidden=(8,), latent_dim=3), info)
+    model = build("ae", AutoencoderConfig(hidden=(8,), latent_dim=3), info)
     x = jax.random.uniform(jax.random.key(0), (5, 12))  # grey values are fine
     variables = jax.jit(model.init)(jax.random.key(1), {"x": x})
     p = np.asarray(jax.jit(model.reconstruct)(variables, x), np.float64)
@@ -74,7 +74,7 @@ def test_bernoulli_loss_is_the_cross_entropy_of_the_reconstruction():
 
 
 def test_conditional_autoencoder_needs_labels():
-    model = build_autoencoder(AutoencoderConfig(hidden=(8,), latent_dim=2, conditional=True),
+    model = build("ae", AutoencoderConfig(hidden=(8,), latent_dim=2, conditional=True),
                               DatasetInfo("toy", (4,), 3, 2))
     x = jnp.full((2, 4), 0.5)
     variables = jax.jit(model.init)(jax.random.key(0), {"x": x, "label": jnp.array([0, 2])})
@@ -93,7 +93,7 @@ def test_conditional_autoencoder_needs_labels():
 def test_bad_network_sizes_are_one_line_errors(field, value):
     config = AutoencoderConfig(arch="conv", **{field: value})
     with pytest.raises(ValueError, match=f"ae: .*{field}") as err:
-        build_autoencoder(config, DIGITS8)
+        build("ae", config, DIGITS8)
     assert "\n" not in str(err.value)
 
 
@@ -105,7 +105,7 @@ def test_bad_network_sizes_are_one_line_errors(field, value):
 ])
 def test_build_rejects_configs_that_do_not_fit_the_data(config, info, match):
     with pytest.raises(ValueError, match=match):
-        build_autoencoder(config, info)
+        build("ae", config, info)
 
 
 @pytest.mark.parametrize("arch", ["mlp", "conv"])
@@ -114,7 +114,7 @@ def test_a_few_adam_steps_lower_the_loss(arch):
     protos = rng.random((4, 8, 8, 1)) < 0.5
     x = jnp.asarray(protos[rng.integers(0, 4, 64)] ^ (rng.random((64, 8, 8, 1)) < 0.05),
                     jnp.float32)
-    model = build_autoencoder(AutoencoderConfig(arch=arch, hidden=(32,), channels=(8,),
+    model = build("ae", AutoencoderConfig(arch=arch, hidden=(32,), channels=(8,),
                                                 latent_dim=4), DIGITS8)
     tx = optax.adam(3e-3)
     variables = jax.jit(model.init)(jax.random.key(0), {"x": x})

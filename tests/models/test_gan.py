@@ -634,3 +634,15 @@ def test_pmapped_step_on_two_devices_averages_over_them_and_normalizes_globally(
             "for cfg, info in BN_CASES:\n"
             "    check_mapped_batch_norm(cfg, info, 'pmap')\n")
     run_python(code, devices=2)
+
+
+def test_the_anomaly_score_is_the_negated_logit_of_a_pack_of_copies():
+    model = build("gan", dataclasses.replace(TINY, pac=3), RING)
+    variables = model.init(jax.random.PRNGKey(0), _batch(RING, 6))
+    batch = _batch(RING, 4, seed=1)
+    score = model.anomaly_score(variables, batch, jax.random.PRNGKey(2))
+    d_vars = {"params": variables["params"]["discriminator"]}
+    for i in range(4):  # by hand: the discriminator on [x_i, x_i, x_i] packed
+        copies = jnp.repeat(batch["x"][i:i + 1], 3, axis=0)
+        logit = model.discriminator.apply(d_vars, pack(copies, 3), None)
+        np.testing.assert_allclose(score[i], -logit[0], rtol=1e-6)

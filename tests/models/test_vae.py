@@ -11,7 +11,7 @@ import scipy.stats
 
 from gen_jax.data._types import DatasetInfo
 from gen_jax.metrics import importance_log_likelihood
-from gen_jax.models import VAEConfig, build_vae, elbo, gaussian_kl, iwae_bound
+from gen_jax.models import VAEConfig, build, elbo, gaussian_kl, iwae_bound
 
 MNIST = DatasetInfo("mnist", (28, 28, 1), 10, 256)
 DIGITS8 = DatasetInfo("digits", (8, 8, 1), 10, 17)
@@ -43,7 +43,7 @@ def test_elbo_matches_a_numpy_computation(likelihood, scale, levels):
     log p(x | mean) - KL, computed here with numpy and scipy."""
     dim, latent = 4, 2
     info = DatasetInfo("toy", (dim,), 0, levels)
-    model = build_vae(VAEConfig(hidden=(3,), latent_dim=latent, likelihood=likelihood,
+    model = build("vae", VAEConfig(hidden=(3,), latent_dim=latent, likelihood=likelihood,
                                 scale=scale), info)
     rng = np.random.default_rng(1)
     if levels is None:
@@ -120,7 +120,7 @@ def _linear_gaussian(exact_posterior=True):
     enc_kernel = np.concatenate([k_mean, np.zeros((dim, latent))], axis=1)
     enc_bias = np.concatenate([-b @ k_mean, np.log(post_var)])
     info = DatasetInfo("linear", (dim,), 0, None)
-    model = build_vae(VAEConfig(hidden=(), latent_dim=latent, likelihood="gaussian",
+    model = build("vae", VAEConfig(hidden=(), latent_dim=latent, likelihood="gaussian",
                                 scale="fixed", log_scale=math.log(noise)), info)
     x = (b + rng.normal(size=(8, latent)) @ w.T + noise * rng.normal(size=(8, dim)))
     variables = model.init(jax.random.key(0), {"x": jnp.asarray(x, jnp.float32)})
@@ -159,7 +159,7 @@ def test_elbo_of_an_inexact_posterior_is_below_the_log_likelihood_by_the_kl_gap(
 @pytest.fixture(scope="module")
 def random_binary_vae():
     info = DatasetInfo("toy", (16,), 0, 2)
-    model = build_vae(VAEConfig(hidden=(32,), latent_dim=4), info)
+    model = build("vae", VAEConfig(hidden=(32,), latent_dim=4), info)
     x = (jax.random.uniform(jax.random.key(1), (400, 16)) < 0.3).astype(jnp.float32)
     variables = model.init(jax.random.key(0), {"x": x})
     # a decoder 3x more sensitive to z than at init: the posterior is far from exact
@@ -192,7 +192,7 @@ def test_beta_scales_the_kl(random_binary_vae):
     info = model.info
     key = jax.random.key(5)
     loss1, (metrics, _) = model.loss(variables, {"x": x}, key, train=True)
-    beta3 = build_vae(VAEConfig(hidden=(32,), latent_dim=4, beta=3.0), info)
+    beta3 = build("vae", VAEConfig(hidden=(32,), latent_dim=4, beta=3.0), info)
     loss3, _ = beta3.loss(variables, {"x": x}, key, train=True)
     np.testing.assert_allclose(loss3 - loss1, 2.0 * metrics["kl"], rtol=1e-4)
     assert metrics["kl"] > 0.1
@@ -200,7 +200,7 @@ def test_beta_scales_the_kl(random_binary_vae):
 
 def test_iwae_objective_loss_is_the_negative_bound(random_binary_vae):
     model, variables, x = random_binary_vae
-    iwae = build_vae(VAEConfig(hidden=(32,), latent_dim=4, objective="iwae", num_samples=5),
+    iwae = build("vae", VAEConfig(hidden=(32,), latent_dim=4, objective="iwae", num_samples=5),
                      model.info)
     key = jax.random.key(6)
     loss, (metrics, _) = iwae.loss(variables, {"x": x}, key, train=True)
@@ -214,7 +214,7 @@ def test_iwae_objective_loss_is_the_negative_bound(random_binary_vae):
 
 def test_conditional_vae_needs_labels_and_uses_them():
     info = DatasetInfo("toy", (16,), 3, 2)
-    model = build_vae(VAEConfig(hidden=(8,), latent_dim=2, conditional=True), info)
+    model = build("vae", VAEConfig(hidden=(8,), latent_dim=2, conditional=True), info)
     x = jnp.ones((4, 16)) * 0.5
     label = jnp.array([0, 1, 2, 0], jnp.int32)
     variables = model.init(jax.random.key(0), {"x": x, "label": label})
@@ -235,10 +235,10 @@ def test_conditional_vae_needs_labels_and_uses_them():
 def test_conditional_importance_weights_decode_each_sample_with_its_own_label():
     # k posterior samples of a batch are decoded in one call of k * B rows: sample s of example
     # b must get example b's label, as when each sample is decoded on its own.
-    from gen_jax.models._vae import log_importance_weights
+    from gen_jax.models.vae import log_importance_weights
 
     info = DatasetInfo("toy", (16,), 3, 2)
-    model = build_vae(VAEConfig(hidden=(8,), latent_dim=2, conditional=True), info)
+    model = build("vae", VAEConfig(hidden=(8,), latent_dim=2, conditional=True), info)
     x = (jax.random.uniform(jax.random.key(5), (4, 16)) > 0.5).astype(jnp.float32)
     label = jnp.array([0, 1, 2, 1], jnp.int32)
     variables = model.init(jax.random.key(0), {"x": x, "label": label})
@@ -266,7 +266,7 @@ def test_bound_gradients_match_finite_differences(bound):
     from jax.test_util import check_grads
 
     info = DatasetInfo("toy", (6,), 0, 2)
-    model = build_vae(VAEConfig(hidden=(5,), latent_dim=2), info)
+    model = build("vae", VAEConfig(hidden=(5,), latent_dim=2), info)
     x = (jax.random.uniform(jax.random.key(5), (3, 6)) > 0.5).astype(jnp.float32)
     variables = model.init(jax.random.key(0), {"x": x})
     key = jax.random.key(1)
@@ -291,7 +291,7 @@ def test_a_float64_vae_keeps_float64_so_its_gradients_check_to_1e_7(likelihood, 
         info = DatasetInfo("toy", (6,), 0, levels)
         config = VAEConfig(hidden=(5,), latent_dim=2, likelihood=likelihood,
                            **({"scale": "predicted"} if likelihood == "logistic" else {}))
-        model = build_vae(config, info, dtype=jnp.float64)
+        model = build("vae", config, info, dtype=jnp.float64)
         x = jax.random.uniform(jax.random.key(5), (3, 6), jnp.float64)
         x = (x > 0.5).astype(jnp.float64) if levels == 2 else jnp.round(x * 16) / 16
         variables = jax.tree.map(lambda a: a.astype(jnp.float64),
@@ -334,13 +334,13 @@ def test_a_float64_vae_keeps_float64_so_its_gradients_check_to_1e_7(likelihood, 
 ])
 def test_build_rejects_configs_that_do_not_fit_the_data(config, info, match):
     with pytest.raises(ValueError, match=match) as err:
-        build_vae(config, info)
+        build("vae", config, info)
     assert "\n" not in str(err.value)
 
 
 @pytest.mark.parametrize("info, likelihood", [(MNIST, "bernoulli"), (DIGITS8, "logistic")])
 def test_conv_vae_shapes(info, likelihood):
-    model = build_vae(VAEConfig(arch="conv", hidden=(), channels=(8, 16), latent_dim=4,
+    model = build("vae", VAEConfig(arch="conv", hidden=(), channels=(8, 16), latent_dim=4,
                                 likelihood=likelihood, scale="predicted"), info)
     x = jax.random.uniform(jax.random.key(0), (3, *info.shape))
     variables = jax.jit(model.init)(jax.random.key(1), {"x": x})
@@ -355,7 +355,7 @@ def test_conv_vae_shapes(info, likelihood):
 
 
 def test_wrong_input_shape_is_caught():
-    model = build_vae(VAEConfig(), MNIST)
+    model = build("vae", VAEConfig(), MNIST)
     variables = model.init(jax.random.key(0), {"x": jnp.zeros((2, 28, 28, 1))})
     with pytest.raises(AssertionError):
         model.loss(variables, {"x": jnp.zeros((2, 784))}, jax.random.key(1), train=True)
@@ -365,8 +365,8 @@ def test_bfloat16_compute_keeps_float32_params():
     info = DIGITS8
     x = jax.random.uniform(jax.random.key(0), (4, 8, 8, 1))
     config = VAEConfig(hidden=(32,), latent_dim=4)  # conv dtypes are checked in tests/nn
-    f32 = build_vae(config, info)
-    bf16 = build_vae(config, info, dtype=jnp.bfloat16)
+    f32 = build("vae", config, info)
+    bf16 = build("vae", config, info, dtype=jnp.bfloat16)
     variables = jax.jit(bf16.init)(jax.random.key(1), {"x": x})
     assert all(p.dtype == jnp.float32 for p in jax.tree.leaves(variables))
     key = jax.random.key(2)
@@ -414,6 +414,6 @@ def train_few_steps(model, x, steps=60, lr=3e-3):
 ], ids=["mlp", "conv", "iwae"])
 def test_a_few_adam_steps_lower_the_loss(config):
     x = prototypes_dataset((8, 8, 1))
-    losses = train_few_steps(build_vae(config, DIGITS8), x)
+    losses = train_few_steps(build("vae", config, DIGITS8), x)
     assert all(np.isfinite(losses))
     assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:3]), (losses[:3], losses[-5:])

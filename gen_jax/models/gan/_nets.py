@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
-from ..nn import (
+from ...nn import (
     ConditionalBatchNorm,
     GroupedBatchNorm,
     SpectralConv,

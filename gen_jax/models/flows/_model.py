@@ -9,7 +9,6 @@ number reported is about the data itself (see :func:`gen_jax.bijectors.logit_bit
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import chex
@@ -17,15 +16,15 @@ import distrax
 import jax
 import jax.numpy as jnp
 
-from .. import bijectors as gb
-from ..config import DataConfig
-from ..data._types import DatasetInfo
-from ..data._units import bits_per_dim
-from ..nn import get_activation, params_in
-from ._base import Batch, Metrics, Variables
-from ._coders import check_inputs, one_hot
-from ._flow_config import FLOW_CONFIGS, FlowConfig, GlowConfig, MAFConfig, NSFConfig
-from ._flow_nets import flow_net
+from ... import bijectors as gb
+from ...config import DataConfig
+from ...data import DatasetInfo
+from ...nn import get_activation, params_in
+from .._base import Batch, Metrics, Variables
+from .._coders import check_inputs, one_hot
+from .._likelihoods import density_nll_metrics
+from ._config import FLOW_CONFIGS, FlowConfig, GlowConfig, MAFConfig, NSFConfig
+from ._nets import flow_net
 
 Dtype = Any
 
@@ -172,14 +171,8 @@ class Flow:
         return log_prob_y + log_det
 
     def _nll_metrics(self, log_p: jax.Array) -> Metrics:
-        """Per-example NLL in nats (of the discrete data, for discrete data), and bits/dim for
-        discrete data (a measure of discrete data: continuous data has none)."""
-        dim = self.info.dim
-        levels = self.info.num_levels
-        if not levels:
-            return {"nll": -log_p}
-        nll = -log_p + dim * math.log(levels)
-        return {"nll": nll, "bpd": bits_per_dim(nll, dim)}
+        """Per-example ``nll`` and, for discrete data, ``bpd`` (:func:`density_nll_metrics`)."""
+        return density_nll_metrics(log_p, self.info)
 
     def loss(self, variables: Variables, batch: Batch, key: jax.Array, *,
              train: bool = True) -> tuple[jax.Array, tuple[Metrics, Variables]]:

@@ -19,13 +19,11 @@ import chex
 import jax
 import jax.numpy as jnp
 
-from .. import optim
-from ..data._errors import DataError
-from ..data._toy import toy_modes
-from ..data._types import DatasetInfo
-from ..nn import output_dtype, params_in
-from ._base import Batch, Metrics, UpdateFn, Variables
-from ._gan_losses import (
+from ... import optim
+from ...data import DataError, DatasetInfo, toy_modes
+from ...nn import output_dtype, params_in
+from .._base import Batch, Metrics, UpdateFn, Variables
+from ._losses import (
     LOSSES,
     LossName,
     discriminator_loss,
@@ -33,8 +31,8 @@ from ._gan_losses import (
     gradient_penalty,
     r1_penalty,
 )
-from ._gan_nets import Discriminator, Generator, pack
-from ._gan_step import TwoPlayerTransform, make_gan_update, two_player
+from ._nets import Discriminator, Generator, pack
+from ._update import TwoPlayerTransform, make_gan_update, two_player
 
 Dtype = Any
 STANDING_BATCH = 256
@@ -213,8 +211,8 @@ class GAN:
     Attributes:
       config: the :class:`GANConfig`.
       info: the data's :class:`~gen_jax.data.DatasetInfo`.
-      generator: the :class:`~gen_jax.models._gan_nets.Generator` network.
-      discriminator: the :class:`~gen_jax.models._gan_nets.Discriminator` network.
+      generator: the :class:`~gen_jax.models.gan.Generator` network.
+      discriminator: the :class:`~gen_jax.models.gan.Discriminator` network.
       num_classes: the classes it is conditioned on (0: unconditional).
     """
 

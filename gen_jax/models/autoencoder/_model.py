@@ -15,11 +15,10 @@ import chex
 import jax
 import jax.numpy as jnp
 
-from ..data._types import DatasetInfo
-from ..nn import params_in
-from ._base import Batch, Metrics, Variables
-from ._coders import CoderConfig, CoderNet, check_inputs, likelihood_of, validate
-from ._likelihoods import sum_event
+from ...data import DatasetInfo
+from .._base import Batch, Metrics, Variables
+from .._coders import CoderConfig, CoderModel, CoderNet
+from .._likelihoods import sum_event
 
 Dtype = Any
 
@@ -48,7 +47,7 @@ class NoPriorError(AttributeError, ValueError):
     one-line errors."""
 
 
-class Autoencoder:
+class Autoencoder(CoderModel):
     """The autoencoder family bound to a config and a data set: a ``GenerativeModel`` with
     :class:`~gen_jax.models.Reconstruction` and no prior to sample from (the engine shows
     reconstructions where it would show samples).
@@ -60,24 +59,8 @@ class Autoencoder:
       num_classes: the classes it is conditioned on (0: unconditional).
     """
 
-    def __init__(self, config: AutoencoderConfig, info: DatasetInfo, *,
-                 dtype: Dtype = jnp.float32):
-        validate(config, info, "ae")
-        self.config = config
-        self.info = info
-        self.num_classes = info.num_classes if config.conditional else 0
-        self.net = AutoencoderNet(config, tuple(info.shape),
-                                  info.num_classes if config.conditional else 0,
-                                  likelihood_of(config, info), dtype)
-
-    def _inputs(self, x: jax.Array, label: jax.Array | None) -> jax.Array | None:
-        return check_inputs(x, label, self.net.shape, self.net.num_classes)
-
-    def init(self, key: jax.Array, batch: Batch) -> Variables:
-        """Initial variables for a batch of this shape."""
-        label = self._inputs(batch["x"], batch.get("label"))
-        return params_in(dict(self.net.init({"params": key}, batch["x"], label)),
-                         self.net.dtype)
+    net_class = AutoencoderNet
+    family = "ae"
 
     def _nll_and_mean(self, variables, x, label):
         loc, log_scale = self.net.apply(variables, x, label)

@@ -14,8 +14,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from ._base import Proposal, all_finite
-from ._gan_losses import generator_loss
+from .._base import Proposal, all_finite
+from ._losses import generator_loss
 
 PLAYERS = ("generator", "discriminator")
 

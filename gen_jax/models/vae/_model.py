@@ -14,18 +14,16 @@ import chex
 import jax
 import jax.numpy as jnp
 
-from ..config import DataConfig
-from ..data._types import DatasetInfo
-from ..nn import output_dtype, params_in
-from ._base import Batch, Metrics, Variables
-from ._coders import (
+from ...config import DataConfig
+from ...data import DatasetInfo
+from ...nn import output_dtype
+from .._base import Batch, Metrics, Variables
+from .._coders import (
     CoderConfig,
+    CoderModel,
     CoderNet,
-    check_inputs,
-    likelihood_of,
-    validate,
 )
-from ._likelihoods import sum_event
+from .._likelihoods import sum_event
 
 Dtype = Any
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -175,7 +173,7 @@ def iwae_bound(
     return jax.nn.logsumexp(log_w, axis=0) - math.log(num_samples)
 
 
-class VAE:
+class VAE(CoderModel):
     """The VAE family bound to a config and a data set (a ``GenerativeModel``).
 
     Attributes:
@@ -185,8 +183,10 @@ class VAE:
       num_classes: the classes it is conditioned on (0: unconditional).
     """
 
-    def __init__(self, config: VAEConfig, info: DatasetInfo, *, dtype: Dtype = jnp.float32):
-        validate(config, info, "vae")
+    net_class = VAENet
+    family = "vae"
+
+    def _check(self, config: VAEConfig) -> None:
         if config.objective not in ("elbo", "iwae"):
             raise ValueError(f"vae: unknown objective {config.objective!r}; use elbo or iwae")
         if config.num_samples < 1:
@@ -196,20 +196,6 @@ class VAE:
         if config.objective == "iwae" and config.beta != 1.0:
             raise ValueError("vae: beta weights the KL of the elbo objective; set beta=1.0 with "
                              "objective='iwae'")
-        self.config = config
-        self.info = info
-        self.num_classes = info.num_classes if config.conditional else 0
-        self.net = VAENet(config, tuple(info.shape), self.num_classes,
-                          likelihood_of(config, info), dtype)
-
-    def _inputs(self, x: jax.Array, label: jax.Array | None) -> jax.Array | None:
-        return check_inputs(x, label, self.net.shape, self.net.num_classes)
-
-    def init(self, key: jax.Array, batch: Batch) -> Variables:
-        """Initial variables for a batch of this shape."""
-        label = self._inputs(batch["x"], batch.get("label"))
-        return params_in(dict(self.net.init({"params": key}, batch["x"], label)),
-                         self.net.dtype)
 
     def loss(
         self, variables: Variables, batch: Batch, key: jax.Array, *, train: bool = True

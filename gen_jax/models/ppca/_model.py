@@ -22,12 +22,12 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.linalg import solve_triangular
 
-from ..config import DataConfig
-from ..data._types import DatasetInfo
-from ..data._units import bits_per_dim
-from ..nn import output_dtype
-from ._base import Batch, Metrics, Variables
-from ._coders import check_inputs
+from ...config import DataConfig
+from ...data import DatasetInfo
+from ...nn import output_dtype
+from .._base import Batch, Metrics, Variables
+from .._coders import check_inputs
+from .._likelihoods import density_nll_metrics
 
 Dtype = Any
 
@@ -92,13 +92,8 @@ class PPCA:
         return -0.5 * (mahalanobis + log_det + dim * math.log(2.0 * math.pi))
 
     def _nll_metrics(self, log_p: jax.Array) -> Metrics:
-        """Per-example NLL in nats (of the discrete data, for discrete data), and bits per
-        dimension for discrete data."""
-        levels, dim = self.info.num_levels, self.info.dim
-        if not levels:
-            return {"nll": -log_p}
-        nll = -log_p + dim * math.log(levels)
-        return {"nll": nll, "bpd": bits_per_dim(nll, dim)}
+        """Per-example ``nll`` and, for discrete data, ``bpd`` (:func:`density_nll_metrics`)."""
+        return density_nll_metrics(log_p, self.info)
 
     def loss(self, variables: Variables, batch: Batch, key: jax.Array, *,
              train: bool = True) -> tuple[jax.Array, tuple[Metrics, Variables]]:

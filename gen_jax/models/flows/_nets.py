@@ -19,9 +19,9 @@ import numpy as np
 import scipy.linalg
 from flax import linen as nn
 
-from .. import bijectors as gb
-from ..nn import MADE, output_dtype
-from ._flow_config import FlowConfig, GlowConfig, MAFConfig, NSFConfig, RealNVPConfig
+from ... import bijectors as gb
+from ...nn import MADE, output_dtype
+from ._config import FlowConfig, GlowConfig, MAFConfig, NSFConfig, RealNVPConfig
 
 Dtype = Any
 PyTree = Any

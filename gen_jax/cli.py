@@ -15,6 +15,7 @@ Examples::
     gen-jax bench w1 compile-w1 --repeats 10         # a workload and a compile benchmark
     gen-jax bench --smoke                              # every workload for 2 steps, checked
     gen-jax classifier train mnist --workdir runs/classifiers
+    gen-jax score --workdir runs/iwae --split test      # per-example anomaly scores
 """
 
 from __future__ import annotations

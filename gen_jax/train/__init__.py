@@ -21,7 +21,7 @@ from ._parallel import JitStrategy as JitStrategy
 from ._parallel import PmapStrategy as PmapStrategy
 from ._parallel import make_strategy as make_strategy
 from ._preempt import Preempted as Preempted
-from ._preempt import StopOnSigterm as StopOnSigterm
+from ._preempt import StopOnSignal as StopOnSignal
 from ._preempt import exit_code_of as exit_code_of
 from ._run import Run as Run
 from ._run import build_run as build_run

@@ -6,6 +6,7 @@ import functools
 import json
 import os
 import signal
+import sys
 import time
 import warnings
 from collections import deque
@@ -20,7 +21,7 @@ from ..config import ExperimentConfig, save_json
 from ._checkpoint import Checkpointer
 from ._evaluator import Evaluator
 from ._logging import MetricWriter, Progress
-from ._preempt import Preempted, StopOnSigterm
+from ._preempt import Preempted, StopOnSignal
 from ._resume import config_changes, describe_changes, schedule_change
 from ._run import build_run, load_split
 from ._step import make_train_step
@@ -31,6 +32,8 @@ The saves of earlier steps are complete first; a kill at a checkpoint step lands
 step's own save is in flight."""
 TERM_ENV = "GEN_JAX_FAULT_TERM_AT_STEP"
 """Testing hook: the run sends itself SIGTERM right after this step (a preemption notice)."""
+INT_ENV = "GEN_JAX_FAULT_INT_AT_STEP"
+"""Testing hook: the run sends itself SIGINT (Ctrl-C) right after this step."""
 
 
 class NonFiniteError(RuntimeError):
@@ -44,9 +47,9 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
       The final evaluation metrics (also written to ``workdir/final_metrics.json``).
 
     Raises:
-      Preempted: a process got SIGTERM; the step in flight (with several processes: the
-        step all of them agreed on) was finished and checkpointed, and the same call resumes
-        from it.
+      Preempted: a process got SIGTERM, or (one process) SIGINT; the step in flight (with
+        several processes: the step all of them agreed on) was finished and checkpointed, and
+        the same call resumes from it.
     """
     train_data = functools.cache(
         lambda: load_split(cfg, cfg.data.train_split, size=cfg.data.size))
@@ -67,6 +70,7 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
                           f"{tc.steps}: nothing to train, the step-{start} state is evaluated "
                           f"(pass --train.steps {start} or more to go on)", stacklevel=2)
         elif 0 < start < tc.steps:
+            print(f"resumed from step {start} ({workdir / 'checkpoints'})", file=sys.stderr)
             if change := schedule_change(cfg, saved):
                 warnings.warn(change, stacklevel=2)
             if changes := config_changes(cfg, model_name, saved):
@@ -90,6 +94,7 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
     state = run.state
     fault_step = int(os.environ.get(FAULT_ENV, "-1"))
     term_step = int(os.environ.get(TERM_ENV, "-1"))
+    int_step = int(os.environ.get(INT_ENV, "-1"))
     check_every = max(1, min(tc.log_every, tc.max_consecutive_nonfinite))
     window = _Window()
     in_flight: deque = deque()  # metrics of the steps dispatched but maybe not yet run
@@ -97,7 +102,7 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
     progress = Progress(tc.steps, start, enabled=tc.progress)
     with Checkpointer(workdir / "checkpoints", max_to_keep=tc.keep_checkpoints) as ckpt, \
             MetricWriter(workdir, resume_step=start) as writer, loader, profiler, \
-            StopOnSigterm() as stop:
+            StopOnSignal() as stop:
 
         def log(step: int) -> None:
             means = window.means(strategy)
@@ -146,14 +151,16 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
                     os.kill(os.getpid(), signal.SIGKILL)
                 if step == term_step:
                     os.kill(os.getpid(), signal.SIGTERM)
-                if stop.should_stop(step) and step != tc.steps:  # SIGTERM: keep it, stop
+                if step == int_step:
+                    os.kill(os.getpid(), signal.SIGINT)
+                if stop.should_stop(step) and step != tc.steps:  # a signal: keep it, stop
                     if step % tc.log_every:  # the steps since the last log
                         log(step)
                     if step % tc.checkpoint_every:
                         _check_finite(strategy, state, tc, ckpt, step)
                         ckpt.save(step, strategy.to_host_state(state), loader.state, force=True)
                     ckpt.wait()
-                    raise Preempted(step, ckpt.directory)
+                    raise Preempted(step, ckpt.directory, stop.signum)
         finally:
             progress.close()
         if start >= tc.steps:  # nothing trained: evaluated again, not logged again

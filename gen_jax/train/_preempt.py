@@ -1,10 +1,12 @@
-"""Stopping on SIGTERM, a scheduler's preemption notice: checkpoint the step just done, then stop.
+"""Stopping on SIGTERM (a scheduler's preemption notice) or SIGINT (Ctrl-C): checkpoint the
+step just done, then stop.
 
-Batch schedulers and preemptible VMs send SIGTERM some seconds before they kill a job. Without a
-handler the job dies at once and loses everything since its last periodic checkpoint; with
-:class:`StopOnSigterm` the loop finishes the step in flight, saves a checkpoint of it, waits for
-the write and raises :class:`Preempted`. Running the same command again resumes from there,
-exactly as from a periodic checkpoint.
+Batch schedulers and preemptible VMs send SIGTERM some seconds before they kill a job, and a
+user stops a run with Ctrl-C. Without a handler the job dies at once and loses everything since
+its last periodic checkpoint; with :class:`StopOnSignal` the loop finishes the step in flight,
+saves a checkpoint of it, waits for the write and raises :class:`Preempted`. Running the same
+command again resumes from there, exactly as from a periodic checkpoint. A second signal of the
+same kind acts as it would without the handler (a second Ctrl-C interrupts at once).
 
 With several processes (``jax.distributed``) every one of them has to stop at the same step, as a
 checkpoint is a collective write: there JAX's preemption service takes the SIGTERM (of any
@@ -27,19 +29,29 @@ from jax.experimental import multihost_utils
 
 
 class Preempted(RuntimeError):
-    """Training stopped on SIGTERM after checkpointing ``step``; the same command resumes it."""
+    """Training stopped on a signal after checkpointing ``step``; the same command resumes it.
 
-    def __init__(self, step: int, directory: str | Path):
-        self.step = step
-        super().__init__(f"stopped by SIGTERM after step {step}, checkpoint saved in {directory}; "
-                         "run the same command again to resume")
+    Attributes:
+      step: the checkpointed step.
+      signum: the signal (SIGTERM or SIGINT).
+      exit_code: what shells report for a job ended by that signal: 143 or 130.
+    """
+
+    def __init__(self, step: int, directory: str | Path, signum: int = signal.SIGTERM):
+        self.step, self.signum = step, signal.Signals(signum)
+        self.exit_code = 128 + int(signum)
+        super().__init__(f"stopped by {self.signum.name} after step {step}, checkpoint saved in "
+                         f"{directory}; run the same command again to resume")
 
 
 PREEMPTED_EXIT_CODE = 128 + signal.SIGTERM  # what shells report for a job ended by SIGTERM
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+"""The signals that stop a single-process run cleanly."""
 
 
 def exit_code_of(main: Callable[[], int], prog: str) -> int:
-    """``main()``'s exit code; a :class:`Preempted` is one line on stderr and exit code 143.
+    """``main()``'s exit code; a :class:`Preempted` is one line on stderr and exit code 143
+    (SIGTERM) or 130 (SIGINT).
 
     For command-line entry points: a preempted run is not an error (it is checkpointed and the
     same command resumes it), so it gets no traceback.
@@ -48,27 +60,29 @@ def exit_code_of(main: Callable[[], int], prog: str) -> int:
         return main()
     except Preempted as e:
         print(f"{prog}: {e}", file=sys.stderr)
-        return PREEMPTED_EXIT_CODE
+        return e.exit_code
 
 
-class StopOnSigterm:
-    """A context manager: while it is open, SIGTERM asks the loop to stop instead of killing.
+class StopOnSignal:
+    """A context manager: while it is open, SIGTERM or SIGINT asks the loop to stop instead of
+    killing it.
 
-    Single process: a Python handler (installed from the main thread, where Python delivers
-    signals) sets :attr:`requested`; a second SIGTERM gets the previous handler back (by
-    default: the process ends at once), and the previous handler is restored on exit. Several
-    processes: JAX's preemption service handles SIGTERM; see :meth:`should_stop`.
+    Single process: Python handlers (installed from the main thread, where Python delivers
+    signals) set :attr:`requested` and :attr:`signum`; a second signal of the same kind gets its
+    previous handler back (by default: SIGTERM ends the process at once, SIGINT raises
+    ``KeyboardInterrupt``), and the previous handlers are restored on exit. Several processes:
+    JAX's preemption service handles SIGTERM (see :meth:`should_stop`); SIGINT keeps its
+    default there.
     """
 
     def __init__(self):
         self.requested = False
-        self._previous: Any = None
-        self._installed = False
+        self.signum: int = signal.SIGTERM
+        self._previous: dict[int, Any] = {}
 
-    def __enter__(self) -> StopOnSigterm:
+    def __enter__(self) -> StopOnSignal:
         if jax.process_count() == 1 and threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGTERM, self._handle)
-            self._installed = True
+            self._previous = {s: signal.signal(s, self._handle) for s in STOP_SIGNALS}
         return self
 
     def should_stop(self, step: int) -> bool:
@@ -78,11 +92,13 @@ class StopOnSigterm:
         return self.requested
 
     def _handle(self, signum, frame) -> None:
-        del signum, frame
-        self.requested = True
-        signal.signal(signal.SIGTERM, self._previous)
+        del frame
+        if not self.requested:
+            self.requested, self.signum = True, signum
+        signal.signal(signum, self._previous[signum])
 
     def __exit__(self, *exc) -> None:
-        if self._installed and signal.getsignal(signal.SIGTERM) == self._handle:
-            signal.signal(signal.SIGTERM, self._previous)
-        self._installed = False
+        for s, previous in self._previous.items():
+            if signal.getsignal(s) == self._handle:
+                signal.signal(s, previous)
+        self._previous = {}

@@ -89,10 +89,25 @@ def test_sigterm_checkpoints_the_step_in_flight_and_resumes_bit_identical(tmp_pa
             == json.loads((stopped / "final_metrics.json").read_text()))
 
 
+def test_ctrl_c_checkpoints_the_step_in_flight_exits_130_and_resumes_bit_identical(tmp_path,
+                                                                                  straight):
+    stopped = tmp_path / "interrupted"
+    proc = run_cli([*ARGS, "--train.workdir", stopped], check=False,
+                   env={"GEN_JAX_FAULT_INT_AT_STEP": "45"})
+    assert proc.returncode == 130, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"gen-jax: stopped by SIGINT after step 45, checkpoint saved in "
+        f"{stopped / 'checkpoints'}; run the same command again to resume")
+    assert "Traceback" not in proc.stderr and int(latest_state(stopped)["step"]) == 45
+    resumed = run_cli([*ARGS, "--train.workdir", stopped])
+    assert f"resumed from step 45 ({stopped / 'checkpoints'})" in resumed.stderr
+    assert_trees_equal(latest_state(straight), latest_state(stopped))
+
+
 def test_sigterm_handler_is_restored_and_a_second_signal_acts_as_before():
     import signal
 
-    from gen_jax.train import StopOnSigterm
+    from gen_jax.train import StopOnSignal
 
     seen = []
 
@@ -101,10 +116,10 @@ def test_sigterm_handler_is_restored_and_a_second_signal_acts_as_before():
 
     previous = signal.signal(signal.SIGTERM, outer)
     try:
-        with StopOnSigterm() as stop:  # no signal: the outer handler is back afterwards
+        with StopOnSignal() as stop:  # no signal: the outer handler is back afterwards
             assert signal.getsignal(signal.SIGTERM) != outer
         assert not stop.requested and signal.getsignal(signal.SIGTERM) == outer
-        with StopOnSigterm() as stop:
+        with StopOnSignal() as stop:
             signal.raise_signal(signal.SIGTERM)
             assert stop.requested and seen == []
             signal.raise_signal(signal.SIGTERM)  # the first notice is taken; the next goes on
@@ -173,3 +188,24 @@ def test_exit_code_of_turns_preempted_into_one_line_and_143(capsys):
     err = capsys.readouterr().err
     assert err == ("prog: stopped by SIGTERM after step 7, checkpoint saved in "
                    "/runs/x/checkpoints; run the same command again to resume\n")
+
+
+def test_ctrl_c_is_taken_once_then_interrupts_as_before(capsys):
+    import signal
+
+    from gen_jax.train import Preempted, StopOnSignal, exit_code_of
+
+    with StopOnSignal() as stop:
+        signal.raise_signal(signal.SIGINT)
+        assert stop.requested and stop.signum == signal.SIGINT
+        with pytest.raises(KeyboardInterrupt):  # the second Ctrl-C: Python's own handler
+            signal.raise_signal(signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+    def interrupted():
+        raise Preempted(7, "/runs/x/checkpoints", signal.SIGINT)
+
+    assert exit_code_of(interrupted, "prog") == 130
+    assert capsys.readouterr().err == ("prog: stopped by SIGINT after step 7, checkpoint saved "
+                                       "in /runs/x/checkpoints; run the same command again to "
+                                       "resume\n")

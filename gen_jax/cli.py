@@ -52,6 +52,9 @@ def _main(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(
         prog="gen-jax", description="Train, sample and evaluate generative models in JAX.",
         epilog=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"gen-jax {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("train", add_help=False,
                    help="train a model: gen-jax train MODEL|--config FILE [--section.field VALUE]")

@@ -281,3 +281,12 @@ def test_an_application_adds_its_command_through_the_registry(monkeypatch, capsy
     assert "a fake application" in capsys.readouterr().out
     with pytest.raises(ValueError, match="already has a command named 'train'"):
         apps.register_command(apps.Command("train", "", "x:y"))
+
+
+def test_version(capsys):
+    import gen_jax
+    from gen_jax import cli
+
+    with pytest.raises(SystemExit) as done:
+        cli.main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out == f"gen-jax {gen_jax.__version__}\n"

@@ -43,8 +43,9 @@ def _imports(path: Path) -> list[tuple[str, int]]:
                 target = node.module or ""
             if not target.startswith("gen_jax"):
                 continue
-            if target == "gen_jax":  # from gen_jax import data, ... -> each name is a unit
-                out += [(f"gen_jax.{a.name}", node.lineno) for a in node.names]
+            if target == "gen_jax":  # from gen_jax import data, ...: the names that are units
+                out += [(f"gen_jax.{a.name}", node.lineno) for a in node.names
+                        if (PACKAGE / a.name).is_dir() or (PACKAGE / f"{a.name}.py").is_file()]
             else:
                 out.append((target, node.lineno))
     return out

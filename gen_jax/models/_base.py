@@ -5,20 +5,20 @@ Every family implements :class:`GenerativeModel` (init, loss, evaluate, anomaly_
 small protocols below; the engine, the evaluation report and the command line test for them with
 ``isinstance`` and never look a method up by name:
 
-=========================  ==========================================  =======================
-capability                 methods                                     families
-=========================  ==========================================  =======================
-:class:`Sampling`          ``sample``                                  vae, gan, flows
-:class:`TemperatureSampling` ``sample_at_temperature``                 flows
-:class:`ExactLikelihood`   ``log_prob``                                flows
-:class:`LikelihoodBound`   ``log_importance_weights``,                 vae
-                           ``bound_in_bits``
-:class:`Reconstruction`    ``reconstruct``                             ae, vae
-:class:`DataDependentInit` ``init_examples``                           flows
-:class:`DataRequirements`  ``check_data``, ``dequantizes``             flows
-:class:`SamplingVariables` ``sampling_variables``                      gan
-:class:`OwnUpdate`         ``make_optimizer``, ``make_update``         gan
-=========================  ==========================================  =======================
+============================  ======================================  ======================
+capability                    methods                                 families
+============================  ======================================  ======================
+:class:`Sampling`             ``sample``                              vae, gan, flows, ppca
+:class:`TemperatureSampling`  ``sample_at_temperature``               flows, ppca
+:class:`ExactLikelihood`      ``log_prob``                            flows, ppca
+:class:`LikelihoodBound`      ``log_importance_weights``,             vae
+                              ``bound_in_bits``
+:class:`Reconstruction`       ``reconstruct``                         ae, vae, ppca
+:class:`DataDependentInit`    ``init_examples``                       flows
+:class:`DataRequirements`     ``check_data``, ``dequantizes``         flows, ppca
+:class:`SamplingVariables`    ``sampling_variables``                  gan
+:class:`OwnUpdate`            ``make_optimizer``, ``make_update``     gan
+============================  ======================================  ======================
 
 A family without :class:`Sampling` (the deterministic autoencoder) has no prior to draw from:
 the engine shows reconstructions (:class:`Reconstruction`) where it would show samples.
@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 import jax
 import jax.numpy as jnp
 
-if TYPE_CHECKING:  # typing only: the config layer sits beside, not below, the data layer
+if TYPE_CHECKING:  # annotations only: no optax import for a module that only declares
     import optax
 
     from ..config import DataConfig, OptimConfig
@@ -188,7 +188,8 @@ class Proposal(NamedTuple):
     Attributes:
       params: the new parameters.
       opt_state: the new optimizer state.
-      batch_stats: the new non-parameter collections (``None`` when the model has none).
+      batch_stats: the new non-parameter collections (``None``: unchanged, e.g. a model
+        without any).
       finite: boolean scalar: every loss and gradient behind the proposal was finite.
       ema_players: the top-level keys of ``params`` whose EMA is kept (the others' EMA mirrors
         the new parameters); ``None``: the whole tree.

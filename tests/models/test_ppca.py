@@ -15,6 +15,11 @@ from gen_jax.data import DatasetInfo
 VECTORS = DatasetInfo("vectors", (6,), 0, None)
 
 
+def _ppca(dtype=jnp.float32):
+    return models.build("ppca", models.FAMILIES["ppca"].config(latent_dim=2), VECTORS,
+                        dtype=dtype)
+
+
 def _params(rng, dim=6, k=2, dtype=np.float64):
     return {"params": {"w": jnp.asarray(rng.normal(size=(dim, k)), dtype),
                        "mu": jnp.asarray(rng.normal(size=dim), dtype),
@@ -24,8 +29,7 @@ def _params(rng, dim=6, k=2, dtype=np.float64):
 def test_log_prob_is_the_marginal_gaussian():
     rng = np.random.default_rng(0)
     with jax.enable_x64(True):
-        model = models.build("ppca", models.FAMILIES["ppca"].config(latent_dim=2), VECTORS,
-                             dtype=jnp.float64)
+        model = _ppca(jnp.float64)
         variables = _params(rng)
         x = rng.normal(size=(5, 6))
         got = np.asarray(model.log_prob(variables, jnp.asarray(x)))
@@ -47,8 +51,7 @@ def test_the_closed_form_maximum_likelihood_solution_is_a_stationary_point():
     sigma2 = lam[2:].mean()
     w = u[:, :2] * np.sqrt(lam[:2] - sigma2)
     with jax.enable_x64(True):
-        model = models.build("ppca", models.FAMILIES["ppca"].config(latent_dim=2), VECTORS,
-                             dtype=jnp.float64)
+        model = _ppca(jnp.float64)
         ml = {"params": {"w": jnp.asarray(w), "mu": jnp.asarray(x.mean(0)),
                          "log_sigma": jnp.asarray(0.5 * np.log(sigma2))}}
         batch = {"x": jnp.asarray(x)}
@@ -65,8 +68,7 @@ def test_reconstruction_is_the_projection_at_vanishing_noise():
     # As sigma -> 0, W E[z|x] + mu is the orthogonal projection onto span(W), shifted by mu.
     rng = np.random.default_rng(2)
     with jax.enable_x64(True):
-        model = models.build("ppca", models.FAMILIES["ppca"].config(latent_dim=2), VECTORS,
-                             dtype=jnp.float64)
+        model = _ppca(jnp.float64)
         variables = _params(rng)
         variables["params"]["log_sigma"] = jnp.asarray(-12.0)
         x = rng.normal(size=(4, 6))
@@ -79,7 +81,7 @@ def test_reconstruction_is_the_projection_at_vanishing_noise():
 
 def test_samples_have_the_model_covariance():
     rng = np.random.default_rng(3)
-    model = models.build("ppca", models.FAMILIES["ppca"].config(latent_dim=2), VECTORS)
+    model = _ppca()
     variables = _params(rng, dtype=np.float32)
     draws = np.asarray(model.sample(variables, jax.random.PRNGKey(0), 40_000), np.float64)
     p = jax.tree.map(lambda a: np.asarray(a, np.float64), variables["params"])

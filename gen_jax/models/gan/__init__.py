@@ -11,5 +11,4 @@ from ._nets import Discriminator as Discriminator
 from ._nets import Generator as Generator
 from ._nets import pack as pack
 from ._update import TwoPlayerTransform as TwoPlayerTransform
-from ._update import make_gan_update as make_gan_update
 from ._update import two_player as two_player

@@ -26,6 +26,7 @@ import json
 import math
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from .apps import COMMANDS
@@ -38,13 +39,22 @@ def main(argv: list[str] | None = None) -> int:
     from .train import NonFiniteError, exit_code_of
 
     try:
-        return exit_code_of(lambda: _main(argv), "gen-jax")
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return exit_code_of(lambda: _main(argv), "gen-jax")
     except (ValueError, FileNotFoundError, NonFiniteError) as e:
         if os.environ.get("GEN_JAX_TRACEBACK"):
             raise
         message = " ".join(str(e).split())
         print(f"gen-jax: error: {message}", file=sys.stderr)
         return 2
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings as one line each, without the source line that raised them."""
+    del category, filename, lineno, line
+    text = " ".join(str(message).split())
+    print(f"gen-jax: warning: {text}", file=file or sys.stderr)
 
 
 def _main(argv: list[str] | None) -> int:
@@ -64,6 +74,9 @@ def _main(argv: list[str] | None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="PNG path (default: WORKDIR/samples_seedS.png)")
     p.add_argument("--npy", default=None, help="also save the raw samples as a .npy file")
+    p.add_argument("--csv", default=None,
+                   help="runs on your own table: where the sampled rows go, with its column names "
+                   "and in its units (default: the PNG's path with .csv)")
     p.add_argument("--temperature", type=float, default=1.0,
                    help="scale of the prior's standard deviation (flows; < 1: sharper samples)")
     p.add_argument("--label", type=int, default=None,
@@ -255,7 +268,7 @@ def _sample(args) -> int:
     import numpy as np
 
     from .models import Sampling
-    from .train import Evaluator, load_run, save_samples
+    from .train import Evaluator, load_run, own_data, save_samples, standardizer, write_table
 
     run = load_run(args.workdir)
     if not isinstance(run.model, Sampling) and args.num % 2:
@@ -272,6 +285,11 @@ def _sample(args) -> int:
     if args.npy:
         np.save(args.npy, samples)
         written["npy"] = args.npy
+    own = own_data(run.config)
+    if own is not None and own.kind == "table":  # the rows a user can read: original units
+        table = Path(args.csv or out.with_suffix(".csv"))
+        write_table(table, own.columns, np.asarray(samples), standardizer(run.config))
+        written["csv"] = str(table)
     save_samples(samples, out)
     print(json.dumps({"png": str(out), **written, "shape": list(samples.shape)}))
     return 0

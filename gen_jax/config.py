@@ -32,7 +32,21 @@ class DataConfig:
 
     name: str = "digits"
     """Data set name: digits, mnist, fashion_mnist, binarized_mnist, stacked_mnist, ring8,
-    ring8_r1, grid25, two_moons, checkerboard."""
+    ring8_r1, grid25, two_moons, checkerboard. Ignored when data.path is set."""
+    path: str | None = None
+    """Your own data instead of a named set: a folder of PNG/JPEG/BMP images (one sub-folder
+    per class for labels; train/ and test/ sub-folders for splits), an .npy/.npz file (keys x
+    and y, or x_train, y_train, x_test, y_test), or a .csv/.parquet table of numeric columns."""
+    image_size: int | None = None
+    """Own image folders: resize the shorter side and center-crop to this square size (needed
+    when the images differ in size)."""
+    label_column: str | None = None
+    """Own tables: the column holding the labels (any values; None: unlabelled)."""
+    test_fraction: float = 0.1
+    """Own data without its own splits: the fraction held out as the test split (fixed)."""
+    standardize: bool | None = None
+    """Own continuous data: scale each feature to zero mean and unit variance with the
+    training split's statistics, kept in the run (None: tables yes, arrays no)."""
     data_dir: str | None = None
     """Folder of raw data files (default: $GEN_JAX_DATA_DIR; TFDS downloads when neither is set)."""
     tfds_dir: str | None = None
@@ -56,6 +70,16 @@ class DataConfig:
             raise ValueError("data.binarize and data.dequantize exclude each other; pick one")
         if self.size is not None:
             _positive("data.size", self.size)
+        if self.path is None:
+            for field in ("image_size", "label_column", "standardize"):
+                if getattr(self, field) is not None:
+                    raise ValueError(f"data.{field} applies to your own data: pass data.path "
+                                     "too, or drop it")
+        if self.image_size is not None:
+            _positive("data.image_size", self.image_size)
+        if not 0.0 < self.test_fraction < 1.0:
+            raise ValueError(f"data.test_fraction must lie strictly between 0 and 1, got "
+                             f"{self.test_fraction}")
 
 
 @dataclasses.dataclass(frozen=True)

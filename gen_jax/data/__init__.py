@@ -9,10 +9,19 @@ Environment variables:
   ``load(..., tfds_dir=...)`` is not given; unset, TFDS's default (``$TFDS_DATA_DIR`` or
   ``~/tensorflow_datasets``).
 
+A user's own data (an image folder, ``.npy``/``.npz`` arrays, a ``.csv``/``.parquet`` table) opens
+with :func:`open_own` and reads with :func:`load_own`, prepared once like the built-in sets.
+
 TensorFlow is never needed.
 """
 
 from ._errors import DataError as DataError
+from ._own import OwnData as OwnData
+from ._own import OwnOptions as OwnOptions
+from ._own import Standardizer as Standardizer
+from ._own import load_own as load_own
+from ._own import open_own as open_own
+from ._own import read_new as read_new
 from ._pipeline import Loader as Loader
 from ._preprocess import dequantize_with_noise as dequantize_with_noise
 from ._preprocess import preprocess as preprocess

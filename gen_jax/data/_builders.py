@@ -20,8 +20,11 @@ first builds it, the others then read what it built.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import pathlib
+import sys
 from typing import Any
 
 import filelock
@@ -83,6 +86,12 @@ class _Builder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         self._raw_dir = _raw.resolve_raw_dir(raw_dir)
         super().__init__(**kwargs)
         self._original_state["raw_dir"] = raw_dir  # so that pickling round-trips
+
+    def _log_download_bytes(self) -> None:  # TFDS prints a size line; prepare() says one
+        pass
+
+    def _log_download_done(self) -> None:
+        pass
 
     def _fetch(
         self,
@@ -254,15 +263,42 @@ def prepare(
         # before another job finished preparing cannot read that job's files: make a new one.
         return BUILDERS[name](raw_dir=raw_dir, data_dir=data_dir)
 
+    with _quiet():
+        builder = make()
+        if not builder.is_prepared():  # prepared: no lock needed (the folder may be read-only)
+            _prepare_locked(make, name)
+        return make()
+
+
+def _prepare_locked(make, what: str) -> None:
+    """Prepares under a file lock, saying once where; does nothing if another job did it."""
+    # TFDS builds into a temporary folder and renames it into place; a second job doing the
+    # same at once fails at the rename. The lock file lives beside the version folders.
     builder = make()
-    if not builder.is_prepared():  # prepared: no lock needed (and the folder may be read-only)
-        # TFDS builds into a temporary folder and renames it into place; a second job doing the
-        # same at once fails at the rename. The lock file lives beside the version folders.
-        lock = pathlib.Path(builder.data_dir).parent / f"{builder.name}.prepare.lock"
-        lock.parent.mkdir(parents=True, exist_ok=True)
-        with filelock.FileLock(lock):
-            make().download_and_prepare()  # does nothing if another job prepared it meanwhile
-    return make()
+    lock = pathlib.Path(builder.data_dir).parent / f"{builder.name}.prepare.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with filelock.FileLock(lock):
+        builder = make()
+        if not builder.is_prepared():
+            print(f"gen-jax: preparing {what} in {builder.data_dir} (once; later runs read it "
+                  "from there)", file=sys.stderr, flush=True)
+            builder.download_and_prepare()
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Silences TFDS's progress bars and absl's notices while a builder is made or prepared."""
+    from absl import logging as absl_logging  # noqa: PLC0415
+    from tensorflow_datasets.core.utils import tqdm_utils  # noqa: PLC0415
+
+    verbosity, bars = absl_logging.get_verbosity(), tqdm_utils._active
+    absl_logging.set_verbosity(absl_logging.ERROR)
+    tfds.display_progress_bar(False)
+    try:
+        yield
+    finally:
+        absl_logging.set_verbosity(verbosity)
+        tfds.display_progress_bar(bars)
 
 
 def read_split(
@@ -280,11 +316,12 @@ def read_split(
       size: number of leading examples to read; all when None.
 
     Returns:
-      ``(images, labels)``: ``uint8 [N, *shape]`` (read-only: it views the bytes read) and
-      ``int32 [N]`` (None when unlabelled).
+      ``(images, labels)``: ``[N, *shape]`` in the stored dtype (read-only: it views the
+      bytes read) and ``int32 [N]`` (None when unlabelled).
     """
     features = builder.info.features
-    shape = tuple(features["image"].shape)
+    key = "image" if "image" in features else "x"
+    shape, dtype = tuple(features[key].shape), np.dtype(features[key].np_dtype)
     has_label = "label" in features
     raw = builder.as_data_source(
         split=split, deserialize_method=tfds.decode.DeserializeMethod.RAW_BYTES
@@ -292,29 +329,131 @@ def read_split(
     n = len(raw) if size is None else min(size, len(raw))
     records = raw.__getitems__(range(n))
     try:
-        images, labels = _parse_examples(records, shape, has_label)
+        images, labels = _parse_examples(records, key, shape, dtype, has_label)
         reference = builder.as_data_source(split=split)[0] if n else None
         if reference is not None and not (
-            np.array_equal(reference["image"], images[0])
+            np.array_equal(reference[key], images[0])
             and (not has_label or int(reference["label"]) == labels[0])
         ):
             raise ValueError("fast parse disagrees with TFDS decoding")
     except (KeyError, IndexError, ValueError):
         decoded = builder.as_data_source(split=split).__getitems__(range(n))
-        images = np.stack([d["image"] for d in decoded]).reshape(n, *shape)
+        images = np.stack([d[key] for d in decoded]).reshape(n, *shape)
         labels = np.array([d["label"] for d in decoded], np.int32) if has_label else None
     return images, labels
 
 
 def _parse_examples(
-    records: list[bytes], shape: tuple[int, ...], has_label: bool
+    records: list[bytes], key: str, shape: tuple[int, ...], dtype: np.dtype, has_label: bool
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Parses serialized examples holding a bytes ``image`` and an int64 ``label``."""
+    """Parses serialized examples holding a bytes tensor ``key`` and an int64 ``label``."""
     feats = [tf_example_pb2.Example.FromString(r).features.feature for r in records]
-    images = np.frombuffer(b"".join(f["image"].bytes_list.value[0] for f in feats), np.uint8)
+    images = np.frombuffer(b"".join(f[key].bytes_list.value[0] for f in feats), dtype)
     images = images.reshape(len(feats), *shape)
     labels = None
     if has_label:
         labels = np.fromiter((f["label"].int64_list.value[0] for f in feats), np.int64, len(feats))
         labels = labels.astype(np.int32)
     return images, labels
+
+
+# -- a user's own data ---------------------------------------------------------------------------
+
+OWN_NAME = "gen_jax_own_data"
+
+
+class GenJaxOwnData(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+    """A user's own data set: one builder config per source fingerprint
+    (:mod:`gen_jax.data._own`). ``record`` describes the features (kind, shape, classes);
+    ``scan`` supplies the examples when preparing."""
+
+    name = OWN_NAME
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {"1.0.0": "First release: x as raw bytes (uint8 images or float32), labels."}
+    code_path = None
+
+    def __init__(self, *, record: dict[str, Any], scan: Any = None, **kwargs: Any):
+        kwargs.setdefault("file_format", "array_record")
+        self._record, self._scan = record, scan
+        super().__init__(**kwargs)
+        self._original_state.update(record=record, scan=None)
+
+    def _log_download_bytes(self) -> None:
+        pass
+
+    def _log_download_done(self) -> None:
+        pass
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        """Features from the record: ``x`` (uint8 or float32 bytes) and an optional label."""
+        record = self._record
+        dtype = np.uint8 if record["num_levels"] is not None else np.float32
+        features: dict[str, Any] = {"x": tfds.features.Tensor(
+            shape=tuple(record["shape"]), dtype=dtype, encoding=tfds.features.Encoding.BYTES)}
+        if record["class_names"]:
+            features["label"] = tfds.features.ClassLabel(num_classes=len(record["class_names"]))
+        return tfds.core.DatasetInfo(
+            builder=self, description=f"gen_jax own data from {record['source']}",
+            features=tfds.features.FeaturesDict(features), disable_shuffling=True)
+
+    def _split_generators(self, dl_manager):
+        """One generator per split of the scan."""
+        del dl_manager
+        return {split: self._generate_examples(split) for split in self._scan.splits}
+
+    def _generate_examples(self, split):
+        """Yields ``(index, example)`` in source order; image files are decoded here."""
+        from . import _own_read  # noqa: PLC0415
+
+        x, label = self._scan.splits[split]
+        for i in range(len(x)):
+            value = (_own_read.read_image(x[i], tuple(self._record["shape"]))
+                     if self._scan.kind == "images" else x[i])
+            example = {"x": value}
+            if label is not None:
+                example["label"] = int(label[i])
+            yield i, example
+
+
+def own_prepared_dir(config: str, tfds_dir: str | os.PathLike | None) -> str:
+    """The version folder of own data set ``config``."""
+    root = resolve_tfds_dir(tfds_dir) or tfds.core.constants.DATA_DIR
+    return os.fspath(pathlib.Path(root).expanduser() / OWN_NAME / config
+                     / str(GenJaxOwnData.VERSION))
+
+
+def own_prepared_record(config: str, tfds_dir: str | os.PathLike | None) -> dict | None:
+    """The description saved beside a prepared own data set, or None when not prepared."""
+    path = pathlib.Path(own_prepared_dir(config, tfds_dir)) / "source.json"
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())
+
+
+def prepare_own(config: str, scan: Any, record: dict[str, Any],
+                tfds_dir: str | os.PathLike | None, what: str) -> None:
+    """Prepares own data set ``config`` from ``scan`` and saves ``record`` beside it (last:
+    its presence means the folder is whole)."""
+    from .._files import write_atomic  # noqa: PLC0415
+
+    root = resolve_tfds_dir(tfds_dir)
+
+    def make() -> GenJaxOwnData:
+        return GenJaxOwnData(record=record, scan=scan, data_dir=root,
+                             config=tfds.core.BuilderConfig(name=config))
+
+    with _quiet():
+        _prepare_locked(make, what)
+    write_atomic(pathlib.Path(own_prepared_dir(config, tfds_dir)) / "source.json",
+                 json.dumps(record, indent=1))
+
+
+def read_prepared(prepared_dir: str, split: str,
+                  size: int | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Reads a split of a prepared own data set (its version folder)."""
+    folder = pathlib.Path(prepared_dir)
+    record = json.loads((folder / "source.json").read_text())
+    with _quiet():
+        builder = GenJaxOwnData(record=record, data_dir=os.fspath(folder.parents[2]),
+                                config=tfds.core.BuilderConfig(name=folder.parent.name))
+    return read_split(builder, split, size)

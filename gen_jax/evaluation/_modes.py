@@ -52,7 +52,7 @@ def check_mode_settings(run, settings: EvalSettings) -> None:
 
 def _skip_reason(run) -> str | None:
     """Why the run has no mode-coverage section (None: it has one)."""
-    name = run.config.data.name
+    name = run.info.name
     if _kind(name) is None:
         return (f"{name!r} has no known modes (mode coverage is defined for ring8, "
                 "ring8_r1, grid25 and stacked_mnist)")
@@ -72,7 +72,7 @@ def mode_section(run, settings: EvalSettings) -> dict[str, Any]:
       The JSON-ready section; ``{"skipped": note}`` for data without known modes, a model
       without a prior, a class-conditional model, or stacked MNIST without the MNIST classifier.
     """
-    name = run.config.data.name
+    name = run.info.name
     kind = _kind(name)
     skipped = _skip_reason(run)
     if skipped is not None:

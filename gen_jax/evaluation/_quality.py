@@ -54,7 +54,7 @@ def _skip(note: str) -> Quality:
 
 def _load(run, settings: EvalSettings) -> tuple[Any, str | None]:
     """``(classifier, None)``, or ``(None, why not)`` when ``quality`` is auto."""
-    name = run.config.data.name
+    name = run.info.name
     if not isinstance(run.model, Sampling):
         note = (f"{run.model_name} has no prior to sample from; the grid shows test examples "
                 "and their reconstructions")

@@ -55,12 +55,13 @@ def evaluate_run(run, workdir: str | Path, settings: EvalSettings) -> dict[str, 
     Raises:
       ValueError / FileNotFoundError: bad settings for this run (one line).
     """
-    from ..train import Evaluator  # noqa: PLC0415
+    from ..train import Evaluator, data_name  # noqa: PLC0415
 
     data = run.config.data
     if settings.split:
         if settings.split not in run.info.splits:
-            raise ValueError(f"{data.name} has no split {settings.split!r}; choose one of "
+            raise ValueError(f"{data_name(run.config)} has no split {settings.split!r}; choose "
+                             "one of "
                              f"{', '.join(run.info.splits)}")
         data = dataclasses.replace(data, eval_split=settings.split)
     cfg = dataclasses.replace(run.config, data=data)
@@ -86,7 +87,7 @@ def evaluate_run(run, workdir: str | Path, settings: EvalSettings) -> dict[str, 
         "sample_quality": quality.section,
         "mode_coverage": mode_section(run, settings),
         "images": images,
-        "model": run.model_name, "dataset": data.name, "workdir": str(workdir),
+        "model": run.model_name, "dataset": data_name(run.config), "workdir": str(workdir),
         # every number is of the EMA parameters when the run kept them (None: it did not)
         "ema_decay": run.config.optim.ema_decay or None,  # 0 keeps none
         "settings": dataclasses.asdict(settings),

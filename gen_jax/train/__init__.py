@@ -4,6 +4,13 @@ from ..optim import make_optimizer as make_optimizer
 from ..optim import make_schedule as make_schedule
 from ._checkpoint import Checkpointer as Checkpointer
 from ._checkpoint import CheckpointLayoutError as CheckpointLayoutError
+from ._data import data_name as data_name
+from ._data import dataset_info as dataset_info
+from ._data import load_split as load_split
+from ._data import own_data as own_data
+from ._data import read_new_data as read_new_data
+from ._data import standardizer as standardizer
+from ._data import write_table as write_table
 from ._distributed import initialize_from_env as initialize_from_env
 from ._distributed import launch as launch
 from ._evaluator import Evaluator as Evaluator
@@ -26,7 +33,6 @@ from ._preempt import exit_code_of as exit_code_of
 from ._run import Run as Run
 from ._run import build_run as build_run
 from ._run import load_run as load_run
-from ._run import load_split as load_split
 from ._run import make_preprocess as make_preprocess
 from ._state import TrainState as TrainState
 from ._step import all_finite as all_finite

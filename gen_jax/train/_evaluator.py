@@ -11,8 +11,9 @@ import numpy as np
 
 from .. import models as gmodels
 from ..config import ExperimentConfig
+from ._data import load_split
 from ._logging import save_samples
-from ._run import Run, load_split
+from ._run import Run
 from ._state import TrainState
 from ._step import make_eval_step
 

@@ -138,11 +138,38 @@ def save_png(array: np.ndarray, path: str | Path) -> Path:
     return path
 
 
+def pairs_image(points: np.ndarray, *, size: int = 128, max_dims: int = 4) -> np.ndarray:
+    """Vectors ``[N, D]`` drawn as density images of their leading dimensions side by side:
+    every pair of the first ``max_dims`` (one feature: its histogram), each plot ``size``
+    pixels, 4 white pixels apart; a uint8 ``[size, W, 1]`` image."""
+    points = np.asarray(points, np.float64)
+    if points.ndim != 2 or points.shape[1] < 1:
+        raise ValueError(f"pairs_image takes [N, D] vectors, got shape {points.shape}")
+    dims = min(points.shape[1], max_dims)
+    if dims == 1:
+        finite = points[np.isfinite(points[:, 0]), 0]
+        hist, _ = np.histogram(finite, bins=size)
+        heights = np.round(hist / max(hist.max(), 1) * (size - 1)).astype(int)
+        img = np.full((size, size), 255, np.uint8)
+        for col, h in enumerate(heights):
+            img[size - h:, col] = 0
+        return img[..., None]
+    gap = np.full((size, 4, 1), 255, np.uint8)
+    plots = []
+    for i in range(dims):
+        for j in range(i + 1, dims):
+            plots += [scatter_image(points[:, [i, j]], size=size), gap]
+    return np.concatenate(plots[:-1], axis=1)
+
+
 def save_samples(samples: np.ndarray, path: str | Path) -> Path:
-    """Saves model samples as a PNG: an image grid, or a density plot for 2-D points."""
+    """Saves model samples as a PNG: an image grid, a density plot for 2-D points, or the
+    pairwise density plots of the leading dimensions for other vectors (:func:`pairs_image`)."""
     samples = np.asarray(samples)
     if samples.ndim == 2 and samples.shape[1] == 2:
         return save_png(scatter_image(samples), path)
+    if samples.ndim == 2:
+        return save_png(pairs_image(samples), path)
     if samples.ndim == 4:
         factor = max(1, 28 // samples.shape[1])  # small images (8x8 digits) drawn larger
         grid = image_grid(samples)

@@ -19,11 +19,12 @@ from .. import data as gdata
 from .._files import write_atomic
 from ..config import ExperimentConfig, save_json
 from ._checkpoint import Checkpointer
+from ._data import data_name, load_split, write_record
 from ._evaluator import Evaluator
 from ._logging import MetricWriter, Progress
 from ._preempt import Preempted, StopOnSignal
 from ._resume import config_changes, describe_changes, schedule_change
-from ._run import build_run, load_split
+from ._run import build_run
 from ._step import make_train_step
 
 FAULT_ENV = "GEN_JAX_FAULT_KILL_AT_STEP"
@@ -61,7 +62,7 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
     train_ds = train_data()
     if cfg.data.batch_size > len(train_ds):
         raise ValueError(f"data.batch_size {cfg.data.batch_size} is larger than the "
-                         f"{len(train_ds)} training examples of {cfg.data.name}; lower it")
+                         f"{len(train_ds)} training examples of {data_name(cfg)}; lower it")
     if lead:
         workdir.mkdir(parents=True, exist_ok=True)
         saved = workdir / "config.json"
@@ -82,6 +83,7 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
         # one stopped by the checks above, leaves the record of what was trained alone.
         if start < tc.steps or not saved.exists():
             save_json(cfg, model_name, saved)
+        write_record(cfg)
     loader = gdata.Loader(train_ds, cfg.data.batch_size, seed=tc.seed,
                           process_index=jax.process_index(), process_count=jax.process_count(),
                           put=strategy.place_batch)

@@ -16,6 +16,7 @@ from .. import models as gmodels
 from ..config import ExperimentConfig, load_json, read_model_name
 from ..optim import make_optimizer
 from ._checkpoint import Checkpointer, CheckpointLayoutError
+from ._data import dataset_info, load_split
 from ._distributed import initialize_from_env
 from ._parallel import JitStrategy, PmapStrategy, make_strategy
 from ._resume import config_changes, describe_changes
@@ -105,7 +106,7 @@ def build_run(cfg: ExperimentConfig, model_name: str, *, restore: bool = True,
         raise ValueError(f"data.batch_size {cfg.data.batch_size} does not split over "
                          f"{strategy.num_devices} devices; use a multiple of "
                          f"{strategy.num_devices}")
-    info = gdata.info(cfg.data.name)
+    info = dataset_info(cfg)
     dtype = jnp.bfloat16 if cfg.train.compute_dtype == "bfloat16" else jnp.float32
     model = gmodels.build(model_name, cfg.model, info, dtype=dtype)
     if isinstance(model, gmodels.DataRequirements):
@@ -145,22 +146,6 @@ def build_run(cfg: ExperimentConfig, model_name: str, *, restore: bool = True,
         else:
             state = strategy.place_state(state)
     return Run(cfg, model_name, model, info, strategy, state, preprocess), data_state
-
-
-def load_split(cfg: ExperimentConfig, split: str, size: int | None = None) -> gdata.ArrayDataset:
-    """Loads a split; with several processes, process 0 prepares the TFDS files first."""
-
-    def load():
-        return gdata.load(cfg.data.name, split, data_dir=cfg.data.data_dir,
-                          tfds_dir=cfg.data.tfds_dir, size=size, seed=cfg.train.seed)
-
-    if jax.process_count() == 1:
-        return load()
-    from jax.experimental import multihost_utils
-
-    ds = load() if jax.process_index() == 0 else None
-    multihost_utils.sync_global_devices(f"gen_jax prepared {cfg.data.name}/{split}")
-    return ds if ds is not None else load()
 
 
 def _has_checkpoint(cfg: ExperimentConfig) -> bool:

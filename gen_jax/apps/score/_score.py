@@ -11,8 +11,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ...data import ArrayDataset
 from ...models import SamplingVariables
-from ...train import Run, load_run, load_split, preprocess_examples
+from ...train import Run, data_name, load_run, load_split, preprocess_examples, read_new_data
 
 
 def score_split(run: Run, split: str | None = None, *, num_examples: int | None = None,
@@ -31,16 +32,27 @@ def score_split(run: Run, split: str | None = None, *, num_examples: int | None 
     Raises:
       ValueError: an unknown split, or a batch size below 1.
     """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     cfg = run.config
     split = split or cfg.data.eval_split
     if split not in run.info.splits:
-        raise ValueError(f"{cfg.data.name} has no split {split!r}; choose one of "
+        raise ValueError(f"{data_name(cfg)} has no split {split!r}; choose one of "
                          f"{', '.join(run.info.splits)}")
-    ds = load_split(cfg, split)
-    n = len(ds) if num_examples is None else min(num_examples, len(ds))
+    return score_examples(run, load_split(cfg, split), num_examples=num_examples,
+                          batch_size=batch_size, seed=seed)
+
+
+def score_examples(run: Run, ds: ArrayDataset, *, num_examples: int | None = None,
+                   batch_size: int = 256, seed: int = 0) -> np.ndarray:
+    """Anomaly scores ``[N]`` (float64) of the first ``num_examples`` of ``ds``: a split, or new
+    data read in the run's form (:func:`gen_jax.train.read_new_data`). Arguments as
+    :func:`score_split`'s."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     model = run.model
+    if model.num_classes and ds.label is None:
+        raise ValueError(f"this {run.model_name} is class-conditional and scores each example "
+                         "under its label, but these data have none")
+    n = len(ds) if num_examples is None else min(num_examples, len(ds))
     variables = run.strategy.unreplicated(run.state.variables(ema=True))
     if isinstance(model, SamplingVariables):
         variables = jax.jit(model.sampling_variables)(variables)
@@ -62,12 +74,17 @@ def score_split(run: Run, split: str | None = None, *, num_examples: int | None 
 
 
 def main(argv: Sequence[str]) -> int:
-    """``gen-jax score --workdir RUN [--split S] [--out FILE.npy] [--num-examples N]``."""
+    """``gen-jax score --workdir RUN [--split S | --data PATH] [--out FILE.npy]
+    [--num-examples N]``."""
     parser = argparse.ArgumentParser(
         prog="gen-jax score", description="Per-example anomaly scores (higher: more unusual) of "
-        "a split under a trained run, saved as .npy; prints a summary.")
+        "a split, or of new data, under a trained run, saved as .npy; prints a summary.")
     parser.add_argument("--workdir", required=True, help="the run's output folder")
     parser.add_argument("--split", default=None, help="data split (default: the run's eval split)")
+    parser.add_argument("--data", default=None, metavar="PATH",
+                        help="score new data instead of a split: a file or folder of the kind the "
+                        "run was trained on with --data.path, read the same way (same columns, "
+                        "image size and standardization)")
     parser.add_argument("--out", default=None,
                         help="the .npy file (default: WORKDIR/scores_SPLIT.npy)")
     parser.add_argument("--num-examples", type=int, default=None, help="first N examples (all)")
@@ -78,14 +95,25 @@ def main(argv: Sequence[str]) -> int:
         raise ValueError(f"--out must name a .npy file, got {args.out}")
     if args.num_examples is not None and args.num_examples < 1:
         raise ValueError(f"--num-examples must be positive, got {args.num_examples}")
+    if args.data is not None and args.split is not None:
+        raise ValueError("--data scores new data and --split a split of the run's data: pass one")
     run = load_run(args.workdir)
-    split = args.split or run.config.data.eval_split
-    scores = score_split(run, split, num_examples=args.num_examples,
-                         batch_size=args.batch_size, seed=args.seed)
-    out = Path(args.out) if args.out else Path(args.workdir) / f"scores_{split}.npy"
+    if args.data is not None:
+        split, what = None, {"data": args.data}
+        scores = score_examples(run, read_new_data(run.config, args.data),
+                                num_examples=args.num_examples, batch_size=args.batch_size,
+                                seed=args.seed)
+        default_out = Path(args.workdir) / f"scores_{Path(args.data).stem}.npy"
+    else:
+        split = args.split or run.config.data.eval_split
+        what = {"split": split}
+        scores = score_split(run, split, num_examples=args.num_examples,
+                             batch_size=args.batch_size, seed=args.seed)
+        default_out = Path(args.workdir) / f"scores_{split}.npy"
+    out = Path(args.out) if args.out else default_out
     np.save(out, scores)
     q = np.quantile(scores, [0.05, 0.5, 0.95])
-    print(json.dumps({"path": str(out), "split": split, "num_examples": int(len(scores)),
+    print(json.dumps({"path": str(out), **what, "num_examples": int(len(scores)),
                       "mean": float(np.mean(scores)), "q05": float(q[0]),
                       "median": float(q[1]), "q95": float(q[2])}, indent=2))
     return 0

@@ -1,0 +1,167 @@
+"""A run's data: a built-in data set by name, or the user's own by path, read the same way.
+
+For own data (``--data.path``) the run keeps ``WORKDIR/data.json``: what the source held when
+training started (kind, example shape, classes, table columns, fingerprint) and, for
+standardized data, the training split's statistics. Resuming, evaluating or scoring checks the
+source against it (a source that changed shape is refused) and standardizes with the saved
+statistics, so that new data gets the very transform the model was trained with.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import functools
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from .. import data as gdata
+from .._files import write_atomic
+from ..config import ExperimentConfig
+
+DATA_RECORD = "data.json"
+
+
+def options_of(cfg: ExperimentConfig) -> gdata.OwnOptions:
+    """The own-data settings of ``cfg.data``."""
+    d = cfg.data
+    return gdata.OwnOptions(image_size=d.image_size, label_column=d.label_column,
+                            test_fraction=d.test_fraction, standardize=d.standardize)
+
+
+@functools.lru_cache(maxsize=8)
+def _open(path: str, options: gdata.OwnOptions, tfds_dir: str | None) -> gdata.OwnData:
+    return gdata.open_own(path, options, tfds_dir=tfds_dir)
+
+
+def own_data(cfg: ExperimentConfig) -> gdata.OwnData | None:
+    """The opened own data set of ``cfg`` (prepared on first use), or None for a named one."""
+    if cfg.data.path is None:
+        return None
+    return _open(cfg.data.path, options_of(cfg), cfg.data.tfds_dir)
+
+
+def dataset_info(cfg: ExperimentConfig) -> gdata.DatasetInfo:
+    """The :class:`~gen_jax.data.DatasetInfo` of the run's data; for own data checked against
+    the run's record (see the module's docstring)."""
+    own = own_data(cfg)
+    if own is None:
+        return gdata.info(cfg.data.name)
+    record = read_record(cfg)
+    if record is not None:
+        _check_same(own, record["data"], cfg.train.workdir)
+    return own.info
+
+
+def _check_same(own: gdata.OwnData, was: dict[str, Any], workdir: str) -> None:
+    now = own.describe()
+    for key, what in (("kind", "kind of source"), ("shape", "example shape"),
+                      ("num_levels", "number of levels"), ("class_names", "classes"),
+                      ("columns", "columns")):
+        if now[key] != was[key]:
+            raise gdata.DataError(
+                f"{own.path} now has {what} {now[key]}, but the run in {workdir} was trained on "
+                f"{was[key]}: restore the data it was trained on, or train a new run with "
+                "another --train.workdir")
+    if now["fingerprint"] != was["fingerprint"]:
+        warnings.warn(f"{own.path} changed since the run in {workdir} started (same shape); "
+                      "going on with its new contents", stacklevel=3)
+
+
+def read_record(cfg: ExperimentConfig) -> dict[str, Any] | None:
+    """The run's ``data.json``, or None (named data, or not written yet)."""
+    path = Path(cfg.train.workdir) / DATA_RECORD
+    if cfg.data.path is None or not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except ValueError as e:
+        raise gdata.DataError(f"{path} is not valid JSON ({e}): delete it to record the data "
+                              "again") from None
+
+
+def standardizer(cfg: ExperimentConfig) -> gdata.Standardizer | None:
+    """The run's standardization: from its record, else fitted on the (first ``data.size``
+    examples of the) training split; None when the data are not standardized."""
+    own = own_data(cfg)
+    if own is None or not own.standardize:
+        return None
+    record = read_record(cfg)
+    if record is not None and record.get("standardizer"):
+        return gdata.Standardizer.from_json(record["standardizer"])
+    key = (own.prepared_dir, cfg.data.train_split, cfg.data.size)
+    if key not in _FITTED:
+        train = gdata.load_own(own, cfg.data.train_split, size=cfg.data.size)
+        _FITTED[key] = gdata.Standardizer.fit(train.x)
+    return _FITTED[key]
+
+
+_FITTED: dict[tuple, gdata.Standardizer] = {}
+"""Standardizations fitted in this process, by prepared data, split and size."""
+
+
+def write_record(cfg: ExperimentConfig) -> None:
+    """Writes ``WORKDIR/data.json`` for own data when it is not there (the lead process)."""
+    own = own_data(cfg)
+    path = Path(cfg.train.workdir) / DATA_RECORD
+    if own is None or path.exists():
+        return
+    found = standardizer(cfg)
+    record = {"data": own.describe(), "options": dataclasses.asdict(options_of(cfg)),
+              "standardizer": None if found is None else found.to_json()}
+    write_atomic(path, json.dumps(record, indent=1))
+
+
+def load_split(cfg: ExperimentConfig, split: str, size: int | None = None) -> gdata.ArrayDataset:
+    """Loads a split of the run's data; with several processes, process 0 prepares the TFDS
+    files first."""
+
+    def load():
+        own = own_data(cfg)
+        if own is not None:
+            return gdata.load_own(own, split, size=size, standardizer=standardizer(cfg))
+        return gdata.load(cfg.data.name, split, data_dir=cfg.data.data_dir,
+                          tfds_dir=cfg.data.tfds_dir, size=size, seed=cfg.train.seed)
+
+    if jax.process_count() == 1:
+        return load()
+    from jax.experimental import multihost_utils
+
+    ds = load() if jax.process_index() == 0 else None
+    multihost_utils.sync_global_devices(f"gen_jax prepared {data_name(cfg)}/{split}")
+    return ds if ds is not None else load()
+
+
+def data_name(cfg: ExperimentConfig) -> str:
+    """How messages name the run's data: the data set's name, or its path."""
+    return cfg.data.name if cfg.data.path is None else cfg.data.path
+
+
+def read_new_data(cfg: ExperimentConfig, path: str) -> gdata.ArrayDataset:
+    """New data at ``path`` in the form the run was trained on (own-data runs only)."""
+    own = own_data(cfg)
+    if own is None:
+        raise gdata.DataError(f"new data ({path}) can be scored under a run trained on its own "
+                              f"data (--data.path); this run used {cfg.data.name!r}: score one "
+                              "of its splits instead")
+    return gdata.read_new(own, path, label_column=cfg.data.label_column,
+                          standardizer=standardizer(cfg))
+
+
+def write_table(path: str | Path, columns: tuple[str, ...], rows: np.ndarray,
+                standardization: gdata.Standardizer | None) -> Path:
+    """Writes vectors ``[N, D]`` as a CSV with the table's column names, in the data's units
+    (the standardization undone)."""
+    values = rows if standardization is None else standardization.invert(rows)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(columns)
+        writer.writerows([f"{v:.9g}" for v in row] for row in np.asarray(values).tolist())
+    return path

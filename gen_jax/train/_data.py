@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import functools
 import json
 import warnings
 from pathlib import Path
@@ -34,16 +33,12 @@ def options_of(cfg: ExperimentConfig) -> gdata.OwnOptions:
                             test_fraction=d.test_fraction, standardize=d.standardize)
 
 
-@functools.lru_cache(maxsize=8)
-def _open(path: str, options: gdata.OwnOptions, tfds_dir: str | None) -> gdata.OwnData:
-    return gdata.open_own(path, options, tfds_dir=tfds_dir)
-
-
 def own_data(cfg: ExperimentConfig) -> gdata.OwnData | None:
-    """The opened own data set of ``cfg`` (prepared on first use), or None for a named one."""
+    """The opened own data set of ``cfg`` (prepared on first use), or None for a named one.
+    Each call looks at the source again (its files' sizes and times), so a change is seen."""
     if cfg.data.path is None:
         return None
-    return _open(cfg.data.path, options_of(cfg), cfg.data.tfds_dir)
+    return gdata.open_own(cfg.data.path, options_of(cfg), tfds_dir=cfg.data.tfds_dir)
 
 
 def dataset_info(cfg: ExperimentConfig) -> gdata.DatasetInfo:

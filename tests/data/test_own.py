@@ -172,7 +172,8 @@ def test_csv_and_parquet_give_the_same_table(tmp_path):
     rng = np.random.default_rng(1)
     a, b = rng.normal(size=20), rng.integers(0, 9, 20)
     kind = np.array(["x", "y"])[rng.integers(0, 2, 20)]
-    csv = _table(tmp_path / "t.csv", [f"{float(u)!r},{v},{k}" for u, v, k in zip(a, b, kind)])
+    rows = [f"{float(u)!r},{v},{k}" for u, v, k in zip(a, b, kind, strict=True)]
+    csv = _table(tmp_path / "t.csv", rows)
     pq.write_table(pa.table({"a": a, "b": b, "kind": kind}), tmp_path / "t.parquet")
     own_csv = _open(csv, tmp_path / "tfds", label_column="kind")
     own_pq = _open(tmp_path / "t.parquet", tmp_path / "tfds", label_column="kind")

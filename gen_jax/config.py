@@ -31,8 +31,9 @@ class DataConfig:
     """Which data to train on and how to present it to the model."""
 
     name: str = "digits"
-    """Data set name: digits, mnist, fashion_mnist, binarized_mnist, stacked_mnist, ring8,
-    ring8_r1, grid25, two_moons, checkerboard. Ignored when data.path is set."""
+    """Data set name: digits, mnist, fashion_mnist, binarized_mnist, cifar10, svhn,
+    stacked_mnist, ring8, ring8_r1, grid25, two_moons, checkerboard. Ignored when data.path is
+    set."""
     path: str | None = None
     """Your own data instead of a named set: a folder of PNG/JPEG/BMP images (one sub-folder
     per class for labels; train/ and test/ sub-folders for splits), an .npy/.npz file (keys x

@@ -3,8 +3,9 @@
 Environment variables:
 
 * ``GEN_JAX_DATA_DIR``: folder of raw dataset files (``mnist/``, ``fashion_mnist/``,
-  ``binarized_mnist/`` with their standard file names), used when ``load(..., data_dir=...)`` is not
-  given. With neither set, the raw files are downloaded from their usual public URLs.
+  ``binarized_mnist/``, ``cifar10/``, ``svhn/`` with their standard file names), used when
+  ``load(..., data_dir=...)`` is not given. With neither set, the raw files are downloaded from
+  their usual public URLs.
 * ``GEN_JAX_TFDS_DIR``: where the prepared TFDS (ArrayRecord) files are kept, used when
   ``load(..., tfds_dir=...)`` is not given; unset, TFDS's default (``$TFDS_DATA_DIR`` or
   ``~/tensorflow_datasets``).

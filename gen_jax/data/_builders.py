@@ -36,11 +36,14 @@ from . import _raw
 
 TFDS_DIR_ENV = "GEN_JAX_TFDS_DIR"
 
-# The URLs of TFDS's own builders (tensorflow_datasets/image_classification/mnist.py and
+# The URLs of TFDS's own builders (tensorflow_datasets/image_classification/mnist.py,
 # datasets/binarized_mnist/binarized_mnist_dataset_builder.py, TFDS 4.9.10).
 MNIST_URL = "https://storage.googleapis.com/cvdf-datasets/mnist/"
 FASHION_MNIST_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 BINARIZED_MNIST_URL = "http://www.cs.toronto.edu/~larocheh/public/datasets/binarized_mnist/"
+# tensorflow_datasets/image_classification/cifar.py and datasets/svhn_cropped, TFDS 4.9.10.
+CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/"
+SVHN_URL = "http://ufldl.stanford.edu/housenumbers/"
 
 FASHION_MNIST_CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -232,11 +235,74 @@ class GenJaxDigits(_Builder):
             yield i, {"image": images[i], "label": int(labels[i])}
 
 
+class GenJaxCifar10(_Builder):
+    """CIFAR-10 (Krizhevsky 2009): 50,000 train and 10,000 test 32x32 colour images, 10 classes,
+    from the official binary version (no pickle)."""
+
+    name = "gen_jax_cifar10"
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        """Returns the TFDS metadata: features, homepage, and no shuffling (file order)."""
+        return tfds.core.DatasetInfo(
+            builder=self,
+            description="CIFAR-10, uint8 [32, 32, 3], in the order of the binary batches.",
+            features=tfds.features.FeaturesDict({
+                "image": _image_features((32, 32, 3), None)["image"],
+                "label": tfds.features.ClassLabel(names=_raw.CIFAR10_CLASSES),
+            }),
+            supervised_keys=("image", "label"),
+            homepage="https://www.cs.toronto.edu/~kriz/cifar.html",
+            disable_shuffling=True,
+        )
+
+    def _split_generators(self, dl_manager):
+        """Returns the train and test generators, read from one local or downloaded tarball."""
+        path = self._fetch(dl_manager, "cifar10", CIFAR10_URL, {"tar": _raw.CIFAR10_FILE})["tar"]
+        splits = _raw.read_cifar10(path)
+        return {split: self._generate_examples(*arrays) for split, arrays in splits.items()}
+
+    def _generate_examples(self, images, labels):
+        """Yields ``(index, example)`` in file order."""
+        for i in range(len(images)):
+            yield i, {"image": images[i], "label": int(labels[i])}
+
+
+class GenJaxSvhn(_Builder):
+    """SVHN cropped digits (Netzer et al. 2011): 73,257 train and 26,032 test 32x32 colour
+    images; label 0..9 is the digit (the files' 10 is 0). The ``extra`` split is not read."""
+
+    name = "gen_jax_svhn"
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        """Returns the TFDS metadata: features, homepage, and no shuffling (file order)."""
+        return tfds.core.DatasetInfo(
+            builder=self,
+            description="SVHN cropped digits, uint8 [32, 32, 3], in file order.",
+            features=_image_features((32, 32, 3), 10),
+            supervised_keys=("image", "label"),
+            homepage="http://ufldl.stanford.edu/housenumbers/",
+            disable_shuffling=True,
+        )
+
+    def _split_generators(self, dl_manager):
+        """Returns the train and test generators, from local or downloaded .mat files."""
+        paths = self._fetch(dl_manager, "svhn", SVHN_URL, _raw.SVHN_FILES)
+        return {split: self._generate_examples(paths[split]) for split in _raw.SVHN_FILES}
+
+    def _generate_examples(self, path):
+        """Yields ``(index, example)`` in file order."""
+        images, labels = _raw.read_svhn(path)
+        for i in range(len(images)):
+            yield i, {"image": images[i], "label": int(labels[i])}
+
+
 BUILDERS: dict[str, type[tfds.core.GeneratorBasedBuilder]] = {
     "mnist": GenJaxMnist,
     "fashion_mnist": GenJaxFashionMnist,
     "binarized_mnist": GenJaxBinarizedMnist,
     "digits": GenJaxDigits,
+    "cifar10": GenJaxCifar10,
+    "svhn": GenJaxSvhn,
 }
 
 

@@ -1,4 +1,5 @@
-"""Readers of the raw dataset files: MNIST-style idx gzip, binarized-MNIST ``.amat``, 8x8 digits.
+"""Readers of the raw dataset files: MNIST-style idx gzip, binarized-MNIST ``.amat``, 8x8 digits,
+CIFAR-10's binary version and SVHN's cropped-digit MATLAB files.
 
 Every reader validates what it reads and raises :class:`DataError` with a one-line message naming
 the file, the problem and the fix. The folder holding the raw files comes from an explicit argument,
@@ -7,6 +8,8 @@ else the environment variable ``GEN_JAX_DATA_DIR``; it is laid out as::
     <raw_dir>/mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz
     <raw_dir>/fashion_mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz
     <raw_dir>/binarized_mnist/binarized_mnist_{train,valid,test}.amat
+    <raw_dir>/cifar10/cifar-10-binary.tar.gz
+    <raw_dir>/svhn/{train,test}_32x32.mat
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import gzip
 import os
 import pathlib
+import tarfile
 import zlib
 
 import numpy as np
@@ -36,6 +40,16 @@ AMAT_FILES: dict[str, str] = {
     "validation": "binarized_mnist_valid.amat",
     "test": "binarized_mnist_test.amat",
 }
+
+CIFAR10_FILE = "cifar-10-binary.tar.gz"
+CIFAR10_MEMBERS: dict[str, tuple[str, ...]] = {
+    "train": tuple(f"cifar-10-batches-bin/data_batch_{i}.bin" for i in range(1, 6)),
+    "test": ("cifar-10-batches-bin/test_batch.bin",),
+}
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
+                   "dog", "frog", "horse", "ship", "truck")
+_CIFAR_RECORD = 1 + 32 * 32 * 3  # a label byte, then the red, green and blue planes
+SVHN_FILES: dict[str, str] = {"train": "train_32x32.mat", "test": "test_32x32.mat"}
 
 DIGITS_SPLIT_SEED = 0
 DIGITS_NUM_TRAIN = 1500  # of scikit-learn's 1,797 digits; the other 297 are the test split
@@ -217,3 +231,74 @@ def read_digits(split: str) -> tuple[np.ndarray, np.ndarray]:
     return images[index].astype(np.uint8)[..., None], np.asarray(digits.target)[index].astype(
         np.int32
     )
+
+
+def read_cifar10(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Reads CIFAR-10's binary version (``cifar-10-binary.tar.gz``) without extracting it.
+
+    Each ``.bin`` member holds records of one label byte and 3,072 image bytes (the 32x32 red,
+    green and blue planes, rows in order); the five ``data_batch`` files are ``"train"`` in file
+    order, ``test_batch`` is ``"test"``.
+
+    Returns:
+      split -> ``(images, labels)``: ``uint8 [N, 32, 32, 3]`` and ``int32 [N]`` in ``[0, 10)``.
+
+    Raises:
+      DataError: not a gzip tar, a member missing, or a member whose size or labels are wrong.
+    """
+    out = {}
+    try:
+        with tarfile.open(path, "r:gz") as tar:
+            for split, members in CIFAR10_MEMBERS.items():
+                parts = []
+                for name in members:
+                    try:
+                        member = tar.extractfile(name)
+                    except KeyError:
+                        member = None
+                    if member is None:
+                        raise _corrupt(path, f"no member {name}")
+                    raw = member.read()
+                    if not raw or len(raw) % _CIFAR_RECORD:
+                        raise _corrupt(path, f"{name} has {len(raw)} bytes, not a whole number "
+                                       f"of {_CIFAR_RECORD}-byte records")
+                    parts.append(np.frombuffer(raw, np.uint8).reshape(-1, _CIFAR_RECORD))
+                records = np.concatenate(parts)
+                labels = records[:, 0].astype(np.int32)
+                if labels.max() >= 10:
+                    raise _corrupt(path, f"label {labels.max()} outside [0, 10) in the {split} "
+                                   "records")
+                images = records[:, 1:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+                out[split] = (np.ascontiguousarray(images), labels)
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
+        raise _corrupt(path, f"cannot read it as a gzip tar ({type(e).__name__}: {e})") from e
+    return out
+
+
+def read_svhn(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """Reads one split of SVHN's cropped digits (``train_32x32.mat`` or ``test_32x32.mat``).
+
+    The file holds ``X`` ``uint8 [32, 32, 3, N]`` and ``y`` ``[N, 1]`` with labels 1..10, where
+    10 stands for the digit 0 (as TFDS's ``svhn_cropped`` reads them, ``y % 10``).
+
+    Returns:
+      ``(images, labels)``: ``uint8 [N, 32, 32, 3]`` and ``int32 [N]`` in ``[0, 10)``.
+    """
+    import scipy.io  # noqa: PLC0415 -- only needed for this format
+
+    try:
+        mat = scipy.io.loadmat(path)
+    except Exception as e:  # scipy raises ValueError, TypeError, MatReadError... on bad input
+        raise _corrupt(path, f"cannot read it as a MATLAB file ({type(e).__name__}: {e})") from e
+    if "X" not in mat or "y" not in mat:
+        keys = sorted(k for k in mat if not k.startswith("__"))
+        raise _corrupt(path, f"expected arrays 'X' and 'y', found {keys}")
+    x, y = np.asarray(mat["X"]), np.asarray(mat["y"]).reshape(-1)
+    if x.ndim != 4 or x.shape[:3] != (32, 32, 3) or x.dtype != np.uint8:
+        raise _corrupt(path, f"X of shape {x.shape} and dtype {x.dtype}, expected uint8 "
+                       "[32, 32, 3, N]")
+    if len(y) != x.shape[3]:
+        raise _corrupt(path, f"{len(y)} labels for {x.shape[3]} images")
+    if y.size and (y.min() < 1 or y.max() > 10):
+        raise _corrupt(path, f"label {y.min() if y.min() < 1 else y.max()} outside 1..10")
+    return np.ascontiguousarray(x.transpose(3, 0, 1, 2)), (y % 10).astype(np.int32)

@@ -1,6 +1,7 @@
 """The dataset registry: one name per dataset, loaded into host memory as an :class:`ArrayDataset`.
 
-Real datasets (``mnist``, ``fashion_mnist``, ``binarized_mnist``, ``digits``) go through their TFDS
+Real datasets (``mnist``, ``fashion_mnist``, ``binarized_mnist``, ``digits``, ``cifar10``,
+``svhn``) go through their TFDS
 builders in :mod:`gen_jax.data._builders`; raw files come from ``data_dir`` or
 ``$GEN_JAX_DATA_DIR`` (downloaded when both are unset) and prepared files go to ``tfds_dir`` or
 ``$GEN_JAX_TFDS_DIR`` (else TFDS's default). Toy sets are generated in code; ``stacked_mnist``
@@ -38,6 +39,8 @@ _INFOS: dict[str, DatasetInfo] = {
         {"train": 50_000, "validation": 10_000, "test": 10_000},
     ),
     "digits": DatasetInfo("digits", (8, 8, 1), 10, 17, {"train": 1_500, "test": 297}),
+    "cifar10": DatasetInfo("cifar10", (32, 32, 3), 10, 256, {"train": 50_000, "test": 10_000}),
+    "svhn": DatasetInfo("svhn", (32, 32, 3), 10, 256, {"train": 73_257, "test": 26_032}),
     "stacked_mnist": DatasetInfo(
         "stacked_mnist", (28, 28, 3), NUM_MODES, 256,
         {"train": STACKED_TRAIN_SIZE, "test": STACKED_TEST_SIZE},
@@ -100,7 +103,7 @@ def load(
         streams); ignored by real data.
 
     Returns:
-      An :class:`ArrayDataset`: images uint8 ``[N, H, W, 1]`` (a read-only array) with int32
+      An :class:`ArrayDataset`: images uint8 ``[N, H, W, C]`` (a read-only array) with int32
       labels (None for ``binarized_mnist``), or toy points float32 ``[N, 2]``.
 
     Raises:

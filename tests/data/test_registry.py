@@ -14,7 +14,7 @@ TOY = ["checkerboard", "grid25", "ring8", "ring8_r1", "two_moons"]
 
 def test_available():
     assert data.available() == sorted(["mnist", "fashion_mnist", "binarized_mnist", "digits",
-                                       "stacked_mnist", *TOY])
+                                       "cifar10", "svhn", "stacked_mnist", *TOY])
 
 
 @pytest.mark.parametrize(
@@ -30,6 +30,8 @@ def test_available():
             {"train": 50_000, "validation": 10_000, "test": 10_000},
         ),
         ("digits", (8, 8, 1), 10, 17, {"train": 1_500, "test": 297}),
+        ("cifar10", (32, 32, 3), 10, 256, {"train": 50_000, "test": 10_000}),
+        ("svhn", (32, 32, 3), 10, 256, {"train": 73_257, "test": 26_032}),
         ("stacked_mnist", (28, 28, 3), 1000, 256, {"train": 128_000, "test": 26_000}),
         ("ring8", (2,), 8, None, {"train": 100_000, "test": 10_000}),
         ("ring8_r1", (2,), 8, None, {"train": 100_000, "test": 10_000}),

@@ -24,7 +24,10 @@ import contextlib
 import json
 import os
 import pathlib
+import socket
 import sys
+import threading
+import urllib.parse
 from typing import Any
 
 import filelock
@@ -33,6 +36,7 @@ import tensorflow_datasets as tfds
 from tensorflow_datasets.proto import tf_example_pb2
 
 from . import _raw
+from ._errors import DataError
 
 TFDS_DIR_ENV = "GEN_JAX_TFDS_DIR"
 
@@ -106,8 +110,48 @@ class _Builder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         """Maps each key of ``files`` to a local path: in ``raw_dir/folder``, or downloaded."""
         if self._raw_dir is not None:
             return {k: _raw.raw_file(self._raw_dir, folder, f) for k, f in files.items()}
-        paths = dl_manager.download({k: url + f for k, f in files.items()})
+        offline = (f"; offline, put {', '.join(sorted(files.values()))} in a folder "
+                   f"DIR/{folder}/ and set {_raw.DATA_DIR_ENV}=DIR (or pass data_dir)")
+        problem = reachable(url)
+        if problem is not None:
+            raise DataError(f"cannot download {folder}: {problem}{offline}")
+        try:
+            paths = dl_manager.download({k: url + f for k, f in files.items()})
+        except Exception as e:  # noqa: BLE001 -- TFDS and requests raise many kinds
+            raise DataError(f"downloading {folder} from {url} failed ({type(e).__name__}: "
+                            f"{' '.join(str(e).split())[:200]}){offline}") from e
         return {k: pathlib.Path(p) for k, p in paths.items()}
+
+
+PROBE_SECONDS = 5.0
+"""How long a download waits to learn whether the host answers at all."""
+
+
+def reachable(url: str, timeout: float = PROBE_SECONDS) -> str | None:
+    """None when a TCP connection to ``url``'s host opens within ``timeout`` seconds, else what
+    went wrong (one phrase). Behind a proxy (``*_proxy`` set) the proxy decides: None.
+
+    TFDS retries an unreachable host for minutes; this answers in seconds.
+    """
+    if any(os.environ.get(v) for v in ("https_proxy", "HTTPS_PROXY", "http_proxy",
+                                       "HTTP_PROXY", "all_proxy", "ALL_PROXY")):
+        return None
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    outcome: list[str | None] = []
+
+    def probe() -> None:
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            outcome.append(None)
+        except OSError as e:
+            outcome.append(f"{host}:{port} is unreachable ({e.strerror or e})")
+
+    thread = threading.Thread(target=probe, daemon=True)  # a name lookup has no timeout
+    thread.start()
+    thread.join(timeout)
+    return outcome[0] if outcome else f"{host}:{port} did not answer in {timeout:g} s"
 
 
 class _IdxBuilder(_Builder, skip_registration=True):

@@ -51,6 +51,8 @@ def test_builders_do_not_collide_with_tfds_names():
         "gen_jax_fashion_mnist",
         "gen_jax_binarized_mnist",
         "gen_jax_digits",
+        "gen_jax_cifar10",
+        "gen_jax_svhn",
     }
     for name in ours:
         assert tfds.builder_cls(name) in _builders.BUILDERS.values()
@@ -131,6 +133,7 @@ def test_online_path_downloads_the_tfds_urls(tmp_path, monkeypatch):
         return {k: tmp_path / "served" / url.rsplit("/", 1)[1] for k, url in url_or_urls.items()}
 
     monkeypatch.setattr(tfds.download.DownloadManager, "download", fake_download)
+    monkeypatch.setattr(_builders, "reachable", lambda url: None)  # no network in tests
     builder = _builders.prepare("fashion_mnist", raw_dir=None, tfds_dir=tmp_path / "tfds")
     assert sorted(requested.values()) == sorted(
         _builders.FASHION_MNIST_URL + f for pair in _raw.IDX_FILES.values() for f in pair

@@ -87,6 +87,7 @@ def test_builders_download_the_urls_tfds_uses(tmp_path, monkeypatch):
         return {k: tmp_path / "served" / u.rsplit("/", 1)[1] for k, u in url_or_urls.items()}
 
     monkeypatch.setattr(tfds.download.DownloadManager, "download", fake_download)
+    monkeypatch.setattr(_builders, "reachable", lambda url: None)  # no network in tests
     _builders.prepare("cifar10", raw_dir=None, tfds_dir=tmp_path / "tfds")
     _builders.prepare("svhn", raw_dir=None, tfds_dir=tmp_path / "tfds")
     cifar_url = cifar.Cifar10(data_dir=str(tmp_path / "unused"))._cifar_info.url

@@ -81,20 +81,47 @@ def read_metrics(workdir: str | Path) -> list[dict[str, Any]]:
 
 
 class Progress:
-    """A tqdm progress bar over steps with step rate, ETA and the latest loss."""
+    """A tqdm progress bar over steps: moves every step, shows the step rate, the ETA, the
+    latest finished step's loss, and what the run is doing while no step moves ("compiling").
 
-    def __init__(self, total: int, initial: int = 0, *, enabled: bool = True):
+    Args:
+      total: the last step.
+      initial: the step the bar starts from (a resumed run).
+      enabled: draw it (only process 0 ever does).
+      min_interval: seconds between two refreshes of the shown values (the bar's own drawing
+        is throttled by tqdm); callers ask :meth:`due` before fetching a value to show.
+    """
+
+    def __init__(self, total: int, initial: int = 0, *, enabled: bool = True,
+                 min_interval: float = 0.5):
         self._bar = None
+        self._interval, self._shown = min_interval, -math.inf
         if enabled and jax.process_index() == 0:
             from tqdm.auto import tqdm
 
             self._bar = tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True)
 
     def update(self, n: int, **postfix: float) -> None:
+        """Moves the bar ``n`` steps; ``postfix`` values (e.g. ``loss=``) are shown beside it."""
         if self._bar is not None:
             self._bar.update(n)
             if postfix:
-                self._bar.set_postfix({k: f"{v:.4g}" for k, v in postfix.items()}, refresh=False)
+                self.show(**postfix)
+
+    def due(self) -> bool:
+        """Whether a new value would be shown now (False when the bar is off)."""
+        return self._bar is not None and time.monotonic() - self._shown >= self._interval
+
+    def show(self, **postfix: float) -> None:
+        """Shows ``postfix`` values beside the bar."""
+        if self._bar is not None:
+            self._bar.set_postfix({k: f"{v:.4g}" for k, v in postfix.items()}, refresh=False)
+            self._shown = time.monotonic()
+
+    def phase(self, text: str) -> None:
+        """Names what the run is doing before the bar moves (``""``: nothing), drawn at once."""
+        if self._bar is not None:
+            self._bar.set_description_str(text, refresh=True)
 
     def close(self) -> None:
         if self._bar is not None:

@@ -110,7 +110,6 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
             means = window.means(strategy)
             means["skipped_total"] = float(strategy.fetch(state.skipped))
             writer.write(step, means, prefix="train/")
-            progress.update(int(means["steps"]), loss=means["loss"])
 
         try:
             for step in range(start + 1, tc.steps + 1):
@@ -118,11 +117,21 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
                 waited = time.perf_counter()
                 batch = next(loader)
                 window.data_wait_s += time.perf_counter() - waited
+                if step == start + 1:  # the first call compiles the step (seconds to minutes)
+                    progress.phase("compiling the train step")
                 state, metrics = step_fn(state, batch)
+                if step == start + 1:
+                    progress.phase("")
                 window.add(metrics)
                 in_flight.append(metrics)
                 if len(in_flight) > MAX_STEPS_IN_FLIGHT:
-                    jax.block_until_ready(in_flight.popleft())
+                    done = in_flight.popleft()
+                    jax.block_until_ready(done)
+                    if progress.due():  # the newest finished step's loss: nothing waits on it
+                        progress.show(loss=float(strategy.fetch(done["loss"])))
+                if step == tc.steps:
+                    progress.show(loss=float(strategy.fetch(metrics["loss"])))
+                progress.update(1)
                 profiler.after(step, state)
                 # Also before every save: a checkpoint never holds a streak of non-finite steps
                 # that already trips the guard (resuming from it would stop again at once).

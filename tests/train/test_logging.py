@@ -63,3 +63,26 @@ def test_write_atomic_leaves_the_old_file_whole_when_the_write_fails(tmp_path, m
         write_atomic(path, json.dumps({"a": 2}))
     assert json.loads(path.read_text()) == {"a": 1}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json"]  # no temporary left
+
+
+def test_the_bar_says_compiling_then_moves_every_step_with_the_latest_loss(tmp_path, capsys):
+    from gen_jax.config import DataConfig, ExperimentConfig, OptimConfig, TrainConfig
+    from gen_jax.models import VAEConfig
+    from gen_jax.train import train
+
+    cfg = ExperimentConfig(
+        model=VAEConfig(hidden=(8,), latent_dim=2, likelihood="gaussian"),
+        data=DataConfig(name="ring8", size=256, batch_size=32),
+        optim=OptimConfig(), train=TrainConfig(workdir=str(tmp_path), steps=12, log_every=1000,
+                                               eval_every=1000, sample_every=1000,
+                                               checkpoint_every=1000, progress=True))
+    train(cfg, "vae")
+    bars = capsys.readouterr().err.replace("\r", "\n").splitlines()
+    compiling = [b for b in bars if b.startswith("compiling the train step:")]
+    assert compiling and " 0/12 " in compiling[0]
+    # log_every 1000: the bar is no longer tied to the logs; it ends at 12/12 with a loss
+    # (tqdm draws at most every 0.1 s, so the steps in between may not all be drawn).
+    last = [b for b in bars if "12/12" in b][-1]
+    final = json.loads((tmp_path / "final_metrics.json").read_text())
+    assert "loss=" in last and float(last.split("loss=")[1].rstrip("]")) == pytest.approx(
+        -final["elbo"], rel=0.5)

@@ -91,6 +91,8 @@ def _main(argv: list[str] | None) -> int:
     p.add_argument("--importance-samples", type=int, default=0,
                    help="also estimate log p(x) with K importance samples (VAEs)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true",
+                   help="print the whole report as JSON (default: a summary table)")
     p.add_argument("--out", default=None, help="JSON path (default: WORKDIR/eval_SPLIT.json); "
                    "the .md report and its PNGs are written beside it")
     p.add_argument("--quality", action=argparse.BooleanOptionalAction, default=None,
@@ -296,7 +298,7 @@ def _sample(args) -> int:
 
 
 def _eval(args) -> int:
-    from .evaluation import EvalSettings, evaluate_run
+    from .evaluation import EvalSettings, evaluate_run, summary_table
     from .train import load_run
 
     settings = EvalSettings(
@@ -304,8 +306,14 @@ def _eval(args) -> int:
         importance_samples=args.importance_samples, seed=args.seed, quality=args.quality,
         num_samples=args.num_samples, classifier_dir=args.classifier_dir,
         grid_size=args.grid_size, mode_samples=args.mode_samples, out=args.out)
-    report = evaluate_run(load_run(args.workdir), args.workdir, settings)
-    print(json.dumps(report, indent=2))
+    report = evaluate_run(load_run(args.workdir), args.workdir, settings,
+                          log=lambda text: print(f"gen-jax eval: {text}", file=sys.stderr,
+                                                 flush=True))
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    out = Path(args.out or Path(args.workdir) / f"eval_{report['split']}.json")
+    print(summary_table(report, (str(out), str(out.with_suffix(".md")))))
     return 0
 
 

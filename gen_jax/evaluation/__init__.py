@@ -9,6 +9,7 @@ from ._likelihood import likelihood_kind as likelihood_kind
 from ._likelihood import likelihood_section as likelihood_section
 from ._likelihood import model_variables as model_variables
 from ._markdown import markdown_report as markdown_report
+from ._markdown import summary_table as summary_table
 from ._modes import mode_section as mode_section
 from ._quality import Quality as Quality
 from ._quality import classifier_dataset as classifier_dataset

@@ -46,12 +46,27 @@ def _number(value: Any) -> str:
     return f"{value:.6g}" if abs(value) < 1e5 else f"{value:.1f}"
 
 
-def _table(section: dict[str, Any], rows) -> list[str]:
-    lines = ["| metric | value | |", "| --- | ---: | --- |"]
+def _table(section: dict[str, Any], rows, reference: dict[str, Any] | None = None) -> list[str]:
+    """A metric table; with ``reference``, a column of the same metrics on real data."""
+    if reference is None:
+        lines = ["| metric | value | |", "| --- | ---: | --- |"]
+    else:
+        lines = ["| metric | model | real data | |", "| --- | ---: | ---: | --- |"]
     for key, name, meaning in rows:
-        if key in section:
-            lines.append(f"| {name} | {_number(section[key])} | {meaning} |")
+        if key not in section:
+            continue
+        real = "" if reference is None else f" {_number(reference.get(key))} |"
+        if reference is not None and key not in reference:
+            real = " |"
+        lines.append(f"| {name} | {_number(section[key])} |{real} {meaning} |")
     return lines
+
+
+REAL_ROW_NOTE = (
+    "The real-data column is the scale: the {split} split's real images scored as if they "
+    "were samples ({n} of them) against {m} training images, novelty against the whole "
+    "training set. A model is as good as real data where its column matches; better means "
+    "closer to that column, not past it.")
 
 
 def markdown_report(report: dict[str, Any]) -> str:
@@ -85,7 +100,11 @@ def markdown_report(report: dict[str, Any]) -> str:
                   f"{quality['num_train']} training images; features of the {c['dataset']} "
                   f"classifier `{c['arch_hash']}` (test accuracy {c['test_accuracy']:.4f}).",
                   ""]
-        lines += _table(quality, QUALITY_ROWS) + [""]
+        real = quality.get("real_data")
+        lines += _table(quality, QUALITY_ROWS, real) + [""]
+        if real is not None:
+            lines += [REAL_ROW_NOTE.format(split=split, n=real["num_samples"],
+                                           m=real["num_reference"]), ""]
         counts = quality.get("class_counts")
         if counts is not None:
             lines += ["Samples per predicted class: "
@@ -111,4 +130,44 @@ def markdown_report(report: dict[str, Any]) -> str:
                   "Top row: the generated samples closest to the training set (in classifier "
                   "features), closest first; bottom row: the nearest training image of each. "
                   "Near-duplicates here are memorized training examples.", ""]
+    return "\n".join(lines)
+
+
+SUMMARY_QUALITY = ("fd", "kid_mean", "precision", "recall", "density", "coverage",
+                   "classifier_score", "memorized_fraction")
+
+
+def summary_table(report: dict[str, Any], paths: tuple[str, ...] = ()) -> str:
+    """A few lines for the terminal: the headline metrics with their direction (and, for sample
+    quality, the real-data column), then where the whole report is."""
+    lik, quality = report["likelihood"], report["sample_quality"]
+    modes = report.get("mode_coverage") or {}
+    rows: list[tuple[str, Any, Any, str]] = []
+    for key, name, meaning in LIKELIHOOD_ROWS:
+        if key in lik and lik[key] is not None:
+            rows.append((name, lik[key], None, meaning))
+    real = quality.get("real_data") or {}
+    for key, name, meaning in QUALITY_ROWS:
+        if key in SUMMARY_QUALITY and key in quality:
+            rows.append((name, quality[key], real.get(key), meaning))
+    for key, name, meaning in MODE_ROWS:
+        if key in modes:
+            rows.append((name, modes[key], None, meaning))
+    head = (f"{report['model']} on {report['dataset']}, step {report['step']}, "
+            f"{report['split']} split")
+    lines = [head]
+    if rows:
+        width = max(len(r[0]) for r in rows)
+        with_real = any(r[2] is not None for r in rows)
+        title = f"  {'metric':<{width}}  {'model':>11}" + (f"  {'real data':>11}" if with_real
+                                                          else "")
+        lines.append(title)
+        for name, value, ref, meaning in rows:
+            cell = f"  {name:<{width}}  {_number(value):>11}"
+            if with_real:
+                cell += f"  {_number(ref) if ref is not None else '':>11}"
+            lines.append(f"{cell}  {meaning}")
+    if "skipped" in quality:
+        lines.append(f"sample quality skipped: {quality['skipped']}")
+    lines += [f"report: {', '.join(paths)}"] if paths else []
     return "\n".join(lines)

@@ -52,7 +52,7 @@ def _skip(note: str) -> Quality:
     return Quality({"skipped": note})
 
 
-def _load(run, settings: EvalSettings) -> tuple[Any, str | None]:
+def load_quality_classifier(run, settings: EvalSettings) -> tuple[Any, str | None]:
     """``(classifier, None)``, or ``(None, why not)`` when ``quality`` is auto."""
     name = run.info.name
     if not isinstance(run.model, Sampling):
@@ -76,7 +76,8 @@ def _load(run, settings: EvalSettings) -> tuple[Any, str | None]:
         return None, " ".join(str(e).split())
 
 
-def quality_section(run, cfg, settings: EvalSettings) -> Quality:
+def quality_section(run, cfg, settings: EvalSettings,
+                    loaded: tuple[Any, str | None] | None = None) -> Quality:
     """Draws samples from the run's EMA parameters and scores them against the eval split.
 
     Args:
@@ -84,6 +85,8 @@ def quality_section(run, cfg, settings: EvalSettings) -> Quality:
       cfg: its config with the evaluated split.
       settings: the evaluation settings (``quality``, ``num_samples``, ``classifier_dir``...);
         the reference is the first ``num_examples`` images of the split (all: None).
+      loaded: :func:`load_quality_classifier`'s answer when the caller has it (to refuse bad
+        settings before any work); default: asked here.
 
     Returns:
       :class:`Quality`.
@@ -95,7 +98,7 @@ def quality_section(run, cfg, settings: EvalSettings) -> Quality:
 
     if settings.quality is False:
         return Quality({"skipped": "turned off with --no-quality"})
-    classifier, note = _load(run, settings)
+    classifier, note = loaded or load_quality_classifier(run, settings)
     if classifier is None:
         return _skip(note)
     reference = metrics.dataset_images(load_split(cfg, cfg.data.eval_split))
@@ -112,15 +115,37 @@ def quality_section(run, cfg, settings: EvalSettings) -> Quality:
                                     num, label=label)
     samples = np.clip(np.asarray(samples, np.float32), 0.0, 1.0)
     train = metrics.dataset_images(load_split(cfg, cfg.data.train_split, size=cfg.data.size))
-    scores = metrics.sample_quality(classifier, reference, samples, jax.random.fold_in(key, 4),
-                                    train_images=train)
+    features = {name: metrics.extract_features(classifier, images) for name, images in
+                (("reference", reference), ("samples", samples), ("train", train))}
+    scores = metrics.sample_quality_from_features(
+        features["reference"], features["samples"], jax.random.fold_in(key, 4),
+        train_features=features["train"],
+        generated_logits=metrics.extract_logits(classifier, samples))
     record = classifier.record
     section = {
         "num_samples": num, "num_reference": len(reference), "num_train": len(train),
         "classifier": {k: record[k] for k in ("dataset", "arch_hash", "test_accuracy", "path")},
         **scores,
+        "real_data": _real_row(classifier, reference, features, num, jax.random.fold_in(key, 6)),
     }
     return Quality(section, samples, _panel(samples, train, scores["closest_pairs"]))
+
+
+def _real_row(classifier, reference: np.ndarray, features: dict[str, np.ndarray], num: int,
+              key: jax.Array) -> dict[str, Any]:
+    """The scale of every quality metric: the eval split's real images scored as if they were
+    the samples (as many as the samples, up to the split's size), against as many training
+    images drawn at random (a fixed draw) as the reference, novelty against the whole training
+    set. A perfect model scores about this; a model can't beat it by more than the noise."""
+    n = min(num, len(reference))
+    train = features["train"]
+    rows = np.random.default_rng(0).permutation(len(train))[:len(reference)]
+    scores = metrics.sample_quality_from_features(
+        train[rows], features["reference"][:n], key, train_features=train,
+        generated_logits=metrics.extract_logits(classifier, reference[:n]))
+    dropped = ("closest_pairs", "class_counts")
+    return {"num_samples": n, "num_reference": len(rows),
+            **{k: v for k, v in scores.items() if k not in dropped}}
 
 
 def _panel(samples: np.ndarray, train: np.ndarray, pairs: list) -> np.ndarray:

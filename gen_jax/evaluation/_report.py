@@ -6,6 +6,7 @@ import dataclasses
 import datetime
 import importlib.metadata
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from ..models import Sampling
 from ._likelihood import importance_nll, likelihood_section
 from ._markdown import markdown_report
 from ._modes import check_mode_settings, mode_section
-from ._quality import quality_section
+from ._quality import load_quality_classifier, quality_section
 from ._settings import EvalSettings
 
 PACKAGES = ("gen_jax", "jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy")
@@ -33,7 +34,8 @@ def package_versions() -> dict[str, str | None]:
     return out
 
 
-def evaluate_run(run, workdir: str | Path, settings: EvalSettings) -> dict[str, Any]:
+def evaluate_run(run, workdir: str | Path, settings: EvalSettings, *,
+                 log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Evaluates a trained run and writes its report.
 
     Writes ``OUT`` (default ``WORKDIR/eval_SPLIT.json``: every number, the settings, checkpoint
@@ -46,6 +48,7 @@ def evaluate_run(run, workdir: str | Path, settings: EvalSettings) -> dict[str, 
       run: a restored :class:`~gen_jax.train.Run` (:func:`gen_jax.train.load_run`).
       workdir: the run's folder.
       settings: what to evaluate.
+      log: called with a short note as each section starts (the command line prints them).
 
     Returns:
       The JSON report: the model's own metrics averaged over the split at the top level (as
@@ -71,15 +74,23 @@ def evaluate_run(run, workdir: str | Path, settings: EvalSettings) -> dict[str, 
         raise ValueError(f"a {run.model_name} run's grid shows examples beside their "
                          f"reconstructions, so --grid-size must be even, got {settings.grid_size}")
     check_mode_settings(run, settings)
+    loaded = None if settings.quality is False else load_quality_classifier(run, settings)
+    note = log or (lambda text: None)
+    num = run.info.splits[data.eval_split]
+    num = num if settings.num_examples is None else min(num, settings.num_examples)
+    note(f"the model's metrics on {num} {data.eval_split} examples")
     means = Evaluator(run, cfg).evaluate(run.state, settings.num_examples, key=key)
     importance = None
     if settings.importance_samples:
+        note(f"importance-sampled NLL, {settings.importance_samples} samples per example")
         importance = importance_nll(run, cfg, settings.importance_samples,
                                     num_examples=settings.num_examples, key=key)
-
-    quality = quality_section(run, cfg, settings)
+    if settings.quality is not False and isinstance(run.model, Sampling):
+        note("sample quality: samples, features, the model's and real data's metrics")
+    quality = quality_section(run, cfg, settings, loaded)
     out = Path(settings.out or Path(workdir) / f"eval_{data.eval_split}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
+    note("images and mode coverage")
     images = _write_images(run, cfg, settings, quality, out)
     report = {
         "split": data.eval_split, "step": step, **means, **(importance or {}),

@@ -35,7 +35,7 @@ def _run(name, points, conditional=False):
         config=types.SimpleNamespace(data=types.SimpleNamespace(name=name),
                                      model=types.SimpleNamespace(conditional=conditional)),
         model=_Model(points, 10 if conditional else 0), model_name="gan",
-        info=types.SimpleNamespace(num_classes=0),
+        info=types.SimpleNamespace(num_classes=0, name=name),
         state=types.SimpleNamespace(variables=lambda ema: {}),
         strategy=types.SimpleNamespace(name="jit"))
 

@@ -47,8 +47,8 @@ def _numbers(section):
 
 
 def test_report_has_likelihood_quality_and_images(vae_run, classifiers, capsys):
-    code, _, err = _eval(capsys, "--workdir", vae_run, "--classifier-dir", classifiers,
-                         "--importance-samples", 20, "--num-examples", 64, "--num-samples", 64)
+    code, out, err = _eval(capsys, "--workdir", vae_run, "--classifier-dir", classifiers,
+                           "--importance-samples", 20, "--num-examples", 64, "--num-samples", 64)
     assert code == 0, err
     report = json.loads((vae_run / "eval_test.json").read_text())
     assert report["step"] == 30 and report["elbo"] < 0 and "nll_is20" in report  # as before
@@ -63,12 +63,27 @@ def test_report_has_likelihood_quality_and_images(vae_run, classifiers, capsys):
     assert sum(quality["class_counts"]) == 64 and len(quality["closest_pairs"]) == 16
     assert report["settings"]["num_samples"] == 64 and report["versions"]["jax"] == jax.__version__
     assert report["date"] and report["command"].startswith("gen-jax eval --workdir")
+    # The scale: the test images scored as samples against training images. Real data are
+    # near what real data score (density about 1), far better than 30 steps of training.
+    real = quality["real_data"]
+    assert real["num_samples"] == 64 and real["num_reference"] == 64
+    assert real["fd"] < quality["fd"] and 0.5 < real["density"] < 1.5
+    assert "closest_pairs" not in real and math.isfinite(real["memorized_fraction"])
+    # The terminal gets the sections as they start and a summary, not the whole JSON.
+    assert "gen-jax eval: sample quality" in err and "importance-sampled NLL, 20 samples" in err
+    summary = out.splitlines()
+    assert summary[0] == "vae on digits, step 30, test split"
+    fd_row = next(line for line in summary if line.strip().startswith("Frechet distance"))
+    assert f"{quality['fd']:.6g}" in fd_row and f"{real['fd']:.6g}" in fd_row
+    assert summary[-1] == f"report: {vae_run / 'eval_test.json'}, {vae_run / 'eval_test.md'}"
 
     page = (vae_run / "eval_test.md").read_text()
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", page)
     assert sorted(links) == ["eval_test_neighbours.png", "eval_test_samples.png"]
     assert all((vae_run / link).is_file() for link in links)
     assert "| Frechet distance |" in page and "| importance-sampled NLL |" in page
+    assert "| metric | model | real data | |" in page
+    assert "The real-data column is the scale" in page
 
 
 def test_missing_classifier(vae_run, tmp_path, capsys):

@@ -2,8 +2,8 @@
 
 tyro reports a bad flag in a box of up to 30 lines (the message, similar options, help text).
 :func:`parse` keeps the messages and tyro's first suggestions and raises them as one
-``ValueError``, which the command line prints as ``gen-jax: error: ...``. ``--help`` is
-untouched.
+``ValueError``, which the command line prints as ``gen-jax: error: ...``. ``--help`` shows the
+docstrings as plain text (:func:`plain`: no reStructuredText markup).
 """
 
 from __future__ import annotations
@@ -54,6 +54,39 @@ def one_line(text: str, prog: str) -> str | None:
     return f"{'; '.join(messages)} ({hint}see `{prog} --help`)"
 
 
+_ROLE = re.compile(r":[a-z]+:`(~?)([^`]+)`")
+_LITERAL = re.compile(r"``([^`]+)``")
+
+
+def plain(text: str) -> str:
+    """Docstring text for a terminal: ``:class:`~a.b.C``` -> ``C``, ``:func:`a.f``` ->
+    ``a.f``, a double-backquoted literal -> its text."""
+    text = _ROLE.sub(lambda m: m.group(2).rsplit(".", 1)[-1] if m.group(1) else m.group(2), text)
+    return _LITERAL.sub(r"\1", text)
+
+
+@contextlib.contextmanager
+def _plain_docstrings():
+    """tyro's docstring readers, returning :func:`plain` text for the block."""
+    from tyro import _docstrings  # noqa: PLC0415 -- private, checked by tests/test_tyro.py
+
+    field, described = _docstrings.get_field_docstring, _docstrings.get_callable_description
+
+    def get_field_docstring(*args, **kwargs):
+        text = field(*args, **kwargs)
+        return None if text is None else plain(text)
+
+    def get_callable_description(*args, **kwargs):
+        return plain(described(*args, **kwargs))
+
+    _docstrings.get_field_docstring = get_field_docstring
+    _docstrings.get_callable_description = get_callable_description
+    try:
+        yield
+    finally:
+        _docstrings.get_field_docstring, _docstrings.get_callable_description = field, described
+
+
 @contextlib.contextmanager
 def _environ(**values: str):
     """Sets environment variables for the block, then restores them."""
@@ -79,7 +112,7 @@ def parse(cls: Any, args: list[str], prog: str, **kwargs: Any) -> Any:
     # lines are joined with spaces); --help keeps the terminal's width.
     wide = {} if {"-h", "--help"} & set(args) else {"COLUMNS": "100000"}
     try:
-        with contextlib.redirect_stderr(err), _environ(**wide):
+        with contextlib.redirect_stderr(err), _environ(**wide), _plain_docstrings():
             result = tyro.cli(cls, args=args, prog=prog, **kwargs)
     except SystemExit as e:
         message = one_line(err.getvalue(), prog) if e.code not in (0, None) else None

@@ -29,9 +29,10 @@ import sys
 import warnings
 from pathlib import Path
 
+from ._tyro import plain
 from .apps import COMMANDS
 
-USAGE = __doc__
+USAGE = plain(__doc__)
 
 
 def main(argv: list[str] | None = None) -> int:

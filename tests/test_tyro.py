@@ -2,11 +2,13 @@
 
 import dataclasses
 import os
+import re
 from typing import Literal
 
 import pytest
 
 from gen_jax import _tyro
+from gen_jax.models import FAMILIES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,3 +86,26 @@ def test_good_flags_and_help_are_tyros():
     with pytest.raises(SystemExit) as info:
         _tyro.parse(Args, ["--help"], "prog")
     assert info.value.code == 0
+
+
+def test_plain_drops_restructuredtext_markup():
+    from gen_jax._tyro import plain
+
+    assert plain("uses :class:`~gen_jax.nn.GroupedBatchNorm` and :func:`gen_jax.data.load` "
+                 "with ``pac > 1``") == "uses GroupedBatchNorm and gen_jax.data.load with pac > 1"
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["classifier", "--help"],
+                                  ["classifier", "train", "--help"],
+                                  *[["train", name, "--help"] for name in sorted(FAMILIES)]])
+def test_help_has_no_restructuredtext_markup(argv, capsys):
+    from gen_jax import cli
+
+    try:
+        code = cli.main(argv)
+    except SystemExit as e:
+        code = e.code
+    assert code in (0, None)
+    text = capsys.readouterr().out
+    assert len(text) > 200
+    assert not re.search(r"``|:(class|func|meth|mod|data|attr):`", text), text

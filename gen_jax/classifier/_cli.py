@@ -10,7 +10,7 @@ import dataclasses
 import json
 from collections.abc import Sequence
 
-from .._tyro import parse
+from .._tyro import parse, plain
 from ..metrics import DEFAULT_CLASSIFIER_ROOT, ClassifierConfig
 from ._train import train_classifier
 
@@ -42,7 +42,7 @@ def classifier_main(argv: Sequence[str]) -> int:
     """
     argv = list(argv)
     if argv[:1] in (["-h"], ["--help"]):
-        print(__doc__.strip())
+        print(plain(__doc__.strip()))
         return 0
     if not argv or argv[0] != "train":
         raise ValueError("usage: gen-jax classifier train DATASET [--workdir DIR] "

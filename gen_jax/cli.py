@@ -294,7 +294,11 @@ def _sample(args) -> int:
         write_table(table, own.columns, np.asarray(samples), standardizer(run.config))
         written["csv"] = str(table)
     save_samples(samples, out)
-    print(json.dumps({"png": str(out), **written, "shape": list(samples.shape)}))
+    content = ("samples" if isinstance(run.model, Sampling) else
+               f"{run.model_name} has no prior: {run.config.data.eval_split} examples, each "
+               "followed by its reconstruction")
+    print(json.dumps({"png": str(out), **written, "shape": list(samples.shape),
+                      "content": content}))
     return 0
 
 

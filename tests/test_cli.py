@@ -100,8 +100,12 @@ def test_conditional_vae_samples_depend_on_the_label(tmp_path):
 
 def test_autoencoder_writes_reconstructions(tmp_path):
     run_cli(["train", "ae", *SMALL, "--train.workdir", tmp_path])
-    run_cli(["sample", "--workdir", tmp_path, "--num", "8", "--npy", tmp_path / "r.npy"])
+    proc = run_cli(["sample", "--workdir", tmp_path, "--num", "8", "--npy", tmp_path / "r.npy"])
     import numpy as np
+
+    said = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert said["content"] == ("ae has no prior: test examples, each followed by its "
+                               "reconstruction")
 
     pairs = np.load(tmp_path / "r.npy")
     assert pairs.shape == (8, 8, 8, 1)  # 4 test digits, each followed by its reconstruction

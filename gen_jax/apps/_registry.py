@@ -54,3 +54,10 @@ register_command(Command(
 register_command(Command(
     "score", "per-example anomaly scores of a data split under a trained run: gen-jax score "
     "--workdir RUN [--split test] [--out scores.npy]", "gen_jax.apps.score:main"))
+register_command(Command(
+    "reconstruct", "examples beside their reconstructions under a trained run (ae, vae, ppca): "
+    "gen-jax reconstruct --workdir RUN [--num 32]", "gen_jax.apps.latent:reconstruct_main"))
+register_command(Command(
+    "interpolate", "latent walks between pairs of examples under a trained run (ae, vae, ppca, "
+    "flows): gen-jax interpolate --workdir RUN [--pairs 8 --steps 10]",
+    "gen_jax.apps.latent:interpolate_main"))

@@ -11,6 +11,7 @@ from ._base import DataDependentInit as DataDependentInit
 from ._base import DataRequirements as DataRequirements
 from ._base import ExactLikelihood as ExactLikelihood
 from ._base import GenerativeModel as GenerativeModel
+from ._base import LatentCode as LatentCode
 from ._base import LikelihoodBound as LikelihoodBound
 from ._base import Metrics as Metrics
 from ._base import OwnUpdate as OwnUpdate

@@ -151,6 +151,24 @@ class Reconstruction(Protocol):
 
 
 @runtime_checkable
+class LatentCode(Protocol):
+    """Maps each example to one point of a latent space and points back to data: what latent
+    interpolation and arithmetic need (``gen-jax interpolate``)."""
+
+    def to_latent(self, variables: Variables, x: jax.Array,
+                  label: jax.Array | None = None) -> jax.Array:
+        """``[B, latent_dim]``: the point of each example (a VAE's posterior mean, an
+        autoencoder's code, a flow's base-distribution point, PPCA's ``E[z | x]``)."""
+        ...
+
+    def from_latent(self, variables: Variables, z: jax.Array,
+                    label: jax.Array | None = None) -> jax.Array:
+        """``[N, *shape]`` in data space for points ``z`` ``[N, latent_dim]`` (a decoder's
+        mean; a flow's exact inverse)."""
+        ...
+
+
+@runtime_checkable
 class DataDependentInit(Protocol):
     """``init`` should see real training examples (ActNorm layers)."""
 
@@ -233,7 +251,7 @@ def all_finite(tree: Any) -> jax.Array:
 
 CAPABILITIES: tuple[type, ...] = (
     Sampling, TemperatureSampling, ExactLikelihood, LikelihoodBound, Reconstruction,
-    DataDependentInit, DataRequirements, SamplingVariables, OwnUpdate,
+    LatentCode, DataDependentInit, DataRequirements, SamplingVariables, OwnUpdate,
 )
 """Every capability protocol, in the order the docs list them."""
 

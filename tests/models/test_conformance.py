@@ -78,6 +78,9 @@ def _outputs(model, variables, batch, key):
         out["log_importance_weights"] = model.log_importance_weights(variables, x, key, 3)
     if isinstance(model, models.Reconstruction):
         out["reconstruct"] = model.reconstruct(variables, x)
+    if isinstance(model, models.LatentCode):
+        out["to_latent"] = z = model.to_latent(variables, x)
+        out["from_latent"] = model.from_latent(variables, z)
     return out
 
 
@@ -108,6 +111,14 @@ def test_evaluate_the_anomaly_score_and_each_declared_capability(built):
         assert model.bound_in_bits(DataConfig()) in (True, False)
     if "reconstruct" in out:
         assert out["reconstruct"].shape == batch["x"].shape
+    if "to_latent" in out:
+        assert out["to_latent"].ndim == 2 and out["to_latent"].shape[0] == BATCH
+        back = out["from_latent"]
+        assert back.shape == batch["x"].shape
+        if "reconstruct" in out:  # decoding the latent point is the reconstruction
+            np.testing.assert_allclose(back, out["reconstruct"], rtol=1e-5, atol=1e-6)
+        else:  # a flow (no reconstruction: it is exact): the latent point maps back to x
+            np.testing.assert_allclose(back, batch["x"], atol=1e-4)
     if isinstance(model, models.DataDependentInit):
         assert model.init_examples() >= 0
     if isinstance(model, models.DataRequirements):
@@ -130,10 +141,10 @@ def test_a_float64_model_initializes_float64_variables(name):
 def test_capabilities_are_listed_by_name():
     names = {name: models.capabilities(models.FAMILIES[name].build(
         models.FAMILIES[name].tiny(), DIGITS8)) for name in ("ae", "vae", "gan", "glow")}
-    assert names["ae"] == ("Reconstruction",)
-    assert names["vae"] == ("Sampling", "LikelihoodBound", "Reconstruction")
+    assert names["ae"] == ("Reconstruction", "LatentCode")
+    assert names["vae"] == ("Sampling", "LikelihoodBound", "Reconstruction", "LatentCode")
     assert names["gan"] == ("Sampling", "SamplingVariables", "OwnUpdate")
-    assert names["glow"] == ("Sampling", "TemperatureSampling", "ExactLikelihood",
+    assert names["glow"] == ("Sampling", "TemperatureSampling", "ExactLikelihood", "LatentCode",
                              "DataDependentInit", "DataRequirements")
 
 

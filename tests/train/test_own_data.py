@@ -14,10 +14,10 @@ from PIL import Image
 
 from gen_jax import cli
 from gen_jax.config import DataConfig, ExperimentConfig, OptimConfig, TrainConfig
-from gen_jax.data import DataError
+from gen_jax.data import DataError, load_own
 from gen_jax.evaluation import EvalSettings, evaluate_run
 from gen_jax.models import VAEConfig
-from gen_jax.train import build_run, load_run, standardizer, train
+from gen_jax.train import build_run, load_run, own_data, standardizer, train
 
 
 def _images(root: pathlib.Path) -> pathlib.Path:
@@ -118,6 +118,12 @@ def test_a_table_run_keeps_its_standardization_and_scores_new_rows_with_it(tmp_p
     header = pathlib.Path(written["csv"]).read_text().splitlines()[0]
     assert header == "height,width" and rows.shape == (200, 2)
     assert np.median(rows[:, 0]) == pytest.approx(100, abs=30)  # back in the data's units
+    assert cli.main(["reconstruct", "--workdir", cfg.train.workdir, "--num", "3"]) == 0
+    written = json.loads(capsys.readouterr().out)
+    table = np.loadtxt(written["csv"], delimiter=",", skiprows=1)
+    assert table.shape == (6, 2) and np.load(written["npy"]).shape == (3, 2, 2)
+    raw = load_own(own_data(cfg), "test").x[:3]  # the examples, in the table's units
+    np.testing.assert_allclose(table[0::2], raw, rtol=1e-5)
 
 
 def test_a_source_that_changed_shape_is_refused_with_the_fix(tmp_path):

@@ -107,6 +107,18 @@ class Autoencoder(CoderModel):
                                         method=AutoencoderNet.decode)
         return self._output(self.net.likelihood.mean(loc, log_scale))
 
+    def to_latent(
+        self, variables: Variables, x: jax.Array, label: jax.Array | None = None
+    ) -> jax.Array:
+        """:meth:`encode`: the code ``[B, latent_dim]``."""
+        return self.encode(variables, x, label)
+
+    def from_latent(
+        self, variables: Variables, z: jax.Array, label: jax.Array | None = None
+    ) -> jax.Array:
+        """:meth:`decode`: the mean of ``p(x | z)``."""
+        return self.decode(variables, z, label)
+
     def reconstruct(
         self, variables: Variables, x: jax.Array, label: jax.Array | None = None
     ) -> jax.Array:

@@ -198,14 +198,29 @@ class Flow:
         if self.num_classes and label is None:
             raise ValueError(f"{self.family} is class-conditional: pass labels (int32 [num])")
         z = temperature * jax.random.normal(key, (num, self.info.dim))
-        context = self._context(label, num)
-        y = self.net.apply(variables, z, context, method="sample")
-        return self._from_model(y)
+        return self.from_latent(variables, z, label)
 
     def sample_at_temperature(self, variables: Variables, key: jax.Array, num: int,
                               temperature: float, label: jax.Array | None = None) -> jax.Array:
         """:meth:`sample` at ``temperature``."""
         return self.sample(variables, key, num, label, temperature=temperature)
+
+    def to_latent(self, variables: Variables, x: jax.Array,
+                  label: jax.Array | None = None) -> jax.Array:
+        """The base-distribution point ``[B, dim]`` that the flow maps to ``x`` (exact)."""
+        label = check_inputs(x, label, tuple(self.info.shape), self.num_classes)
+        y, _ = self._to_model(x)
+        context = self._context(label, x.shape[0])
+        return self.net.apply(variables, None, context, method="bijector").inverse(y)
+
+    def from_latent(self, variables: Variables, z: jax.Array,
+                    label: jax.Array | None = None) -> jax.Array:
+        """Data ``[N, *shape]`` at base points ``z`` ``[N, dim]``: the inverse of
+        :meth:`to_latent`."""
+        if self.num_classes and label is None:
+            raise ValueError(f"{self.family} is class-conditional: pass labels (int32 [num])")
+        context = self._context(label, z.shape[0])
+        return self._from_model(self.net.apply(variables, z, context, method="sample"))
 
     def distribution(self, variables: Variables,
                      label: jax.Array | None = None) -> distrax.Transformed:

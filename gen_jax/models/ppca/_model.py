@@ -142,14 +142,30 @@ class PPCA:
     def reconstruct(self, variables: Variables, x: jax.Array,
                     label: jax.Array | None = None) -> jax.Array:
         """``W E[z | x] + mu`` with ``E[z | x] = M^{-1} W^T (x - mu)``: ``[B, *shape]``."""
+        p = variables["params"]
+        z = self.to_latent(variables, x, label)
+        return (z @ p["w"].T + p["mu"]).reshape(x.shape)
+
+    def to_latent(self, variables: Variables, x: jax.Array,
+                  label: jax.Array | None = None) -> jax.Array:
+        """The posterior mean ``E[z | x] = M^{-1} W^T (x - mu)``, ``M = W^T W + sigma^2 I``:
+        ``[B, latent_dim]``."""
         del label
         check_inputs(x, None, tuple(self.info.shape), 0)
         p = variables["params"]
         w, mu = p["w"], p["mu"]
         r = x.reshape(x.shape[0], -1).astype(w.dtype) - mu
         m = w.T @ w + jnp.exp(2.0 * p["log_sigma"]) * jnp.eye(w.shape[1], dtype=w.dtype)
-        z = jnp.linalg.solve(m, (r @ w).T).T  # [B, k]
-        return (z @ w.T + mu).reshape(x.shape)
+        return jnp.linalg.solve(m, (r @ w).T).T
+
+    def from_latent(self, variables: Variables, z: jax.Array,
+                    label: jax.Array | None = None) -> jax.Array:
+        """The mean of ``p(x | z)``, ``W z + mu``: ``[N, *shape]`` (clipped to ``[0, 1]`` for
+        discrete data, as samples are)."""
+        del label
+        p = variables["params"]
+        x = (z @ p["w"].T + p["mu"]).reshape(z.shape[0], *self.info.shape)
+        return jnp.clip(x, 0.0, 1.0) if self.info.num_levels else x
 
     def check_data(self, data: DataConfig) -> None:
         """Raises a one-line ``ValueError`` for binarized data (a Gaussian density needs

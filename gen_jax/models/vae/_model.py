@@ -252,8 +252,19 @@ class VAE(CoderModel):
         self, variables: Variables, x: jax.Array, label: jax.Array | None = None
     ) -> jax.Array:
         """The decoder's mean at the posterior mean: ``[B, *shape]``."""
-        mean, _ = self.encode(variables, x, label)
-        return self.decode(variables, mean, label)
+        return self.decode(variables, self.to_latent(variables, x, label), label)
+
+    def to_latent(
+        self, variables: Variables, x: jax.Array, label: jax.Array | None = None
+    ) -> jax.Array:
+        """The posterior mean ``[B, latent_dim]``."""
+        return self.encode(variables, x, label)[0]
+
+    def from_latent(
+        self, variables: Variables, z: jax.Array, label: jax.Array | None = None
+    ) -> jax.Array:
+        """:meth:`decode`: the mean of ``p(x | z)``."""
+        return self.decode(variables, z, label)
 
     def sample(
         self, variables: Variables, key: jax.Array, num: int, label: jax.Array | None = None

@@ -35,6 +35,9 @@ TERM_ENV = "GEN_JAX_FAULT_TERM_AT_STEP"
 """Testing hook: the run sends itself SIGTERM right after this step (a preemption notice)."""
 INT_ENV = "GEN_JAX_FAULT_INT_AT_STEP"
 """Testing hook: the run sends itself SIGINT (Ctrl-C) right after this step."""
+FAULT_PROCESS_ENV = "GEN_JAX_FAULT_PROCESS"
+"""Testing hook: when set, the hooks above act in the process of this index only (a peer that
+dies or is preempted alone)."""
 
 
 class NonFiniteError(RuntimeError):
@@ -94,9 +97,11 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
     )
     evaluator = Evaluator(run, cfg)
     state = run.state
-    fault_step = int(os.environ.get(FAULT_ENV, "-1"))
-    term_step = int(os.environ.get(TERM_ENV, "-1"))
-    int_step = int(os.environ.get(INT_ENV, "-1"))
+    hooked = os.environ.get(FAULT_PROCESS_ENV, str(jax.process_index())) == str(
+        jax.process_index())
+    fault_step = int(os.environ.get(FAULT_ENV, "-1")) if hooked else -1
+    term_step = int(os.environ.get(TERM_ENV, "-1")) if hooked else -1
+    int_step = int(os.environ.get(INT_ENV, "-1")) if hooked else -1
     check_every = max(1, min(tc.log_every, tc.max_consecutive_nonfinite))
     window = _Window()
     in_flight: deque = deque()  # metrics of the steps dispatched but maybe not yet run

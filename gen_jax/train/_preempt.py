@@ -17,6 +17,7 @@ process), agrees on the step after the furthest one any process has reached, and
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -61,6 +62,30 @@ def exit_code_of(main: Callable[[], int], prog: str) -> int:
     except Preempted as e:
         print(f"{prog}: {e}", file=sys.stderr)
         return e.exit_code
+    except jax.errors.JaxRuntimeError as e:
+        if jax.process_count() == 1:
+            raise
+        lost_peer(prog, e)
+
+
+LOST_PEER_EXIT_CODE = 75  # EX_TEMPFAIL: the run resumes from its last checkpoint
+
+
+def lost_peer(prog: str, error: BaseException) -> None:
+    """Ends this process of a multi-process run at once, with one line, when a collective
+    failed (another process died: its connection was reset).
+
+    Leaving normally would wait in ``jax.distributed``'s shutdown barrier for the dead process
+    (until the heartbeat timeout) and then abort with a C++ stack trace. The checkpoints
+    already written are whole (each is committed at once); the same command resumes from the
+    newest.
+    """
+    first = " ".join(str(error).split())[:300]
+    print(f"{prog}: error: process {jax.process_index()} of {jax.process_count()} lost its "
+          f"peers ({first}); another process died: see its log; the same command resumes "
+          "from the last checkpoint", file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    os._exit(LOST_PEER_EXIT_CODE)
 
 
 class StopOnSignal:

@@ -103,3 +103,49 @@ def test_sigterm_in_two_processes_checkpoints_an_agreed_step_and_resumes(tmp_pat
     a, b = latest_state(two_processes), latest_state(stopped)
     assert int(a["step"]) == int(b["step"]) == 40
     assert_trees_equal(a, b)
+
+
+@pytest.mark.multiprocess
+def test_a_dead_peer_ends_the_run_within_seconds_in_one_line_each(tmp_path):
+    import re
+
+    # Process 1 SIGKILLs itself after step 12; process 0 is then inside a collective.
+    args = [*ARGS_40[:ARGS_40.index("--train.steps")], "--train.steps", "2000",
+            *ARGS_40[ARGS_40.index("--train.steps") + 2:]]
+    proc = run_cli(["launch", "-n", "2", "--", *args, "--train.workdir", tmp_path], devices=2,
+                   check=False, timeout=300, env={"GEN_JAX_FAULT_KILL_AT_STEP": "12",
+                                                  "GEN_JAX_FAULT_PROCESS": "1"})
+    err = proc.stderr
+    assert proc.returncode == 137, err[-3000:]
+    assert "gen-jax launch: process 1 of 2 ended (killed by SIGKILL); stopping the others" in err
+    # Process 0 either sees its collective fail (gloo: connection reset) and says so in one
+    # line, or hangs in it until the launcher's SIGKILL after the grace period.
+    assert re.search(r"gen-jax: error: process 0 of 2 lost its peers \(.*\); another process "
+                     r"died", err) or "process 0 still running 5 s after SIGTERM; killing it" \
+        in err, err[-3000:]
+    assert "Traceback" not in err and "stack trace" not in err, err[-3000:]
+    ended = float(re.search(r"every process ended ([\d.]+) s after the first failure",
+                            err).group(1))
+    assert ended < 10, err[-3000:]
+
+
+def test_launch_kills_what_ignores_sigterm_after_the_grace_period(monkeypatch, capsys):
+    import subprocess
+    import sys
+    import time
+
+    from gen_jax.train import _distributed
+
+    scripts = iter([
+        "import os, signal, time; time.sleep(0.5); os.kill(os.getpid(), signal.SIGKILL)",
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)",
+    ])
+    real_popen = subprocess.Popen
+    monkeypatch.setattr(_distributed.subprocess, "Popen",
+                        lambda cmd, env: real_popen([sys.executable, "-c", next(scripts)]))
+    start = time.monotonic()
+    code = _distributed.launch(2, ["train"], port=1, grace=1.0)
+    assert code == 137 and time.monotonic() - start < 10
+    err = capsys.readouterr().err
+    assert "process 0 of 2 ended (killed by SIGKILL); stopping the others" in err
+    assert "process 1 still running 1 s after SIGTERM; killing it" in err

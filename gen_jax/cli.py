@@ -96,6 +96,10 @@ def _main(argv: list[str] | None) -> int:
                    help="print the whole report as JSON (default: a summary table)")
     p.add_argument("--out", default=None, help="JSON path (default: WORKDIR/eval_SPLIT.json); "
                    "the .md report and its PNGs are written beside it")
+    p.add_argument("--train-classifier", action=argparse.BooleanOptionalAction, default=True,
+                   help="train a missing feature classifier (mnist, fashion_mnist, digits) on "
+                   "first use and keep it in --classifier-dir (default); --no-train-classifier "
+                   "skips the quality metrics instead")
     p.add_argument("--quality", action=argparse.BooleanOptionalAction, default=None,
                    help="sample-quality metrics (FD, KID, precision/recall, density/coverage, "
                         "classifier score, novelty); default: on when the data set's feature "
@@ -104,8 +108,9 @@ def _main(argv: list[str] | None) -> int:
     p.add_argument("--num-samples", type=int, default=None,
                    help="samples for the quality metrics (default: as many as reference "
                         "examples, e.g. 10000 for the MNIST test split)")
-    p.add_argument("--classifier-dir", default="runs/classifiers",
-                   help="root of the feature classifiers (gen-jax classifier train DATASET)")
+    p.add_argument("--classifier-dir", default=None,
+                   help="root of the feature classifiers (default: $GEN_JAX_CLASSIFIER_DIR, else "
+                   "runs/classifiers)")
     p.add_argument("--grid-size", type=int, default=64, help="samples in the report's grid")
     p.add_argument("--mode-samples", type=int, default=None,
                    help="samples for mode coverage on ring8/ring8_r1/grid25/stacked_mnist "
@@ -309,7 +314,9 @@ def _eval(args) -> int:
     settings = EvalSettings(
         split=args.split, num_examples=args.num_examples,
         importance_samples=args.importance_samples, seed=args.seed, quality=args.quality,
-        num_samples=args.num_samples, classifier_dir=args.classifier_dir,
+        num_samples=args.num_samples,
+        classifier_dir=args.classifier_dir or EvalSettings.classifier_dir,
+        train_classifier=args.train_classifier,
         grid_size=args.grid_size, mode_samples=args.mode_samples, out=args.out)
     report = evaluate_run(load_run(args.workdir), args.workdir, settings,
                           log=lambda text: print(f"gen-jax eval: {text}", file=sys.stderr,

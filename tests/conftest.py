@@ -25,6 +25,11 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
 
+# Feature classifiers trained on first use by `gen-jax eval` go to a folder of the session's, not
+# to runs/classifiers in the repository (and a user's own classifiers stay out of the tests).
+os.environ["GEN_JAX_CLASSIFIER_DIR"] = tempfile.mkdtemp(prefix="gen_jax_classifiers_")
+atexit.register(shutil.rmtree, os.environ["GEN_JAX_CLASSIFIER_DIR"], ignore_errors=True)
+
 import gen_jax  # noqa: E402, F401  (before any test uses jax: it sets XLA flags, see _xla_flags)
 from gen_jax._xla_flags import with_host_device_count  # noqa: E402
 

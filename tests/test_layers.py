@@ -1,6 +1,6 @@
 """The package's layers point one way: a module never imports from a higher layer.
 
-data -> nn -> bijectors -> models -> train -> metrics -> evaluation / classifier -> bench / apps
+data -> nn -> bijectors -> models -> train -> metrics -> classifier -> evaluation -> bench / apps
 -> cli, over a foundation (config, optim, file and flag helpers) that imports none of them.
 Imports inside functions count too: a lazy import is still a dependency.
 """
@@ -15,7 +15,7 @@ PACKAGE = Path(gen_jax.__file__).parent
 LAYERS: dict[str, int] = {
     "_files": 0, "_xla_flags": 0, "_tyro": 0, "_images": 0, "config": 0, "optim": 0,
     "data": 1, "nn": 2, "bijectors": 3, "models": 4, "train": 5, "metrics": 6,
-    "evaluation": 7, "classifier": 7, "bench": 8, "apps": 8, "cli": 9, "__main__": 10,
+    "classifier": 7, "evaluation": 8, "bench": 9, "apps": 9, "cli": 10, "__main__": 11,
 }
 """Top-level module or subpackage of gen_jax -> its layer (higher may import lower)."""
 

@@ -71,9 +71,29 @@ def load_quality_classifier(run, settings: EvalSettings) -> tuple[Any, str | Non
     try:
         return metrics.load_classifier(dataset, settings.classifier_dir), None
     except FileNotFoundError as e:
-        if settings.quality:
-            raise
-        return None, " ".join(str(e).split())
+        if not settings.train_classifier:
+            if settings.quality:
+                raise
+            return None, " ".join(str(e).split())
+    return _train_on_first_use(run, dataset, settings), None
+
+
+def _train_on_first_use(run, dataset: str, settings: EvalSettings):
+    """Trains the default feature classifier of ``dataset`` into ``settings.classifier_dir``
+    (saying so first), then loads it."""
+    from ..classifier import train_classifier  # noqa: PLC0415
+
+    print(f"gen-jax eval: no feature classifier of {dataset} in {settings.classifier_dir}; "
+          "training the default one now (once: later evaluations load it; "
+          "--no-train-classifier skips the quality metrics instead)", file=sys.stderr,
+          flush=True)
+    data = run.config.data
+    record = train_classifier(dataset, settings.classifier_dir, data_dir=data.data_dir,
+                              tfds_dir=data.tfds_dir, progress=run.config.train.progress)
+    print(f"gen-jax eval: the {dataset} classifier reached test accuracy "
+          f"{record['test_accuracy']:.4f}; saved in {record['path']}", file=sys.stderr,
+          flush=True)
+    return metrics.load_classifier(dataset, settings.classifier_dir)
 
 
 def quality_section(run, cfg, settings: EvalSettings,

@@ -30,6 +30,10 @@ class EvalSettings:
       mode_samples: samples for the mode-coverage section (None: the protocol's, 2,500 on the
         toy mixtures and 26,000 on stacked MNIST).
       out: JSON path (None: ``WORKDIR/eval_SPLIT.json``); the markdown and images go beside it.
+      train_classifier: a missing feature classifier of a data set that has one (mnist,
+        fashion_mnist, digits) is trained on first use (a few minutes on a CPU for MNIST) and
+        kept in ``classifier_dir`` for every later evaluation; False: skip the metrics
+        instead (an error under ``quality=True``).
     """
 
     split: str | None = None
@@ -42,6 +46,7 @@ class EvalSettings:
     grid_size: int = 64
     mode_samples: int | None = None
     out: str | None = None
+    train_classifier: bool = True
 
     def __post_init__(self):
         for name in ("num_examples", "num_samples", "grid_size", "mode_samples"):

@@ -15,6 +15,7 @@ import dataclasses
 import functools
 import hashlib
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,10 @@ from ..nn import conv_kernel_init
 CLASSIFIER_ARCH_VERSION = 1
 """Bump when the network's code changes in a way that changes its features."""
 
-DEFAULT_CLASSIFIER_ROOT = "runs/classifiers"
+CLASSIFIER_DIR_ENV = "GEN_JAX_CLASSIFIER_DIR"
+DEFAULT_CLASSIFIER_ROOT = os.environ.get(CLASSIFIER_DIR_ENV) or "runs/classifiers"
+"""Where feature classifiers are kept: ``$GEN_JAX_CLASSIFIER_DIR`` (read at import), else
+``runs/classifiers`` under the working directory."""
 CLASSIFIER_RECORD = "classifier.json"
 
 

@@ -86,10 +86,10 @@ def test_report_has_likelihood_quality_and_images(vae_run, classifiers, capsys):
     assert "The real-data column is the scale" in page
 
 
-def test_missing_classifier(vae_run, tmp_path, capsys):
+def test_missing_classifier_without_training_it(vae_run, tmp_path, capsys):
     empty = tmp_path / "none"
     code, _, err = _eval(capsys, "--workdir", vae_run, "--classifier-dir", empty, "--quality",
-                         "--num-examples", 32)
+                         "--num-examples", 32, "--no-train-classifier")
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and lines[0].startswith("gen-jax: error:"), err
     assert "gen-jax classifier train digits" in lines[0]
@@ -97,7 +97,8 @@ def test_missing_classifier(vae_run, tmp_path, capsys):
     # By default, a missing classifier skips the quality metrics with a note (the grid stays).
     out = tmp_path / "r.json"
     code, _, err = _eval(capsys, "--workdir", vae_run, "--classifier-dir", empty,
-                         "--num-examples", 32, "--grid-size", 16, "--out", out)
+                         "--num-examples", 32, "--grid-size", 16, "--out", out,
+                         "--no-train-classifier")
     assert code == 0 and "sample quality skipped" in err
     report = json.loads(out.read_text())
     assert "gen-jax classifier train digits" in report["sample_quality"]["skipped"]
@@ -260,3 +261,20 @@ def test_kid_subsets_are_real_subsets_so_their_spread_is_not_float_noise():
     scores = quality(real, fake, jax.random.PRNGKey(0))
     assert scores["kid_subset_size"] == 10  # half of 20: subsets of the whole set never vary
     assert scores["kid_std"] > 1e-3 * abs(scores["kid_mean"]) > 0
+
+
+def test_a_missing_classifier_is_trained_on_first_use_and_kept(vae_run, tmp_path, capsys):
+    root = tmp_path / "fresh"
+    code, _, err = _eval(capsys, "--workdir", vae_run, "--classifier-dir", root,
+                         "--num-examples", 32, "--out", tmp_path / "a.json")
+    assert code == 0, err
+    assert f"no feature classifier of digits in {root}; training the default one now" in err
+    report = json.loads((tmp_path / "a.json").read_text())
+    record = report["sample_quality"]["classifier"]
+    assert record["dataset"] == "digits" and record["path"].startswith(str(root))
+    assert record["test_accuracy"] > 0.5  # a trained classifier, not a random one
+    code, _, err = _eval(capsys, "--workdir", vae_run, "--classifier-dir", root,
+                         "--num-examples", 32, "--out", tmp_path / "b.json")
+    assert code == 0 and "training the default one" not in err  # kept: loaded, not retrained
+    again = json.loads((tmp_path / "b.json").read_text())["sample_quality"]
+    assert again["fd"] == report["sample_quality"]["fd"]

@@ -149,8 +149,16 @@ class TrainConfig:
     """Write a jax.profiler trace of steps [start, stop) to workdir/profile."""
     progress: bool = True
     """Show a progress bar (process 0 only)."""
+    trackers: tuple[Literal["wandb", "mlflow"], ...] = ()
+    """Experiment trackers that also get every logged metric, each an extra (pip install
+    'gen-jax[wandb]' / 'gen-jax[mlflow]'). wandb: $WANDB_PROJECT (default gen-jax),
+    WANDB_MODE=offline logs locally; mlflow: $MLFLOW_TRACKING_URI (default a file store in
+    workdir/mlruns), $MLFLOW_EXPERIMENT_NAME (default gen-jax). A resumed run continues its
+    tracker run."""
 
     def __post_init__(self):
+        if len(set(self.trackers)) != len(self.trackers):
+            raise ValueError(f"train.trackers names a tracker twice: {list(self.trackers)}")
         for name in ("steps", "log_every", "eval_every", "sample_every", "checkpoint_every",
                      "keep_checkpoints", "num_samples", "max_consecutive_nonfinite"):
             _positive(f"train.{name}", getattr(self, name))

@@ -16,10 +16,13 @@ import numpy as np
 from PIL import Image
 
 from .._files import write_atomic
+from ._trackers import make_trackers
 
 
 class MetricWriter:
-    """Writes scalar metrics to ``metrics.jsonl`` and TensorBoard event files in ``workdir``.
+    """Writes scalar metrics to ``metrics.jsonl`` and TensorBoard event files in ``workdir``,
+    and to the experiment ``trackers`` named (:mod:`gen_jax.train._trackers`; ``config`` is
+    what they record of the run).
 
     A resumed run passes ``resume_step``: records after it (written by the interrupted run after
     its last checkpoint) are dropped from both logs, so their steps read as one uninterrupted
@@ -29,11 +32,13 @@ class MetricWriter:
     """
 
     def __init__(self, workdir: str | Path, *, resume_step: int = 0,
-                 enabled: bool | None = None):
+                 enabled: bool | None = None, trackers: tuple[str, ...] = (),
+                 config: dict[str, Any] | None = None):
         self.enabled = jax.process_index() == 0 if enabled is None else enabled
         self.workdir = Path(workdir)
         self._jsonl = None
         self._tb = None
+        self._trackers: list = []
         if self.enabled:
             from tensorboardX import SummaryWriter
 
@@ -50,6 +55,7 @@ class MetricWriter:
                     old.unlink()
             self._tb = SummaryWriter(str(events),
                                      purge_step=resume_step + 1 if resume_step else None)
+            self._trackers = make_trackers(trackers, self.workdir, config or {})
 
     def write(self, step: int, metrics: dict[str, Any], *, prefix: str = "") -> None:
         """Records scalar ``metrics`` at ``step`` (names get ``prefix``, e.g. ``"eval/"``)."""
@@ -61,11 +67,15 @@ class MetricWriter:
         for k, v in scalars.items():
             self._tb.add_scalar(k, v, int(step))
         self._tb.flush()
+        for tracker in self._trackers:
+            tracker.log(int(step), scalars)
 
     def close(self) -> None:
         if self.enabled and not self._jsonl.closed:
             self._jsonl.close()
             self._tb.close()
+            for tracker in self._trackers:
+                tracker.close()
 
     def __enter__(self) -> MetricWriter:
         return self

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -107,8 +108,10 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
     in_flight: deque = deque()  # metrics of the steps dispatched but maybe not yet run
     profiler = _Profiler(tc.profile_steps, workdir / "profile")
     progress = Progress(tc.steps, start, enabled=tc.progress)
+    tracked = dataclasses.asdict(cfg) | {"model_name": model_name}
     with Checkpointer(workdir / "checkpoints", max_to_keep=tc.keep_checkpoints) as ckpt, \
-            MetricWriter(workdir, resume_step=start) as writer, loader, profiler, \
+            MetricWriter(workdir, resume_step=start, trackers=tc.trackers,
+                         config=tracked) as writer, loader, profiler, \
             StopOnSignal() as stop:
 
         def log(step: int) -> None:

@@ -8,13 +8,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
 
 from .. import metrics
 from ..models import ExactLikelihood, LikelihoodBound, Sampling, SamplingVariables
+
+if TYPE_CHECKING:
+    from ..train import Run
 
 
 def model_variables(run) -> Any:
@@ -76,7 +79,7 @@ def importance_nll(run, cfg, num_samples: int, *, num_examples: int | None = Non
     return {f"nll_is{num_samples}": float(nll), f"nll_is{num_samples}_stderr": float(stderr)}
 
 
-def likelihood_section(run, means: dict[str, float],
+def likelihood_section(run: Run, means: dict[str, float],
                        importance: dict[str, float] | None = None) -> dict[str, Any]:
     """The unified likelihood section from the model's averaged metrics.
 

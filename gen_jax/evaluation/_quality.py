@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import numpy as np
@@ -18,6 +18,11 @@ from .. import metrics
 from ..models import Sampling
 from ._likelihood import model_variables
 from ._settings import MIN_QUALITY_SET, EvalSettings
+
+if TYPE_CHECKING:
+    from ..config import ExperimentConfig
+    from ..train import Run
+
 
 CLASSIFIER_DATASETS = ("mnist", "fashion_mnist", "digits")
 """Data sets ``gen-jax classifier train`` supports."""
@@ -96,7 +101,7 @@ def _train_on_first_use(run, dataset: str, settings: EvalSettings):
     return metrics.load_classifier(dataset, settings.classifier_dir)
 
 
-def quality_section(run, cfg, settings: EvalSettings,
+def quality_section(run: Run, cfg: ExperimentConfig, settings: EvalSettings,
                     loaded: tuple[Any, str | None] | None = None) -> Quality:
     """Draws samples from the run's EMA parameters and scores them against the eval split.
 

@@ -8,7 +8,7 @@ import importlib.metadata
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import numpy as np
@@ -19,6 +19,10 @@ from ._markdown import markdown_report
 from ._modes import check_mode_settings, mode_section
 from ._quality import load_quality_classifier, quality_section
 from ._settings import EvalSettings
+
+if TYPE_CHECKING:
+    from ..train import Run
+
 
 PACKAGES = ("gen_jax", "jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy")
 
@@ -34,7 +38,7 @@ def package_versions() -> dict[str, str | None]:
     return out
 
 
-def evaluate_run(run, workdir: str | Path, settings: EvalSettings, *,
+def evaluate_run(run: Run, workdir: str | Path, settings: EvalSettings, *,
                  log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Evaluates a trained run and writes its report.
 

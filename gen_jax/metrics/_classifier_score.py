@@ -12,6 +12,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 
 class ClassifierScore(NamedTuple):
@@ -28,7 +29,7 @@ def _check_logits(logits) -> jax.Array:
     return jnp.asarray(logits, jnp.float32)
 
 
-def classifier_score(logits, *, num_splits: int = 1) -> ClassifierScore:
+def classifier_score(logits: ArrayLike, *, num_splits: int = 1) -> ClassifierScore:
     """Inception-Score-style classifier score of samples from their class logits.
 
     Args:
@@ -58,7 +59,7 @@ def _score(log_p: jax.Array) -> jax.Array:
     return jnp.exp(jnp.mean(jnp.sum(terms, axis=-1)))
 
 
-def class_counts(logits) -> np.ndarray:
+def class_counts(logits: ArrayLike) -> np.ndarray:
     """Number of samples assigned (argmax) to each class.
 
     Args:

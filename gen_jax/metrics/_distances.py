@@ -20,6 +20,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 DEFAULT_TILE_ELEMENTS = 1 << 22
 """Default tile size (elements of one ``[block, M]`` distance tile: 16 MiB in float32)."""
@@ -244,7 +245,7 @@ def self_tile_pairs(n: int, tile: int | None = None) -> tuple[int, int]:
     return num * (num + 1) // 2, side
 
 
-def knn_radii(x, k: int, *, block_size: int | None = None) -> jax.Array:
+def knn_radii(x: ArrayLike, k: int, *, block_size: int | None = None) -> jax.Array:
     """Distance from each row to its k-th nearest *other* row of the same set.
 
     This is the ``(k + 1)``-th smallest entry of the row of the full distance matrix, whose own
@@ -270,7 +271,8 @@ def _knn_radii(x: jax.Array, k: int, tile: int | None) -> jax.Array:
     return jnp.sqrt(self_smallest_sq_distances(x, k + 1, tile)[:, k])
 
 
-def nearest_neighbours(x, y, *, block_size: int | None = None) -> tuple[jax.Array, jax.Array]:
+def nearest_neighbours(x: ArrayLike, y: ArrayLike, *,
+                       block_size: int | None = None) -> tuple[jax.Array, jax.Array]:
     """For each row of ``x``, its nearest row of ``y``: ``(distance [N], index [N])``.
 
     Args:

@@ -15,6 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from ..models import Sampling
 
@@ -37,7 +38,7 @@ class Classifier(FeatureExtractor, Protocol):
         ...
 
 
-def batched_apply(fn: Callable[[jax.Array], jax.Array], x, *,
+def batched_apply(fn: Callable[[jax.Array], jax.Array], x: ArrayLike, *,
                   batch_size: int = 500) -> np.ndarray:
     """``fn`` over ``x`` in batches of ``batch_size`` rows; results concatenated on the host.
 

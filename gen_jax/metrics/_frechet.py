@@ -24,6 +24,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from ._distances import check_features, check_same_dim, pick_block_size, scan_row_blocks
 
@@ -35,7 +36,7 @@ class FeatureStatistics(NamedTuple):
     cov: jax.Array
 
 
-def feature_statistics(x, *, block_size: int | None = None) -> FeatureStatistics:
+def feature_statistics(x: ArrayLike, *, block_size: int | None = None) -> FeatureStatistics:
     """Mean and unbiased covariance of ``[N, D]`` features, accumulated over row blocks.
 
     Args:
@@ -99,7 +100,7 @@ def _frechet64(m1: np.ndarray, c1: np.ndarray, m2: np.ndarray, c2: np.ndarray) -
     return float(diff @ diff + np.trace(c1) + np.trace(c2) - 2.0 * trace_sqrt)
 
 
-def frechet_distance(x, y, *, block_size: int | None = None) -> jax.Array:
+def frechet_distance(x: ArrayLike, y: ArrayLike, *, block_size: int | None = None) -> jax.Array:
     """Frechet distance between Gaussians fitted to two feature sets (FID-style).
 
     Args:

@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from ._distances import check_features, check_same_dim, map_row_blocks, pick_block_size
 
@@ -67,8 +68,8 @@ def _mmd2(x: jax.Array, y: jax.Array, degree: int, block_size: int) -> jax.Array
 
 
 def kernel_inception_distance(
-    x,
-    y,
+    x: ArrayLike,
+    y: ArrayLike,
     key: jax.Array,
     *,
     num_subsets: int = 100,

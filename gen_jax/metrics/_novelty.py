@@ -23,6 +23,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from ._distances import (
     centre,
@@ -62,7 +63,8 @@ class Novelty(NamedTuple):
     pair_distance: jax.Array
 
 
-def novelty(train, generated, *, num_pairs: int = 16, block_size: int | None = None) -> Novelty:
+def novelty(train: ArrayLike, generated: ArrayLike, *, num_pairs: int = 16,
+            block_size: int | None = None) -> Novelty:
     """Authenticity, memorized fraction and the closest generated/training pairs.
 
     Args:
@@ -120,7 +122,7 @@ def _novelty(train: jax.Array, generated: jax.Array, num_pairs: int,
     )
 
 
-def memorization_panel(generated_images, train_images, result: Novelty, *,
+def memorization_panel(generated_images: ArrayLike, train_images: ArrayLike, result: Novelty, *,
                        pad: int = 1) -> np.ndarray:
     """An image of the closest pairs: generated samples on top, their training match below.
 

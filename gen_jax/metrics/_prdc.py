@@ -27,6 +27,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from ._distances import (
     Tiles,
@@ -52,7 +53,8 @@ class PRDC(NamedTuple):
     coverage: jax.Array
 
 
-def prdc(real, generated, *, k: int = 5, block_size: int | None = None) -> PRDC:
+def prdc(real: ArrayLike, generated: ArrayLike, *, k: int = 5,
+         block_size: int | None = None) -> PRDC:
     """Precision, recall, density and coverage with one neighbour count ``k``.
 
     Args:

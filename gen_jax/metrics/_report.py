@@ -6,6 +6,7 @@ from typing import Any
 
 import jax
 import numpy as np
+from jax.typing import ArrayLike
 
 from ._classifier_score import class_counts, classifier_score
 from ._features import Classifier, extract_features, extract_logits
@@ -17,11 +18,11 @@ from ._prdc import prdc
 
 def sample_quality(
     extractor: Any,
-    real_images,
-    generated_images,
+    real_images: ArrayLike,
+    generated_images: ArrayLike,
     key: jax.Array,
     *,
-    train_images=None,
+    train_images: ArrayLike=None,
     k_precision_recall: int = 3,
     k_density_coverage: int = 5,
     kid_subsets: int = 100,
@@ -73,12 +74,12 @@ def kid_subset_size_for(requested: int, num_real: int, num_generated: int) -> in
 
 
 def sample_quality_from_features(
-    real,
-    generated,
+    real: ArrayLike,
+    generated: ArrayLike,
     key: jax.Array,
     *,
-    train_features=None,
-    generated_logits=None,
+    train_features: ArrayLike=None,
+    generated_logits: ArrayLike=None,
     k_precision_recall: int = 3,
     k_density_coverage: int = 5,
     kid_subsets: int = 100,

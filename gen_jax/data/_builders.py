@@ -72,6 +72,21 @@ def _image_features(shape: tuple[int, ...], num_classes: int | None) -> tfds.fea
     return tfds.features.FeaturesDict(features)
 
 
+def _dataset_info(builder, description: str, features: tfds.features.FeaturesDict,
+                  homepage: str) -> tfds.core.DatasetInfo:
+    """TFDS metadata in file order (no shuffling); supervised when there is a label."""
+    return tfds.core.DatasetInfo(
+        builder=builder, description=description, features=features,
+        supervised_keys=("image", "label") if "label" in features else None,
+        homepage=homepage, disable_shuffling=True)
+
+
+def _labelled(images: np.ndarray, labels: np.ndarray):
+    """``(index, {"image", "label"})`` pairs in order."""
+    for i in range(len(images)):
+        yield i, {"image": images[i], "label": int(labels[i])}
+
+
 class _Builder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     """Base for builders whose examples come from raw files in a folder or from the internet.
 
@@ -174,8 +189,7 @@ class _IdxBuilder(_Builder, skip_registration=True):
     def _generate_examples(self, images_path, labels_path):
         """Yields ``(index, example)`` in file order."""
         images, labels = _raw.read_idx_split(images_path, labels_path)
-        for i in range(len(images)):
-            yield i, {"image": images[i], "label": int(labels[i])}
+        yield from _labelled(images, labels)
 
 
 class GenJaxMnist(_IdxBuilder):
@@ -187,14 +201,9 @@ class GenJaxMnist(_IdxBuilder):
 
     def _info(self) -> tfds.core.DatasetInfo:
         """Returns the TFDS metadata: features, homepage, and no shuffling (file order)."""
-        return tfds.core.DatasetInfo(
-            builder=self,
-            description="MNIST handwritten digits, uint8 [28, 28, 1], in raw-file order.",
-            features=_image_features((28, 28, 1), 10),
-            supervised_keys=("image", "label"),
-            homepage="http://yann.lecun.com/exdb/mnist/",
-            disable_shuffling=True,
-        )
+        return _dataset_info(
+            self, "MNIST handwritten digits, uint8 [28, 28, 1], in raw-file order.",
+            _image_features((28, 28, 1), 10), "http://yann.lecun.com/exdb/mnist/")
 
 
 class GenJaxFashionMnist(_IdxBuilder):
@@ -206,19 +215,13 @@ class GenJaxFashionMnist(_IdxBuilder):
 
     def _info(self) -> tfds.core.DatasetInfo:
         """Returns the TFDS metadata: features, homepage, and no shuffling (file order)."""
-        return tfds.core.DatasetInfo(
-            builder=self,
-            description="Fashion-MNIST, uint8 [28, 28, 1], in the order of the raw files.",
-            features=tfds.features.FeaturesDict(
-                {
-                    "image": _image_features((28, 28, 1), None)["image"],
-                    "label": tfds.features.ClassLabel(names=FASHION_MNIST_CLASSES),
-                }
-            ),
-            supervised_keys=("image", "label"),
-            homepage="https://github.com/zalandoresearch/fashion-mnist",
-            disable_shuffling=True,
-        )
+        return _dataset_info(
+            self, "Fashion-MNIST, uint8 [28, 28, 1], in the order of the raw files.",
+            tfds.features.FeaturesDict({
+                "image": _image_features((28, 28, 1), None)["image"],
+                "label": tfds.features.ClassLabel(names=FASHION_MNIST_CLASSES),
+            }),
+            "https://github.com/zalandoresearch/fashion-mnist")
 
 
 class GenJaxBinarizedMnist(_Builder):
@@ -228,13 +231,10 @@ class GenJaxBinarizedMnist(_Builder):
 
     def _info(self) -> tfds.core.DatasetInfo:
         """Returns the TFDS metadata: features, homepage, and no shuffling (file order)."""
-        return tfds.core.DatasetInfo(
-            builder=self,
-            description="Binarized MNIST, uint8 {0, 1} [28, 28, 1], no labels, file order.",
-            features=_image_features((28, 28, 1), None),
-            homepage="http://www.dmi.usherb.ca/~larocheh/mlpython/_modules/datasets/binarized_mnist.html",
-            disable_shuffling=True,
-        )
+        return _dataset_info(
+            self, "Binarized MNIST, uint8 {0, 1} [28, 28, 1], no labels, file order.",
+            _image_features((28, 28, 1), None),
+            "http://www.dmi.usherb.ca/~larocheh/mlpython/_modules/datasets/binarized_mnist.html")
 
     def _split_generators(self, dl_manager):
         """Returns the train, validation and test generators, from local or downloaded files."""
@@ -258,14 +258,10 @@ class GenJaxDigits(_Builder):
 
     def _info(self) -> tfds.core.DatasetInfo:
         """Returns the TFDS metadata: features, homepage, and no shuffling (file order)."""
-        return tfds.core.DatasetInfo(
-            builder=self,
-            description="UCI optical handwritten digits, uint8 [8, 8, 1] in 0..16.",
-            features=_image_features((8, 8, 1), 10),
-            supervised_keys=("image", "label"),
-            homepage="https://scikit-learn.org/stable/modules/generated/sklearn.datasets.load_digits.html",
-            disable_shuffling=True,
-        )
+        return _dataset_info(
+            self, "UCI optical handwritten digits, uint8 [8, 8, 1] in 0..16.",
+            _image_features((8, 8, 1), 10),
+            "https://scikit-learn.org/stable/modules/generated/sklearn.datasets.load_digits.html")
 
     def _split_generators(self, dl_manager):
         """Returns the train and test generators; nothing is downloaded."""
@@ -275,8 +271,7 @@ class GenJaxDigits(_Builder):
     def _generate_examples(self, split):
         """Yields ``(index, example)`` in the fixed split order of :func:`_raw.read_digits`."""
         images, labels = _raw.read_digits(split)
-        for i in range(len(images)):
-            yield i, {"image": images[i], "label": int(labels[i])}
+        yield from _labelled(images, labels)
 
 
 class GenJaxCifar10(_Builder):
@@ -287,17 +282,13 @@ class GenJaxCifar10(_Builder):
 
     def _info(self) -> tfds.core.DatasetInfo:
         """Returns the TFDS metadata: features, homepage, and no shuffling (file order)."""
-        return tfds.core.DatasetInfo(
-            builder=self,
-            description="CIFAR-10, uint8 [32, 32, 3], in the order of the binary batches.",
-            features=tfds.features.FeaturesDict({
+        return _dataset_info(
+            self, "CIFAR-10, uint8 [32, 32, 3], in the order of the binary batches.",
+            tfds.features.FeaturesDict({
                 "image": _image_features((32, 32, 3), None)["image"],
                 "label": tfds.features.ClassLabel(names=_raw.CIFAR10_CLASSES),
             }),
-            supervised_keys=("image", "label"),
-            homepage="https://www.cs.toronto.edu/~kriz/cifar.html",
-            disable_shuffling=True,
-        )
+            "https://www.cs.toronto.edu/~kriz/cifar.html")
 
     def _split_generators(self, dl_manager):
         """Returns the train and test generators, read from one local or downloaded tarball."""
@@ -307,8 +298,7 @@ class GenJaxCifar10(_Builder):
 
     def _generate_examples(self, images, labels):
         """Yields ``(index, example)`` in file order."""
-        for i in range(len(images)):
-            yield i, {"image": images[i], "label": int(labels[i])}
+        yield from _labelled(images, labels)
 
 
 class GenJaxSvhn(_Builder):
@@ -319,14 +309,9 @@ class GenJaxSvhn(_Builder):
 
     def _info(self) -> tfds.core.DatasetInfo:
         """Returns the TFDS metadata: features, homepage, and no shuffling (file order)."""
-        return tfds.core.DatasetInfo(
-            builder=self,
-            description="SVHN cropped digits, uint8 [32, 32, 3], in file order.",
-            features=_image_features((32, 32, 3), 10),
-            supervised_keys=("image", "label"),
-            homepage="http://ufldl.stanford.edu/housenumbers/",
-            disable_shuffling=True,
-        )
+        return _dataset_info(
+            self, "SVHN cropped digits, uint8 [32, 32, 3], in file order.",
+            _image_features((32, 32, 3), 10), "http://ufldl.stanford.edu/housenumbers/")
 
     def _split_generators(self, dl_manager):
         """Returns the train and test generators, from local or downloaded .mat files."""
@@ -336,8 +321,7 @@ class GenJaxSvhn(_Builder):
     def _generate_examples(self, path):
         """Yields ``(index, example)`` in file order."""
         images, labels = _raw.read_svhn(path)
-        for i in range(len(images)):
-            yield i, {"image": images[i], "label": int(labels[i])}
+        yield from _labelled(images, labels)
 
 
 BUILDERS: dict[str, type[tfds.core.GeneratorBasedBuilder]] = {

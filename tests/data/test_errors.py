@@ -152,7 +152,7 @@ def test_bad_amat_text(tmp_path, text, match):
 
 
 def test_unknown_dataset_lists_available():
-    message = _raises("unknown dataset 'cifar10'", data.load, "cifar10", "train")
+    message = _raises("unknown dataset 'cifar100'", data.load, "cifar100", "train")
     assert all(name in message for name in data.available())
     _raises("unknown dataset 'mnits'", data.info, "mnits")
 

@@ -170,39 +170,12 @@ def _main(argv: list[str] | None) -> int:
 
 
 def _train(argv: list[str]) -> int:
-    from . import _tyro, models
-    from .config import ExperimentConfig, load_config_file
-    from .train import train
+    from .train import parse_experiment, train
 
-    model_name = argv[0] if argv and not argv[0].startswith("-") else None
-    if model_name is not None:
-        argv = argv[1:]
-        if model_name not in models.FAMILIES:
-            raise ValueError(f"unknown model {model_name!r}; choose one of "
-                             f"{', '.join(sorted(models.FAMILIES))}")
-    pre = argparse.ArgumentParser(prog="gen-jax train", add_help=False)
-    pre.add_argument("--config", default=None)
-    known, rest = pre.parse_known_args(argv)
-    known.model = model_name
-    if known.config:
-        cfg = load_config_file(known.config)
-        name = models.name_of(cfg.model)
-        if known.model and known.model != name:
-            raise ValueError(f"{known.config} configures {name!r}, not {known.model!r}; drop "
-                             "one of them")
-    elif known.model:
-        name = known.model
-        cfg = ExperimentConfig(model=models.FAMILIES[name].config())
-    else:
-        if "-h" in rest or "--help" in rest:
-            print(f"usage: gen-jax train MODEL|--config FILE [overrides]\n"
-                  f"MODEL is one of: {', '.join(sorted(models.FAMILIES))}; "
-                  "`gen-jax train MODEL --help` lists every override.")
-            return 0
-        raise ValueError(f"name a model ({', '.join(sorted(models.FAMILIES))}) or pass "
-                         "--config FILE")
-    cfg = _tyro.parse(ExperimentConfig[type(cfg.model)], rest, f"gen-jax train {name}",
-                      default=cfg)
+    parsed = parse_experiment(argv, "gen-jax train")
+    if parsed is None:  # help was printed
+        return 0
+    cfg, name = parsed
     final = train(cfg, name)
     print(json.dumps({"workdir": str(Path(cfg.train.workdir).absolute()), **final}, indent=2))
     return 0

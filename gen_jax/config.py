@@ -61,6 +61,12 @@ class DataConfig:
     (default): the model family decides (flows dequantize discrete data, the others don't)."""
     train_split: str = "train"
     eval_split: str = "test"
+    classes: tuple[int, ...] | None = None
+    """Keep only the examples of these classes, in every split (e.g. the normal classes of an
+    anomaly detector; None: all). Labels keep their values."""
+    holdout_fraction: float = 0.0
+    """Hold out this fraction of the training split (a fixed random draw, after the class
+    selection) as split 'holdout', never trained on: what a detector's threshold is set on."""
     size: int | None = None
     """Toy sets and stacked_mnist: number of examples generated. Real sets: keep only the first N
     training examples (default: all)."""
@@ -78,6 +84,13 @@ class DataConfig:
                                      "too, or drop it")
         if self.image_size is not None:
             _positive("data.image_size", self.image_size)
+        if not 0.0 <= self.holdout_fraction < 1.0:
+            raise ValueError(f"data.holdout_fraction must lie in [0, 1), got "
+                             f"{self.holdout_fraction}")
+        if self.classes is not None and (not self.classes or min(self.classes) < 0
+                                         or len(set(self.classes)) != len(self.classes)):
+            raise ValueError(f"data.classes must be distinct non-negative class indices, got "
+                             f"{list(self.classes)}")
         if not 0.0 < self.test_fraction < 1.0:
             raise ValueError(f"data.test_fraction must lie strictly between 0 and 1, got "
                              f"{self.test_fraction}")

@@ -61,3 +61,6 @@ register_command(Command(
     "interpolate", "latent walks between pairs of examples under a trained run (ae, vae, ppca, "
     "flows): gen-jax interpolate --workdir RUN [--pairs 8 --steps 10]",
     "gen_jax.apps.latent:interpolate_main"))
+register_command(Command(
+    "anomaly", "anomaly detection with any family: gen-jax anomaly fit MODEL --normal-classes 3 "
+    "| score --workdir RUN | report --workdir RUN", "gen_jax.apps.anomaly:main"))

@@ -232,7 +232,8 @@ def read_new(own: OwnData, path: str | os.PathLike, *, label_column: str | None 
     """Reads a new source whole (no split, nothing prepared) in the form of ``own``: the same
     kind, example shape, table columns and standardization, as scoring new data needs. Images
     are resized and cropped as ``own``'s were (``image_size``); without it they must have its
-    size. Labels are not read.
+    size. Labels, when the new source has them (a table's label column, an array file's ``y``),
+    are mapped to the run's classes; image folders give none.
 
     Raises:
       DataError: the new source differs in kind, shape or columns (one line naming it).
@@ -253,6 +254,7 @@ def read_new(own: OwnData, path: str | os.PathLike, *, label_column: str | None 
                             f"trained on {own.info.shape[1]}x{own.info.shape[0]} ones ({own.path}) "
                             "without --data.image-size: resize them first")
         x = np.stack([_own_read.read_image(f, own.info.shape) for f in files])
+        label = None
     else:
         scan = (_own_read.scan_arrays(source, None) if kind == "arrays" else
                 _own_read.scan_table(source, label_column, None))
@@ -267,14 +269,31 @@ def read_new(own: OwnData, path: str | os.PathLike, *, label_column: str | None 
             raise DataError(f"{source} holds examples of shape {tuple(scan.shape)}, but the run "
                             f"was trained on shape {tuple(own.info.shape)} ({own.path}): pass "
                             "data of the trained shape")
-        x = scan.splits["all"][0]
+        x, codes = scan.splits["all"]
+        label = _map_labels(codes, scan.class_names, own, source)
         if (x.dtype == np.uint8) != own.info.is_discrete:
             raise DataError(f"{source} holds {x.dtype} examples, but the run was trained on "
                             f"{'uint8' if own.info.is_discrete else 'float'} ones ({own.path}): "
                             "save them with the trained dtype")
     if standardizer is not None:
         x = standardizer.apply(x)
-    return ArrayDataset(own.info, "new", x, None)
+    return ArrayDataset(own.info, "new", x, label)
+
+
+def _map_labels(codes: np.ndarray | None, names: tuple[str, ...], own: OwnData,
+                source: pathlib.Path) -> np.ndarray | None:
+    """A new source's labels as the run's class indices (None: it has none, or the run had
+    none)."""
+    if codes is None or not own.class_names:
+        return None
+    index = {name: i for i, name in enumerate(own.class_names)}
+    unknown = sorted({names[c] for c in np.unique(codes)} - index.keys())
+    if unknown:
+        raise DataError(f"{source} has labels {unknown[:5]} that the run's data "
+                        f"({own.path}) never had (its classes: {list(own.class_names)[:10]}): "
+                        "pass data labelled with the run's classes")
+    lookup = np.array([index[name] for name in names], np.int32)
+    return lookup[codes]
 
 
 _KIND_WORDS = {"images": "a folder of images", "arrays": "an array file", "table": "a table"}

@@ -4,6 +4,9 @@ Sample quality: Frechet distance, KID, precision/recall/density/coverage, novelt
 (authenticity, memorized fraction, closest pairs) and the classifier score, on ``[N, D]`` feature
 arrays; features come from any :class:`FeatureExtractor` (e.g. the toolkit's trained
 MNIST / Fashion-MNIST classifiers, :func:`load_classifier`).
+
+Anomaly detection: ROC curve, AUROC, AUPRC, FPR at a TPR, F1 at a threshold, and thresholds from
+a contamination rate or a target false-positive rate (:func:`detection_metrics`).
 """
 
 from ._classifier import CLASSIFIER_ARCH_VERSION as CLASSIFIER_ARCH_VERSION
@@ -20,6 +23,15 @@ from ._classifier import load_classifier_from as load_classifier_from
 from ._classifier_score import ClassifierScore as ClassifierScore
 from ._classifier_score import class_counts as class_counts
 from ._classifier_score import classifier_score as classifier_score
+from ._detection import Detection as Detection
+from ._detection import auroc as auroc
+from ._detection import average_precision as average_precision
+from ._detection import detection_metrics as detection_metrics
+from ._detection import f1_at as f1_at
+from ._detection import fpr_at_tpr as fpr_at_tpr
+from ._detection import roc_curve as roc_curve
+from ._detection import threshold_for_contamination as threshold_for_contamination
+from ._detection import threshold_for_fpr as threshold_for_fpr
 from ._distances import knn_radii as knn_radii
 from ._distances import nearest_neighbours as nearest_neighbours
 from ._distances import self_tile_pairs as self_tile_pairs

@@ -2,8 +2,10 @@
 
 from ..optim import make_optimizer as make_optimizer
 from ..optim import make_schedule as make_schedule
+from ._args import parse_experiment as parse_experiment
 from ._checkpoint import Checkpointer as Checkpointer
 from ._checkpoint import CheckpointLayoutError as CheckpointLayoutError
+from ._data import HOLDOUT as HOLDOUT
 from ._data import data_name as data_name
 from ._data import dataset_info as dataset_info
 from ._data import load_split as load_split

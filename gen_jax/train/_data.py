@@ -41,16 +41,36 @@ def own_data(cfg: ExperimentConfig) -> gdata.OwnData | None:
     return gdata.open_own(cfg.data.path, options_of(cfg), tfds_dir=cfg.data.tfds_dir)
 
 
+HOLDOUT = "holdout"
+"""The split held out of the training split by ``data.holdout_fraction``."""
+HOLDOUT_SEED = 0
+
+
 def dataset_info(cfg: ExperimentConfig) -> gdata.DatasetInfo:
     """The :class:`~gen_jax.data.DatasetInfo` of the run's data; for own data checked against
-    the run's record (see the module's docstring)."""
+    the run's record (see the module's docstring). With a class selection or a holdout, the
+    split sizes are those of the selected examples (and ``holdout`` is a split)."""
     own = own_data(cfg)
     if own is None:
-        return gdata.info(cfg.data.name)
-    record = read_record(cfg)
-    if record is not None:
-        _check_same(own, record["data"], cfg.train.workdir)
-    return own.info
+        info = gdata.info(cfg.data.name)
+    else:
+        record = read_record(cfg)
+        if record is not None:
+            _check_same(own, record["data"], cfg.train.workdir)
+        info = own.info
+    if cfg.data.classes is None and not cfg.data.holdout_fraction:
+        return info
+    if cfg.data.classes is not None:
+        if not info.num_classes:
+            raise gdata.DataError(f"data.classes selects classes, but {data_name(cfg)} has no "
+                                  "labels: drop it")
+        if max(cfg.data.classes) >= info.num_classes:
+            raise gdata.DataError(f"data.classes {list(cfg.data.classes)}: {data_name(cfg)} has "
+                                  f"classes 0..{info.num_classes - 1}")
+    splits = {split: len(load_split(cfg, split)) for split in info.splits}
+    if cfg.data.holdout_fraction:
+        splits[HOLDOUT] = len(load_split(cfg, HOLDOUT))
+    return dataclasses.replace(info, splits=splits)
 
 
 def _check_same(own: gdata.OwnData, was: dict[str, Any], workdir: str) -> None:
@@ -89,15 +109,19 @@ def standardizer(cfg: ExperimentConfig) -> gdata.Standardizer | None:
     record = read_record(cfg)
     if record is not None and record.get("standardizer"):
         return gdata.Standardizer.from_json(record["standardizer"])
-    key = (own.prepared_dir, cfg.data.train_split, cfg.data.size)
-    if key not in _FITTED:
-        train = gdata.load_own(own, cfg.data.train_split, size=cfg.data.size)
+    d = cfg.data
+    key = (own.prepared_dir, d.train_split, d.size, d.classes, d.holdout_fraction)
+    if key not in _FITTED:  # on exactly the examples trained on
+        selecting = d.classes is not None or d.holdout_fraction > 0
+        train = gdata.load_own(own, d.train_split, size=None if selecting else d.size)
+        if selecting:
+            train = _select(cfg, train, d.train_split, d.size)
         _FITTED[key] = gdata.Standardizer.fit(train.x)
     return _FITTED[key]
 
 
 _FITTED: dict[tuple, gdata.Standardizer] = {}
-"""Standardizations fitted in this process, by prepared data, split and size."""
+"""Standardizations fitted in this process, by prepared data and the selection trained on."""
 
 
 def write_record(cfg: ExperimentConfig) -> None:
@@ -113,15 +137,26 @@ def write_record(cfg: ExperimentConfig) -> None:
 
 
 def load_split(cfg: ExperimentConfig, split: str, size: int | None = None) -> gdata.ArrayDataset:
-    """Loads a split of the run's data; with several processes, process 0 prepares the TFDS
-    files first."""
+    """Loads a split of the run's data (the first ``size`` examples), after the class selection
+    and the holdout (``data.classes``, ``data.holdout_fraction``); with several processes,
+    process 0 prepares the TFDS files first."""
+    d = cfg.data
+    selecting = d.classes is not None or d.holdout_fraction > 0
+    source = d.train_split if split == HOLDOUT else split
 
-    def load():
+    def read(n):
         own = own_data(cfg)
         if own is not None:
-            return gdata.load_own(own, split, size=size, standardizer=standardizer(cfg))
-        return gdata.load(cfg.data.name, split, data_dir=cfg.data.data_dir,
-                          tfds_dir=cfg.data.tfds_dir, size=size, seed=cfg.train.seed)
+            return gdata.load_own(own, source, size=n, standardizer=standardizer(cfg))
+        return gdata.load(d.name, source, data_dir=d.data_dir, tfds_dir=d.tfds_dir, size=n,
+                          seed=cfg.train.seed)
+
+    def load():
+        if not selecting:
+            return read(size)
+        if split == HOLDOUT and not d.holdout_fraction:
+            raise gdata.DataError("no holdout split: set data.holdout_fraction")
+        return _select(cfg, read(None), split, size)
 
     if jax.process_count() == 1:
         return load()
@@ -130,6 +165,32 @@ def load_split(cfg: ExperimentConfig, split: str, size: int | None = None) -> gd
     ds = load() if jax.process_index() == 0 else None
     multihost_utils.sync_global_devices(f"gen_jax prepared {data_name(cfg)}/{split}")
     return ds if ds is not None else load()
+
+
+def _select(cfg: ExperimentConfig, ds: gdata.ArrayDataset, split: str,
+            size: int | None) -> gdata.ArrayDataset:
+    """The examples of the selected classes; of the training split, the kept part or the
+    held-out part; the first ``size`` of them."""
+    d = cfg.data
+    rows = np.arange(len(ds))
+    if d.classes is not None:
+        if ds.label is None:
+            raise gdata.DataError(f"data.classes selects classes, but {data_name(cfg)} has no "
+                                  "labels: drop it")
+        rows = rows[np.isin(ds.label, d.classes)]
+    if d.holdout_fraction and split in (d.train_split, HOLDOUT):
+        held = np.zeros(len(rows), bool)
+        count = int(round(d.holdout_fraction * len(rows)))
+        held[np.random.default_rng(HOLDOUT_SEED).permutation(len(rows))[:count]] = True
+        rows = rows[held] if split == HOLDOUT else rows[~held]
+    if size is not None:
+        rows = rows[:size]
+    if not len(rows):
+        raise gdata.DataError(f"no examples of {data_name(cfg)} split {split!r} are left after "
+                              f"data.classes {d.classes} and data.holdout_fraction "
+                              f"{d.holdout_fraction}: select other classes")
+    label = None if ds.label is None else ds.label[rows]
+    return gdata.ArrayDataset(ds.info, split, ds.x[rows], label)
 
 
 def data_name(cfg: ExperimentConfig) -> str:

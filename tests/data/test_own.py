@@ -239,7 +239,7 @@ def test_standardizer_round_trips_and_keeps_constant_features():
 def test_new_data_must_match_the_trained_form(tmp_path):
     path = _table(tmp_path / "t.csv", [f"{i},{i},x" for i in range(10)])
     own = _open(path, tmp_path / "tfds", label_column="kind")
-    new = data.read_new(own, _table(tmp_path / "n.csv", ["7,8,q"]), label_column="kind")
+    new = data.read_new(own, _table(tmp_path / "n.csv", ["7,8,x"]), label_column="kind")
     np.testing.assert_array_equal(new.x, [[7, 8]])
     with pytest.raises(DataError, match=r"other columns .*missing: \['b'\], extra: \['c'\]"):
         data.read_new(own, _table(tmp_path / "m.csv", ["1,2,x"], "a,c,kind"),

@@ -195,12 +195,29 @@ def test_ctrl_c_is_taken_once_then_interrupts_as_before(capsys):
 
     from gen_jax.train import Preempted, StopOnSignal, exit_code_of
 
-    with StopOnSignal() as stop:
-        signal.raise_signal(signal.SIGINT)
-        assert stop.requested and stop.signum == signal.SIGINT
-        with pytest.raises(KeyboardInterrupt):  # the second Ctrl-C: Python's own handler
+    # The handler in place before (whatever the test process had: a pytest-xdist worker may
+    # have its own) is the one a second Ctrl-C reaches, and the one left afterwards.
+    calls = []
+
+    def previous(signum, frame):
+        calls.append(signum)
+
+    original = signal.signal(signal.SIGINT, previous)
+    try:
+        with StopOnSignal() as stop:
             signal.raise_signal(signal.SIGINT)
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+            assert stop.requested and stop.signum == signal.SIGINT and not calls
+            signal.raise_signal(signal.SIGINT)  # the second Ctrl-C: the previous handler
+            assert calls == [signal.SIGINT]
+        assert signal.getsignal(signal.SIGINT) is previous
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # Python's own, as a shell has
+        with StopOnSignal() as stop:
+            signal.raise_signal(signal.SIGINT)
+            with pytest.raises(KeyboardInterrupt):
+                signal.raise_signal(signal.SIGINT)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, original)
 
     def interrupted():
         raise Preempted(7, "/runs/x/checkpoints", signal.SIGINT)

@@ -1,0 +1,171 @@
+"""gen-jax anomaly: fit -> score -> report on an image folder and on a table, the families'
+scores on planted outliers, the threshold rules, and the one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gen_jax import cli
+from gen_jax.apps.anomaly import load_detector
+from gen_jax.apps.score import score_examples
+from gen_jax.config import DataConfig, ExperimentConfig, OptimConfig, TrainConfig
+from gen_jax.data import ArrayDataset
+from gen_jax.models import FAMILIES
+from gen_jax.train import load_run, train
+
+
+def _images(root, rng):
+    """Normal: dark, smooth; anomalous: bright speckle. Folders train/ and test/."""
+    for split, counts in (("train", {"normal": 60, "odd": 4}), ("test", {"normal": 20,
+                                                                         "odd": 10})):
+        for cls, n in counts.items():
+            (root / split / cls).mkdir(parents=True)
+            for i in range(n):
+                if cls == "normal":
+                    im = np.clip(rng.normal(60, 10, (8, 8)), 0, 255)
+                else:
+                    im = rng.choice([0, 255], (8, 8))
+                Image.fromarray(im.astype(np.uint8)).save(root / split / cls / f"{i}.png")
+    return root
+
+
+def _run(capsys, *argv):
+    code = cli.main(list(map(str, argv)))
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_fit_score_report_on_an_image_folder(tmp_path, capsys):
+    folder = _images(tmp_path / "imgs", np.random.default_rng(0))
+    run = tmp_path / "run"
+    # Classes sort as normal (0), odd (1): train on the normal class, threshold at 5% FPR on
+    # held-out normal images.
+    fitted = _run(capsys, "anomaly", "fit", "vae", "--normal-classes", 0, "--fpr", 0.05,
+                  "--data.path", folder, "--data.tfds-dir", tmp_path / "tfds",
+                  "--data.batch-size", 16, "--model.hidden", 32, "--model.latent-dim", 4,
+                  "--train.steps", 300, "--train.workdir", run, "--train.no-progress")
+    detector = load_detector(run)
+    assert detector.normal_classes == (0,) and detector.rule == "fpr"
+    held = detector.calibration["num_examples"]
+    assert detector.calibration["split"] == "holdout" and held == 6  # 10% of 60 normal images
+    assert detector.calibration["flagged"] <= math.floor(0.05 * held)
+    assert fitted["threshold"] == detector.threshold
+    said = _run(capsys, "anomaly", "score", "--workdir", run)
+    with open(said["scores"]) as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 30 and sum(int(r["anomalous"]) for r in rows) == 10
+    assert said["flagged"] == sum(int(r["flagged"]) for r in rows)
+    report = _run(capsys, "anomaly", "report", "--workdir", run)
+    assert report["auroc"] > 0.95  # speckle against smooth dark images
+    files = json.loads((run / "anomaly_report_test.json").read_text())["files"]
+    assert {files["roc"], files["most"], files["least"]} <= {p.name for p in run.iterdir()}
+    page = (run / "anomaly_report_test.md").read_text()
+    assert "| AUROC |" in page and "![ROC curve](anomaly_report_test_roc.png)" in page
+
+
+def _table(path, rng, n_normal, n_odd):
+    t = rng.normal(60, 8, n_normal + n_odd)
+    p = 2 * t + rng.normal(0, 2, t.size)
+    p[n_normal:] += rng.choice([-1, 1], n_odd) * 25  # anomalies break the relation
+    kind = ["normal"] * n_normal + ["outlier"] * n_odd
+    path.write_text("t,p,kind\n" + "".join(f"{a:.4f},{b:.4f},{k}\n"
+                                           for a, b, k in zip(t, p, kind, strict=True)))
+    return path
+
+
+def test_fit_unsupervised_on_a_contaminated_table_then_report_on_new_rows(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    table = _table(tmp_path / "train.csv", rng, 950, 50)  # 5% anomalies, trained on as they are
+    run = tmp_path / "run"
+    _run(capsys, "anomaly", "fit", "vae", "--contamination", 0.05, "--data.path", table,
+         "--data.label-column", "kind", "--data.tfds-dir", tmp_path / "tfds",
+         "--model.likelihood", "gaussian", "--model.hidden", 32, "--model.latent-dim", 1,
+         "--data.batch-size", 100, "--optim.learning-rate", 3e-3, "--train.steps", 600,
+         "--train.workdir", run, "--train.no-progress")
+    detector = load_detector(run)
+    assert detector.rule == "contamination" and detector.normal_classes is None
+    trained_on = detector.calibration["num_examples"]
+    assert detector.calibration["flagged"] == math.floor(0.05 * trained_on)
+    new = _table(tmp_path / "new.csv", rng, 200, 20)
+    report = _run(capsys, "anomaly", "report", "--workdir", run, "--data", new)
+    assert report["auroc"] > 0.95
+    said = _run(capsys, "anomaly", "score", "--workdir", run, "--data", new, "--out",
+                tmp_path / "s.json")
+    rows = json.loads((tmp_path / "s.json").read_text())
+    assert len(rows) == 220 and said["num_examples"] == 220
+    assert {r["anomalous"] for r in rows[200:]} == {1} and rows[0]["label"] == 0
+    with open(run / "anomaly_report_new_most.csv") as f:
+        top = list(csv.DictReader(f))
+    assert list(top[0]) == ["index", "score", "t", "p"]  # the table's columns, in its units
+    assert 20 < float(top[0]["t"]) < 100
+
+
+@pytest.mark.parametrize("family", ["vae", "ae", "ppca", "realnvp"])
+def test_each_familys_score_is_higher_on_planted_outliers(tmp_path, family):
+    rng = np.random.default_rng(2)
+    cov = np.array([[1.0, 0.8, 0, 0], [0.8, 1.0, 0, 0], [0, 0, 1.0, -0.5], [0, 0, -0.5, 1.0]])
+    x = rng.multivariate_normal(np.zeros(4), cov, 3000).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    base = FAMILIES[family].config()
+    model = {"vae": dict(hidden=(32,), latent_dim=2, likelihood="gaussian"),
+             "ae": dict(hidden=(32,), latent_dim=2, likelihood="gaussian"),
+             "ppca": dict(latent_dim=2),
+             "realnvp": dict(arch="mlp", num_layers=4, hidden=(32,))}[family]
+    import dataclasses
+
+    cfg = ExperimentConfig(
+        model=dataclasses.replace(base, **model),
+        data=DataConfig(path=str(tmp_path / "x.npy"), tfds_dir=str(tmp_path / "tfds"),
+                        batch_size=128),
+        optim=OptimConfig(learning_rate=3e-3),
+        train=TrainConfig(workdir=str(tmp_path / "run"), steps=300, progress=False,
+                          eval_every=10_000, sample_every=10_000))
+    train(cfg, family)
+    run = load_run(tmp_path / "run")
+    held_out = rng.multivariate_normal(np.zeros(4), cov, 500).astype(np.float32)
+    # Outliers: each off the learned structure (the correlated pairs broken), 5 std out.
+    odd = held_out[:100].copy()
+    odd[:, 1] = -odd[:, 0] + rng.choice([-1, 1], 100) * 5.0
+    info = run.info
+    normal_scores = score_examples(run, ArrayDataset(info, "n", held_out))
+    odd_scores = score_examples(run, ArrayDataset(info, "o", odd))
+    assert np.median(odd_scores) > np.quantile(normal_scores, 0.95), (
+        np.median(odd_scores), np.quantile(normal_scores, 0.95))
+
+
+def test_bad_settings_and_data_are_one_line_each(tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    table = _table(tmp_path / "t.csv", rng, 300, 0)
+    run = tmp_path / "run"
+    common = ["--data.path", table, "--data.label-column", "kind", "--data.tfds-dir",
+              tmp_path / "tfds", "--model.likelihood", "gaussian", "--train.steps", 5,
+              "--train.workdir", run, "--train.no-progress"]
+    _run(capsys, "anomaly", "fit", "vae", "--contamination", 0.0, *common)
+
+    def fails(*argv):
+        code = cli.main(list(map(str, argv)))
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(err) == 1, err
+        return err[0]
+
+    assert "every one of the 30 examples of the test split is normal" in fails(
+        "anomaly", "report", "--workdir", run)
+    assert "--fpr must lie in [0, 1), got 1.5" in fails(
+        "anomaly", "fit", "--workdir", run, "--fpr", 1.5, "--holdout", 0.1)
+    assert "the run held none out" in fails("anomaly", "fit", "--workdir", run, "--fpr", 0.05)
+    assert "from one of --fpr" in fails("anomaly", "fit", "--workdir", run, "--fpr", 0.05,
+                                        "--contamination", 0.1)
+    (tmp_path / "other.csv").write_text("t,q,kind\n1,2,normal\n")
+    assert "other columns" in fails("anomaly", "score", "--workdir", run, "--data",
+                                    tmp_path / "other.csv")
+    (tmp_path / "nan.csv").write_text("t,p,kind\n1,nan,normal\n")
+    assert "NaN or Inf" in fails("anomaly", "score", "--workdir", run, "--data",
+                                 tmp_path / "nan.csv")
+    assert "has no detector" in fails("anomaly", "score", "--workdir", tmp_path / "nowhere")

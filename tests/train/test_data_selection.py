@@ -1,0 +1,48 @@
+"""data.classes and data.holdout_fraction: which examples each split holds."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from gen_jax.config import DataConfig, ExperimentConfig, TrainConfig
+from gen_jax.data import DataError
+from gen_jax.models import VAEConfig
+from gen_jax.train import HOLDOUT, dataset_info, load_split
+
+
+def _cfg(**data):
+    return ExperimentConfig(model=VAEConfig(), data=DataConfig(name="digits", **data),
+                            train=TrainConfig(workdir="unused"))
+
+
+def test_classes_and_holdout_split_the_selected_examples():
+    full = load_split(_cfg(), "train")
+    cfg = _cfg(classes=(3, 7), holdout_fraction=0.2)
+    train, held, test = (load_split(cfg, s) for s in ("train", HOLDOUT, "test"))
+    chosen = np.isin(full.label, (3, 7))
+    assert set(train.label) | set(held.label) == {3, 7} and set(test.label) == {3, 7}
+    assert len(train) + len(held) == chosen.sum() and len(held) == round(0.2 * chosen.sum())
+    # Disjoint, and together exactly the chosen training examples.
+    together = np.concatenate([train.x, held.x]).reshape(len(train) + len(held), -1)
+    expected = np.asarray(full.x)[chosen].reshape(chosen.sum(), -1)
+    assert sorted(map(bytes, together)) == sorted(map(bytes, expected))
+    info = dataset_info(cfg)
+    assert info.splits == {"train": len(train), "test": len(test), HOLDOUT: len(held)}
+    again = load_split(cfg, HOLDOUT)  # a fixed draw
+    np.testing.assert_array_equal(again.x, held.x)
+    assert len(load_split(cfg, "train", size=5)) == 5
+
+
+def test_bad_selections_are_one_line():
+    with pytest.raises(DataError, match=r"digits has classes 0..9"):
+        dataset_info(_cfg(classes=(12,)))
+    with pytest.raises(DataError, match="no holdout split"):
+        load_split(_cfg(classes=(1,)), HOLDOUT)
+    with pytest.raises(DataError, match="has no labels"):
+        dataset_info(dataclasses.replace(_cfg(), data=DataConfig(name="checkerboard",
+                                                                 classes=(0,))))
+    with pytest.raises(ValueError, match="distinct non-negative"):
+        DataConfig(classes=(1, 1))
+    with pytest.raises(ValueError, match=r"holdout_fraction must lie in \[0, 1\)"):
+        DataConfig(holdout_fraction=1.0)

@@ -61,6 +61,9 @@ class DataConfig:
     (default): the model family decides (flows dequantize discrete data, the others don't)."""
     train_split: str = "train"
     eval_split: str = "test"
+    perturb: float = 0.0
+    """Discrete data: replace each value by a uniformly random level with this probability at
+    every step (Ren et al. 2019's background model for likelihood ratios; 0: off)."""
     classes: tuple[int, ...] | None = None
     """Keep only the examples of these classes, in every split (e.g. the normal classes of an
     anomaly detector; None: all). Labels keep their values."""
@@ -84,6 +87,8 @@ class DataConfig:
                                      "too, or drop it")
         if self.image_size is not None:
             _positive("data.image_size", self.image_size)
+        if not 0.0 <= self.perturb < 1.0:
+            raise ValueError(f"data.perturb is a probability in [0, 1), got {self.perturb}")
         if not 0.0 <= self.holdout_fraction < 1.0:
             raise ValueError(f"data.holdout_fraction must lie in [0, 1), got "
                              f"{self.holdout_fraction}")

@@ -1,4 +1,5 @@
-"""On-device preprocessing in pure JAX: scaling, dynamic binarization, uniform dequantization."""
+"""On-device preprocessing in pure JAX: scaling, dynamic binarization, uniform dequantization,
+random perturbation."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ def preprocess(
     *,
     binarize: bool = False,
     dequantize: bool = False,
+    perturb: float = 0.0,
 ) -> jax.Array:
     """Turns a stored batch into model inputs; pure, so it can run inside the jitted step.
 
@@ -34,6 +36,8 @@ def preprocess(
       info: the dataset's :class:`DatasetInfo`.
       binarize: draw binary data with the scaled intensities as probabilities.
       dequantize: add uniform noise to the integer values.
+      perturb: replace each value by a uniformly random level with this probability, before the
+        rest (Ren et al. 2019's training of a background model; discrete data only).
 
     Returns:
       float32 array of ``x``'s shape.
@@ -46,17 +50,25 @@ def preprocess(
             "binarize and dequantize are mutually exclusive: binarization makes the data binary, "
             "dequantization makes it continuous; pass at most one"
         )
+    if not 0.0 <= perturb < 1.0:
+        raise ValueError(f"perturb is a probability in [0, 1), got {perturb}")
     if not info.is_discrete:
-        if binarize or dequantize:
+        if binarize or dequantize or perturb:
             raise ValueError(
-                f"binarize/dequantize need discrete data, but {info.name!r} is continuous: "
+                f"binarize/dequantize/perturb need discrete data, but {info.name!r} is "
+                "continuous: "
                 "drop them"
             )
         return jnp.asarray(x, jnp.float32)
-    if (binarize or dequantize) and key is None:
-        raise ValueError("binarize/dequantize draw random numbers: pass a PRNG key")
+    if (binarize or dequantize or perturb) and key is None:
+        raise ValueError("binarize/dequantize/perturb draw random numbers: pass a PRNG key")
     levels = info.num_levels
     k = jnp.asarray(x).astype(jnp.float32)
+    if perturb:
+        key, key_where, key_level = jax.random.split(key, 3)
+        swap = jax.random.bernoulli(key_where, perturb, k.shape)
+        noise = jax.random.randint(key_level, k.shape, 0, levels).astype(jnp.float32)
+        k = jnp.where(swap, noise, k)
     if dequantize:
         return dequantize_with_noise(k, jax.random.uniform(key, k.shape, jnp.float32), levels)
     p = k / (levels - 1)

@@ -24,8 +24,10 @@ from ._classifier_score import ClassifierScore as ClassifierScore
 from ._classifier_score import class_counts as class_counts
 from ._classifier_score import classifier_score as classifier_score
 from ._detection import Detection as Detection
+from ._detection import TypicalityTest as TypicalityTest
 from ._detection import auroc as auroc
 from ._detection import average_precision as average_precision
+from ._detection import batch_statistics as batch_statistics
 from ._detection import detection_metrics as detection_metrics
 from ._detection import f1_at as f1_at
 from ._detection import fpr_at_tpr as fpr_at_tpr

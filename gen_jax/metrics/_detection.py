@@ -173,3 +173,63 @@ def detection_metrics(scores: ArrayLike, labels: ArrayLike,
                 "recall": tp / int(y.sum()),
                 "false_positive_rate": int(np.sum(flagged & ~y)) / int((~y).sum())}
     return Detection(**out)
+
+
+@dataclasses.dataclass(frozen=True)
+class TypicalityTest:
+    """Nalisnick et al. (2019)'s typicality test for batches: a batch of ``batch_size`` inputs is
+    out of distribution when its mean negative log-likelihood lies farther from the model's
+    entropy estimate than held-out batches of that size do. It flags inputs the model finds
+    *too likely* (a smooth background, a simple image) as well as too unlikely.
+
+    Attributes:
+      entropy: the entropy estimate ``H``, the mean NLL of the training examples.
+      threshold: ``epsilon``, the ``1 - alpha`` quantile of ``|mean NLL - H|`` over bootstrap
+        batches of held-out normal examples.
+      batch_size: ``M``, the batch size the threshold holds for.
+      alpha: the false-alarm rate on normal batches the threshold aims at.
+    """
+
+    entropy: float
+    threshold: float
+    batch_size: int
+    alpha: float
+
+    @classmethod
+    def fit(cls, train_nll: ArrayLike, heldout_nll: ArrayLike, batch_size: int, *,
+            alpha: float = 0.01, num_bootstrap: int = 2000, seed: int = 0) -> TypicalityTest:
+        """The test from the training examples' NLLs (the entropy) and held-out normal NLLs
+        (bootstrap batches of ``batch_size``, drawn with replacement)."""
+        if batch_size < 1:
+            raise ValueError(f"the batch size must be at least 1, got {batch_size}")
+        if not 0.0 < alpha < 1.0:
+            raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
+        train, _ = _check(train_nll)
+        held, _ = _check(heldout_nll)
+        entropy = float(train.mean())
+        rng = np.random.default_rng(seed)
+        means = held[rng.integers(0, held.size, (num_bootstrap, batch_size))].mean(axis=1)
+        threshold = float(np.quantile(np.abs(means - entropy), 1.0 - alpha))
+        return cls(entropy, threshold, int(batch_size), float(alpha))
+
+    def statistic(self, batch_nll: ArrayLike) -> float:
+        """``|mean NLL of the batch - H|``: larger is more atypical."""
+        s, _ = _check(batch_nll)
+        return float(abs(s.mean() - self.entropy))
+
+    def is_ood(self, batch_nll: ArrayLike) -> bool:
+        """Whether the batch is out of distribution at the test's level."""
+        return self.statistic(batch_nll) > self.threshold
+
+
+def batch_statistics(test: TypicalityTest, nll: ArrayLike, num_batches: int,
+                     seed: int = 0) -> np.ndarray:
+    """The typicality statistics of ``num_batches`` random batches (``test.batch_size``
+    examples each, without replacement within a batch) of the examples ``nll``."""
+    s, _ = _check(nll)
+    if s.size < test.batch_size:
+        raise ValueError(f"{s.size} examples cannot fill a batch of {test.batch_size}")
+    rng = np.random.default_rng(seed)
+    rows = np.stack([rng.choice(s.size, test.batch_size, replace=False)
+                     for _ in range(num_batches)])
+    return np.abs(s[rows].mean(axis=1) - test.entropy)

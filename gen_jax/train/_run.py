@@ -80,7 +80,7 @@ def make_preprocess(info: gdata.DatasetInfo, cfg, model: Any = None) -> Any:
 
     def preprocess(batch: dict[str, jax.Array], key: jax.Array) -> dict[str, jax.Array]:
         out = {"x": gdata.preprocess(batch["x"], key, info, binarize=cfg.binarize,
-                                     dequantize=dequantize)}
+                                     dequantize=dequantize, perturb=cfg.perturb)}
         if "label" in batch:
             out["label"] = batch["label"]
         return out

@@ -7,6 +7,8 @@ import csv
 import json
 import math
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from PIL import Image
@@ -169,3 +171,59 @@ def test_bad_settings_and_data_are_one_line_each(tmp_path, capsys):
     assert "NaN or Inf" in fails("anomaly", "score", "--workdir", run, "--data",
                                  tmp_path / "nan.csv")
     assert "has no detector" in fails("anomaly", "score", "--workdir", tmp_path / "nowhere")
+
+
+def test_input_complexity_is_the_png_length_and_ranks_simple_below_busy_images():
+    import io
+
+    from gen_jax.apps.anomaly import complexity_bits
+
+    rng = np.random.default_rng(4)
+    flat = np.full((8, 8, 1), 128, np.uint8)
+    busy = rng.integers(0, 256, (8, 8, 1)).astype(np.uint8)
+    bits = complexity_bits(np.stack([flat, busy]))
+    buffer = io.BytesIO()
+    Image.fromarray(busy[..., 0]).save(buffer, format="PNG", optimize=True, compress_level=9)
+    assert bits[1] == 8 * len(buffer.getvalue())  # the definition: PNG bytes, in bits
+    assert bits[0] < bits[1] - 8 * 32  # a flat image compresses far better than noise
+    with pytest.raises(ValueError, match="compresses 8-bit images"):
+        complexity_bits(np.zeros((2, 4), np.float32))
+
+
+def test_corrections_end_to_end_on_an_image_folder(tmp_path, capsys):
+    """Input complexity and the likelihood ratio: the corrected score is the definition's,
+    the background model trains on perturbed images and scores clean ones."""
+    from gen_jax.apps.anomaly import background_run, complexity_bits, detector_scores
+    from gen_jax.train import load_split
+
+    folder = _images(tmp_path / "imgs", np.random.default_rng(5))
+    common = ["--normal-classes", 0, "--data.path", folder, "--data.tfds-dir",
+              tmp_path / "tfds", "--data.batch-size", 16, "--model.num-layers", 2,
+              "--model.hidden", 16, "--train.steps", 60, "--train.no-progress"]
+    ic, lr = tmp_path / "ic", tmp_path / "lr"
+    _run(capsys, "anomaly", "fit", "realnvp", "--correction", "input_complexity", *common,
+         "--train.workdir", ic)
+    _run(capsys, "anomaly", "fit", "realnvp", "--correction", "likelihood_ratio",
+         "--background-perturb", 0.3, *common, "--train.workdir", lr)
+    run, detector = load_run(ic), load_detector(ic)
+    test = load_split(run.config, "test")
+    raw = score_examples(run, test, seed=detector.seed)
+    np.testing.assert_allclose(detector_scores(run, test, correction="input_complexity"),
+                               raw / np.log(2) - complexity_bits(test.x), rtol=1e-9)
+    run, detector = load_run(lr), load_detector(lr)
+    back = background_run(run, detector)
+    assert back.config.data.perturb == 0.3  # trained on perturbed images ...
+    x = jnp.asarray(test.x[:4])
+    clean = back.preprocess({"x": x}, jax.random.PRNGKey(0))["x"]
+    again = back.preprocess({"x": x}, jax.random.PRNGKey(0))["x"]
+    np.testing.assert_allclose(clean, again)  # ... and scores clean ones (no random swaps)
+    expected = (score_examples(run, test, seed=detector.seed)
+                - score_examples(back, test, seed=detector.seed))
+    np.testing.assert_allclose(detector_scores(run, test, correction="likelihood_ratio",
+                                               background=back), expected, rtol=1e-9)
+    report = _run(capsys, "anomaly", "report", "--workdir", lr, "--typicality", 4)
+    assert 0.0 <= report["auroc"] <= 1.0
+    typical = json.loads((lr / "anomaly_report_test.json").read_text())["typicality"]
+    assert typical["batch_size"] == 4 and 0.0 <= typical["flagged_normal"] <= 1.0
+    assert json.loads((lr / "anomaly_report_test.json").read_text())["correction"] == \
+        "likelihood_ratio"

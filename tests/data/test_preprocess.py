@@ -104,3 +104,21 @@ def test_errors():
         data.preprocess(np.zeros((2, 2), np.float32), key, RING, dequantize=True)
     with pytest.raises(ValueError, match="PRNG key"):
         data.preprocess(x, None, MNIST, binarize=True)
+
+
+def test_perturb_replaces_values_at_the_given_rate_with_uniform_levels():
+    import jax
+
+    from gen_jax.data import DatasetInfo, preprocess
+
+    info = DatasetInfo("d", (64, 64, 1), 0, 256, {})
+    x = np.full((8, 64, 64, 1), 7, np.uint8)
+    out = np.asarray(preprocess(x, jax.random.PRNGKey(0), info, perturb=0.25)) * 255
+    swapped = np.round(out) != 7
+    assert abs(swapped.mean() - 0.25 * 255 / 256) < 0.01  # a swap to 7 itself stays 7
+    assert abs(np.round(out[swapped]).mean() - 127.5) < 3  # uniform over the levels
+    same = np.asarray(preprocess(x, jax.random.PRNGKey(0), info)) * 255
+    assert (np.round(same) == 7).all()  # off by default
+    with pytest.raises(ValueError, match="perturb need discrete data"):
+        preprocess(np.zeros((2, 3), np.float32), jax.random.PRNGKey(0),
+                   DatasetInfo("c", (3,), 0, None, {}), perturb=0.1)

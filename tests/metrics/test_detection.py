@@ -75,3 +75,24 @@ def test_thresholds_hit_their_rates():
 def test_bad_input_is_one_clear_line(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_typicality_holds_its_level_and_catches_inputs_that_are_too_likely():
+    rng = np.random.default_rng(0)
+    train, held = rng.normal(100, 5, 5000), rng.normal(100, 5, 2000)
+    test = metrics.TypicalityTest.fit(train, held, batch_size=10, alpha=0.05)
+    # Normal batches: rejected at about alpha (bootstrap error and batch sampling allowed).
+    normal = metrics.batch_statistics(test, rng.normal(100, 5, 20_000), 4000, seed=1)
+    assert abs(np.mean(normal > test.threshold) - 0.05) < 0.02
+    # Inputs the model finds more likely than its own data (NLL 92 +- 1): every single score is
+    # "more normal" than typical, so a per-example score ranks them below the normals, but
+    # their batches are atypical.
+    odd = rng.normal(92, 1, 2000)
+    per_example = metrics.auroc(np.r_[held, odd], np.r_[np.zeros(2000), np.ones(2000)])
+    assert per_example < 0.1
+    batches = np.r_[metrics.batch_statistics(test, held, 200, seed=2),
+                    metrics.batch_statistics(test, odd, 200, seed=3)]
+    assert metrics.auroc(batches, np.r_[np.zeros(200), np.ones(200)]) > 0.99
+    assert test.is_ood(odd[:10]) and not test.is_ood(np.full(10, test.entropy))
+    with pytest.raises(ValueError, match="cannot fill a batch of 10"):
+        metrics.batch_statistics(test, odd[:5], 3)

@@ -10,10 +10,14 @@ the most and least anomalous examples).
 """
 
 from ._cli import main as main
+from ._detector import CORRECTIONS as CORRECTIONS
 from ._detector import RECORD as RECORD
 from ._detector import Detector as Detector
 from ._detector import anomalous as anomalous
+from ._detector import background_run as background_run
 from ._detector import calibrate as calibrate
+from ._detector import complexity_bits as complexity_bits
+from ._detector import detector_scores as detector_scores
 from ._detector import load_detector as load_detector
 from ._detector import scoring_config as scoring_config
 from ._report import detection_report as detection_report

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,16 +12,25 @@ from pathlib import Path
 import numpy as np
 
 from ...train import load_run, load_split, parse_experiment, read_new_data, train
-from ..score import score_examples
-from ._detector import anomalous, calibrate, load_detector, scoring_config
+from ._detector import (
+    CORRECTIONS,
+    anomalous,
+    background_run,
+    calibrate,
+    detector_scores,
+    load_detector,
+    scoring_config,
+)
 from ._report import detection_report
 
 USAGE = """usage:
   gen-jax anomaly fit MODEL [--normal-classes C ...] [--fpr 0.05 | --contamination R]
-                      [--holdout 0.1] [--train.workdir RUN] [training settings ...]
+                      [--holdout 0.1] [--correction input_complexity|likelihood_ratio]
+                      [--background-perturb 0.2] [--train.workdir RUN] [training settings ...]
   gen-jax anomaly fit --workdir RUN [--fpr 0.05 | --contamination R]   (a trained run)
   gen-jax anomaly score --workdir RUN [--split test | --data PATH] [--out FILE.csv|.json]
-  gen-jax anomaly report --workdir RUN [--split test | --data PATH] [--out FILE.json]"""
+  gen-jax anomaly report --workdir RUN [--split test | --data PATH] [--out FILE.json]
+                         [--typicality M]"""
 
 
 def main(argv: Sequence[str]) -> int:
@@ -46,7 +56,10 @@ def _fit(argv: list[str]) -> int:
     pre.add_argument("--holdout", type=float, default=0.1)
     pre.add_argument("--workdir", default=None)
     pre.add_argument("--seed", type=int, default=0)
+    pre.add_argument("--correction", default=None, choices=CORRECTIONS)
+    pre.add_argument("--background-perturb", type=float, default=0.2)
     args, rest = pre.parse_known_args(argv)
+    background = "background" if args.correction == "likelihood_ratio" else None
     if args.fpr is None and args.contamination is None:
         args.fpr = 0.05
     if {"-h", "--help"} & set(argv) and not (rest and not rest[0].startswith("-")):
@@ -70,6 +83,14 @@ def _fit(argv: list[str]) -> int:
         cfg, name = parsed
         train(cfg, name)
         workdir = cfg.train.workdir
+        if background is not None:  # the same model on perturbed inputs (Ren et al. 2019)
+            if not 0.0 < args.background_perturb < 1.0:
+                raise ValueError(f"--background-perturb must lie in (0, 1), got "
+                                 f"{args.background_perturb}")
+            train(dataclasses.replace(
+                cfg, data=dataclasses.replace(cfg.data, perturb=args.background_perturb),
+                train=dataclasses.replace(cfg.train, workdir=str(Path(workdir) / background))),
+                name)
     elif rest:
         raise ValueError(f"unrecognized arguments {rest}; name a model to train "
                          "(gen-jax anomaly --help)")
@@ -82,10 +103,16 @@ def _fit(argv: list[str]) -> int:
             raise ValueError("--normal-classes chooses what a new run trains on; a trained "
                              "run's normal classes are its data.classes")
     run = load_run(workdir)
-    detector = calibrate(run, fpr=args.fpr, contamination=args.contamination, seed=args.seed)
+    if background is not None and not (Path(workdir) / background / "config.json").is_file():
+        raise ValueError(f"the likelihood ratio needs a background model in "
+                         f"{Path(workdir) / background}: fit it with gen-jax anomaly fit MODEL "
+                         "... --correction likelihood_ratio")
+    detector = calibrate(run, fpr=args.fpr, contamination=args.contamination, seed=args.seed,
+                         correction=args.correction, background=background)
     path = detector.save(workdir)
     print(json.dumps({"detector": str(path), "threshold": detector.threshold,
                       "rule": detector.rule, "rate": detector.rate,
+                      "correction": detector.correction,
                       "normal_classes": detector.normal_classes,
                       "calibration": detector.calibration}))
     return 0
@@ -102,7 +129,11 @@ def _score_or_report(command: str, argv: list[str]) -> int:
                         "WORKDIR/anomaly_scores_NAME.csv); report: .json (default "
                         "WORKDIR/anomaly_report_NAME.json)")
     parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--typicality", type=int, default=None, metavar="M",
+                        help="report: also the typicality test on batches of M examples")
     args = parser.parse_args(argv)
+    if args.typicality is not None and command != "report":
+        raise ValueError("--typicality is a measure of the report: use gen-jax anomaly report")
     if args.data is not None and args.split is not None:
         raise ValueError("--data reads new data and --split a split of the run's data: pass "
                          "one")
@@ -123,14 +154,18 @@ def _score_or_report(command: str, argv: list[str]) -> int:
         out = Path(args.out or workdir / f"anomaly_report_{name}.json")
         if out.suffix != ".json":
             raise ValueError(f"--out names the report's .json file, got {out}")
-        report = detection_report(run, detector, ds, out, what=what, batch_size=args.batch_size)
+        report = detection_report(run, detector, ds, out, what=what, batch_size=args.batch_size,
+                                  typicality=args.typicality)
         keys = ("auroc", "auprc", "fpr_at_95_tpr", "f1", "false_positive_rate", "recall")
         print(json.dumps({"report": str(out), **{k: report[k] for k in keys}}))
         return 0
     out = Path(args.out or workdir / f"anomaly_scores_{name}.csv")
     if out.suffix not in (".csv", ".json"):
         raise ValueError(f"--out must end in .csv or .json, got {out}")
-    scores = score_examples(run, ds, batch_size=args.batch_size, seed=detector.seed)
+    back = (background_run(run, detector) if detector.correction == "likelihood_ratio"
+            else None)
+    scores = detector_scores(run, ds, correction=detector.correction, background=back,
+                             seed=detector.seed, batch_size=args.batch_size)
     flagged = scores > detector.threshold
     rows = {"index": np.arange(len(scores)), "score": scores, "flagged": flagged.astype(int)}
     if ds.label is not None:

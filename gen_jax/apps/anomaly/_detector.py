@@ -4,6 +4,7 @@ training data's expected contamination."""
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,9 @@ import numpy as np
 from ... import metrics
 from ..._files import write_atomic
 from ...config import ExperimentConfig
-from ...train import HOLDOUT, Run, load_split
+from ...data import ArrayDataset
+from ...models import ExactLikelihood, LikelihoodBound
+from ...train import HOLDOUT, Run, load_run, load_split
 from ..score import score_examples
 
 RECORD = "anomaly.json"
@@ -32,6 +35,11 @@ class Detector:
       rate: that rate.
       calibration: the split the threshold was set on, its size and score quantiles.
       seed: the seed of the data draws when scoring.
+      correction: None (the family's own score), ``"input_complexity"`` (Serra et al. 2020:
+        the NLL in bits minus the input's PNG-compressed length in bits) or
+        ``"likelihood_ratio"`` (Ren et al. 2019: the NLL minus a background model's NLL).
+      background: the background model's run folder, relative to the detector's
+        (``"likelihood_ratio"``).
     """
 
     normal_classes: tuple[int, ...] | None
@@ -40,6 +48,8 @@ class Detector:
     rate: float
     calibration: dict[str, Any]
     seed: int = 0
+    correction: str | None = None
+    background: str | None = None
 
     def save(self, workdir: str | Path) -> Path:
         path = Path(workdir) / RECORD
@@ -80,8 +90,60 @@ def anomalous(labels: np.ndarray, normal_classes: tuple[int, ...] | None) -> np.
     return (~np.isin(labels, normal_classes)).astype(np.int32)
 
 
+CORRECTIONS = ("input_complexity", "likelihood_ratio")
+
+
+def complexity_bits(x: np.ndarray) -> np.ndarray:
+    """Serra et al. (2020)'s input complexity ``L(x)``: each uint8 image's length in bits when
+    compressed losslessly as PNG (zlib level 9, PNG's filters chosen by Pillow's optimizer)."""
+    from PIL import Image  # noqa: PLC0415
+
+    x = np.asarray(x)
+    if x.dtype != np.uint8 or x.ndim != 4 or x.shape[-1] not in (1, 3):
+        raise ValueError("the input-complexity correction compresses 8-bit images (grey or "
+                         f"RGB); these examples are {x.dtype} of shape {x.shape[1:]}")
+    out = np.empty(len(x))
+    for i, image in enumerate(x):
+        buffer = io.BytesIO()
+        Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(
+            buffer, format="PNG", optimize=True, compress_level=9)
+        out[i] = 8.0 * buffer.tell()
+    return out
+
+
+def background_run(run: Run, detector: Detector) -> Run:
+    """The detector's background model, scoring clean (unperturbed) inputs."""
+    from ...train import make_preprocess  # noqa: PLC0415
+
+    folder = Path(run.config.train.workdir) / detector.background
+    background = load_run(folder)
+    clean = dataclasses.replace(background.config.data, perturb=0.0)
+    return dataclasses.replace(background, preprocess=make_preprocess(background.info, clean,
+                                                                      background.model))
+
+
+def detector_scores(run: Run, ds: ArrayDataset, *, correction: str | None = None,
+                    background: Run | None = None, seed: int = 0,
+                    batch_size: int = 256) -> np.ndarray:
+    """Anomaly scores of ``ds``: the family's own, or corrected (see :class:`Detector`)."""
+    scores = score_examples(run, ds, batch_size=batch_size, seed=seed)
+    if correction is None:
+        return scores
+    if not isinstance(run.model, ExactLikelihood | LikelihoodBound):
+        raise ValueError(f"the {correction} correction works on a likelihood, and "
+                         f"{run.model_name} has none: use a flow, a VAE or PPCA")
+    if correction == "input_complexity":
+        return scores / np.log(2.0) - complexity_bits(ds.x)
+    if correction == "likelihood_ratio":
+        if background is None:
+            raise ValueError("the likelihood ratio needs the background model's run")
+        return scores - score_examples(background, ds, batch_size=batch_size, seed=seed)
+    raise ValueError(f"unknown correction {correction!r}; use one of {', '.join(CORRECTIONS)}")
+
+
 def calibrate(run: Run, *, fpr: float | None = None, contamination: float | None = None,
-              seed: int = 0, batch_size: int = 256) -> Detector:
+              seed: int = 0, batch_size: int = 256, correction: str | None = None,
+              background: str | None = None) -> Detector:
     """Sets the run's threshold and returns the detector (not yet saved).
 
     Args:
@@ -113,7 +175,13 @@ def calibrate(run: Run, *, fpr: float | None = None, contamination: float | None
             raise ValueError(f"--contamination must lie in [0, 1), got {contamination}")
         split = cfg.data.train_split
         ds = load_split(cfg, split, size=cfg.data.size)
-    scores = score_examples(run, ds, batch_size=batch_size, seed=seed)
+    if correction not in (None, *CORRECTIONS):
+        raise ValueError(f"unknown correction {correction!r}; use one of "
+                         f"{', '.join(CORRECTIONS)}")
+    draft = Detector(cfg.data.classes, 0.0, "", 0.0, {}, seed, correction, background)
+    back = background_run(run, draft) if correction == "likelihood_ratio" else None
+    scores = detector_scores(run, ds, correction=correction, background=back, seed=seed,
+                             batch_size=batch_size)
     threshold = (metrics.threshold_for_fpr(scores, fpr) if fpr is not None
                  else metrics.threshold_for_contamination(scores, contamination))
     q = np.quantile(scores, [0.05, 0.5, 0.95])
@@ -123,4 +191,4 @@ def calibrate(run: Run, *, fpr: float | None = None, contamination: float | None
                    "score_q95": float(q[2])}
     return Detector(cfg.data.classes, float(threshold), "fpr" if fpr is not None
                     else "contamination", float(fpr if fpr is not None else contamination),
-                    calibration, seed)
+                    calibration, seed, correction, background)

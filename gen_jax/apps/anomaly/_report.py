@@ -12,18 +12,25 @@ import numpy as np
 
 from ... import metrics
 from ...data import ArrayDataset
-from ...train import Run, image_grid, own_data, save_png, standardizer
+from ...models import ExactLikelihood, LikelihoodBound
+from ...train import HOLDOUT, Run, image_grid, load_split, own_data, save_png, standardizer
 from ..score import score_examples
-from ._detector import Detector, anomalous
+from ._detector import Detector, anomalous, background_run, detector_scores
 
 NUM_SHOWN = 16
 
 
 def detection_report(run: Run, detector: Detector, ds: ArrayDataset, out: str | Path, *,
-                     what: str, batch_size: int = 256) -> dict[str, Any]:
+                     what: str, batch_size: int = 256,
+                     typicality: int | None = None) -> dict[str, Any]:
     """Scores ``ds``, measures the detector against its labels and writes ``out`` (JSON),
     ``out`` with ``.md``, ``*_roc.png`` and the most/least anomalous examples (``*_most.png``
     and ``*_least.png`` for images; ``*_most.csv`` and ``*_least.csv`` for vectors).
+
+    With ``typicality=M``, also Nalisnick et al.'s typicality test on batches of ``M`` (the
+    entropy from the training examples, the threshold from held-out normal ones at level
+    0.01): the batch-level AUROC between batches of normal and of anomalous examples, and the
+    share of each flagged.
 
     Raises:
       ValueError: the data have no labels, or only one kind (normal or anomalous).
@@ -33,24 +40,55 @@ def detection_report(run: Run, detector: Detector, ds: ArrayDataset, out: str | 
                          "report on labelled data (a labelled split, a table with its label "
                          "column)")
     truth = anomalous(ds.label, detector.normal_classes)
-    scores = score_examples(run, ds, batch_size=batch_size, seed=detector.seed)
     if truth.all() or not truth.any():
         kind = "anomalous" if truth.all() else "normal"
         raise ValueError(f"every one of the {len(truth)} examples of {what} is {kind}: AUROC "
                          "and the other measures need both normal and anomalous examples")
+    back = (background_run(run, detector) if detector.correction == "likelihood_ratio"
+            else None)
+    scores = detector_scores(run, ds, correction=detector.correction, background=back,
+                             seed=detector.seed, batch_size=batch_size)
     found = metrics.detection_metrics(scores, truth, detector.threshold)
+    batches = None
+    if typicality is not None:
+        batches = _typicality(run, ds, truth, typicality, detector.seed, batch_size)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     files = {"roc": _roc_png(scores, truth, found, out.with_name(f"{out.stem}_roc.png"))}
     files |= _examples(run, ds, scores, out)
     report = {"data": what, "num_examples": int(len(truth)), "num_anomalous": int(truth.sum()),
               **found.to_json(), "rule": detector.rule, "rate": detector.rate,
+              "correction": detector.correction,
               "normal_classes": (None if detector.normal_classes is None
                                  else list(detector.normal_classes)),
-              "model": run.model_name, "files": {k: Path(v).name for k, v in files.items()}}
+              "model": run.model_name, "typicality": batches,
+              "files": {k: Path(v).name for k, v in files.items()}}
     out.write_text(json.dumps(report, indent=2) + "\n")
     out.with_suffix(".md").write_text(_markdown(report))
     return report
+
+
+def _typicality(run: Run, ds: ArrayDataset, truth: np.ndarray, batch_size: int, seed: int,
+                score_batch: int) -> dict[str, Any]:
+    if not isinstance(run.model, ExactLikelihood | LikelihoodBound):
+        raise ValueError(f"the typicality test needs a likelihood, and {run.model_name} has "
+                         "none: use a flow, a VAE or PPCA")
+    cfg = run.config
+    if not cfg.data.holdout_fraction:
+        raise ValueError("the typicality test sets its threshold on held-out normal data: fit "
+                         "the detector with --holdout (and --fpr)")
+    nll = {name: score_examples(run, load_split(cfg, split), batch_size=score_batch, seed=seed)
+           for name, split in (("train", cfg.data.train_split), ("held", HOLDOUT))}
+    test = metrics.TypicalityTest.fit(nll["train"], nll["held"], batch_size, alpha=0.01,
+                                      seed=seed)
+    scores = score_examples(run, ds, batch_size=score_batch, seed=seed)
+    normal = metrics.batch_statistics(test, scores[truth == 0], 500, seed=seed)
+    odd = metrics.batch_statistics(test, scores[truth == 1], 500, seed=seed + 1)
+    return {"batch_size": batch_size, "alpha": test.alpha, "entropy": test.entropy,
+            "threshold": test.threshold,
+            "batch_auroc": metrics.auroc(np.r_[normal, odd], np.r_[np.zeros(500), np.ones(500)]),
+            "flagged_normal": float(np.mean(normal > test.threshold)),
+            "flagged_anomalous": float(np.mean(odd > test.threshold))}
 
 
 def _roc_png(scores: np.ndarray, truth: np.ndarray, found, path: Path) -> Path:
@@ -123,6 +161,12 @@ def _markdown(report: dict[str, Any]) -> str:
              "| measure | value | |", "| --- | ---: | --- |"]
     lines += [f"| {name} | {report[key]:.4f} | {note} |" for name, key, note in rows
               if report.get(key) is not None]
+    typical = report.get("typicality")
+    if typical:
+        lines += ["", f"Typicality test on batches of {typical['batch_size']} (Nalisnick et al. "
+                  f"2019; level {typical['alpha']:g}): batch AUROC {typical['batch_auroc']:.4f}, "
+                  f"normal batches flagged {typical['flagged_normal']:.3f}, anomalous batches "
+                  f"flagged {typical['flagged_anomalous']:.3f}."]
     files = report["files"]
     lines += ["", f"![ROC curve]({files['roc']})", ""]
     for name in ("most", "least"):

@@ -19,5 +19,6 @@ from ._detector import calibrate as calibrate
 from ._detector import complexity_bits as complexity_bits
 from ._detector import detector_scores as detector_scores
 from ._detector import load_detector as load_detector
+from ._detector import scores_of as scores_of
 from ._detector import scoring_config as scoring_config
 from ._report import detection_report as detection_report

@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 
 from ...train import load_run, load_split, parse_experiment, read_new_data, train
+from ..score import SCORES
 from ._detector import (
     CORRECTIONS,
     anomalous,
-    background_run,
     calibrate,
-    detector_scores,
     load_detector,
+    scores_of,
     scoring_config,
 )
 from ._report import detection_report
@@ -26,7 +26,8 @@ from ._report import detection_report
 USAGE = """usage:
   gen-jax anomaly fit MODEL [--normal-classes C ...] [--fpr 0.05 | --contamination R]
                       [--holdout 0.1] [--correction input_complexity|likelihood_ratio]
-                      [--background-perturb 0.2] [--train.workdir RUN] [training settings ...]
+                      [--background-perturb 0.2] [--score model|recon_error|nll_is]
+                      [--train.workdir RUN] [training settings ...]
   gen-jax anomaly fit --workdir RUN [--fpr 0.05 | --contamination R]   (a trained run)
   gen-jax anomaly score --workdir RUN [--split test | --data PATH] [--out FILE.csv|.json]
   gen-jax anomaly report --workdir RUN [--split test | --data PATH] [--out FILE.json]
@@ -58,6 +59,8 @@ def _fit(argv: list[str]) -> int:
     pre.add_argument("--seed", type=int, default=0)
     pre.add_argument("--correction", default=None, choices=CORRECTIONS)
     pre.add_argument("--background-perturb", type=float, default=0.2)
+    pre.add_argument("--score", default="model", choices=SCORES)
+    pre.add_argument("--importance-samples", type=int, default=100)
     args, rest = pre.parse_known_args(argv)
     background = "background" if args.correction == "likelihood_ratio" else None
     if args.fpr is None and args.contamination is None:
@@ -108,11 +111,12 @@ def _fit(argv: list[str]) -> int:
                          f"{Path(workdir) / background}: fit it with gen-jax anomaly fit MODEL "
                          "... --correction likelihood_ratio")
     detector = calibrate(run, fpr=args.fpr, contamination=args.contamination, seed=args.seed,
-                         correction=args.correction, background=background)
+                         correction=args.correction, background=background,
+                         score=args.score, importance_samples=args.importance_samples)
     path = detector.save(workdir)
     print(json.dumps({"detector": str(path), "threshold": detector.threshold,
                       "rule": detector.rule, "rate": detector.rate,
-                      "correction": detector.correction,
+                      "correction": detector.correction, "score": detector.score,
                       "normal_classes": detector.normal_classes,
                       "calibration": detector.calibration}))
     return 0
@@ -162,10 +166,7 @@ def _score_or_report(command: str, argv: list[str]) -> int:
     out = Path(args.out or workdir / f"anomaly_scores_{name}.csv")
     if out.suffix not in (".csv", ".json"):
         raise ValueError(f"--out must end in .csv or .json, got {out}")
-    back = (background_run(run, detector) if detector.correction == "likelihood_ratio"
-            else None)
-    scores = detector_scores(run, ds, correction=detector.correction, background=back,
-                             seed=detector.seed, batch_size=args.batch_size)
+    scores = scores_of(run, detector, ds, batch_size=args.batch_size)
     flagged = scores > detector.threshold
     rows = {"index": np.arange(len(scores)), "score": scores, "flagged": flagged.astype(int)}
     if ds.label is not None:

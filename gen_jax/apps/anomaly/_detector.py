@@ -40,6 +40,9 @@ class Detector:
         ``"likelihood_ratio"`` (Ren et al. 2019: the NLL minus a background model's NLL).
       background: the background model's run folder, relative to the detector's
         (``"likelihood_ratio"``).
+      score: what is scored before any correction: ``"model"`` (the family's anomaly score),
+        ``"recon_error"`` or ``"nll_is"`` (:func:`gen_jax.apps.score.score_examples`), with
+        ``importance_samples`` samples for ``"nll_is"``.
     """
 
     normal_classes: tuple[int, ...] | None
@@ -50,6 +53,8 @@ class Detector:
     seed: int = 0
     correction: str | None = None
     background: str | None = None
+    score: str = "model"
+    importance_samples: int = 100
 
     def save(self, workdir: str | Path) -> Path:
         path = Path(workdir) / RECORD
@@ -123,27 +128,33 @@ def background_run(run: Run, detector: Detector) -> Run:
 
 
 def detector_scores(run: Run, ds: ArrayDataset, *, correction: str | None = None,
-                    background: Run | None = None, seed: int = 0,
-                    batch_size: int = 256) -> np.ndarray:
-    """Anomaly scores of ``ds``: the family's own, or corrected (see :class:`Detector`)."""
-    scores = score_examples(run, ds, batch_size=batch_size, seed=seed)
+                    background: Run | None = None, seed: int = 0, batch_size: int = 256,
+                    score: str = "model", importance_samples: int = 100) -> np.ndarray:
+    """Anomaly scores of ``ds`` of the kind ``score``, corrected as ``correction`` says (see
+    :class:`Detector`)."""
+    def raw(model_run):
+        return score_examples(model_run, ds, batch_size=batch_size, seed=seed, kind=score,
+                              importance_samples=importance_samples)
+
+    scores = raw(run)
     if correction is None:
         return scores
-    if not isinstance(run.model, ExactLikelihood | LikelihoodBound):
-        raise ValueError(f"the {correction} correction works on a likelihood, and "
-                         f"{run.model_name} has none: use a flow, a VAE or PPCA")
+    if score == "recon_error" or not isinstance(run.model, ExactLikelihood | LikelihoodBound):
+        raise ValueError(f"the {correction} correction works on a likelihood: use a flow, a VAE "
+                         "or PPCA with --score model or nll_is")
     if correction == "input_complexity":
         return scores / np.log(2.0) - complexity_bits(ds.x)
     if correction == "likelihood_ratio":
         if background is None:
             raise ValueError("the likelihood ratio needs the background model's run")
-        return scores - score_examples(background, ds, batch_size=batch_size, seed=seed)
+        return scores - raw(background)
     raise ValueError(f"unknown correction {correction!r}; use one of {', '.join(CORRECTIONS)}")
 
 
 def calibrate(run: Run, *, fpr: float | None = None, contamination: float | None = None,
               seed: int = 0, batch_size: int = 256, correction: str | None = None,
-              background: str | None = None) -> Detector:
+              background: str | None = None, score: str = "model",
+              importance_samples: int = 100) -> Detector:
     """Sets the run's threshold and returns the detector (not yet saved).
 
     Args:
@@ -181,7 +192,8 @@ def calibrate(run: Run, *, fpr: float | None = None, contamination: float | None
     draft = Detector(cfg.data.classes, 0.0, "", 0.0, {}, seed, correction, background)
     back = background_run(run, draft) if correction == "likelihood_ratio" else None
     scores = detector_scores(run, ds, correction=correction, background=back, seed=seed,
-                             batch_size=batch_size)
+                             batch_size=batch_size, score=score,
+                             importance_samples=importance_samples)
     threshold = (metrics.threshold_for_fpr(scores, fpr) if fpr is not None
                  else metrics.threshold_for_contamination(scores, contamination))
     q = np.quantile(scores, [0.05, 0.5, 0.95])
@@ -191,4 +203,14 @@ def calibrate(run: Run, *, fpr: float | None = None, contamination: float | None
                    "score_q95": float(q[2])}
     return Detector(cfg.data.classes, float(threshold), "fpr" if fpr is not None
                     else "contamination", float(fpr if fpr is not None else contamination),
-                    calibration, seed, correction, background)
+                    calibration, seed, correction, background, score, importance_samples)
+
+
+def scores_of(run: Run, detector: Detector, ds: ArrayDataset, *,
+              batch_size: int = 256) -> np.ndarray:
+    """The detector's scores of ``ds`` (its score kind, correction and seed)."""
+    back = (background_run(run, detector) if detector.correction == "likelihood_ratio"
+            else None)
+    return detector_scores(run, ds, correction=detector.correction, background=back,
+                           seed=detector.seed, batch_size=batch_size, score=detector.score,
+                           importance_samples=detector.importance_samples)

@@ -15,7 +15,7 @@ from ...data import ArrayDataset
 from ...models import ExactLikelihood, LikelihoodBound
 from ...train import HOLDOUT, Run, image_grid, load_split, own_data, save_png, standardizer
 from ..score import score_examples
-from ._detector import Detector, anomalous, background_run, detector_scores
+from ._detector import Detector, anomalous, scores_of
 
 NUM_SHOWN = 16
 
@@ -44,10 +44,7 @@ def detection_report(run: Run, detector: Detector, ds: ArrayDataset, out: str | 
         kind = "anomalous" if truth.all() else "normal"
         raise ValueError(f"every one of the {len(truth)} examples of {what} is {kind}: AUROC "
                          "and the other measures need both normal and anomalous examples")
-    back = (background_run(run, detector) if detector.correction == "likelihood_ratio"
-            else None)
-    scores = detector_scores(run, ds, correction=detector.correction, background=back,
-                             seed=detector.seed, batch_size=batch_size)
+    scores = scores_of(run, detector, ds, batch_size=batch_size)
     found = metrics.detection_metrics(scores, truth, detector.threshold)
     batches = None
     if typicality is not None:
@@ -58,7 +55,7 @@ def detection_report(run: Run, detector: Detector, ds: ArrayDataset, out: str | 
     files |= _examples(run, ds, scores, out)
     report = {"data": what, "num_examples": int(len(truth)), "num_anomalous": int(truth.sum()),
               **found.to_json(), "rule": detector.rule, "rate": detector.rate,
-              "correction": detector.correction,
+              "correction": detector.correction, "score": detector.score,
               "normal_classes": (None if detector.normal_classes is None
                                  else list(detector.normal_classes)),
               "model": run.model_name, "typicality": batches,

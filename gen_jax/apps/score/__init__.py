@@ -5,6 +5,7 @@ means more unusual; a flow's NLL, a VAE's negative ELBO, an autoencoder's recons
 a GAN's negated discriminator logit), so this application works for any run.
 """
 
+from ._score import SCORES as SCORES
 from ._score import main as main
 from ._score import score_examples as score_examples
 from ._score import score_split as score_split

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ...data import ArrayDataset
-from ...models import SamplingVariables
+from ...models import LikelihoodBound, Reconstruction, SamplingVariables
 from ...train import Run, data_name, load_run, load_split, preprocess_examples, read_new_data
 
 
@@ -41,14 +41,35 @@ def score_split(run: Run, split: str | None = None, *, num_examples: int | None 
                           batch_size=batch_size, seed=seed)
 
 
+SCORES = ("model", "recon_error", "nll_is")
+"""What :func:`score_examples` can compute: the family's own anomaly score, the reconstruction
+error (families that reconstruct), the importance-sampled NLL (families with a likelihood
+bound: the VAE)."""
+
+
 def score_examples(run: Run, ds: ArrayDataset, *, num_examples: int | None = None,
-                   batch_size: int = 256, seed: int = 0) -> np.ndarray:
+                   batch_size: int = 256, seed: int = 0, kind: str = "model",
+                   importance_samples: int = 100) -> np.ndarray:
     """Anomaly scores ``[N]`` (float64) of the first ``num_examples`` of ``ds``: a split, or new
     data read in the run's form (:func:`gen_jax.train.read_new_data`). Arguments as
-    :func:`score_split`'s."""
+    :func:`score_split`'s, and
+
+    Args:
+      kind: ``"model"`` (the family's ``anomaly_score``), ``"recon_error"`` (the mean squared
+        error of the reconstruction, per dimension, in model space) or ``"nll_is"`` (the
+        importance-sampled negative log-likelihood with ``importance_samples`` samples, nats).
+    """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     model = run.model
+    if kind == "recon_error" and not isinstance(model, Reconstruction):
+        raise ValueError(f"{run.model_name} does not reconstruct; the recon_error score is for "
+                         "ae, vae and ppca")
+    if kind == "nll_is" and not isinstance(model, LikelihoodBound):
+        raise ValueError(f"{run.model_name} has no likelihood bound to importance-sample; the "
+                         "nll_is score is for the vae")
+    if kind not in SCORES:
+        raise ValueError(f"unknown score {kind!r}; use one of {', '.join(SCORES)}")
     if model.num_classes and ds.label is None:
         raise ValueError(f"this {run.model_name} is class-conditional and scores each example "
                          "under its label, but these data have none")
@@ -61,6 +82,13 @@ def score_examples(run: Run, ds: ArrayDataset, *, num_examples: int | None = Non
     @jax.jit
     def score(variables, batch, index, key):
         inputs = preprocess_examples(run.preprocess, batch, index, data_key)
+        x, label = inputs["x"], inputs.get("label") if model.num_classes else None
+        if kind == "recon_error":
+            error = (model.reconstruct(variables, x, label) - x) ** 2
+            return jnp.mean(error.reshape(x.shape[0], -1), axis=-1)
+        if kind == "nll_is":
+            weights = model.log_importance_weights(variables, x, key, importance_samples, label)
+            return -(jax.scipy.special.logsumexp(weights, axis=0) - jnp.log(importance_samples))
         return model.anomaly_score(variables, inputs, key)
 
     out = []

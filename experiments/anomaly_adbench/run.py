@@ -11,7 +11,8 @@ gen_jax detectors do it through ``data.standardize``; PyOD's get the same arrays
 one JSON line, appended as it is done: the script resumes where it stopped.
 
 Needs the benchmark extra (PyOD) and the data: ``$GEN_JAX_DATA_DIR/adbench/classical`` or
-``../shared/data/adbench/classical``.
+``../shared/data/adbench/classical`` (``--group mvtec_resnet18``: MVTec-AD's categories as
+ResNet-18 features, the same protocol).
 """
 
 from __future__ import annotations
@@ -35,9 +36,9 @@ QUADRATIC = ("KNN", "LOF", "OCSVM")
 ``--max-quadratic`` training rows (a fixed random subset)."""
 
 
-def data_dir() -> pathlib.Path:
+def data_dir(group: str = "classical") -> pathlib.Path:
     root = os.environ.get("GEN_JAX_DATA_DIR") or str(REPO.parent / "shared" / "data")
-    return pathlib.Path(root) / "adbench" / "classical"
+    return pathlib.Path(root) / "adbench" / group
 
 
 def load(path: pathlib.Path) -> tuple[np.ndarray, np.ndarray]:
@@ -124,7 +125,7 @@ def run(args) -> None:
         for line in out.read_text().splitlines():
             r = json.loads(line)
             done.add((r["dataset"], r["seed"], r["detector"]))
-    files = sorted(data_dir().glob("*.npz"), key=lambda p: p.stat().st_size)
+    files = sorted(data_dir(args.group).glob("*.npz"), key=lambda p: p.stat().st_size)
     if args.datasets:
         files = [f for f in files if f.stem.split("_", 1)[1] in args.datasets]
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
@@ -197,6 +198,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default="experiments/anomaly_adbench/results.jsonl")
     p.add_argument("--report", default=None, help="print the tables of a results file")
+    p.add_argument("--group", default="classical", choices=("classical", "mvtec_resnet18"),
+                   help="ADBench's 31 classical sets, or MVTec-AD's 11 categories as ResNet-18 "
+                   "features")
     p.add_argument("--datasets", nargs="*", default=None)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--detectors", nargs="+", default=[*GEN_JAX, *PYOD])

@@ -171,6 +171,14 @@ def test_bad_settings_and_data_are_one_line_each(tmp_path, capsys):
     assert "NaN or Inf" in fails("anomaly", "score", "--workdir", run, "--data",
                                  tmp_path / "nan.csv")
     assert "has no detector" in fails("anomaly", "score", "--workdir", tmp_path / "nowhere")
+    # Settings that could only fail after training are refused before it.
+    for flags, message in ((["--fpr", 1.5], "--fpr must lie in [0, 1), got 1.5"),
+                           (["--holdout", 0], "--holdout must lie in (0, 1), got 0"),
+                           (["--correction", "likelihood_ratio", "--background-perturb", 1],
+                            "--background-perturb must lie in (0, 1), got 1.0")):
+        assert message in fails("anomaly", "fit", "vae", *flags, *common[:-3],
+                                "--train.workdir", tmp_path / "never")
+        assert not (tmp_path / "never").exists()
 
 
 def test_input_complexity_is_the_png_length_and_ranks_simple_below_busy_images():

@@ -65,6 +65,7 @@ def _fit(argv: list[str]) -> int:
     background = "background" if args.correction == "likelihood_ratio" else None
     if args.fpr is None and args.contamination is None:
         args.fpr = 0.05
+    _check_rates(args)  # before any training
     if {"-h", "--help"} & set(argv) and not (rest and not rest[0].startswith("-")):
         print(USAGE)
         return 0
@@ -87,9 +88,6 @@ def _fit(argv: list[str]) -> int:
         train(cfg, name)
         workdir = cfg.train.workdir
         if background is not None:  # the same model on perturbed inputs (Ren et al. 2019)
-            if not 0.0 < args.background_perturb < 1.0:
-                raise ValueError(f"--background-perturb must lie in (0, 1), got "
-                                 f"{args.background_perturb}")
             train(dataclasses.replace(
                 cfg, data=dataclasses.replace(cfg.data, perturb=args.background_perturb),
                 train=dataclasses.replace(cfg.train, workdir=str(Path(workdir) / background))),
@@ -120,6 +118,23 @@ def _fit(argv: list[str]) -> int:
                       "normal_classes": detector.normal_classes,
                       "calibration": detector.calibration}))
     return 0
+
+
+def _check_rates(args: argparse.Namespace) -> None:
+    """The fit's settings that would only fail after training, checked first."""
+    if args.fpr is not None and args.contamination is not None:
+        raise ValueError("set the threshold from one of --fpr (held-out normal data) or "
+                         "--contamination (the training data), not both")
+    for flag, value in (("--fpr", args.fpr), ("--contamination", args.contamination)):
+        if value is not None and not 0.0 <= value < 1.0:
+            raise ValueError(f"{flag} must lie in [0, 1), got {value}")
+    if not 0.0 < args.holdout < 1.0:
+        raise ValueError(f"--holdout must lie in (0, 1), got {args.holdout}")
+    if args.correction == "likelihood_ratio" and not 0.0 < args.background_perturb < 1.0:
+        raise ValueError(f"--background-perturb must lie in (0, 1), got "
+                         f"{args.background_perturb}")
+    if args.importance_samples < 1:
+        raise ValueError(f"--importance-samples must be positive, got {args.importance_samples}")
 
 
 def _score_or_report(command: str, argv: list[str]) -> int:

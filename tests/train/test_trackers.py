@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import sys
 
 import pytest
@@ -46,18 +45,45 @@ def test_mlflow_gets_every_logged_metric_and_a_resumed_run_continues_its_run(tmp
     assert "eval/elbo" in run.data.metrics
 
 
+def _wandb_records(path):
+    """The records of a W&B ``.wandb`` file: a 7-byte header, then LevelDB's log format (32 KiB
+    blocks of chunks with a 7-byte header: CRC, length, type FULL 1 / FIRST 2 / MIDDLE 3 /
+    LAST 4), each record a ``wandb_internal_pb2.Record``."""
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    data, block = path.read_bytes(), 32768
+    assert data[:4] == b":W&B"
+    records, pending, pos = [], b"", 7
+    while pos + 7 <= len(data):
+        left = block - pos % block
+        if left < 7:  # a block's tail too short for a header is padding
+            pos += left
+            continue
+        length = int.from_bytes(data[pos + 4:pos + 6], "little")
+        kind = data[pos + 6]
+        chunk = data[pos + 7:pos + 7 + length]
+        pos += 7 + length
+        if kind == 0 and length == 0:
+            continue
+        pending = chunk if kind in (1, 2) else pending + chunk
+        if kind in (1, 4):
+            record = pb.Record()
+            record.ParseFromString(pending)
+            records.append(record)
+    return records
+
+
 def _wandb_history(workdir, key):
-    """``{step: value}`` of ``key`` in the offline runs' record files: each history item is a
-    protobuf with the key (field 2) and its JSON value (field 16), after the ``_step`` item."""
+    """``{step: value}`` of ``key`` in the offline runs' history records."""
     out = {}
-    pattern = re.compile(rb"\x12\x05_step\x82\x01(.)(.+?)\n.\x12" + bytes([len(key)])
-                         + re.escape(key.encode()) + rb"\x82\x01(.)", re.S)
     for path in sorted(workdir.glob("wandb/offline-run-*/run-*.wandb")):
-        data = path.read_bytes()
-        for m in pattern.finditer(data):
-            step = int(data[m.start(2):m.start(2) + m.group(1)[0]])
-            size = m.group(3)[0]
-            out.setdefault(step, float(data[m.end():m.end() + size]))
+        for record in _wandb_records(path):
+            if record.WhichOneof("record_type") != "history":
+                continue
+            items = {i.key or "/".join(i.nested_key): json.loads(i.value_json)
+                     for i in record.history.item}
+            if key in items:
+                out.setdefault(int(items["_step"]), float(items[key]))
     return out
 
 

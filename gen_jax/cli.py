@@ -83,6 +83,7 @@ def _main(argv: list[str] | None) -> int:
     p.add_argument("--label", type=int, default=None,
                    help="class-conditional runs: sample only this class (default: each class "
                         "in turn)")
+    _add_sampler_flags(p)
     p = sub.add_parser("eval", help="evaluation report of a trained run: likelihoods, sample "
                        "quality, sample grid, nearest training images (JSON + markdown)")
     p.add_argument("--workdir", required=True, help="the run's output folder")
@@ -115,6 +116,11 @@ def _main(argv: list[str] | None) -> int:
     p.add_argument("--mode-samples", type=int, default=None,
                    help="samples for mode coverage on ring8/ring8_r1/grid25/stacked_mnist "
                         "(default: PacGAN's protocol, 2500 / 26000)")
+    _add_sampler_flags(p)
+    p.add_argument("--likelihood", choices=("ode", "none"), default=None,
+                   help="diffusion and flow matching: compute the exact NLL through the ODE "
+                        "(ode; hundreds of network evaluations per example) or not (default: "
+                        "the run's setting)")
     p = sub.add_parser("bench", help="time the standard workloads on the production steps")
     p.add_argument("workloads", nargs="*", default=None, help="workload ids (default: all)")
     p.add_argument("--repeats", type=int, default=30)
@@ -244,14 +250,32 @@ def _fmt_load(load) -> str:
     return ", ".join(f"{x:.1f}" for x in load)
 
 
+def _add_sampler_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sampler", default=None,
+                   help="diffusion: ddpm, ddim, euler, heun, dpmpp_2m, pc or adaptive; flow "
+                        "matching: euler, heun or adaptive (default: the run's)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="the sampler's steps (network evaluations of the first-order ones)")
+    p.add_argument("--eta", type=float, default=None, help="ddim's stochasticity in [0, 1]")
+    p.add_argument("--guidance-scale", type=float, default=None,
+                   help="classifier-free guidance w of a conditional model (1: the model "
+                        "itself, 0: unconditional)")
+
+
+def _model_overrides(args) -> dict:
+    """The run's model settings that the sampler flags replace."""
+    names = ("sampler", "steps", "eta", "guidance_scale", "likelihood")
+    return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+
+
 def _sample(args) -> int:
     import jax
     import numpy as np
 
-    from .models import Sampling
+    from .models import Sampling, SolverSampling
     from .train import Evaluator, load_run, own_data, save_samples, standardizer, write_table
 
-    run = load_run(args.workdir)
+    run = load_run(args.workdir, model_overrides=_model_overrides(args))
     if not isinstance(run.model, Sampling) and args.num % 2:
         raise ValueError(f"a {run.model_name} run shows test examples beside their "
                          f"reconstructions, so --num must be even (pairs), got {args.num}")
@@ -275,8 +299,13 @@ def _sample(args) -> int:
     content = ("samples" if isinstance(run.model, Sampling) else
                f"{run.model_name} has no prior: {run.config.data.eval_split} examples, each "
                "followed by its reconstruction")
+    sampler = {}
+    if isinstance(run.model, SolverSampling):
+        settings = run.model.default_sampler()
+        sampler = {"sampler": settings.name, "steps": settings.steps,
+                   "nfe": run.model.sampler_nfe(settings)}
     print(json.dumps({"png": str(out), **written, "shape": list(samples.shape),
-                      "content": content}))
+                      "content": content, **sampler}))
     return 0
 
 
@@ -290,8 +319,10 @@ def _eval(args) -> int:
         num_samples=args.num_samples,
         classifier_dir=args.classifier_dir or EvalSettings.classifier_dir,
         train_classifier=args.train_classifier,
-        grid_size=args.grid_size, mode_samples=args.mode_samples, out=args.out)
-    report = evaluate_run(load_run(args.workdir), args.workdir, settings,
+        grid_size=args.grid_size, mode_samples=args.mode_samples, out=args.out,
+        **_model_overrides(args))
+    report = evaluate_run(load_run(args.workdir, model_overrides=_model_overrides(args)),
+                          args.workdir, settings,
                           log=lambda text: print(f"gen-jax eval: {text}", file=sys.stderr,
                                                  flush=True))
     if args.json:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import jax
 import numpy as np
 
-from ..models import Sampling
+from ..models import Sampling, SolverSampling
 from ._likelihood import importance_nll, likelihood_section
 from ._markdown import markdown_report
 from ._modes import check_mode_settings, mode_section
@@ -102,6 +102,7 @@ def evaluate_run(run: Run, workdir: str | Path, settings: EvalSettings, *,
         "sample_quality": quality.section,
         "mode_coverage": mode_section(run, settings),
         "images": images,
+        "sampler": _sampler_record(run.model),
         "model": run.model_name, "dataset": data_name(run.config), "workdir": str(workdir),
         # every number is of the EMA parameters when the run kept them (None: it did not)
         "ema_decay": run.config.optim.ema_decay or None,  # 0 keeps none
@@ -114,6 +115,14 @@ def evaluate_run(run: Run, workdir: str | Path, settings: EvalSettings, *,
     out.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n")
     out.with_suffix(".md").write_text(markdown_report(report))
     return report
+
+
+def _sampler_record(model: Any) -> dict[str, Any] | None:
+    """The sampler behind every sample of the report (None: the family has no settings)."""
+    if not isinstance(model, SolverSampling):
+        return None
+    settings = model.default_sampler()
+    return {**dataclasses.asdict(settings), "nfe": model.sampler_nfe(settings)}
 
 
 def finite_or_none(value: Any) -> Any:

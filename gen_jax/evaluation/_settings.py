@@ -30,6 +30,10 @@ class EvalSettings:
       mode_samples: samples for the mode-coverage section (None: the protocol's, 2,500 on the
         toy mixtures and 26,000 on stacked MNIST).
       out: JSON path (None: ``WORKDIR/eval_SPLIT.json``); the markdown and images go beside it.
+      sampler, steps, eta, guidance_scale: diffusion and flow matching: the sampler settings
+        that replace the run's own (None: the run's).
+      likelihood: diffusion and flow matching: ``"ode"`` computes the exact NLL, ``"none"``
+        skips it (None: the run's setting).
       train_classifier: a missing feature classifier of a data set that has one (mnist,
         fashion_mnist, digits) is trained on first use (a few minutes on a CPU for MNIST) and
         kept in ``classifier_dir`` for every later evaluation; False: skip the metrics
@@ -47,9 +51,14 @@ class EvalSettings:
     mode_samples: int | None = None
     out: str | None = None
     train_classifier: bool = True
+    sampler: str | None = None
+    steps: int | None = None
+    eta: float | None = None
+    guidance_scale: float | None = None
+    likelihood: str | None = None
 
     def __post_init__(self):
-        for name in ("num_examples", "num_samples", "grid_size", "mode_samples"):
+        for name in ("num_examples", "num_samples", "grid_size", "mode_samples", "steps"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be positive, got {value}")

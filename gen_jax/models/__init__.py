@@ -2,7 +2,8 @@
 and their registry (:data:`FAMILIES`, :func:`build`, the one way to build a family by name).
 
 One subpackage per family: :mod:`~gen_jax.models.autoencoder`, :mod:`~gen_jax.models.vae`,
-:mod:`~gen_jax.models.gan`, :mod:`~gen_jax.models.flows`, :mod:`~gen_jax.models.ppca`.
+:mod:`~gen_jax.models.gan`, :mod:`~gen_jax.models.flows`, :mod:`~gen_jax.models.ppca`,
+:mod:`~gen_jax.models.diffusion`, :mod:`~gen_jax.models.flow_matching`.
 """
 
 from ._base import CAPABILITIES as CAPABILITIES
@@ -20,6 +21,7 @@ from ._base import Proposal as Proposal
 from ._base import Reconstruction as Reconstruction
 from ._base import Sampling as Sampling
 from ._base import SamplingVariables as SamplingVariables
+from ._base import SolverSampling as SolverSampling
 from ._base import TemperatureSampling as TemperatureSampling
 from ._base import UpdateFn as UpdateFn
 from ._base import Variables as Variables
@@ -39,9 +41,12 @@ from ._registry import Family as Family
 from ._registry import build as build
 from ._registry import name_of as name_of
 from ._registry import register as register
+from ._sampling import SamplerSettings as SamplerSettings
 from .autoencoder import Autoencoder as Autoencoder
 from .autoencoder import AutoencoderConfig as AutoencoderConfig
 from .autoencoder import AutoencoderNet as AutoencoderNet
+from .diffusion import DiffusionConfig as DiffusionConfig
+from .flow_matching import FlowMatchingConfig as FlowMatchingConfig
 from .flows import FlowConfig as FlowConfig
 from .flows import GlowConfig as GlowConfig
 from .flows import MAFConfig as MAFConfig

@@ -8,14 +8,20 @@ small protocols below; the engine, the evaluation report and the command line te
 ============================  ======================================  ======================
 capability                    methods                                 families
 ============================  ======================================  ======================
-:class:`Sampling`             ``sample``                              vae, gan, flows, ppca
+:class:`Sampling`             ``sample``                              vae, gan, flows, ppca,
+                                                                      diffusion, flow_matching
+:class:`SolverSampling`       ``sample_with``, ``sampler_names``,     diffusion, flow_matching
+                              ``default_sampler``, ``sampler_nfe``
 :class:`TemperatureSampling`  ``sample_at_temperature``               flows, ppca
-:class:`ExactLikelihood`      ``log_prob``                            flows, ppca
+:class:`ExactLikelihood`      ``log_prob``                            flows, ppca, diffusion
+                                                                      and flow_matching with
+                                                                      ``likelihood=ode``
 :class:`LikelihoodBound`      ``log_importance_weights``,             vae
                               ``bound_in_bits``
 :class:`Reconstruction`       ``reconstruct``                         ae, vae, ppca
 :class:`DataDependentInit`    ``init_examples``                       flows
-:class:`DataRequirements`     ``check_data``, ``dequantizes``         flows, ppca
+:class:`DataRequirements`     ``check_data``, ``dequantizes``         flows, ppca, diffusion,
+                                                                      flow_matching
 :class:`SamplingVariables`    ``sampling_variables``                  gan
 :class:`OwnUpdate`            ``make_optimizer``, ``make_update``     gan
 ============================  ======================================  ======================
@@ -37,6 +43,7 @@ if TYPE_CHECKING:  # annotations only: no optax import for a module that only de
 
     from ..config import DataConfig, OptimConfig
     from ..data import DatasetInfo
+    from ._sampling import SamplerSettings
 
 Variables = dict[str, Any]
 """Flax variables: ``{"params": ..., "batch_stats": ...}`` (``batch_stats`` only when used)."""
@@ -98,6 +105,32 @@ class Sampling(Protocol):
         self, variables: Variables, key: jax.Array, num: int, label: jax.Array | None = None
     ) -> jax.Array:
         """``[num, *shape]`` samples in data space (``[0, 1]`` for image data)."""
+        ...
+
+
+@runtime_checkable
+class SolverSampling(Protocol):
+    """Samples by solving a differential equation: the sampler and its number of steps are
+    settings of each call (``gen-jax sample --sampler ddim --steps 50``)."""
+
+    def sampler_names(self) -> tuple[str, ...]:
+        """The samplers :meth:`sample_with` takes."""
+        ...
+
+    def default_sampler(self) -> SamplerSettings:
+        """The settings ``sample`` uses (the family config's)."""
+        ...
+
+    def sampler_nfe(self, settings: SamplerSettings) -> int | None:
+        """Network evaluations per sample path under ``settings`` (None: adaptive, known only
+        from the solve)."""
+        ...
+
+    def sample_with(
+        self, variables: Variables, key: jax.Array, num: int, settings: SamplerSettings,
+        label: jax.Array | None = None,
+    ) -> tuple[jax.Array, jax.Array]:
+        """``([num, *shape] samples, network evaluations per sample path)``."""
         ...
 
 
@@ -250,7 +283,7 @@ def all_finite(tree: Any) -> jax.Array:
 
 
 CAPABILITIES: tuple[type, ...] = (
-    Sampling, TemperatureSampling, ExactLikelihood, LikelihoodBound, Reconstruction,
+    Sampling, SolverSampling, TemperatureSampling, ExactLikelihood, LikelihoodBound, Reconstruction,
     LatentCode, DataDependentInit, DataRequirements, SamplingVariables, OwnUpdate,
 )
 """Every capability protocol, in the order the docs list them."""

@@ -18,6 +18,8 @@ import jax.numpy as jnp
 from ..data import DatasetInfo
 from ._base import GenerativeModel
 from .autoencoder import AutoencoderConfig
+from .diffusion import DiffusionConfig
+from .flow_matching import FlowMatchingConfig
 from .flows import GlowConfig, MAFConfig, NSFConfig, RealNVPConfig
 from .gan import GANConfig
 from .ppca import PPCAConfig
@@ -96,6 +98,13 @@ register(Family("glow", GlowConfig, _M + "flows:build", "Glow multi-scale image 
 
 register(Family("ppca", PPCAConfig, _M + "ppca:build", "probabilistic PCA (exact likelihood)",
                 lambda: PPCAConfig(latent_dim=2)))
+register(Family("diffusion", DiffusionConfig, _M + "diffusion:build",
+                "diffusion model (DDPM, score SDEs, EDM; DDIM, Heun, DPM-Solver++ samplers)",
+                lambda: DiffusionConfig(arch="mlp", hidden=(16,), schedule="cosine",
+                                        num_timesteps=20, steps=4)))
+register(Family("flow_matching", FlowMatchingConfig, _M + "flow_matching:build",
+                "conditional flow matching (rectified and OT paths, minibatch OT coupling)",
+                lambda: FlowMatchingConfig(arch="mlp", hidden=(16,), coupling="ot", steps=4)))
 
 
 def build(

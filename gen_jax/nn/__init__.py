@@ -1,4 +1,5 @@
-"""Networks: MLPs, convolutional encoders/decoders and MADE (flax.linen)."""
+"""Networks: MLPs, convolutional encoders/decoders, MADE, and the time-conditioned U-Net and
+MLP of diffusion and flow matching (flax.linen)."""
 
 from ._conv import ConvDecoder as ConvDecoder
 from ._conv import ConvEncoder as ConvEncoder
@@ -20,5 +21,12 @@ from ._spectral import SpectralConv as SpectralConv
 from ._spectral import SpectralDense as SpectralDense
 from ._spectral import SpectralEmbed as SpectralEmbed
 from ._spectral import power_iteration as power_iteration
+from ._unet import AttentionBlock as AttentionBlock
+from ._unet import ResBlock as ResBlock
+from ._unet import TimeLabelEmbedding as TimeLabelEmbedding
+from ._unet import TimeMLP as TimeMLP
+from ._unet import UNet as UNet
+from ._unet import fourier_embedding as fourier_embedding
+from ._unet import sinusoidal_embedding as sinusoidal_embedding
 from ._upsample import SubpixelConvTranspose as SubpixelConvTranspose
 from ._upsample import subpixel_kernel as subpixel_kernel

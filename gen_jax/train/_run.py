@@ -36,9 +36,13 @@ class Run:
     preprocess: Any
 
 
-def load_run(workdir: str | Path) -> Run:
+def load_run(workdir: str | Path, *, model_overrides: dict[str, Any] | None = None) -> Run:
     """The trained run in ``workdir`` (its ``config.json`` and latest checkpoint), to sample or
     evaluate: what ``gen-jax sample`` and ``gen-jax eval`` open.
+
+    ``model_overrides`` replaces settings of the model's config that do not change its
+    parameters, such as a diffusion model's sampler and steps (``gen-jax sample --sampler``);
+    a setting the family does not have is a one-line ``ValueError``.
 
     The checkpoints are read from ``workdir`` itself, not from the ``train.workdir`` recorded in
     its config, so a run that was moved or copied, or trained with a relative workdir, opens
@@ -61,6 +65,13 @@ def load_run(workdir: str | Path) -> Run:
         raise ValueError(f"{path} names model {name!r}, which this gen_jax does not have; "
                          f"known: {', '.join(sorted(gmodels.FAMILIES))}")
     cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, workdir=str(workdir)))
+    if model_overrides:
+        fields = {f.name for f in dataclasses.fields(cfg.model)}
+        for key in model_overrides:
+            if key not in fields:
+                raise ValueError(f"a {name} run has no {key.replace('_', '-')} setting; drop "
+                                 f"--{key.replace('_', '-')}")
+        cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, **model_overrides))
     if not _has_checkpoint(cfg):  # (before building, which would create checkpoints/)
         raise ValueError(f"{workdir} has no checkpoint yet; train first")
     return build_run(cfg, name, restore=True)[0]

@@ -55,8 +55,8 @@ def test_build_by_name_and_name_of():
     assert isinstance(build("vae", VAEConfig(), MNIST), VAE)
     assert isinstance(build("ae", AutoencoderConfig(), MNIST), Autoencoder)
     assert name_of(VAEConfig(beta=2.0)) == "vae" and name_of(AutoencoderConfig()) == "ae"
-    with pytest.raises(ValueError, match="unknown model 'diffusion'"):
-        build("diffusion", VAEConfig(), MNIST)
+    with pytest.raises(ValueError, match="unknown model 'pixelcnn'"):
+        build("pixelcnn", VAEConfig(), MNIST)
     with pytest.raises(ValueError, match="model 'gan' takes a GANConfig"):
         build("gan", VAEConfig(), MNIST)
     with pytest.raises(ValueError, match="takes a VAEConfig"):

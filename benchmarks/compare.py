@@ -1,9 +1,10 @@
-"""Side by side: gen_jax against the libraries a user would otherwise pick, on W1-W7.
+"""Side by side: gen_jax against the libraries a user would otherwise pick, on W1-W8.
 
 * W1-W3, W6 (flows): flowjax (JAX), nflows, zuko and normflows (PyTorch);
 * W4, W5: plain PyTorch (``others/torch_plain.py``);
 * W7: the ``prdc`` package (precision/recall/density/coverage) and a scipy ``sqrtm`` Frechet
-  distance (``others/metric_workloads.py``).
+  distance (``others/metric_workloads.py``);
+* W8: the same U-Net in diffusers (``others/diffusers_workloads.py``).
 
 Every library runs the same workload (layer sizes, masks, batch, optimizer of BENCHMARKS.md;
 see each module in ``benchmarks/others/`` for where a library cannot match it exactly) in one
@@ -48,22 +49,24 @@ from gen_jax.bench import (  # noqa: E402
     peak_matmul_flops,
 )
 
-LIBRARIES = ("gen_jax", "flowjax", "nflows", "zuko", "normflows", "torch", "prdc", "scipy")
-TORCH_LIBRARIES = ("nflows", "zuko", "normflows", "torch")
+LIBRARIES = ("gen_jax", "flowjax", "nflows", "zuko", "normflows", "torch", "prdc", "scipy",
+             "diffusers")
+TORCH_LIBRARIES = ("nflows", "zuko", "normflows", "torch", "diffusers")
 _FLOW_LIBRARIES = ("gen_jax", "flowjax", "nflows", "zuko", "normflows")
 WORKLOAD_LIBRARIES = {
     "w1": _FLOW_LIBRARIES, "w2": _FLOW_LIBRARIES, "w3": _FLOW_LIBRARIES,
     "w4": ("gen_jax", "torch"), "w5": ("gen_jax", "torch"), "w6-flow": _FLOW_LIBRARIES,
     "w7-fd": ("gen_jax", "scipy"), "w7-prdc": ("gen_jax", "prdc"),
+    "w8": ("gen_jax", "diffusers"), "w8-sample": ("gen_jax", "diffusers"),
 }
 """Workload id -> the libraries it is compared across (gen_jax first)."""
 # BENCHMARKS.md: gen_jax at least this many times the fastest other library
 TARGET = {"w1": 1.0, "w2": 2.0, "w3": 2.0, "w4": 1.0, "w5": 1.0, "w6-flow": 1.0,
-          "w7-fd": 1.0, "w7-prdc": 5.0}
+          "w7-fd": 1.0, "w7-prdc": 5.0, "w8": 1.0, "w8-sample": 1.0}
 # Rounds and warm-up calls per workload unless --repeats/--warmup say otherwise: a W7 call
 # takes seconds to a minute, a training step milliseconds.
-DEFAULT_REPEATS = {"w7-fd": 5, "w7-prdc": 5}
-DEFAULT_WARMUP = {"w7-fd": 1, "w7-prdc": 1}
+DEFAULT_REPEATS = {"w7-fd": 5, "w7-prdc": 5, "w8": 10, "w8-sample": 3}
+DEFAULT_WARMUP = {"w7-fd": 1, "w7-prdc": 1, "w8": 2, "w8-sample": 1}
 
 
 def build(library: str, name: str):
@@ -82,6 +85,10 @@ def build(library: str, name: str):
         from others.metric_workloads import WORKLOADS as METRICS
 
         return METRICS[library, name]()
+    if library == "diffusers":
+        from others.diffusers_workloads import WORKLOADS as DIFFUSERS
+
+        return DIFFUSERS[name]()
     from others.torch_workloads import workload
 
     return workload(library, name)
@@ -203,7 +210,7 @@ def compare(names: list[str], libraries: list[str], *, repeats: int | None = Non
             res["summary"] = summary
     versions = {}
     for pkg in ("flowjax", "equinox", "torch", "nflows", "zuko", "normflows", "prdc", "scipy",
-                "scikit-learn"):
+                "scikit-learn", "diffusers"):
         try:
             versions[pkg] = md.version(pkg)
         except md.PackageNotFoundError:
@@ -233,7 +240,7 @@ def markdown(report: dict[str, Any]) -> str:
              "; median over interleaved rounds (per workload: "
              + ", ".join(f"{k} {v}" for k, v in report["repeats"].items()) + ").", ""]
     for name, res in report["results"].items():
-        unit = ("samples/s" if name.startswith("w6") else
+        unit = ("samples/s" if name.startswith("w6") or name == "w8-sample" else
                 "evaluations/s" if name.startswith("w7") else "steps/s")
         lines += [f"**{name}**", "",
                   f"| library | {unit} (median) | min - max | first call s | % of jax peak |"

@@ -154,7 +154,7 @@ BAD_INPUT = [
       "--data.data-dir", "/nonexistent"], "conditional"),
     (["train", "vae", "--model.arch", "conv", "--data.name", "ring8"], "conv"),
     (["train", "vae", "--data.batch-size", "30"], "does not split over 4 devices"),
-    (["train", "diffusion"], "unknown model 'diffusion'"),
+    (["train", "pixelcnn"], "unknown model 'pixelcnn'"),
     (["train", "gan", "--model.bogus", "3"],
      "Unrecognized options: --model.bogus, 3 (did you mean --model.loss?"),
     (["train", "vae", "--train.steps", "abc"], "Error parsing --train.steps"),
@@ -237,6 +237,36 @@ def test_flow_train_sample_at_a_temperature_and_eval(tmp_path):
     assert lik["bpd"] == pytest.approx(lik["nll"] / (64 * np.log(2)), rel=1e-6)
 
 
+def test_diffusion_train_sample_with_a_sampler_and_eval_the_ode_likelihood(tmp_path):
+    """Samplers chosen at sampling time; the ODE likelihood asked for at evaluation (a setting
+    of the run's model that changes no parameter)."""
+    out = run_cli(["train", "diffusion", "--data.batch-size", "32", "--train.steps", "10",
+                   "--train.log-every", "10", "--train.eval-every", "10",
+                   "--train.no-progress", "--model.arch", "mlp", "--model.hidden", "32",
+                   "--model.num-timesteps", "100", "--model.steps", "4",
+                   "--model.divergence", "gaussian", "--model.ode-rtol", "1e-2",
+                   "--model.ode-atol", "1e-2", "--train.workdir", tmp_path])
+    final = json.loads(out.stdout[out.stdout.index("{"):])
+    assert final["vlb_bpd"] > 0 and "nll" not in final  # images: the ODE NLL is off by default
+    import numpy as np
+
+    out = run_cli(["sample", "--workdir", tmp_path, "--num", "4", "--sampler", "heun",
+                   "--steps", "3", "--npy", tmp_path / "h.npy"])
+    record = json.loads(out.stdout)
+    assert (record["sampler"], record["steps"], record["nfe"]) == ("heun", 3, 5)
+    samples = np.load(tmp_path / "h.npy")
+    assert samples.shape == (4, 8, 8, 1) and samples.min() >= 0 and samples.max() <= 1
+    proc = run_cli(["sample", "--workdir", tmp_path, "--sampler", "plms"], check=False)
+    assert proc.returncode == 2 and "unknown sampler 'plms'" in proc.stderr.splitlines()[-1]
+
+    run_cli(["eval", "--workdir", tmp_path, "--likelihood", "ode", "--num-examples", "8",
+             "--no-quality", "--grid-size", "4", "--sampler", "ddim", "--steps", "2"])
+    report = json.loads((tmp_path / "eval_test.json").read_text())
+    assert report["likelihood"]["kind"] == "exact" and report["likelihood"]["bpd"] > 0
+    assert report["sampler"]["name"] == "ddim" and report["sampler"]["nfe"] == 2
+    assert "--likelihood ode" in report["command"]
+
+
 def test_temperature_is_refused_for_families_without_one(tmp_path):
     run_cli(["train", "vae", *SMALL, "--train.workdir", tmp_path])
     proc = run_cli(["sample", "--workdir", tmp_path, "--temperature", "0.5"], check=False)
@@ -257,6 +287,7 @@ def test_sample_and_eval_refuse_bad_values_in_one_line(tmp_path, capsys):
         (["eval", "--workdir", workdir, "--quality"], "drop --quality"),
         (["eval", "--workdir", workdir, "--grid-size", "9"], "--grid-size must be even, got 9"),
         (["eval", "--workdir", workdir, "--num-samples", "3"], "at least 6"),
+        (["eval", "--workdir", workdir, "--sampler", "ddim"], "this ae run has no sampler setting"),
     ]
     for argv, message in cases:
         code = cli.main([str(a) for a in argv])

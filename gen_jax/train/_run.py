@@ -69,7 +69,7 @@ def load_run(workdir: str | Path, *, model_overrides: dict[str, Any] | None = No
         fields = {f.name for f in dataclasses.fields(cfg.model)}
         for key in model_overrides:
             if key not in fields:
-                raise ValueError(f"a {name} run has no {key.replace('_', '-')} setting; drop "
+                raise ValueError(f"this {name} run has no {key.replace('_', '-')} setting; drop "
                                  f"--{key.replace('_', '-')}")
         cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, **model_overrides))
     if not _has_checkpoint(cfg):  # (before building, which would create checkpoints/)

@@ -15,7 +15,8 @@ from tests.conftest import run_cli
 
 
 def test_every_benchmarks_md_workload_is_registered():
-    for name in ("w1", "w2", "w3", "w4", "w5", "w6-flow", "w6-vae", "w7-fd", "w7-prdc"):
+    for name in ("w1", "w2", "w3", "w4", "w5", "w6-flow", "w6-vae", "w7-fd", "w7-prdc", "w8",
+                 "w8-sample"):
         assert name in WORKLOADS
 
 
@@ -24,10 +25,36 @@ def test_w1_flops_match_benchmarks_md():
     assert 3 * _w1_fwd_flops(256) / 1e9 == pytest.approx(27.7, abs=0.05)
 
 
-@pytest.mark.parametrize("name", sorted(WORKLOADS))
+FULL_SIZE_ONLY_SLOW = {"w8", "w8-sample"}  # minutes on a CPU at full size: below, shrunk
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow)
+                                  if n in FULL_SIZE_ONLY_SLOW else n for n in sorted(WORKLOADS)])
 def test_workload_smoke(name):
     result = smoke_workload(name, steps=2)
     assert result["ok"], result
+
+
+def test_w8_code_path_at_a_small_size():
+    """W8's train step and DDIM sampling on a shrunken U-Net: the step trains, the sampler
+    returns finite images, and XLA's FLOP count scales with the batch."""
+    import jax
+    import numpy as np
+
+    from gen_jax.bench._diffusion_workloads import diffusion_unet_28, sample_ddim_unet_28
+
+    small = dict(channels=8, channel_mult=(1, 2), num_res_blocks=1, attention_resolutions=(14,),
+                 num_heads=2, num_groups=4)
+    w = diffusion_unet_28(batch_size=4, **small)
+    before = jax.device_get(w.carry.params)
+    carry = w.call(w.carry)
+    assert int(carry.skipped) == 0 and w.matmul_flops > 0
+    assert any(not np.array_equal(a, b) for a, b in zip(
+        jax.tree.leaves(before), jax.tree.leaves(jax.device_get(carry.params)), strict=True))
+    s = sample_ddim_unet_28(num=2, steps=3, **small)
+    images = np.asarray(s.call(None))
+    assert images.shape == (2, 28, 28, 1) and np.all((images >= 0) & (images <= 1))
+    assert s.matmul_flops == pytest.approx(3 / 3 * 2 / 4 * w.matmul_flops, rel=0.2)
 
 
 def test_compile_benchmark_smoke():

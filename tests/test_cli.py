@@ -237,11 +237,13 @@ def test_flow_train_sample_at_a_temperature_and_eval(tmp_path):
     assert lik["bpd"] == pytest.approx(lik["nll"] / (64 * np.log(2)), rel=1e-6)
 
 
-def test_diffusion_train_sample_with_a_sampler_and_eval_the_ode_likelihood(tmp_path):
+def test_diffusion_train_sample_with_a_sampler_and_eval_the_ode_likelihood(tmp_path, capsys):
     """Samplers chosen at sampling time; the ODE likelihood asked for at evaluation (a setting
-    of the run's model that changes no parameter)."""
+    of the run's model that changes no parameter). Sample and eval run in this process."""
+    from gen_jax import cli
+
     out = run_cli(["train", "diffusion", "--data.batch-size", "32", "--train.steps", "10",
-                   "--train.log-every", "10", "--train.eval-every", "10",
+                   "--train.log-every", "10",
                    "--train.no-progress", "--model.arch", "mlp", "--model.hidden", "32",
                    "--model.num-timesteps", "100", "--model.steps", "4",
                    "--model.divergence", "gaussian", "--model.ode-rtol", "1e-2",
@@ -250,17 +252,19 @@ def test_diffusion_train_sample_with_a_sampler_and_eval_the_ode_likelihood(tmp_p
     assert final["vlb_bpd"] > 0 and "nll" not in final  # images: the ODE NLL is off by default
     import numpy as np
 
-    out = run_cli(["sample", "--workdir", tmp_path, "--num", "4", "--sampler", "heun",
-                   "--steps", "3", "--npy", tmp_path / "h.npy"])
-    record = json.loads(out.stdout)
+    capsys.readouterr()
+    assert cli.main(["sample", "--workdir", str(tmp_path), "--num", "4", "--sampler", "heun",
+                     "--steps", "3", "--npy", str(tmp_path / "h.npy")]) == 0
+    record = json.loads(capsys.readouterr().out)
     assert (record["sampler"], record["steps"], record["nfe"]) == ("heun", 3, 5)
     samples = np.load(tmp_path / "h.npy")
     assert samples.shape == (4, 8, 8, 1) and samples.min() >= 0 and samples.max() <= 1
-    proc = run_cli(["sample", "--workdir", tmp_path, "--sampler", "plms"], check=False)
-    assert proc.returncode == 2 and "unknown sampler 'plms'" in proc.stderr.splitlines()[-1]
+    assert cli.main(["sample", "--workdir", str(tmp_path), "--sampler", "plms"]) == 2
+    assert "unknown sampler 'plms'" in capsys.readouterr().err.splitlines()[-1]
 
-    run_cli(["eval", "--workdir", tmp_path, "--likelihood", "ode", "--num-examples", "8",
-             "--no-quality", "--grid-size", "4", "--sampler", "ddim", "--steps", "2"])
+    assert cli.main(["eval", "--workdir", str(tmp_path), "--likelihood", "ode",
+                     "--num-examples", "8", "--no-quality", "--grid-size", "4", "--sampler",
+                     "ddim", "--steps", "2"]) == 0
     report = json.loads((tmp_path / "eval_test.json").read_text())
     assert report["likelihood"]["kind"] == "exact" and report["likelihood"]["bpd"] > 0
     assert report["sampler"]["name"] == "ddim" and report["sampler"]["nfe"] == 2

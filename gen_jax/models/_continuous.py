@@ -124,32 +124,31 @@ def validate_common(config: ContinuousConfig, info: DatasetInfo, family: str,
         raise ValueError(f"{family}: ode_rtol and ode_atol must be > 0")
 
 
+def _resolve(name: str, value: str, auto: str, choices: tuple[str, ...]) -> str:
+    """``value``, or ``auto``'s choice for ``"auto"``; a one-line error for anything else."""
+    if value == "auto":
+        return auto
+    if value not in choices:
+        raise ValueError(f"unknown {name} {value!r}; use auto, {', '.join(choices)}")
+    return value
+
+
 def resolved_arch(config: ContinuousConfig, info: DatasetInfo) -> str:
     """unet or mlp (``auto``: unet for images)."""
-    if config.arch == "auto":
-        return "unet" if len(info.shape) == 3 else "mlp"
-    if config.arch not in ("unet", "mlp"):
-        raise ValueError(f"unknown arch {config.arch!r}; use auto, unet or mlp")
-    return config.arch
+    return _resolve("arch", config.arch, "unet" if len(info.shape) == 3 else "mlp",
+                    ("unet", "mlp"))
 
 
 def resolved_likelihood(config: ContinuousConfig, info: DatasetInfo) -> str:
     """ode or none (``auto``: ode for vector data)."""
-    if config.likelihood == "auto":
-        return "none" if len(info.shape) == 3 else "ode"
-    if config.likelihood not in ("ode", "none"):
-        raise ValueError(f"unknown likelihood {config.likelihood!r}; use auto, ode or none")
-    return config.likelihood
+    return _resolve("likelihood", config.likelihood, "none" if len(info.shape) == 3 else "ode",
+                    ("ode", "none"))
 
 
 def resolved_divergence(config: ContinuousConfig, info: DatasetInfo) -> str:
     """exact, gaussian or rademacher (``auto``: exact up to 64 dimensions, else gaussian)."""
-    if config.divergence == "auto":
-        return "exact" if info.dim <= 64 else "gaussian"
-    if config.divergence not in ("exact", "gaussian", "rademacher"):
-        raise ValueError(f"unknown divergence {config.divergence!r}; use auto, exact, gaussian "
-                         "or rademacher")
-    return config.divergence
+    return _resolve("divergence", config.divergence, "exact" if info.dim <= 64 else "gaussian",
+                    ("exact", "gaussian", "rademacher"))
 
 
 class ContinuousFamily:
@@ -165,6 +164,11 @@ class ContinuousFamily:
     """
 
     family: str = "continuous"
+    samplers: tuple[str, ...] = ()
+    """The samplers ``sample_with`` takes (each family's own)."""
+    ode_likelihood: bool = False
+    """Whether ``evaluate`` and the anomaly score use the ODE likelihood (the classes with
+    :class:`ODELikelihood`'s ``log_prob``)."""
 
     def __init__(self, config: ContinuousConfig, info: DatasetInfo, *,
                  dtype: Dtype = jnp.float32):
@@ -212,6 +216,41 @@ class ContinuousFamily:
 
     def _unflat(self, y: jax.Array) -> jax.Array:
         return y.reshape(y.shape[0], *self.info.shape)
+
+    # ----- sampling and likelihood ----------------------------------------------------------
+
+    def sampler_names(self) -> tuple[str, ...]:
+        """The samplers ``sample_with`` takes."""
+        return self.samplers
+
+    def default_sampler(self) -> SamplerSettings:
+        """The config's sampler settings."""
+        return self.config.sampler_settings()
+
+    def sample_with(self, variables: Variables, key: jax.Array, num: int,
+                    settings: SamplerSettings, label: jax.Array | None = None
+                    ) -> tuple[jax.Array, jax.Array]:
+        """``([num, *shape] samples in data space, network evaluations per path)``."""
+        raise NotImplementedError
+
+    def sample(self, variables: Variables, key: jax.Array, num: int,
+               label: jax.Array | None = None) -> jax.Array:
+        """``[num, *shape]`` samples with the config's sampler."""
+        return self.sample_with(variables, key, num, self.default_sampler(), label)[0]
+
+    def _model_log_prob(self, variables: Variables, x: jax.Array,
+                        label: jax.Array | None) -> jax.Array:
+        """``log p(y)`` ``[B]`` of ``x``'s model-space point through the family's ODE."""
+        raise NotImplementedError
+
+    def _guidance_factor(self, settings: SamplerSettings) -> int:
+        """Network evaluations per denoiser call: 2 under guidance other than 0 and 1."""
+        return 2 if self.num_classes and settings.guidance_scale not in (0, 1) else 1
+
+    def _check_labels(self, label: jax.Array | None, settings: SamplerSettings) -> None:
+        if self.num_classes and label is None and settings.guidance_scale != 0:
+            raise ValueError(f"{self.family} is class-conditional: pass labels (int32 [num]), "
+                             "or guidance scale 0 for the unconditional model")
 
     # ----- the network -----------------------------------------------------------------------
 
@@ -265,3 +304,16 @@ class ContinuousFamily:
     def _density_metrics(self, log_p_model: jax.Array) -> Metrics:
         """``nll`` (and ``bpd``) from a model-space log-density (the map's log-det added)."""
         return density_nll_metrics(log_p_model + self.model_log_det(), self.info)
+
+
+class ODELikelihood:
+    """What a continuous-time family adds when its likelihood is computed (``likelihood=ode``):
+    :class:`~gen_jax.models.ExactLikelihood`'s ``log_prob``. Mixed in before the family."""
+
+    ode_likelihood = True
+
+    def log_prob(self, variables: Variables, x: jax.Array,
+                 label: jax.Array | None = None) -> jax.Array:
+        """``log p(x)`` ``[B]`` through the ODE (a density of the dequantized ``[0, 1)`` data
+        for discrete data; Hutchinson's noise, where used, from a fixed key)."""
+        return self._model_log_prob(variables, x, label) + self.model_log_det()

@@ -2,12 +2,10 @@
 samplers and the ODE likelihood under the analytic velocity of Gaussian data, and a trained
 2-d model against the true entropy."""
 
-import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 from jax.scipy.stats import multivariate_normal as mvn
 
@@ -15,6 +13,8 @@ from gen_jax import models
 from gen_jax.data import DatasetInfo
 from gen_jax.models import SamplerSettings, _ode
 from gen_jax.models import flow_matching as fm
+
+from .continuous_toy import check_trained_on_a_gaussian
 
 MU = np.array([1.0, -0.5])
 SIGMA = np.array([[0.5, 0.2], [0.2, 0.3]])
@@ -99,30 +99,19 @@ def test_configs_that_do_not_fit_say_why(cfg, match):
 def test_trained_model_reaches_the_entropy_of_a_known_gaussian():
     """Flow matching on a correlated 2-d Gaussian: the held-out ODE NLL lands within 0.05 nats
     of the true entropy, and Euler samples (20 steps) reproduce its mean and covariance."""
-    cov, mean = np.array([[2.0, 0.8], [0.8, 0.5]]), np.array([1.0, -2.0])
-    rng = np.random.default_rng(0)
-    train = jnp.asarray(rng.multivariate_normal(mean, cov, 20_000), jnp.float32)
-    test = jnp.asarray(rng.multivariate_normal(mean, cov, 1000), jnp.float32)
-    entropy = 0.5 * math.log(np.linalg.det(2 * math.pi * math.e * cov))
-    model = models.build("flow_matching", models.FlowMatchingConfig(
-        hidden=(64, 64), steps=20), DatasetInfo("g", (2,), 0, None))
-    assert isinstance(model, models.ExactLikelihood)
-    params = model.init(jax.random.PRNGKey(0), {"x": train[:2]})["params"]
-    tx = optax.adam(2e-3)
+    check_trained_on_a_gaussian("flow_matching", models.FlowMatchingConfig(
+        hidden=(64, 64), steps=20), steps=1200)
 
-    @jax.jit
-    def step(params, opt, idx, key):
-        grads = jax.grad(lambda p: model.loss({"params": p}, {"x": train[idx]}, key)[0])(params)
-        updates, opt = tx.update(grads, opt, params)
-        return optax.apply_updates(params, updates), opt
 
-    opt = tx.init(params)
-    for k, idx in enumerate(np.random.default_rng(1).integers(0, len(train), (1200, 256))):
-        params, opt = step(params, opt, idx, jax.random.PRNGKey(k))
-    nll = -float(jnp.mean(jax.jit(model.log_prob)({"params": params}, test)))
-    assert abs(nll - entropy) < 0.05, (nll, entropy)
-    samples = np.asarray(jax.jit(model.sample, static_argnums=2)(
-        {"params": params}, jax.random.PRNGKey(3), 10_000))
-    np.testing.assert_allclose(samples.mean(0), mean, atol=0.1)
-    np.testing.assert_allclose(np.cov(samples.T), cov, atol=0.15)
-    assert model.sampler_nfe(SamplerSettings("heun", 10)) == 20
+def test_network_evaluations_per_sample_path():
+    info = DatasetInfo("v", (3,), 3, None)
+    flow = models.build("flow_matching", models.FlowMatchingConfig(conditional=True), info)
+    diff = models.build("diffusion", models.DiffusionConfig(conditional=True), info)
+    assert flow.sampler_nfe(SamplerSettings("euler", 10)) == 10
+    assert flow.sampler_nfe(SamplerSettings("heun", 10)) == 20
+    assert flow.sampler_nfe(SamplerSettings("heun", 10, guidance_scale=3.0)) == 40
+    assert flow.sampler_nfe(SamplerSettings("adaptive")) is None
+    assert diff.sampler_nfe(SamplerSettings("heun", 10)) == 19
+    assert diff.sampler_nfe(SamplerSettings("pc", 10, corrector_steps=2)) == 28
+    assert diff.sampler_nfe(SamplerSettings("ddim", 10, guidance_scale=0.0)) == 10
+    assert flow.sampler_names() == fm.SAMPLERS and "dpmpp_2m" in diff.sampler_names()

@@ -13,6 +13,7 @@ from .. import _ode
 from .._base import Batch, Metrics, Variables
 from .._continuous import (
     ContinuousFamily,
+    ODELikelihood,
     resolved_divergence,
     resolved_likelihood,
     validate_common,
@@ -53,9 +54,7 @@ class Diffusion(ContinuousFamily):
     """
 
     family = "diffusion"
-    ode_likelihood = False
-    """Whether ``evaluate`` and the anomaly score use the ODE likelihood (the subclass with
-    ``log_prob``)."""
+    samplers = SAMPLERS
 
     def __init__(self, config: DiffusionConfig, info: DatasetInfo, *,
                  dtype: Dtype = jnp.float32):
@@ -156,20 +155,11 @@ class Diffusion(ContinuousFamily):
 
     # ----- sampling ---------------------------------------------------------------------------
 
-    def sampler_names(self) -> tuple[str, ...]:
-        """The samplers ``sample_with`` takes."""
-        return SAMPLERS
-
-    def default_sampler(self) -> SamplerSettings:
-        """The config's sampler settings."""
-        return self.config.sampler_settings()
-
     def sampler_nfe(self, settings: SamplerSettings) -> int | None:
         """Network evaluations per sample path (twice as many under guidance other than 0
         and 1); None for adaptive, whose count depends on the path."""
         per = nfe(settings)
-        guided = self.num_classes and settings.guidance_scale not in (0, 1)
-        return None if per is None else per * (2 if guided else 1)
+        return None if per is None else per * self._guidance_factor(settings)
 
     def sample_with(self, variables: Variables, key: jax.Array, num: int,
                     settings: SamplerSettings, label: jax.Array | None = None
@@ -179,22 +169,14 @@ class Diffusion(ContinuousFamily):
         if isinstance(self.process, DDPM) and settings.steps > self.process.num_timesteps:
             raise ValueError(f"{settings.steps} steps exceed the ddpm process's "
                              f"{self.process.num_timesteps}; lower --steps")
-        if self.num_classes and label is None and settings.guidance_scale != 0:
-            raise ValueError("diffusion is class-conditional: pass labels (int32 [num]), or "
-                             "guidance scale 0 for the unconditional model")
+        self._check_labels(label, settings)
         key_init, key_run = jax.random.split(key)
         shape = (num, *self.info.shape)
         y = self.process.prior_std() * jax.random.normal(key_init, shape)
         den = self.denoiser(variables, label, settings.guidance_scale,
                             clip=settings.clip_denoised and self.info.is_discrete)
         y0, count = run_sampler(den, self.process, y, key_run, settings)
-        factor = 1 if not self.num_classes or settings.guidance_scale in (0, 1) else 2
-        return self.from_model(y0), count * factor
-
-    def sample(self, variables: Variables, key: jax.Array, num: int,
-               label: jax.Array | None = None) -> jax.Array:
-        """``[num, *shape]`` samples with the config's sampler."""
-        return self.sample_with(variables, key, num, self.default_sampler(), label)[0]
+        return self.from_model(y0), count * self._guidance_factor(settings)
 
     # ----- likelihoods ------------------------------------------------------------------------
 
@@ -217,17 +199,9 @@ class Diffusion(ContinuousFamily):
                         self.to_model(batch["x"]), key)
 
 
-class DiffusionWithLikelihood(Diffusion):
-    """A diffusion model whose likelihood is computed (``likelihood=ode``): ``log_prob``."""
-
-    ode_likelihood = True
-
-    def log_prob(self, variables: Variables, x: jax.Array,
-                 label: jax.Array | None = None) -> jax.Array:
-        """``log p(x)`` ``[B]`` through the probability-flow ODE from ``t_min`` (a density of
-        the dequantized ``[0, 1)`` data for discrete data; Hutchinson's noise from a fixed
-        key)."""
-        return self._model_log_prob(variables, x, label) + self.model_log_det()
+class DiffusionWithLikelihood(ODELikelihood, Diffusion):
+    """A diffusion model whose likelihood is computed (``likelihood=ode``): ``log_prob``
+    through the probability-flow ODE from ``t_min``."""
 
 
 def build(config: DiffusionConfig, info: DatasetInfo, *, dtype: Dtype = jnp.float32

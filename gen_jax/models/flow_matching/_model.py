@@ -13,6 +13,7 @@ from .. import _ode
 from .._base import Batch, Metrics, Variables
 from .._continuous import (
     ContinuousFamily,
+    ODELikelihood,
     resolved_divergence,
     resolved_likelihood,
     validate_common,
@@ -46,9 +47,7 @@ class FlowMatching(ContinuousFamily):
     :class:`~gen_jax.models._continuous.ContinuousFamily` for the attributes)."""
 
     family = "flow_matching"
-    ode_likelihood = False
-    """Whether ``evaluate`` and the anomaly score use the ODE likelihood (the subclass with
-    ``log_prob``)."""
+    samplers = SAMPLERS
 
     def __init__(self, config: FlowMatchingConfig, info: DatasetInfo, *,
                  dtype: Dtype = jnp.float32):
@@ -114,46 +113,29 @@ class FlowMatching(ContinuousFamily):
 
     # ----- sampling ---------------------------------------------------------------------------
 
-    def sampler_names(self) -> tuple[str, ...]:
-        """The samplers ``sample_with`` takes."""
-        return SAMPLERS
-
-    def default_sampler(self) -> SamplerSettings:
-        """The config's sampler settings."""
-        return self.config.sampler_settings()
-
     def sampler_nfe(self, settings: SamplerSettings) -> int | None:
         """Network evaluations per sample path: K (euler), 2K (heun), None (adaptive); twice
         as many under guidance other than 0 and 1."""
         per = {"euler": settings.steps, "heun": 2 * settings.steps}.get(settings.name)
-        guided = self.num_classes and settings.guidance_scale not in (0, 1)
-        return None if per is None else per * (2 if guided else 1)
+        return None if per is None else per * self._guidance_factor(settings)
 
     def sample_with(self, variables: Variables, key: jax.Array, num: int,
                     settings: SamplerSettings, label: jax.Array | None = None
                     ) -> tuple[jax.Array, jax.Array]:
         """``([num, *shape] samples in data space, network evaluations per path)``."""
         settings.check(SAMPLERS)
-        if self.num_classes and label is None and settings.guidance_scale != 0:
-            raise ValueError("flow_matching is class-conditional: pass labels (int32 [num]), "
-                             "or guidance scale 0 for the unconditional model")
+        self._check_labels(label, settings)
         field = self.velocity(variables, label, settings.guidance_scale)
         y = jax.random.normal(key, (num, *self.info.shape))
         if settings.name == "adaptive":
             y1, count = _ode.adaptive(field, y, 0.0, 1.0, rtol=settings.rtol,
                                       atol=settings.atol)
-            factor = 1 if not self.num_classes or settings.guidance_scale in (0, 1) else 2
-            count = count * factor
+            count = count * self._guidance_factor(settings)
         else:
             times = jnp.linspace(0.0, 1.0, settings.steps + 1, dtype=y.dtype)
             y1 = _ode.fixed_step(field, y, times, settings.name)
             count = jnp.asarray(self.sampler_nfe(settings))
         return self.from_model(y1), count
-
-    def sample(self, variables: Variables, key: jax.Array, num: int,
-               label: jax.Array | None = None) -> jax.Array:
-        """``[num, *shape]`` samples with the config's sampler."""
-        return self.sample_with(variables, key, num, self.default_sampler(), label)[0]
 
     # ----- likelihood -------------------------------------------------------------------------
 
@@ -168,16 +150,9 @@ class FlowMatching(ContinuousFamily):
         return log_p
 
 
-class FlowMatchingWithLikelihood(FlowMatching):
-    """A flow-matching model whose likelihood is computed (``likelihood=ode``): ``log_prob``."""
-
-    ode_likelihood = True
-
-    def log_prob(self, variables: Variables, x: jax.Array,
-                 label: jax.Array | None = None) -> jax.Array:
-        """``log p(x)`` ``[B]`` through the ODE (a density of the dequantized ``[0, 1)`` data
-        for discrete data; Hutchinson's noise from a fixed key)."""
-        return self._model_log_prob(variables, x, label) + self.model_log_det()
+class FlowMatchingWithLikelihood(ODELikelihood, FlowMatching):
+    """A flow-matching model whose likelihood is computed (``likelihood=ode``): ``log_prob``
+    through the ODE from the data at ``t = 1`` back to the prior."""
 
 
 def build(config: FlowMatchingConfig, info: DatasetInfo, *, dtype: Dtype = jnp.float32

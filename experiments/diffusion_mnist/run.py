@@ -6,11 +6,12 @@ number of network evaluations, and bits/dim through the probability-flow ODE.
     python experiments/diffusion_mnist/run.py bpd --num-examples 500
 
 ``curve``: Frechet distance, KID and precision/recall on the toolkit's MNIST classifier
-features (``gen-jax eval``'s sample-quality section) for the samplers ddpm, ddim, heun and
-dpmpp_2m at several NFE; ``headline``: the config's sampler with 10,000 samples; ``bpd``: test
-bits/dim through the ODE (Hutchinson's estimator, tolerances 1e-5) on the first test images.
-Every measurement is appended to ``results.jsonl`` beside this file with the run's step, so
-the script resumes where it stopped and the learning curve accumulates.
+features (``gen-jax eval``'s sample-quality section, against as many test images as samples)
+for the samplers ddpm, ddim, heun and dpmpp_2m at several NFE; ``headline``: the config's
+sampler with 10,000 samples; ``bpd``: test bits/dim through the ODE (Hutchinson's
+estimator, tolerances 1e-5) on the first test images. Every measurement is appended to
+``results.jsonl`` beside this file with the run's step, so the script resumes where it
+stopped and the learning curve accumulates.
 """
 
 from __future__ import annotations
@@ -49,8 +50,10 @@ def measure(workdir: str, kind: str, results: Path, num: int, *, sampler: str | 
         settings = EvalSettings(num_examples=num, quality=False, grid_size=16, likelihood="ode",
                                 out=str(Path(workdir) / f"eval_bpd_{step}.json"))
     else:
-        settings = EvalSettings(num_samples=num, quality=True, grid_size=64, sampler=sampler,
-                                steps=steps,
+        # the first ``num`` test images: the reference set of the same size as the samples,
+        # and the model's own metrics (denoising loss, DDPM bound) on them
+        settings = EvalSettings(num_examples=num, num_samples=num, quality=True, grid_size=64,
+                                sampler=sampler, steps=steps,
                                 out=str(Path(workdir) / f"eval_{sampler}{steps}_{step}.json"))
     report = evaluate_run(run, workdir, settings)
     row = {"kind": kind, "step": step, "sampler": sampler, "steps": steps, "num": num,

@@ -71,7 +71,7 @@ class Diffusion(ContinuousFamily):
     def _coefficients(self, t: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
         """``(alpha, sigma, net_time)`` at ``t``."""
         alpha, sigma = self.process.alpha(t), self.process.sigma(t)
-        net_time = _param.net_time(self.config.prediction, t, alpha, sigma,
+        net_time = _param.net_time(self.config.prediction, alpha, sigma,
                                    self.process.net_time(t))
         return alpha, sigma, net_time
 
@@ -208,6 +208,5 @@ def build(config: DiffusionConfig, info: DatasetInfo, *, dtype: Dtype = jnp.floa
           ) -> Diffusion:
     """The diffusion model of ``config`` for ``info``'s data (with ``log_prob`` when its
     likelihood is computed)."""
-    validate(config, info)
     cls = DiffusionWithLikelihood if resolved_likelihood(config, info) == "ode" else Diffusion
     return cls(config, info, dtype=dtype)

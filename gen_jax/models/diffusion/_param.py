@@ -43,11 +43,10 @@ def net_input(prediction: Prediction, x: jax.Array, alpha: jax.Array, sigma: jax
     return x_tilde / jnp.sqrt(1 + s**2)
 
 
-def net_time(prediction: Prediction, t: jax.Array, alpha: jax.Array, sigma: jax.Array,
+def net_time(prediction: Prediction, alpha: jax.Array, sigma: jax.Array,
              process_time: jax.Array) -> jax.Array:
     """The noise level the network sees: ``250 ln s`` for edm (``c_noise``), else the
     process's own (``process_time``)."""
-    del t
     if prediction == "edm":
         return 250.0 * jnp.log(sigma / alpha)
     return process_time

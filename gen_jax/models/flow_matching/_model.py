@@ -159,7 +159,6 @@ def build(config: FlowMatchingConfig, info: DatasetInfo, *, dtype: Dtype = jnp.f
           ) -> FlowMatching:
     """The flow-matching model of ``config`` for ``info``'s data (with ``log_prob`` when its
     likelihood is computed)."""
-    validate(config, info)
     cls = FlowMatchingWithLikelihood if resolved_likelihood(config, info) == "ode" \
         else FlowMatching
     return cls(config, info, dtype=dtype)

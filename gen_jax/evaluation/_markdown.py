@@ -94,12 +94,9 @@ def markdown_report(report: dict[str, Any]) -> str:
     if "skipped" in quality:
         lines += [f"Skipped: {quality['skipped']}", ""]
     else:
-        c = quality["classifier"]
         lines += [f"{quality['num_samples']} samples ({params}) against the first "
                   f"{quality['num_reference']} {split} images, novelty against "
-                  f"{quality['num_train']} training images; features of the {c['dataset']} "
-                  f"classifier `{c['arch_hash']}` (test accuracy {c['test_accuracy']:.4f}).",
-                  ""]
+                  f"{quality['num_train']} training images; {_features_note(quality)}", ""]
         real = quality.get("real_data")
         lines += _table(quality, QUALITY_ROWS, real) + [""]
         if real is not None:
@@ -127,10 +124,23 @@ def markdown_report(report: dict[str, Any]) -> str:
     if "neighbours" in images:
         lines += ["## Nearest training images", "",
                   f"![closest generated/training pairs]({images['neighbours']})", "",
-                  "Top row: the generated samples closest to the training set (in classifier "
-                  "features), closest first; bottom row: the nearest training image of each. "
+                  "Top row: the generated samples closest to the training set (in the "
+                  "features above), closest first; bottom row: the nearest training image of each. "
                   "Near-duplicates here are memorized training examples.", ""]
     return "\n".join(lines)
+
+
+def _features_note(quality: dict[str, Any]) -> str:
+    """Which features the sample-quality metrics compared."""
+    if "inception" in quality:
+        c = quality["inception"]
+        return (f"features of the FID Inception network (weights sha256 "
+                f"`{str(c['sha256'])[:12]}`, {c['resize']} resize"
+                f"{', 8-bit' if c['quantize'] else ''}): the Frechet distance is the FID, "
+                "comparable with published values at the same sample count and reference set.")
+    c = quality["classifier"]
+    return (f"features of the {c['dataset']} classifier `{c['arch_hash']}` (test accuracy "
+            f"{c['test_accuracy']:.4f}).")
 
 
 SUMMARY_QUALITY = ("fd", "kid_mean", "precision", "recall", "density", "coverage",

@@ -1,8 +1,9 @@
-"""The sample-quality section of an evaluation: samples of the run scored on classifier features.
+"""The sample-quality section of an evaluation: samples of the run scored on features.
 
 Frechet distance, KID, precision/recall, density/coverage, classifier score, per-class counts and
 novelty against the training set (:func:`gen_jax.metrics.sample_quality`), on the features of
-the toolkit's trained classifier of the run's data set (:func:`gen_jax.metrics.load_classifier`).
+the toolkit's trained classifier of the run's data set (:func:`gen_jax.metrics.load_classifier`),
+or of the FID Inception network (``--features inception``: FD is then FID; no classifier score).
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def _skip(note: str) -> Quality:
 
 
 def load_quality_classifier(run, settings: EvalSettings) -> tuple[Any, str | None]:
-    """``(classifier, None)``, or ``(None, why not)`` when ``quality`` is auto."""
+    """``(feature extractor, None)``, or ``(None, why not)`` when ``quality`` is auto."""
     name = run.info.name
     if not isinstance(run.model, Sampling):
         note = (f"{run.model_name} has no prior to sample from; the grid shows test examples "
@@ -66,6 +67,13 @@ def load_quality_classifier(run, settings: EvalSettings) -> tuple[Any, str | Non
         if settings.quality:
             raise ValueError(f"--quality scores samples, but {note}; drop --quality")
         return None, note
+    if settings.features == "inception":
+        shape = tuple(run.info.shape)
+        if len(shape) != 3 or shape[-1] not in (1, 3):
+            raise ValueError(f"--features inception scores images with 1 or 3 channels; "
+                             f"{name}'s examples have shape {shape}")
+        return metrics.load_inception(settings.inception_weights,
+                                      resize=settings.inception_resize), None
     dataset = classifier_dataset(name)
     if dataset is None:
         note = (f"no feature classifier for {name!r}: sample-quality metrics need labelled image "
@@ -140,24 +148,34 @@ def quality_section(run: Run, cfg: ExperimentConfig, settings: EvalSettings,
                                     num, label=label)
     samples = np.clip(np.asarray(samples, np.float32), 0.0, 1.0)
     train = metrics.dataset_images(load_split(cfg, cfg.data.train_split, size=cfg.data.size))
-    features = {name: metrics.extract_features(classifier, images) for name, images in
-                (("reference", reference), ("samples", samples), ("train", train))}
+    inception = settings.features == "inception"
+    features = {"samples": metrics.extract_features(classifier, samples)}
+    for name, images in (("reference", reference), ("train", train)):  # real data
+        features[name] = (metrics.cached_features(classifier, images) if inception
+                          else metrics.extract_features(classifier, images))
+    logits = None if inception else metrics.extract_logits
     scores = metrics.sample_quality_from_features(
         features["reference"], features["samples"], jax.random.fold_in(key, 4),
         train_features=features["train"],
-        generated_logits=metrics.extract_logits(classifier, samples))
+        generated_logits=None if logits is None else logits(classifier, samples))
     record = classifier.record
+    if inception:
+        described = {"inception": {k: record.get(k) for k in
+                                   ("sha256", "known_source", "resize", "quantize", "path")}}
+    else:
+        described = {"classifier": {k: record[k] for k in
+                                    ("dataset", "arch_hash", "test_accuracy", "path")}}
     section = {
         "num_samples": num, "num_reference": len(reference), "num_train": len(train),
-        "classifier": {k: record[k] for k in ("dataset", "arch_hash", "test_accuracy", "path")},
-        **scores,
-        "real_data": _real_row(classifier, reference, features, num, jax.random.fold_in(key, 6)),
+        **described, **scores,
+        "real_data": _real_row(classifier, reference, features, num, jax.random.fold_in(key, 6),
+                               logits),
     }
     return Quality(section, samples, _panel(samples, train, scores["closest_pairs"]))
 
 
 def _real_row(classifier, reference: np.ndarray, features: dict[str, np.ndarray], num: int,
-              key: jax.Array) -> dict[str, Any]:
+              key: jax.Array, logits) -> dict[str, Any]:
     """The scale of every quality metric: the eval split's real images scored as if they were
     the samples (as many as the samples, up to the split's size), against as many training
     images drawn at random (a fixed draw) as the reference, novelty against the whole training
@@ -167,7 +185,7 @@ def _real_row(classifier, reference: np.ndarray, features: dict[str, np.ndarray]
     rows = np.random.default_rng(0).permutation(len(train))[:len(reference)]
     scores = metrics.sample_quality_from_features(
         train[rows], features["reference"][:n], key, train_features=train,
-        generated_logits=metrics.extract_logits(classifier, reference[:n]))
+        generated_logits=None if logits is None else logits(classifier, reference[:n]))
     dropped = ("closest_pairs", "class_counts")
     return {"num_samples": n, "num_reference": len(rows),
             **{k: v for k, v in scores.items() if k not in dropped}}

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..metrics import DEFAULT_CLASSIFIER_ROOT
+from ..metrics import DEFAULT_CLASSIFIER_ROOT, INCEPTION_RESIZES
+
+FEATURES = ("classifier", "inception")
+"""What the sample-quality metrics compare: the data set's classifier or the FID Inception."""
 
 MIN_QUALITY_SET = 6
 """Fewest samples (and reference examples) the sample-quality metrics take: k = 5 neighbours."""
@@ -34,6 +37,14 @@ class EvalSettings:
         that replace the run's own (None: the run's).
       likelihood: diffusion and flow matching: ``"ode"`` computes the exact NLL, ``"none"``
         skips it (None: the run's setting).
+      features: the features the sample-quality metrics compare: ``"classifier"`` (the
+        toolkit's trained classifier of the data set: fast, with a classifier score) or
+        ``"inception"`` (the FID Inception network: FD is then FID, comparable with published
+        numbers at the same sample count and reference set; real data's features are cached).
+      inception_weights: ``features="inception"``: the weights (default: found by
+        :func:`gen_jax.metrics.locate_inception`).
+      inception_resize: ``features="inception"``: ``"tf"`` (TF-FID's bilinear) or
+        ``"clean"`` (clean-fid's bicubic).
       train_classifier: a missing feature classifier of a data set that has one (mnist,
         fashion_mnist, digits) is trained on first use (a few minutes on a CPU for MNIST) and
         kept in ``classifier_dir`` for every later evaluation; False: skip the metrics
@@ -56,8 +67,21 @@ class EvalSettings:
     eta: float | None = None
     guidance_scale: float | None = None
     likelihood: str | None = None
+    features: str = "classifier"
+    inception_weights: str | None = None
+    inception_resize: str = "tf"
 
     def __post_init__(self):
+        if self.features not in FEATURES:
+            raise ValueError(f"--features must be one of {', '.join(FEATURES)}, got "
+                             f"{self.features!r}")
+        if self.inception_resize not in INCEPTION_RESIZES:
+            raise ValueError(f"--inception-resize must be one of "
+                             f"{', '.join(INCEPTION_RESIZES)}, got {self.inception_resize!r}")
+        if self.features != "inception" and (self.inception_weights is not None
+                                             or self.inception_resize != "tf"):
+            raise ValueError("--inception-weights and --inception-resize set the Inception "
+                             "features; add --features inception")
         for name in ("num_examples", "num_samples", "grid_size", "mode_samples", "steps"):
             value = getattr(self, name)
             if value is not None and value < 1:

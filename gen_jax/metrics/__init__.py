@@ -3,7 +3,8 @@
 Sample quality: Frechet distance, KID, precision/recall/density/coverage, novelty
 (authenticity, memorized fraction, closest pairs) and the classifier score, on ``[N, D]`` feature
 arrays; features come from any :class:`FeatureExtractor` (e.g. the toolkit's trained
-MNIST / Fashion-MNIST classifiers, :func:`load_classifier`).
+MNIST / Fashion-MNIST classifiers, :func:`load_classifier`, or the FID Inception network,
+:func:`load_inception`, whose numbers are comparable with published FIDs).
 
 Anomaly detection: ROC curve, AUROC, AUPRC, FPR at a TPR, F1 at a threshold, and thresholds from
 a contamination rate or a target false-positive rate (:func:`detection_metrics`).
@@ -48,6 +49,25 @@ from ._frechet import FeatureStatistics as FeatureStatistics
 from ._frechet import feature_statistics as feature_statistics
 from ._frechet import frechet_distance as frechet_distance
 from ._frechet import frechet_distance_from_statistics as frechet_distance_from_statistics
+from ._inception import INCEPTION_RESIZES as INCEPTION_RESIZES
+from ._inception import InceptionFeatures as InceptionFeatures
+from ._inception import load_inception as load_inception
+from ._inception import resize_clean as resize_clean
+from ._inception import resize_tf_bilinear as resize_tf_bilinear
+from ._inception import tf_bilinear_matrix as tf_bilinear_matrix
+from ._inception_stats import cached_features as cached_features
+from ._inception_stats import dataset_statistics as dataset_statistics
+from ._inception_stats import folder_features as folder_features
+from ._inception_stats import load_statistics as load_statistics
+from ._inception_stats import save_statistics as save_statistics
+from ._inception_stats import statistics_of as statistics_of
+from ._inception_weights import INCEPTION_HOW_TO_GET as INCEPTION_HOW_TO_GET
+from ._inception_weights import cache_dir as cache_dir
+from ._inception_weights import convert_inception as convert_inception
+from ._inception_weights import converted_record as converted_record
+from ._inception_weights import inception_params as inception_params
+from ._inception_weights import installed_inception_file as installed_inception_file
+from ._inception_weights import locate_inception as locate_inception
 from ._kid import KID as KID
 from ._kid import kernel_inception_distance as kernel_inception_distance
 from ._kid import mmd2_unbiased as mmd2_unbiased

@@ -1,11 +1,12 @@
 """Networks: MLPs, convolutional encoders/decoders, MADE, and the time-conditioned U-Net and
-MLP of diffusion and flow matching (flax.linen)."""
+MLP of diffusion and flow matching, and the FID Inception-v3 (flax.linen)."""
 
 from ._conv import ConvDecoder as ConvDecoder
 from ._conv import ConvEncoder as ConvEncoder
 from ._conv import conv_kernel_init as conv_kernel_init
 from ._conv import depth_to_space as depth_to_space
 from ._conv import space_to_depth as space_to_depth
+from ._inception import InceptionV3FID as InceptionV3FID
 from ._made import MADE as MADE
 from ._maxout import Maxout as Maxout
 from ._maxout import maxout as maxout

@@ -278,3 +278,25 @@ def test_a_missing_classifier_is_trained_on_first_use_and_kept(vae_run, tmp_path
     assert code == 0 and "training the default one" not in err  # kept: loaded, not retrained
     again = json.loads((tmp_path / "b.json").read_text())["sample_quality"]
     assert again["fd"] == report["sample_quality"]["fd"]
+
+
+def test_quality_on_inception_features_caches_the_real_data(tmp_path, inception_weights,
+                                                            monkeypatch):
+    from gen_jax.config import DataConfig
+    from gen_jax.evaluation import EvalSettings, evaluate_run
+
+    monkeypatch.setenv("GEN_JAX_CACHE_DIR", str(tmp_path / "cache"))
+    run = _fresh_run("vae", tmp_path, hidden=(8,), latent_dim=2)
+    run.config = dataclasses.replace(run.config, data=DataConfig(size=8))
+    settings = EvalSettings(num_examples=8, num_samples=8, grid_size=4, features="inception",
+                            inception_weights=str(inception_weights))
+    report = evaluate_run(run, tmp_path, settings)
+    quality = report["sample_quality"]
+    assert quality["inception"]["known_source"] and quality["inception"]["resize"] == "tf"
+    assert quality["num_train"] == 8 and "classifier_score" not in quality
+    assert quality["fd"] > quality["real_data"]["fd"] > 0  # untrained samples: far from data
+    cached = sorted((tmp_path / "cache" / "inception_features").glob("*.npy"))
+    assert len(cached) == 2  # the test and training images, not the samples
+    assert "FID Inception network" in (tmp_path / "eval_test.md").read_text()
+    with pytest.raises(ValueError, match="add --features inception"):
+        EvalSettings(inception_resize="clean")

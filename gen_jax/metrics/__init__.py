@@ -4,12 +4,22 @@ Sample quality: Frechet distance, KID, precision/recall/density/coverage, novelt
 (authenticity, memorized fraction, closest pairs) and the classifier score, on ``[N, D]`` feature
 arrays; features come from any :class:`FeatureExtractor` (e.g. the toolkit's trained
 MNIST / Fashion-MNIST classifiers, :func:`load_classifier`, or the FID Inception network,
-:func:`load_inception`, whose numbers are comparable with published FIDs).
+:func:`load_inception`, whose numbers are comparable with published FIDs). Molecules:
+the Frechet ChemNet Distance on the ``fcd`` package's ChemNet (:func:`load_chemnet`).
 
 Anomaly detection: ROC curve, AUROC, AUPRC, FPR at a TPR, F1 at a threshold, and thresholds from
 a contamination rate or a target false-positive rate (:func:`detection_metrics`).
 """
 
+from ._chemnet import CHEMNET_HOW_TO_GET as CHEMNET_HOW_TO_GET
+from ._chemnet import FCD_VOCAB as FCD_VOCAB
+from ._chemnet import ChemNetFeatures as ChemNetFeatures
+from ._chemnet import chemnet_params as chemnet_params
+from ._chemnet import fcd_one_hot as fcd_one_hot
+from ._chemnet import fcd_tokens as fcd_tokens
+from ._chemnet import frechet_chemnet_distance as frechet_chemnet_distance
+from ._chemnet import load_chemnet as load_chemnet
+from ._chemnet import locate_chemnet as locate_chemnet
 from ._classifier import CLASSIFIER_ARCH_VERSION as CLASSIFIER_ARCH_VERSION
 from ._classifier import CLASSIFIER_RECORD as CLASSIFIER_RECORD
 from ._classifier import DEFAULT_CLASSIFIER_ROOT as DEFAULT_CLASSIFIER_ROOT

@@ -1,6 +1,13 @@
 """Networks: MLPs, convolutional encoders/decoders, MADE, and the time-conditioned U-Net and
-MLP of diffusion and flow matching, and the FID Inception-v3 (flax.linen)."""
+MLP of diffusion and flow matching, and ports of published networks with their weights read
+without torch: the FID Inception-v3 and the FCD's ChemNet (flax.linen)."""
 
+from .._torch_archive import ScriptObject as ScriptObject
+from .._torch_archive import flat_tensors as flat_tensors
+from .._torch_archive import read_torch_file as read_torch_file
+from ._chemnet import ChemNet as ChemNet
+from ._chemnet import TorchLSTM as TorchLSTM
+from ._chemnet import fcd_same_padding as fcd_same_padding
 from ._conv import ConvDecoder as ConvDecoder
 from ._conv import ConvEncoder as ConvEncoder
 from ._conv import conv_kernel_init as conv_kernel_init

@@ -17,6 +17,7 @@ from ._chemnet import ChemNetFeatures as ChemNetFeatures
 from ._chemnet import chemnet_params as chemnet_params
 from ._chemnet import fcd_one_hot as fcd_one_hot
 from ._chemnet import fcd_tokens as fcd_tokens
+from ._chemnet import fcd_torch_one_hot as fcd_torch_one_hot
 from ._chemnet import frechet_chemnet_distance as frechet_chemnet_distance
 from ._chemnet import load_chemnet as load_chemnet
 from ._chemnet import locate_chemnet as locate_chemnet

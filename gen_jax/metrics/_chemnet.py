@@ -75,6 +75,29 @@ def fcd_one_hot(smiles: Sequence[str], pad_len: int | None = None) -> np.ndarray
     return out / CHEMNET_VOCAB
 
 
+def fcd_torch_one_hot(smiles: Sequence[str]) -> np.ndarray:
+    """``[N, 350, 35]`` ChemNet inputs as ``fcd_torch`` (MOSES's FCD) encodes them: a symbol
+    followed by ``r``, ``i`` or ``l`` is read as one two-letter token (``Br``, ``Si``, ``Cl``,
+    but also ``Li`` as the unknown ``X``), always 350 steps, a longer SMILES cut to 349 tokens
+    and the end token. (``fcd_torch`` also canonicalizes with RDKit first; do that before.)"""
+    out = np.zeros((len(smiles), FCD_PAD_LEN, CHEMNET_VOCAB), np.float32)
+    for row, text in enumerate(smiles):
+        text, src, dst = text + ".", 0, 0
+        while True:
+            width = 2 if text[src + 1] in "ril" else 1
+            out[row, dst, _INDEX.get(text[src:src + width], _INDEX["X"])] = 1.0
+            src, dst = src + width, dst + 1
+            if text[src] == "." or dst == FCD_PAD_LEN - 1:
+                out[row, dst, _INDEX["."]] = 1.0
+                break
+    return out / CHEMNET_VOCAB
+
+
+ENCODINGS = {"fcd": fcd_one_hot, "fcd_torch": lambda smiles, pad_len=None: fcd_torch_one_hot(
+    smiles)}
+"""How SMILES become ChemNet's input: the ``fcd`` package's (default) or ``fcd_torch``'s."""
+
+
 def _weights_file(path: Path, folder: str) -> Path:
     if path.suffix != ".whl":
         return path
@@ -145,12 +168,19 @@ class ChemNetFeatures:
     Args:
       params: :func:`chemnet_params`'s answer.
       batch_size: molecules per call.
+      encoding: ``"fcd"`` (the ``fcd`` package: :func:`fcd_one_hot`) or ``"fcd_torch"``
+        (MOSES's FCD: :func:`fcd_torch_one_hot`); they differ only on rare symbols (``Li``,
+        ``Ni``...) and on SMILES longer than 349 tokens.
     """
 
-    def __init__(self, params: dict[str, Any], *, batch_size: int = 128):
+    def __init__(self, params: dict[str, Any], *, batch_size: int = 128,
+                 encoding: str = "fcd"):
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
+        if encoding not in ENCODINGS:
+            raise ValueError(f"encoding must be one of {', '.join(ENCODINGS)}, got {encoding!r}")
         self.params, self.batch_size = jax.device_put(params), batch_size
+        self.encoding = encoding
 
     def features(self, smiles: Sequence[str]) -> np.ndarray:
         """``[N, 512]`` activations of ``N`` SMILES strings (the ``fcd`` package's
@@ -162,12 +192,13 @@ class ChemNetFeatures:
         if bad is not None:
             raise ValueError(f"ChemNet takes non-empty SMILES strings, got {bad!r}")
         pad_len = max(FCD_PAD_LEN, max(len(s) for s in smiles) + 1)
+        encode = ENCODINGS[self.encoding]
         size = min(self.batch_size, len(smiles))
         out = []
         for start in range(0, len(smiles), size):
             rows = smiles[start:start + size]
             rows = rows + [rows[-1]] * (size - len(rows))  # one compiled shape
-            x = fcd_one_hot(rows, pad_len)
+            x = encode(rows, pad_len)
             out.append(np.asarray(_activations(self.params, x))[:len(smiles) - start])
         return np.concatenate(out)
 

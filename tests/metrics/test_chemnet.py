@@ -78,3 +78,14 @@ def test_bad_weights_and_bad_smiles_get_one_line(models_dir, chemnet_file, tmp_p
     chemnet = metrics.ChemNetFeatures(metrics.chemnet_params(chemnet_file))
     with pytest.raises(ValueError, match="non-empty SMILES"):
         chemnet.features(["CCO", ""])
+
+
+def test_fcd_torch_encoding_reads_two_letters_by_the_next_one_and_cuts_at_350():
+    x = metrics.fcd_torch_one_hot(["CCl[Li]", "C" * 400])
+    vocab = metrics.FCD_VOCAB
+    assert [vocab[i] for i in np.argmax(x[0, :6], axis=-1)] == ["C", "Cl", "[", "X", "]", "."]
+    assert x.shape == (2, 350, 35) and np.argmax(x[1, 349]) == vocab.index(".")
+    # the fcd package reads [Li] as two unknown symbols
+    y = metrics.fcd_one_hot(["CCl[Li]"])
+    assert [vocab[i] for i in np.argmax(y[0, :7], axis=-1)] == ["C", "Cl", "[", "X", "X", "]",
+                                                                "."]

@@ -17,3 +17,15 @@ def write_atomic(path: str | Path, text: str) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_atomic_with(path: str | Path, write) -> None:
+    """``write(tmp)`` a file beside ``path`` (same suffix), then renames it to ``path``: a
+    reader sees the old file or the whole new one (e.g. ``lambda p: np.savez(p, ...)``)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from .._files import write_atomic_with
 from ._frechet import FeatureStatistics, feature_statistics
 from ._inception import InceptionFeatures
 from ._inception_weights import cache_dir
@@ -30,13 +30,9 @@ def save_statistics(path: str | Path, stats: FeatureStatistics, record: dict[str
     if path.suffix != ".npz":
         raise ValueError(f"statistics files end in .npz, got {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
-    try:
-        np.savez(tmp, mu=np.asarray(stats.mean, np.float64),
-                 sigma=np.asarray(stats.cov, np.float64), record=np.array(json.dumps(record)))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomic_with(path, lambda tmp: np.savez(
+        tmp, mu=np.asarray(stats.mean, np.float64), sigma=np.asarray(stats.cov, np.float64),
+        record=np.array(json.dumps(record))))
 
 
 def load_statistics(path: str | Path) -> tuple[FeatureStatistics, dict[str, Any]]:
@@ -119,12 +115,7 @@ def cached_features(extractor: InceptionFeatures, images: np.ndarray, *,
     features = extractor.features(images)
     if cache:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npy")
-        try:
-            np.save(tmp, features)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        write_atomic_with(path, lambda tmp: np.save(tmp, features))
     return features
 
 

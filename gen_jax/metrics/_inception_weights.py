@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import traverse_util
 
+from .._files import write_atomic_with
 from .._torch_archive import flat_tensors, read_torch_file
 from ..nn._inception import INCEPTION_SIZE, InceptionV3FID
 
@@ -126,12 +127,8 @@ def convert_inception(source: str | Path, out: str | Path | None = None) -> Path
               "network": "Inception-v3, TensorFlow graph 2015-12-05 (FID), pool_3 features"}
     arrays = {"/".join(k): v for k, v in traverse_util.flatten_dict(params).items()}
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = out.with_name(f".{out.stem}.{os.getpid()}.tmp.npz")
-    try:
-        np.savez(tmp_out, __record__=np.array(json.dumps(record)), **arrays)
-        os.replace(tmp_out, out)
-    finally:
-        tmp_out.unlink(missing_ok=True)
+    write_atomic_with(out, lambda tmp: np.savez(tmp, __record__=np.array(json.dumps(record)),
+                                                **arrays))
     return out
 
 

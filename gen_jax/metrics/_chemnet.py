@@ -27,7 +27,7 @@ import jax
 import numpy as np
 
 from .._torch_archive import read_torch_file
-from ..nn._chemnet import CHEMNET_VOCAB, ChemNet
+from ..nn import CHEMNET_VOCAB, ChemNet
 from ._frechet import FeatureStatistics, feature_statistics, frechet_distance_from_statistics
 
 CHEMNET_ENV = "GEN_JAX_CHEMNET_WEIGHTS"

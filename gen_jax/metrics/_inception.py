@@ -30,7 +30,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from PIL import Image
 
-from ..nn._inception import INCEPTION_SIZE, InceptionV3FID
+from ..nn import INCEPTION_SIZE, InceptionV3FID
 from ._inception_weights import locate_inception, read_converted
 
 INCEPTION_RESIZES = ("tf", "clean")

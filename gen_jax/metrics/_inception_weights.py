@@ -26,7 +26,7 @@ from flax import traverse_util
 
 from .._files import write_atomic_with
 from .._torch_archive import flat_tensors, read_torch_file
-from ..nn._inception import INCEPTION_SIZE, InceptionV3FID
+from ..nn import INCEPTION_SIZE, InceptionV3FID
 
 WEIGHTS_ENV = "GEN_JAX_INCEPTION_WEIGHTS"
 CACHE_ENV = "GEN_JAX_CACHE_DIR"

@@ -5,6 +5,8 @@ without torch: the FID Inception-v3 and the FCD's ChemNet (flax.linen)."""
 from .._torch_archive import ScriptObject as ScriptObject
 from .._torch_archive import flat_tensors as flat_tensors
 from .._torch_archive import read_torch_file as read_torch_file
+from ._chemnet import CHEMNET_FEATURES as CHEMNET_FEATURES
+from ._chemnet import CHEMNET_VOCAB as CHEMNET_VOCAB
 from ._chemnet import ChemNet as ChemNet
 from ._chemnet import TorchLSTM as TorchLSTM
 from ._chemnet import fcd_same_padding as fcd_same_padding
@@ -13,6 +15,8 @@ from ._conv import ConvEncoder as ConvEncoder
 from ._conv import conv_kernel_init as conv_kernel_init
 from ._conv import depth_to_space as depth_to_space
 from ._conv import space_to_depth as space_to_depth
+from ._inception import INCEPTION_FEATURES as INCEPTION_FEATURES
+from ._inception import INCEPTION_SIZE as INCEPTION_SIZE
 from ._inception import InceptionV3FID as InceptionV3FID
 from ._made import MADE as MADE
 from ._maxout import Maxout as Maxout

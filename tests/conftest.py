@@ -58,11 +58,16 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.xdist_group("multiprocess"))
 
 
+def _shared(variable: str, name: str) -> Path | None:
+    """$VARIABLE, else ../shared/NAME beside the repository, else None."""
+    env = os.environ.get(variable)
+    path = Path(env) if env else REPO.parent / "shared" / name
+    return path if path.is_dir() else None
+
+
 def shared_data_dir() -> Path | None:
     """$GEN_JAX_DATA_DIR, else ../shared/data beside the repository, else None."""
-    env = os.environ.get("GEN_JAX_DATA_DIR")
-    path = Path(env) if env else REPO.parent / "shared" / "data"
-    return path if path.is_dir() else None
+    return _shared("GEN_JAX_DATA_DIR", "data")
 
 
 @pytest.fixture(scope="session")
@@ -75,9 +80,7 @@ def data_dir() -> Path:
 
 def shared_models_dir() -> Path | None:
     """$GEN_JAX_MODELS_DIR, else ../shared/models beside the repository, else None."""
-    env = os.environ.get("GEN_JAX_MODELS_DIR")
-    path = Path(env) if env else REPO.parent / "shared" / "models"
-    return path if path.is_dir() else None
+    return _shared("GEN_JAX_MODELS_DIR", "models")
 
 
 @pytest.fixture(scope="session")

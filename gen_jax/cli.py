@@ -37,13 +37,14 @@ USAGE = plain(__doc__)
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``gen-jax`` command: bad input ends in one line, not a traceback."""
+    from ._extras import MissingExtraError
     from .train import NonFiniteError, exit_code_of
 
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
             return exit_code_of(lambda: _main(argv), "gen-jax")
-    except (ValueError, FileNotFoundError, NonFiniteError) as e:
+    except (ValueError, FileNotFoundError, NonFiniteError, MissingExtraError) as e:
         if os.environ.get("GEN_JAX_TRACEBACK"):
             raise
         message = " ".join(str(e).split())

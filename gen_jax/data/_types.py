@@ -18,6 +18,9 @@ class DatasetInfo:
       num_levels: number of discrete values per dimension of the stored data (256 for 8-bit
         images, 2 for binary images, 17 for scikit-learn's digits); ``None`` for continuous data.
       splits: split name -> number of examples.
+      vocabulary: for token sequences (molecules as SMILES or SELFIES), the token of each id;
+        ids 0, 1, 2 are ``<pad>``, ``<bos>``, ``<eos>``, every example starts with ``<bos>``
+        and ends with ``<eos>`` then padding. None for every other kind of data.
     """
 
     name: str
@@ -25,6 +28,7 @@ class DatasetInfo:
     num_classes: int
     num_levels: int | None
     splits: dict[str, int] = dataclasses.field(default_factory=dict)
+    vocabulary: tuple[str, ...] | None = None
 
     @property
     def is_discrete(self) -> bool:

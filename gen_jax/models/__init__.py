@@ -3,7 +3,8 @@ and their registry (:data:`FAMILIES`, :func:`build`, the one way to build a fami
 
 One subpackage per family: :mod:`~gen_jax.models.autoencoder`, :mod:`~gen_jax.models.vae`,
 :mod:`~gen_jax.models.gan`, :mod:`~gen_jax.models.flows`, :mod:`~gen_jax.models.ppca`,
-:mod:`~gen_jax.models.diffusion`, :mod:`~gen_jax.models.flow_matching`.
+:mod:`~gen_jax.models.diffusion`, :mod:`~gen_jax.models.flow_matching`,
+:mod:`~gen_jax.models.charrnn`.
 """
 
 from ._base import CAPABILITIES as CAPABILITIES
@@ -45,6 +46,8 @@ from ._sampling import SamplerSettings as SamplerSettings
 from .autoencoder import Autoencoder as Autoencoder
 from .autoencoder import AutoencoderConfig as AutoencoderConfig
 from .autoencoder import AutoencoderNet as AutoencoderNet
+from .charrnn import CharRNN as CharRNN
+from .charrnn import CharRNNConfig as CharRNNConfig
 from .diffusion import DiffusionConfig as DiffusionConfig
 from .flow_matching import FlowMatchingConfig as FlowMatchingConfig
 from .flows import FlowConfig as FlowConfig

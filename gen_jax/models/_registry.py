@@ -18,6 +18,7 @@ import jax.numpy as jnp
 from ..data import DatasetInfo
 from ._base import GenerativeModel
 from .autoencoder import AutoencoderConfig
+from .charrnn import CharRNNConfig
 from .diffusion import DiffusionConfig
 from .flow_matching import FlowMatchingConfig
 from .flows import GlowConfig, MAFConfig, NSFConfig, RealNVPConfig
@@ -105,6 +106,9 @@ register(Family("diffusion", DiffusionConfig, _M + "diffusion:build",
 register(Family("flow_matching", FlowMatchingConfig, _M + "flow_matching:build",
                 "conditional flow matching (rectified and OT paths, minibatch OT coupling)",
                 lambda: FlowMatchingConfig(arch="mlp", hidden=(16,), coupling="ot", steps=4)))
+register(Family("charrnn", CharRNNConfig, _M + "charrnn:build",
+                "autoregressive LSTM/GRU language model of token sequences (MOSES's CharRNN)",
+                lambda: CharRNNConfig(hidden=8, num_layers=2)))
 
 
 def build(

@@ -6,6 +6,14 @@ and vocabularies (:class:`Vocabulary`); SMILES files and the MOSES and QM9 sets
 (:func:`read_smiles`, :func:`dataset_smiles`); ``gen-jax molecules eval | reference``.
 """
 
+from ...data import SPECIALS as SPECIALS
+from ...data import Vocabulary as Vocabulary
+from ...data import from_selfies as from_selfies
+from ...data import read_smiles as read_smiles
+from ...data import to_selfies as to_selfies
+from ...data import tokenize as tokenize
+from ...data import tokenize_selfies as tokenize_selfies
+from ...data import tokenize_smiles as tokenize_smiles
 from ._chem import PROPERTIES as PROPERTIES
 from ._chem import canonical as canonical
 from ._chem import filters_dir as filters_dir
@@ -19,7 +27,6 @@ from ._commands import metrics_markdown as metrics_markdown
 from ._data import Cleaned as Cleaned
 from ._data import canonicalize as canonicalize
 from ._data import dataset_smiles as dataset_smiles
-from ._data import read_smiles as read_smiles
 from ._moses import ReferenceSet as ReferenceSet
 from ._moses import cosine_similarity as cosine_similarity
 from ._moses import describe_all as describe_all
@@ -30,10 +37,3 @@ from ._moses import novelty as novelty
 from ._moses import reference_set as reference_set
 from ._moses import save_reference as save_reference
 from ._reference import moses_reference as moses_reference
-from ._smiles import SPECIALS as SPECIALS
-from ._smiles import Vocabulary as Vocabulary
-from ._smiles import from_selfies as from_selfies
-from ._smiles import to_selfies as to_selfies
-from ._smiles import tokenize as tokenize
-from ._smiles import tokenize_selfies as tokenize_selfies
-from ._smiles import tokenize_smiles as tokenize_smiles

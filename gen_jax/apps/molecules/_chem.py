@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ..._extras import require
+from ...data import canonical_smiles
 
 T = TypeVar("T")
 
@@ -51,8 +52,7 @@ def mol(smiles: str) -> Any | None:
 
 def canonical(smiles: str) -> str | None:
     """RDKit's canonical SMILES of ``smiles`` (stereo kept), or None when it is invalid."""
-    m = mol(smiles)
-    return None if m is None else rdkit().MolToSmiles(m)
+    return canonical_smiles(smiles)
 
 
 @functools.cache

@@ -1,58 +1,18 @@
-"""SMILES files and the molecule data sets shipped beside the toolkit (MOSES, QM9).
-
-A SMILES file is a ``.csv`` / ``.csv.gz`` with a header row naming a ``SMILES`` column (any
-case), or a ``.smi`` / ``.txt`` file with one molecule per line (the first whitespace-separated
-field; a first line reading ``smiles`` is a header).
-"""
+"""The raw SMILES of the molecule data sets shipped beside the toolkit (MOSES, QM9), and
+canonicalization with the invalid inputs counted."""
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import gzip
-import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from ...data import read_smiles
 from . import _chem
 
 MOSES_SPLITS = ("train", "test", "test_scaffolds")
 DATASETS = ("moses", "qm9")
-SMILES_SUFFIXES = (".csv", ".csv.gz", ".smi", ".smi.gz", ".txt", ".txt.gz")
-
-
-def _open_text(path: Path) -> io.TextIOBase:
-    return gzip.open(path, "rt", newline="") if path.suffix == ".gz" else open(path, newline="")
-
-
-def read_smiles(path: str | Path) -> list[str]:
-    """The SMILES strings of a file, as written (no validity check here)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no SMILES file at {path}")
-    name = path.name.lower()
-    if not name.endswith(SMILES_SUFFIXES):
-        raise ValueError(f"{path}: SMILES files end in {', '.join(SMILES_SUFFIXES)}")
-    with _open_text(path) as f:
-        if ".csv" in name:
-            reader = csv.reader(f)
-            header = next(reader, None)
-            if header is None:
-                raise ValueError(f"{path} is empty")
-            lowered = [h.strip().lower() for h in header]
-            if "smiles" not in lowered:
-                raise ValueError(f"{path} has no SMILES column (its header is {header}); name "
-                                 "the column SMILES")
-            col = lowered.index("smiles")
-            out = [row[col].strip() for row in reader if row]
-        else:
-            out = [line.split()[0] for line in f if line.strip()]
-            if out and out[0].lower() == "smiles":
-                out = out[1:]
-    if not out:
-        raise ValueError(f"{path} holds no SMILES")
-    return out
 
 
 def _data_root(data_dir: str | Path | None) -> Path:

@@ -18,8 +18,8 @@ from typing import Literal
 
 import numpy as np
 
-from ..._extras import require
-from ..._files import write_atomic
+from .._extras import require
+from .._files import write_atomic
 
 Representation = Literal["smiles", "selfies"]
 REPRESENTATIONS: tuple[str, ...] = ("smiles", "selfies")

@@ -1,0 +1,298 @@
+"""An autoregressive recurrent language model of discrete sequences (MOSES's CharRNN).
+
+Token sequences (a data set with a ``vocabulary``: molecules as SMILES or SELFIES) are modelled
+as ``p(x) = prod_t p(x_t | x_<t)`` from the ``<bos>`` token to the first ``<eos>``, which is
+predicted too; the padding after it is not modelled (it is determined). ``<pad>`` and ``<bos>``
+are never predicted and ``<eos>`` is certain at the last position, so the probabilities of the
+sequences the data can hold (up to ``max_length`` tokens) sum to one. Any other discrete data
+(e.g. images with L levels) is modelled the same way over its flattened values, with a start
+token of its own, as a PixelRNN-style sequence of ``D`` values.
+
+The likelihood is exact. ``log_prob`` follows the toolkit's convention for discrete data (a
+density of uniformly dequantized values on the ``[0, 1)`` scale: ``log P(x) + D log L``), so
+``nll`` in :meth:`CharRNN.evaluate` and the anomaly score are ``-log P(x)`` in nats, as for
+the flows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Literal
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from ...config import DataConfig
+from ...data import DatasetInfo
+from ...nn import output_dtype
+from .._base import Batch, Metrics, Variables
+from .._likelihoods import density_nll_metrics
+
+Dtype = Any
+PAD, BOS, EOS = 0, 1, 2
+
+
+@dataclasses.dataclass(frozen=True)
+class CharRNNConfig:
+    """CharRNN's settings (defaults: MOSES's CharRNN, a 3-layer LSTM of 768 units with dropout
+    0.2 between layers, on one-hot tokens)."""
+
+    cell: Literal["lstm", "gru"] = "lstm"
+    """The recurrent cell."""
+    hidden: int = 768
+    """Units per layer."""
+    num_layers: int = 3
+    """Stacked recurrent layers."""
+    dropout: float = 0.2
+    """Dropout between recurrent layers, in training."""
+    embed_dim: int | None = None
+    """Token embedding size; None: one-hot tokens (MOSES)."""
+    top_k: int | None = None
+    """Sampling: draw from the k most likely tokens only (None: all)."""
+    top_p: float | None = None
+    """Sampling: draw from the smallest set of tokens holding this much probability (nucleus
+    sampling; None: all)."""
+
+    def __post_init__(self):
+        if self.cell not in ("lstm", "gru"):
+            raise ValueError(f"charrnn: cell must be lstm or gru, got {self.cell!r}")
+        for name in ("hidden", "num_layers"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"charrnn: {name} must be positive, got {getattr(self, name)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"charrnn: dropout must lie in [0, 1), got {self.dropout}")
+        if self.embed_dim is not None and self.embed_dim < 1:
+            raise ValueError(f"charrnn: embed_dim must be positive, got {self.embed_dim}")
+        if self.top_k is not None and self.top_k < 1:
+            raise ValueError(f"charrnn: top_k must be positive, got {self.top_k}")
+        if self.top_p is not None and not 0.0 < self.top_p <= 1.0:
+            raise ValueError(f"charrnn: top_p must lie in (0, 1], got {self.top_p}")
+
+
+class CharRNNNet(nn.Module):
+    """Stacked LSTM/GRU over token ids: ``[B, T]`` ids -> ``[B, T, vocab]`` next-token logits.
+
+    ``carries``: the layers' states to continue from (None: zeros); the new ones are returned,
+    so sampling runs one step at a time with the same parameters.
+    """
+
+    num_inputs: int
+    num_outputs: int
+    config: CharRNNConfig
+    dtype: Dtype = jnp.float32
+
+    def setup(self):
+        c, param_dtype = self.config, output_dtype(self.dtype)
+        cell = nn.OptimizedLSTMCell if c.cell == "lstm" else nn.GRUCell
+        self.rnns = [nn.RNN(cell(c.hidden, dtype=self.dtype, param_dtype=param_dtype),
+                            return_carry=True, name=f"rnn_{i}") for i in range(c.num_layers)]
+        self.embed = (nn.Embed(self.num_inputs, c.embed_dim, dtype=self.dtype,
+                               param_dtype=param_dtype) if c.embed_dim else None)
+        self.head = nn.Dense(self.num_outputs, dtype=self.dtype, param_dtype=param_dtype)
+        self.drop = nn.Dropout(c.dropout)
+
+    def __call__(self, ids: jax.Array, carries: tuple | None = None, *,
+                 train: bool = False) -> tuple[jax.Array, tuple]:
+        x = (self.embed(ids) if self.embed is not None
+             else jax.nn.one_hot(ids, self.num_inputs, dtype=self.dtype))
+        new = []
+        for i, rnn in enumerate(self.rnns):
+            carry, x = rnn(x, initial_carry=None if carries is None else carries[i])
+            new.append(carry)
+            if i + 1 < len(self.rnns):
+                x = self.drop(x, deterministic=not train)
+        return self.head(x).astype(output_dtype(self.dtype)), tuple(new)
+
+
+def filter_logits(logits: jax.Array, top_k: int | None, top_p: float | None) -> jax.Array:
+    """``logits`` ``[B, V]`` with the tokens outside the top k, and outside the smallest set
+    holding ``top_p`` of the probability, set to ``-inf`` (the most likely token always stays)."""
+    if top_k is not None and top_k < logits.shape[-1]:
+        kth = jax.lax.top_k(logits, top_k)[0][..., -1:]
+        logits = jnp.where(logits < kth, -jnp.inf, logits)
+    if top_p is not None and top_p < 1.0:
+        order = jnp.argsort(-logits, axis=-1)
+        sorted_logits = jnp.take_along_axis(logits, order, axis=-1)
+        probs = jax.nn.softmax(sorted_logits, axis=-1)
+        before = jnp.cumsum(probs, axis=-1) - probs  # probability of the tokens ranked above
+        drop_sorted = before >= top_p
+        drop = jnp.zeros_like(drop_sorted).at[
+            jnp.arange(logits.shape[0])[:, None], order].set(drop_sorted)
+        logits = jnp.where(drop, -jnp.inf, logits)
+    return logits
+
+
+class CharRNN:
+    """The CharRNN family bound to a config and a discrete data set.
+
+    Capabilities: :class:`~gen_jax.models.Sampling`,
+    :class:`~gen_jax.models.TemperatureSampling`, :class:`~gen_jax.models.ExactLikelihood`,
+    :class:`~gen_jax.models.DataRequirements` (the values reach it as they are stored, never
+    binarized or dequantized).
+    """
+
+    def __init__(self, config: CharRNNConfig, info: DatasetInfo, *, dtype: Dtype = jnp.float32):
+        if not info.is_discrete:
+            raise ValueError(f"charrnn models discrete data (token sequences, or images with a "
+                             f"number of levels); {info.name!r} is continuous")
+        self.config, self.info, self.dtype = config, info, dtype
+        self.num_classes = 0
+        self.levels = info.num_levels
+        self.is_text = info.vocabulary is not None
+        if self.is_text and (len(info.shape) != 1 or info.shape[0] < 2):
+            raise ValueError(f"charrnn: token sequences are [T] ids with T >= 2, got shape "
+                             f"{info.shape}")
+        self.length = info.dim  # values per example, <bos> included for token sequences
+        # Token sequences start with their own <bos>; other data gets one more input id.
+        self.net = CharRNNNet(self.levels if self.is_text else self.levels + 1, self.levels,
+                              config, dtype)
+
+    # ----- data ----------------------------------------------------------------------------
+
+    def ids(self, x: jax.Array) -> jax.Array:
+        """``[B, D]`` int32 ids of a model-space batch (values ``k / (L - 1)``)."""
+        flat = x.reshape(x.shape[0], -1).astype(jnp.float32)
+        return jnp.round(flat * (self.levels - 1)).astype(jnp.int32)
+
+    def _inputs_targets_mask(self, ids: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+        if self.is_text:
+            inputs, targets = ids[:, :-1], ids[:, 1:]
+            ended_before = jnp.cumsum(targets == EOS, axis=1) - (targets == EOS)
+            return inputs, targets, ended_before == 0
+        start = jnp.full((ids.shape[0], 1), self.levels, jnp.int32)
+        inputs = jnp.concatenate([start, ids[:, :-1]], axis=1)
+        return inputs, ids, jnp.ones(ids.shape, bool)
+
+    def _restrict(self, logits: jax.Array, position: jax.Array) -> jax.Array:
+        """Token sequences: no ``<pad>`` or ``<bos>`` is predicted, and only ``<eos>`` at the
+        last position (``position``: the index among the predicted positions, ``[T - 1]`` or a
+        scalar). Other data: ``logits`` unchanged."""
+        if not self.is_text:
+            return logits
+        token = jnp.arange(self.levels)
+        last = jnp.asarray(position)[..., None] == self.length - 2  # [..., 1]
+        banned = (token == PAD) | (token == BOS) | (last & (token != EOS))
+        return jnp.where(banned, -jnp.inf, logits)
+
+    def _token_log_probs(self, variables: Variables, x: jax.Array, *, train: bool = False,
+                         key: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
+        inputs, targets, mask = self._inputs_targets_mask(self.ids(x))
+        rngs = {"dropout": key} if train else None
+        logits, _ = self.net.apply(variables, inputs, train=train, rngs=rngs)
+        logits = self._restrict(logits, jnp.arange(inputs.shape[1]))
+        log_p = jnp.take_along_axis(jax.nn.log_softmax(logits, axis=-1), targets[..., None],
+                                    axis=-1)[..., 0]
+        return jnp.where(mask, log_p, 0.0), mask
+
+    # ----- the core contract ---------------------------------------------------------------
+
+    def init(self, key: jax.Array, batch: Batch) -> Variables:
+        """Initial variables for a batch of this shape."""
+        inputs, _, _ = self._inputs_targets_mask(self.ids(batch["x"]))
+        return {"params": self.net.init(key, inputs)["params"]}
+
+    def log_mass(self, variables: Variables, x: jax.Array) -> jax.Array:
+        """``log P(x)`` ``[B]``: the exact log-probability of each sequence (nats)."""
+        log_p, _ = self._token_log_probs(variables, x)
+        return jnp.sum(log_p, axis=1)
+
+    def log_prob(self, variables: Variables, x: jax.Array,
+                 label: jax.Array | None = None) -> jax.Array:
+        """``log P(x) + D log L`` ``[B]``: the density of the uniformly dequantized values on the
+        ``[0, 1)`` scale (the convention of every exact likelihood here on discrete data)."""
+        del label
+        return self.log_mass(variables, x) + self.length * math.log(self.levels)
+
+    def loss(self, variables: Variables, batch: Batch, key: jax.Array, *,
+             train: bool = True) -> tuple[jax.Array, tuple[Metrics, Variables]]:
+        """Mean negative log-likelihood per predicted token (nats), with dropout in training."""
+        log_p, mask = self._token_log_probs(variables, batch["x"], train=train, key=key)
+        tokens = jnp.sum(mask, axis=1)
+        nll = -jnp.sum(log_p, axis=1)  # [B]
+        loss = jnp.sum(nll) / jnp.maximum(jnp.sum(tokens), 1)
+        return loss, ({"nll": jnp.mean(nll), "nll_per_token": loss,
+                       "tokens": jnp.mean(tokens.astype(jnp.float32))}, {})
+
+    def evaluate(self, variables: Variables, batch: Batch, key: jax.Array) -> Metrics:
+        """Per-example ``nll`` (nats), ``bpd`` and ``nll_per_token``."""
+        del key
+        log_p, mask = self._token_log_probs(variables, batch["x"])
+        out = density_nll_metrics(jnp.sum(log_p, axis=1) + self.length * math.log(self.levels),
+                                  self.info)
+        out["nll_per_token"] = out["nll"] / jnp.sum(mask, axis=1)
+        return out
+
+    def anomaly_score(self, variables: Variables, batch: Batch, key: jax.Array) -> jax.Array:
+        """Per-example ``-log P(x)`` (nats)."""
+        del key
+        return -self.log_mass(variables, batch["x"])
+
+    # ----- capabilities ----------------------------------------------------------------------
+
+    def sample_ids(self, variables: Variables, key: jax.Array, num: int,
+                   temperature: float = 1.0) -> jax.Array:
+        """``[num, D]`` int32 ids drawn token by token (for token sequences: ``<bos>`` first,
+        ``<pad>`` after the first ``<eos>``), with ``temperature`` and the config's top-k and
+        nucleus filters."""
+        c = self.config
+        start = BOS if self.is_text else self.levels
+        first = jnp.full((num, 1), start, jnp.int32)
+        logits, carries = self.net.apply(variables, first)
+        steps = self.length - 1 if self.is_text else self.length
+
+        def draw(k, logits):
+            logits = filter_logits(logits / temperature, c.top_k, c.top_p)
+            return jax.random.categorical(k, logits, axis=-1).astype(jnp.int32)
+
+        def body(state, xs):
+            k, position = xs
+            logits, carries, done = state
+            token = draw(k, self._restrict(logits[:, -1], position))
+            if self.is_text:
+                token = jnp.where(done, PAD, token)
+                done = done | (token == EOS)
+            logits, carries = self.net.apply(variables, token[:, None], carries)
+            return (logits, carries, done), token
+
+        keys = jax.random.split(key, steps)
+        _, tokens = jax.lax.scan(body, (logits, carries, jnp.zeros(num, bool)),
+                                 (keys, jnp.arange(steps)))
+        tokens = tokens.T  # [num, steps]
+        if self.is_text:
+            tokens = jnp.concatenate([first, tokens], axis=1)
+        return tokens
+
+    def sample(self, variables: Variables, key: jax.Array, num: int,
+               label: jax.Array | None = None) -> jax.Array:
+        """``[num, *shape]`` samples as the data's values ``k / (L - 1)`` (token sequences:
+        ids scaled the same way; decode them with the data set's vocabulary)."""
+        return self.sample_at_temperature(variables, key, num, 1.0, label)
+
+    def sample_at_temperature(self, variables: Variables, key: jax.Array, num: int,
+                              temperature: float, label: jax.Array | None = None) -> jax.Array:
+        """:meth:`sample` from next-token distributions with logits divided by
+        ``temperature``."""
+        del label
+        ids = self.sample_ids(variables, key, num, temperature)
+        x = ids.astype(output_dtype(self.dtype)) / (self.levels - 1)
+        return x.reshape(num, *self.info.shape)
+
+    def check_data(self, data: DataConfig) -> None:
+        """One-line ``ValueError`` for binarized, dequantized or perturbed token sequences."""
+        if data.binarize or data.dequantize:
+            raise ValueError("charrnn models the stored discrete values: drop data.binarize and "
+                             "data.dequantize")
+        if self.is_text and data.perturb:
+            raise ValueError("charrnn: data.perturb would break the token sequences' <eos> "
+                             "structure; drop it")
+
+    def dequantizes(self) -> bool:
+        """False: the values reach the model as stored (scaled to ``[0, 1]``)."""
+        return False
+
+
+def build(config: CharRNNConfig, info: DatasetInfo, *, dtype: Dtype = jnp.float32) -> CharRNN:
+    """A :class:`CharRNN` for ``info``'s discrete data (one-line ``ValueError`` otherwise)."""
+    return CharRNN(config, info, dtype=dtype)

@@ -305,7 +305,7 @@ def _sample(args) -> int:
         table = Path(args.csv or out.with_suffix(".csv"))
         write_table(table, own.columns, np.asarray(samples), standardizer(run.config))
         written["csv"] = str(table)
-    save_samples(samples, out)
+    out = save_samples(samples, out, run.info)
     content = ("samples" if isinstance(run.model, Sampling) else
                f"{run.model_name} has no prior: {run.config.data.eval_split} examples, each "
                "followed by its reconstruction")
@@ -314,7 +314,7 @@ def _sample(args) -> int:
         settings = run.model.default_sampler()
         sampler = {"sampler": settings.name, "steps": settings.steps,
                    "nfe": run.model.sampler_nfe(settings)}
-    print(json.dumps({"png": str(out), **written, "shape": list(samples.shape),
+    print(json.dumps({out.suffix[1:]: str(out), **written, "shape": list(samples.shape),
                       "content": content, **sampler}))
     return 0
 

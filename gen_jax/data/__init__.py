@@ -17,7 +17,9 @@ TensorFlow is never needed.
 """
 
 from ._errors import DataError as DataError
+from ._molecule_sets import MOLECULE_SETS as MOLECULE_SETS
 from ._molecules import Encoded as Encoded
+from ._molecules import MoleculeSet as MoleculeSet
 from ._molecules import canonical_smiles as canonical_smiles
 from ._molecules import encode_molecules as encode_molecules
 from ._molecules import read_smiles as read_smiles

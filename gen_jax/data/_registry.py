@@ -6,7 +6,9 @@ builders in :mod:`gen_jax.data._builders`; raw files come from ``data_dir`` or
 ``$GEN_JAX_DATA_DIR`` (downloaded when both are unset) and prepared files go to ``tfds_dir`` or
 ``$GEN_JAX_TFDS_DIR`` (else TFDS's default). Toy sets are generated in code; ``stacked_mnist``
 (three MNIST digits as channels, 1,000 modes) is drawn in code from the MNIST split of the
-same name (:mod:`gen_jax.data._stacked`).
+same name (:mod:`gen_jax.data._stacked`). Molecule sets (``moses``, ``qm9`` and their
+``_selfies`` twins) are token sequences prepared once from their raw files
+(:mod:`gen_jax.data._molecules`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import os
 import numpy as np
 
 from ._errors import DataError
+from ._molecule_sets import MOLECULE_SETS
+from ._molecules import load_molecules
 from ._stacked import NUM_MODES, stacked_mnist
 from ._toy import TOY_NUM_CLASSES, sample_toy
 from ._types import ArrayDataset, DatasetInfo
@@ -50,6 +54,11 @@ _INFOS: dict[str, DatasetInfo] = {
             name, (2,), num_classes, None, {"train": TOY_TRAIN_SIZE, "test": TOY_TEST_SIZE}
         )
         for name, num_classes in TOY_NUM_CLASSES.items()
+    },
+    **{
+        name: DatasetInfo(name, (spec.vocabulary.sequence_length,), 0, spec.vocabulary.size,
+                          dict(spec.splits), vocabulary=spec.vocabulary.tokens)
+        for name, spec in MOLECULE_SETS.items()
     },
 }
 
@@ -104,7 +113,8 @@ def load(
 
     Returns:
       An :class:`ArrayDataset`: images uint8 ``[N, H, W, C]`` (a read-only array) with int32
-      labels (None for ``binarized_mnist``), or toy points float32 ``[N, 2]``.
+      labels (None for ``binarized_mnist``), toy points float32 ``[N, 2]``, or molecules as
+      uint8 token ids ``[N, max_length + 2]`` (no labels).
 
     Raises:
       DataError: unknown name or split, bad ``size``, missing or corrupt raw files.
@@ -134,6 +144,9 @@ def load(
         raise DataError(
             f"size={size} for {name!r} split {split!r}: pass 1..{available_size} or None for all"
         )
+    if name in MOLECULE_SETS:
+        x = load_molecules(MOLECULE_SETS[name], split, data_dir=data_dir, tfds_dir=tfds_dir)
+        return ArrayDataset(dataset_info, split, x if size is None else x[:size], None)
     from . import _builders  # noqa: PLC0415 -- importing TFDS is only needed for real data
 
     builder = _builders.prepare(name, raw_dir=data_dir, tfds_dir=tfds_dir)

@@ -19,6 +19,7 @@ from ._evaluator import Evaluator as Evaluator
 from ._evaluator import preprocess_examples as preprocess_examples
 from ._logging import MetricWriter as MetricWriter
 from ._logging import Progress as Progress
+from ._logging import decode_sequences as decode_sequences
 from ._logging import image_grid as image_grid
 from ._logging import read_metrics as read_metrics
 from ._logging import save_png as save_png

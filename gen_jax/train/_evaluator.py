@@ -186,4 +186,4 @@ class Evaluator:
     def write_samples(self, state: TrainState, path: Path) -> None:
         samples = self.samples(state)
         if jax.process_index() == 0:
-            save_samples(samples, path)
+            save_samples(samples, path, self.run.info)

@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 from .._files import write_atomic
+from ..data import DatasetInfo
 from ._trackers import make_trackers
 
 
@@ -199,10 +200,29 @@ def pairs_image(points: np.ndarray, *, size: int = 128, max_dims: int = 4) -> np
     return np.concatenate(plots[:-1], axis=1)
 
 
-def save_samples(samples: np.ndarray, path: str | Path) -> Path:
+def decode_sequences(samples: np.ndarray, info: DatasetInfo) -> list[str]:
+    """The strings of token-sequence samples (values ``id / (levels - 1)``, as models return
+    discrete data) in ``info``'s vocabulary."""
+    ids = np.rint(np.asarray(samples, np.float64) * (info.num_levels - 1)).astype(np.int64)
+    ids = np.clip(ids, 0, info.num_levels - 1).reshape(len(ids), -1)
+    out = []
+    for row in ids.tolist():
+        end = row.index(2) if 2 in row else len(row)  # <eos>
+        out.append("".join(info.vocabulary[i] for i in row[:end] if i > 2))
+    return out
+
+
+def save_samples(samples: np.ndarray, path: str | Path, info: DatasetInfo | None = None) -> Path:
     """Saves model samples as a PNG: an image grid, a density plot for 2-D points, or the
-    pairwise density plots of the leading dimensions for other vectors (:func:`pairs_image`)."""
+    pairwise density plots of the leading dimensions for other vectors (:func:`pairs_image`).
+    Token sequences (``info.vocabulary`` set) are written as text instead, one decoded string
+    per line, to ``path`` with the suffix ``.txt``; the path written is returned."""
     samples = np.asarray(samples)
+    if info is not None and info.vocabulary is not None:
+        path = Path(path).with_suffix(".txt")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, "".join(f"{s}\n" for s in decode_sequences(samples, info)))
+        return path
     if samples.ndim == 2 and samples.shape[1] == 2:
         return save_png(scatter_image(samples), path)
     if samples.ndim == 2:

@@ -88,6 +88,9 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
         if start < tc.steps or not saved.exists():
             save_json(cfg, model_name, saved)
         write_record(cfg)
+        if run.info.vocabulary is not None:  # token sequences: the ids' meaning, with the run
+            write_atomic(workdir / "vocabulary.json", json.dumps(
+                {"data": data_name(cfg), "tokens": list(run.info.vocabulary)}, indent=1) + "\n")
     loader = gdata.Loader(train_ds, cfg.data.batch_size, seed=tc.seed,
                           process_index=jax.process_index(), process_count=jax.process_count(),
                           put=strategy.place_batch)

@@ -218,3 +218,26 @@ def test_bad_input_is_one_line(tmp_path, capsys, monkeypatch):
         _chem.rdkit.cache_clear()
     assert molecules.canonical("OCC") == "CCO"
     assert not math.isnan(molecules.cosine_similarity({"a": 1}, {"a": 2}))
+
+
+def test_train_and_sample_a_charrnn_on_qm9(data_dir, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert cli.main(["train", "charrnn", "--data.name", "qm9", "--data.data-dir", str(data_dir),
+                     "--data.tfds-dir", str(tmp_path / "tfds"), "--data.train-split", "test",
+                     "--data.batch-size", "16", "--model.hidden", "16", "--model.num-layers",
+                     "1", "--train.steps", "3", "--train.num-samples", "4",
+                     "--train.workdir", str(run)]) == 0
+    vocab = json.loads((run / "vocabulary.json").read_text())
+    assert vocab["data"] == "qm9" and vocab["tokens"][:3] == list(molecules.SPECIALS)
+    assert len((run / "samples.txt").read_text().splitlines()) == 4
+    capsys.readouterr()
+    assert cli.main(["molecules", "sample", "--workdir", str(run), "--num", "7", "--top-p",
+                     "0.9", "--batch-size", "4", "--out", str(tmp_path / "mol.csv")]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["step"] == 3 and record["top_p"] == 0.9 and record["data"] == "qm9"
+    rows = (tmp_path / "mol.csv").read_text().splitlines()
+    assert rows[0] == "SMILES" and len(rows) == 8
+    assert all(set(molecules.tokenize_smiles(r)) <= set(vocab["tokens"]) for r in rows[1:])
+    assert cli.main(["molecules", "sample", "--workdir", str(run), "--num", "2",
+                     "--temperature", "0"]) == 2
+    assert "must be positive" in capsys.readouterr().err

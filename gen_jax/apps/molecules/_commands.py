@@ -1,5 +1,5 @@
-"""``gen-jax molecules eval | reference``: MOSES's metric table of a SMILES file, and reference
-sets described once."""
+"""``gen-jax molecules sample | eval | reference``: molecules from a trained run, MOSES's metric
+table of a SMILES file, and reference sets described once."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ... import metrics
 from ..._files import write_atomic
@@ -108,6 +110,81 @@ def eval_main(argv: Sequence[str]) -> int:
     return 0
 
 
+def sample_smiles(run: Any, num: int, *, seed: int = 0, temperature: float = 1.0,
+                  batch_size: int = 1000) -> tuple[list[str], list[str]]:
+    """``num`` molecules drawn from a run trained on a molecule data set: ``(smiles, raw)``,
+    ``raw`` the strings in the run's representation (SELFIES runs: decoded to SMILES)."""
+    import jax  # noqa: PLC0415
+
+    from ... import data as gdata  # noqa: PLC0415
+    from ... import models, train  # noqa: PLC0415
+
+    if run.info.vocabulary is None:
+        raise ValueError(f"{run.config.train.workdir} was trained on {run.info.name}, not on "
+                         "molecules (token sequences: --data.name moses, qm9, ...)")
+    if temperature != 1.0 and not isinstance(run.model, models.TemperatureSampling):
+        raise ValueError(f"a {run.model_name} run has no temperature; drop --temperature")
+    spec = gdata.MOLECULE_SETS.get(run.info.name)
+    representation = spec.vocabulary.representation if spec is not None else "smiles"
+    variables = run.strategy.unreplicated(run.state.variables(ema=True))
+    size = min(batch_size, num)
+    if isinstance(run.model, models.TemperatureSampling):
+        draw = jax.jit(lambda k: run.model.sample_at_temperature(variables, k, size, temperature))
+    else:
+        draw = jax.jit(lambda k: run.model.sample(variables, k, size))
+    raw: list[str] = []
+    for i in range(-(-num // size)):
+        samples = np.asarray(draw(jax.random.fold_in(jax.random.PRNGKey(seed), i)))
+        raw += train.decode_sequences(samples, run.info)
+    raw = raw[:num]
+    smiles = [gdata.from_selfies(s) for s in raw] if representation == "selfies" else raw
+    return smiles, raw
+
+
+def sample_main(argv: Sequence[str]) -> int:
+    """``gen-jax molecules sample --workdir RUN [--num N] [--out samples.csv]``."""
+    from ... import train  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(
+        prog="gen-jax molecules sample", description="Draw molecules from a run trained on a "
+        "molecule data set (gen-jax train charrnn --data.name moses) and write their SMILES "
+        "to a CSV file, with a JSON record of the run, step and settings beside it.")
+    parser.add_argument("--workdir", required=True, help="the training run")
+    parser.add_argument("--num", type=int, default=30_000, help="molecules (MOSES: 30,000)")
+    parser.add_argument("--out", default=None, help="CSV path (default: WORKDIR/"
+                        "molecules_seedS.csv)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--top-k", type=int, default=None, help="draw from the k most likely "
+                        "tokens only")
+    parser.add_argument("--top-p", type=float, default=None, help="nucleus sampling: draw "
+                        "from the smallest set of tokens holding this much probability")
+    parser.add_argument("--batch-size", type=int, default=1000, help="molecules per call")
+    args = parser.parse_args(list(argv))
+    if args.num < 1 or args.batch_size < 1 or not args.temperature > 0:
+        raise ValueError("--num, --batch-size and --temperature must be positive")
+    overrides = {k: v for k, v in (("top_k", args.top_k), ("top_p", args.top_p)) if v is not None}
+    run = train.load_run(args.workdir, model_overrides=overrides or None)
+    t0 = time.perf_counter()
+    smiles, raw = sample_smiles(run, args.num, seed=args.seed, temperature=args.temperature,
+                                batch_size=args.batch_size)
+    out = Path(args.out or Path(args.workdir) / f"molecules_seed{args.seed}.csv")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    selfies = raw is not smiles
+    rows = [("SMILES", "SELFIES")] + list(zip(smiles, raw, strict=True)) if selfies else \
+        [("SMILES",)] + [(s,) for s in smiles]
+    write_atomic(out, "".join(",".join(r) + "\n" for r in rows))
+    step = int(run.strategy.fetch(run.state.step))
+    record = {"workdir": str(args.workdir), "model": run.model_name, "step": step,
+              "data": run.info.name, "num": args.num, "seed": args.seed,
+              "temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p,
+              "empty": sum(1 for s in smiles if not s),
+              "seconds": round(time.perf_counter() - t0, 1), "date": time.strftime("%Y-%m-%d")}
+    write_atomic(out.with_suffix(".json"), json.dumps(record, indent=2) + "\n")
+    print(json.dumps({"csv": str(out), **record}))
+    return 0
+
+
 def reference_main(argv: Sequence[str]) -> int:
     """``gen-jax molecules reference SMILES_FILE --name NAME --out REF.npz``."""
     parser = argparse.ArgumentParser(
@@ -129,7 +206,7 @@ def reference_main(argv: Sequence[str]) -> int:
     return 0
 
 
-ACTIONS = {"eval": eval_main, "reference": reference_main}
+ACTIONS = {"sample": sample_main, "eval": eval_main, "reference": reference_main}
 
 
 def main(argv: Sequence[str]) -> int:
@@ -138,6 +215,7 @@ def main(argv: Sequence[str]) -> int:
     if not argv or argv[0] not in ACTIONS:
         if argv and argv[0] in ("-h", "--help"):
             print(f"usage: gen-jax molecules {{{','.join(ACTIONS)}}} ...\n\n"
+                  "  sample     molecules from a trained run, to a CSV file\n"
                   "  eval       MOSES's metrics of a SMILES file\n"
                   "  reference  describe a reference set once")
             return 0

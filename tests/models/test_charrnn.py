@@ -11,7 +11,7 @@ import scipy.stats
 from gen_jax.config import DataConfig
 from gen_jax.data import DatasetInfo
 from gen_jax.models import CharRNN, CharRNNConfig
-from gen_jax.models.charrnn import filter_logits
+from gen_jax.models._sequences import filter_logits
 
 TEXT = DatasetInfo("toy_text", (5,), 0, 5, {}, vocabulary=("<pad>", "<bos>", "<eos>", "A", "B"))
 """Up to 3 tokens of A and B between <bos> and <eos>: 15 possible sequences."""

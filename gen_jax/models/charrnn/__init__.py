@@ -5,4 +5,3 @@ from ._model import CharRNN as CharRNN
 from ._model import CharRNNConfig as CharRNNConfig
 from ._model import CharRNNNet as CharRNNNet
 from ._model import build as build
-from ._model import filter_logits as filter_logits

@@ -29,9 +29,9 @@ from ...data import DatasetInfo
 from ...nn import output_dtype
 from .._base import Batch, Metrics, Variables
 from .._likelihoods import density_nll_metrics
+from .._sequences import SequenceData, sampler
 
 Dtype = Any
-PAD, BOS, EOS = 0, 1, 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,24 +106,6 @@ class CharRNNNet(nn.Module):
         return self.head(x).astype(output_dtype(self.dtype)), tuple(new)
 
 
-def filter_logits(logits: jax.Array, top_k: int | None, top_p: float | None) -> jax.Array:
-    """``logits`` ``[B, V]`` with the tokens outside the top k, and outside the smallest set
-    holding ``top_p`` of the probability, set to ``-inf`` (the most likely token always stays)."""
-    if top_k is not None and top_k < logits.shape[-1]:
-        kth = jax.lax.top_k(logits, top_k)[0][..., -1:]
-        logits = jnp.where(logits < kth, -jnp.inf, logits)
-    if top_p is not None and top_p < 1.0:
-        order = jnp.argsort(-logits, axis=-1)
-        sorted_logits = jnp.take_along_axis(logits, order, axis=-1)
-        probs = jax.nn.softmax(sorted_logits, axis=-1)
-        before = jnp.cumsum(probs, axis=-1) - probs  # probability of the tokens ranked above
-        drop_sorted = before >= top_p
-        drop = jnp.zeros_like(drop_sorted).at[
-            jnp.arange(logits.shape[0])[:, None], order].set(drop_sorted)
-        logits = jnp.where(drop, -jnp.inf, logits)
-    return logits
-
-
 class CharRNN:
     """The CharRNN family bound to a config and a discrete data set.
 
@@ -134,63 +116,23 @@ class CharRNN:
     """
 
     def __init__(self, config: CharRNNConfig, info: DatasetInfo, *, dtype: Dtype = jnp.float32):
-        if not info.is_discrete:
-            raise ValueError(f"charrnn models discrete data (token sequences, or images with a "
-                             f"number of levels); {info.name!r} is continuous")
+        self.seq = SequenceData(info, "charrnn")
         self.config, self.info, self.dtype = config, info, dtype
         self.num_classes = 0
-        self.levels = info.num_levels
-        self.is_text = info.vocabulary is not None
-        if self.is_text and (len(info.shape) != 1 or info.shape[0] < 2):
-            raise ValueError(f"charrnn: token sequences are [T] ids with T >= 2, got shape "
-                             f"{info.shape}")
-        self.length = info.dim  # values per example, <bos> included for token sequences
-        # Token sequences start with their own <bos>; other data gets one more input id.
-        self.net = CharRNNNet(self.levels if self.is_text else self.levels + 1, self.levels,
-                              config, dtype)
-
-    # ----- data ----------------------------------------------------------------------------
-
-    def ids(self, x: jax.Array) -> jax.Array:
-        """``[B, D]`` int32 ids of a model-space batch (values ``k / (L - 1)``)."""
-        flat = x.reshape(x.shape[0], -1).astype(jnp.float32)
-        return jnp.round(flat * (self.levels - 1)).astype(jnp.int32)
-
-    def _inputs_targets_mask(self, ids: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-        if self.is_text:
-            inputs, targets = ids[:, :-1], ids[:, 1:]
-            ended_before = jnp.cumsum(targets == EOS, axis=1) - (targets == EOS)
-            return inputs, targets, ended_before == 0
-        start = jnp.full((ids.shape[0], 1), self.levels, jnp.int32)
-        inputs = jnp.concatenate([start, ids[:, :-1]], axis=1)
-        return inputs, ids, jnp.ones(ids.shape, bool)
-
-    def _restrict(self, logits: jax.Array, position: jax.Array) -> jax.Array:
-        """Token sequences: no ``<pad>`` or ``<bos>`` is predicted, and only ``<eos>`` at the
-        last position (``position``: the index among the predicted positions, ``[T - 1]`` or a
-        scalar). Other data: ``logits`` unchanged."""
-        if not self.is_text:
-            return logits
-        token = jnp.arange(self.levels)
-        last = jnp.asarray(position)[..., None] == self.length - 2  # [..., 1]
-        banned = (token == PAD) | (token == BOS) | (last & (token != EOS))
-        return jnp.where(banned, -jnp.inf, logits)
+        self.net = CharRNNNet(self.seq.num_inputs, self.seq.levels, config, dtype)
 
     def _token_log_probs(self, variables: Variables, x: jax.Array, *, train: bool = False,
                          key: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
-        inputs, targets, mask = self._inputs_targets_mask(self.ids(x))
+        inputs, targets, mask = self.seq.split(self.seq.ids(x))
         rngs = {"dropout": key} if train else None
         logits, _ = self.net.apply(variables, inputs, train=train, rngs=rngs)
-        logits = self._restrict(logits, jnp.arange(inputs.shape[1]))
-        log_p = jnp.take_along_axis(jax.nn.log_softmax(logits, axis=-1), targets[..., None],
-                                    axis=-1)[..., 0]
-        return jnp.where(mask, log_p, 0.0), mask
+        return self.seq.token_log_probs(logits, targets, mask), mask
 
     # ----- the core contract ---------------------------------------------------------------
 
     def init(self, key: jax.Array, batch: Batch) -> Variables:
         """Initial variables for a batch of this shape."""
-        inputs, _, _ = self._inputs_targets_mask(self.ids(batch["x"]))
+        inputs, _, _ = self.seq.split(self.seq.ids(batch["x"]))
         return {"params": self.net.init(key, inputs)["params"]}
 
     def log_mass(self, variables: Variables, x: jax.Array) -> jax.Array:
@@ -203,7 +145,7 @@ class CharRNN:
         """``log P(x) + D log L`` ``[B]``: the density of the uniformly dequantized values on the
         ``[0, 1)`` scale (the convention of every exact likelihood here on discrete data)."""
         del label
-        return self.log_mass(variables, x) + self.length * math.log(self.levels)
+        return self.log_mass(variables, x) + self.seq.length * math.log(self.seq.levels)
 
     def loss(self, variables: Variables, batch: Batch, key: jax.Array, *,
              train: bool = True) -> tuple[jax.Array, tuple[Metrics, Variables]]:
@@ -219,8 +161,8 @@ class CharRNN:
         """Per-example ``nll`` (nats), ``bpd`` and ``nll_per_token``."""
         del key
         log_p, mask = self._token_log_probs(variables, batch["x"])
-        out = density_nll_metrics(jnp.sum(log_p, axis=1) + self.length * math.log(self.levels),
-                                  self.info)
+        out = density_nll_metrics(
+            jnp.sum(log_p, axis=1) + self.seq.length * math.log(self.seq.levels), self.info)
         out["nll_per_token"] = out["nll"] / jnp.sum(mask, axis=1)
         return out
 
@@ -237,32 +179,12 @@ class CharRNN:
         ``<pad>`` after the first ``<eos>``), with ``temperature`` and the config's top-k and
         nucleus filters."""
         c = self.config
-        start = BOS if self.is_text else self.levels
-        first = jnp.full((num, 1), start, jnp.int32)
-        logits, carries = self.net.apply(variables, first)
-        steps = self.length - 1 if self.is_text else self.length
 
-        def draw(k, logits):
-            logits = filter_logits(logits / temperature, c.top_k, c.top_p)
-            return jax.random.categorical(k, logits, axis=-1).astype(jnp.int32)
+        def step(ids, carries):
+            return self.net.apply(variables, ids, carries)
 
-        def body(state, xs):
-            k, position = xs
-            logits, carries, done = state
-            token = draw(k, self._restrict(logits[:, -1], position))
-            if self.is_text:
-                token = jnp.where(done, PAD, token)
-                done = done | (token == EOS)
-            logits, carries = self.net.apply(variables, token[:, None], carries)
-            return (logits, carries, done), token
-
-        keys = jax.random.split(key, steps)
-        _, tokens = jax.lax.scan(body, (logits, carries, jnp.zeros(num, bool)),
-                                 (keys, jnp.arange(steps)))
-        tokens = tokens.T  # [num, steps]
-        if self.is_text:
-            tokens = jnp.concatenate([first, tokens], axis=1)
-        return tokens
+        return self.seq.generate(lambda ids: step(ids, None), step,
+                                 sampler(temperature, c.top_k, c.top_p), key, num)
 
     def sample(self, variables: Variables, key: jax.Array, num: int,
                label: jax.Array | None = None) -> jax.Array:
@@ -276,15 +198,14 @@ class CharRNN:
         ``temperature``."""
         del label
         ids = self.sample_ids(variables, key, num, temperature)
-        x = ids.astype(output_dtype(self.dtype)) / (self.levels - 1)
-        return x.reshape(num, *self.info.shape)
+        return self.seq.values(ids, output_dtype(self.dtype), self.info.shape)
 
     def check_data(self, data: DataConfig) -> None:
         """One-line ``ValueError`` for binarized, dequantized or perturbed token sequences."""
         if data.binarize or data.dequantize:
             raise ValueError("charrnn models the stored discrete values: drop data.binarize and "
                              "data.dequantize")
-        if self.is_text and data.perturb:
+        if self.seq.is_text and data.perturb:
             raise ValueError("charrnn: data.perturb would break the token sequences' <eos> "
                              "structure; drop it")
 

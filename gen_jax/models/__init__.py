@@ -4,7 +4,7 @@ and their registry (:data:`FAMILIES`, :func:`build`, the one way to build a fami
 One subpackage per family: :mod:`~gen_jax.models.autoencoder`, :mod:`~gen_jax.models.vae`,
 :mod:`~gen_jax.models.gan`, :mod:`~gen_jax.models.flows`, :mod:`~gen_jax.models.ppca`,
 :mod:`~gen_jax.models.diffusion`, :mod:`~gen_jax.models.flow_matching`,
-:mod:`~gen_jax.models.charrnn`.
+:mod:`~gen_jax.models.charrnn`, :mod:`~gen_jax.models.molvae`.
 """
 
 from ._base import CAPABILITIES as CAPABILITIES
@@ -22,6 +22,7 @@ from ._base import Proposal as Proposal
 from ._base import Reconstruction as Reconstruction
 from ._base import Sampling as Sampling
 from ._base import SamplingVariables as SamplingVariables
+from ._base import ScheduledLoss as ScheduledLoss
 from ._base import SolverSampling as SolverSampling
 from ._base import TemperatureSampling as TemperatureSampling
 from ._base import UpdateFn as UpdateFn
@@ -66,6 +67,8 @@ from .gan import gradient_penalty as gradient_penalty
 from .gan import pack as pack
 from .gan import r1_penalty as r1_penalty
 from .gan import two_player as two_player
+from .molvae import MolVAE as MolVAE
+from .molvae import MolVAEConfig as MolVAEConfig
 from .ppca import PPCA as PPCA
 from .ppca import PPCAConfig as PPCAConfig
 from .vae import VAE as VAE

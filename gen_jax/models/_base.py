@@ -24,6 +24,7 @@ capability                    methods                                 families
                                                                       flow_matching
 :class:`SamplingVariables`    ``sampling_variables``                  gan
 :class:`OwnUpdate`            ``make_optimizer``, ``make_update``     gan
+:class:`ScheduledLoss`        ``loss_at``                             molvae
 ============================  ======================================  ======================
 
 A family without :class:`Sampling` (the deterministic autoencoder) has no prior to draw from:
@@ -136,7 +137,8 @@ class SolverSampling(Protocol):
 
 @runtime_checkable
 class TemperatureSampling(Protocol):
-    """Samples at a reduced temperature (the latent's standard deviation scaled)."""
+    """Samples at a reduced temperature: the latent's standard deviation scaled (flows, PPCA),
+    or the next-token logits divided by it (the autoregressive families)."""
 
     def sample_at_temperature(
         self, variables: Variables, key: jax.Array, num: int, temperature: float,
@@ -276,6 +278,20 @@ class OwnUpdate(Protocol):
         ...
 
 
+@runtime_checkable
+class ScheduledLoss(Protocol):
+    """A training loss that changes with the step (a VAE's KL annealing): the engine's step
+    calls :meth:`loss_at` with the state's step instead of ``loss``, whose value is the loss at
+    the end of the schedule."""
+
+    def loss_at(
+        self, variables: Variables, batch: Batch, key: jax.Array, step: jax.Array, *,
+        train: bool,
+    ) -> tuple[jax.Array, tuple[Metrics, Variables]]:
+        """``loss`` at training step ``step`` (an integer scalar, traced under jit)."""
+        ...
+
+
 def all_finite(tree: Any) -> jax.Array:
     """True when every leaf of ``tree`` is finite (a boolean scalar)."""
     leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]
@@ -284,7 +300,7 @@ def all_finite(tree: Any) -> jax.Array:
 
 CAPABILITIES: tuple[type, ...] = (
     Sampling, SolverSampling, TemperatureSampling, ExactLikelihood, LikelihoodBound, Reconstruction,
-    LatentCode, DataDependentInit, DataRequirements, SamplingVariables, OwnUpdate,
+    LatentCode, DataDependentInit, DataRequirements, SamplingVariables, OwnUpdate, ScheduledLoss,
 )
 """Every capability protocol, in the order the docs list them."""
 

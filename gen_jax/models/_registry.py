@@ -23,6 +23,7 @@ from .diffusion import DiffusionConfig
 from .flow_matching import FlowMatchingConfig
 from .flows import GlowConfig, MAFConfig, NSFConfig, RealNVPConfig
 from .gan import GANConfig
+from .molvae import MolVAEConfig
 from .ppca import PPCAConfig
 from .vae import VAEConfig
 
@@ -109,6 +110,10 @@ register(Family("flow_matching", FlowMatchingConfig, _M + "flow_matching:build",
 register(Family("charrnn", CharRNNConfig, _M + "charrnn:build",
                 "autoregressive LSTM/GRU language model of token sequences (MOSES's CharRNN)",
                 lambda: CharRNNConfig(hidden=8, num_layers=2)))
+register(Family("molvae", MolVAEConfig, _M + "molvae:build",
+                "sequence VAE of token sequences (MOSES's SMILES VAE, KL annealing, free bits)",
+                lambda: MolVAEConfig(embed_dim=4, encoder_hidden=6, latent_dim=2,
+                                     decoder_hidden=8, decoder_layers=2, kl_anneal_steps=4)))
 
 
 def build(

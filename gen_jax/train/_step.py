@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from ..models import GenerativeModel, Metrics, OwnUpdate, Preprocess
+from ..models import GenerativeModel, Metrics, OwnUpdate, Preprocess, ScheduledLoss
 from ..models import all_finite as all_finite
 from ._state import TrainState
 
@@ -134,6 +134,8 @@ def make_train_step(
 
         def loss_fn(params):
             variables = state.variables() | {"params": params}
+            if isinstance(model, ScheduledLoss):
+                return model.loss_at(variables, model_batch, key_loss, state.step, train=True)
             return model.loss(variables, model_batch, key_loss, train=True)
 
         (loss, (metrics, updated)), grads = jax.value_and_grad(loss_fn, has_aux=True)(

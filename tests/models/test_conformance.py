@@ -81,6 +81,10 @@ def _outputs(model, variables, batch, key):
     if isinstance(model, models.LatentCode):
         out["to_latent"] = z = model.to_latent(variables, x)
         out["from_latent"] = model.from_latent(variables, z)
+    if isinstance(model, models.ScheduledLoss):  # past the schedule's end: the plain loss
+        out["loss_at_end"] = model.loss_at(variables, batch, key, jnp.asarray(10**9),
+                                           train=False)[0]
+        out["loss"] = model.loss(variables, batch, key, train=False)[0]
     return out
 
 
@@ -119,6 +123,8 @@ def test_evaluate_the_anomaly_score_and_each_declared_capability(built):
             np.testing.assert_allclose(back, out["reconstruct"], rtol=1e-5, atol=1e-6)
         else:  # a flow (no reconstruction: it is exact): the latent point maps back to x
             np.testing.assert_allclose(back, batch["x"], atol=1e-4)
+    if "loss_at_end" in out:
+        np.testing.assert_allclose(out["loss_at_end"], out["loss"], rtol=1e-6)
     if isinstance(model, models.DataDependentInit):
         assert model.init_examples() >= 0
     if isinstance(model, models.DataRequirements):

@@ -1,7 +1,7 @@
-"""Side by side: gen_jax against the libraries a user would otherwise pick, on W1-W8.
+"""Side by side: gen_jax against the libraries a user would otherwise pick, on W1-W9.
 
 * W1-W3, W6 (flows): flowjax (JAX), nflows, zuko and normflows (PyTorch);
-* W4, W5: plain PyTorch (``others/torch_plain.py``);
+* W4, W5, W9: plain PyTorch (``others/torch_plain.py``);
 * W7: the ``prdc`` package (precision/recall/density/coverage) and a scipy ``sqrtm`` Frechet
   distance (``others/metric_workloads.py``);
 * W8: the same U-Net in diffusers (``others/diffusers_workloads.py``).
@@ -58,15 +58,16 @@ WORKLOAD_LIBRARIES = {
     "w4": ("gen_jax", "torch"), "w5": ("gen_jax", "torch"), "w6-flow": _FLOW_LIBRARIES,
     "w7-fd": ("gen_jax", "scipy"), "w7-prdc": ("gen_jax", "prdc"),
     "w8": ("gen_jax", "diffusers"), "w8-sample": ("gen_jax", "diffusers"),
+    "w9": ("gen_jax", "torch"),
 }
 """Workload id -> the libraries it is compared across (gen_jax first)."""
 # BENCHMARKS.md: gen_jax at least this many times the fastest other library
 TARGET = {"w1": 1.0, "w2": 2.0, "w3": 2.0, "w4": 1.0, "w5": 1.0, "w6-flow": 1.0,
-          "w7-fd": 1.0, "w7-prdc": 5.0, "w8": 1.0, "w8-sample": 1.0}
+          "w7-fd": 1.0, "w7-prdc": 5.0, "w8": 1.0, "w8-sample": 1.0, "w9": 1.0}
 # Rounds and warm-up calls per workload unless --repeats/--warmup say otherwise: a W7 call
 # takes seconds to a minute, a training step milliseconds.
-DEFAULT_REPEATS = {"w7-fd": 5, "w7-prdc": 5, "w8": 10, "w8-sample": 3}
-DEFAULT_WARMUP = {"w7-fd": 1, "w7-prdc": 1, "w8": 2, "w8-sample": 1}
+DEFAULT_REPEATS = {"w7-fd": 5, "w7-prdc": 5, "w8": 10, "w8-sample": 3, "w9": 5}
+DEFAULT_WARMUP = {"w7-fd": 1, "w7-prdc": 1, "w8": 2, "w8-sample": 1, "w9": 1}
 
 
 def build(library: str, name: str):

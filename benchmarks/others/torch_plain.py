@@ -1,4 +1,5 @@
-"""W4 (MLP VAE) and W5 (DCGAN) in plain PyTorch: the step a user would write by hand.
+"""W4 (MLP VAE), W5 (DCGAN) and W9 (SMILES VAE) in plain PyTorch: the step a user would write
+by hand.
 
 Eager mode, ``torch.set_num_threads`` = the cores this process may use (set by
 ``torch_workloads.set_threads``), default ``nn.Linear``/``nn.Conv*`` initialisation (timing does
@@ -106,5 +107,58 @@ def dcgan_w5(batch: int = 64, seed: int = 0) -> Workload:
                                 "nn.ConvTranspose2d, Adam 2e-4 b1 0.5")
 
 
-WORKLOADS = {("torch", "w4"): vae_w4, ("torch", "w5"): dcgan_w5}
+class MolVAE(nn.Module):
+    """W9: MOSES's SMILES VAE as MOSES writes it (``moses/vae/model.py``), with W9's sizes."""
+
+    def __init__(self, vocab: int = 30, embed: int = 32, enc: int = 256, latent: int = 128,
+                 dec: int = 512, layers: int = 3):
+        super().__init__()
+        self.layers = layers
+        self.embed = nn.Embedding(vocab, embed, padding_idx=0)
+        self.encoder = nn.GRU(embed, enc, batch_first=True, bidirectional=True)
+        self.posterior = nn.Linear(2 * enc, 2 * latent)
+        self.to_hidden = nn.Linear(latent, dec)
+        self.decoder = nn.GRU(embed + latent, dec, num_layers=layers, batch_first=True)
+        self.head = nn.Linear(dec, vocab)
+
+    def loss(self, x: torch.Tensor, lengths: torch.Tensor, kl_weight: float) -> torch.Tensor:
+        e = self.embed(x)
+        packed = nn.utils.rnn.pack_padded_sequence(e, lengths, batch_first=True,
+                                                   enforce_sorted=False)
+        _, h = self.encoder(packed)  # [2, B, enc]: the final state of each direction
+        mean, log_var = self.posterior(torch.cat([h[0], h[1]], dim=-1)).chunk(2, dim=-1)
+        z = mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
+        inputs = torch.cat([e[:, :-1], z[:, None].expand(-1, x.shape[1] - 1, -1)], dim=-1)
+        h0 = self.to_hidden(z)[None].repeat(self.layers, 1, 1)
+        out, _ = self.decoder(inputs, h0)
+        logits = self.head(out)
+        rec = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), x[:, 1:].reshape(-1),
+                              ignore_index=0)
+        kl = 0.5 * (mean.square() + log_var.exp() - 1.0 - log_var).sum(-1).mean()
+        return rec + kl_weight * kl
+
+
+def molvae_w9(batch: int = 512, seed: int = 0) -> Workload:
+    from gen_jax.bench._molecule_workloads import w9_batch
+
+    torch.manual_seed(seed)
+    model = MolVAE()
+    x_np = w9_batch(batch, seed)
+    x = torch.as_tensor(x_np.astype(np.int64))
+    lengths = torch.as_tensor((np.argmax(x_np == 2, axis=1) + 1).astype(np.int64))
+    opt = torch.optim.Adam(model.parameters(), lr=3e-4)
+
+    def step(_):
+        opt.zero_grad(set_to_none=True)
+        loss = model.loss(x, lengths, 0.05)
+        loss.backward()
+        opt.step()
+        return loss.detach()
+
+    return Workload(name="W9 plain PyTorch", call=step, carry=None, matmul_flops=0.0,
+                    description="plain PyTorch SMILES VAE step (eager, cuDNN-style nn.GRU, "
+                                "packed encoder input as MOSES), Adam 3e-4")
+
+
+WORKLOADS = {("torch", "w4"): vae_w4, ("torch", "w5"): dcgan_w5, ("torch", "w9"): molvae_w9}
 """(library, workload id) -> constructor."""

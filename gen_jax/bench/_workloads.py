@@ -17,6 +17,7 @@ from ..models import GANConfig, VAEConfig
 from ._diffusion_workloads import DIFFUSION_WORKLOADS
 from ._flow_workloads import FLOW_WORKLOADS
 from ._metric_workloads import METRIC_WORKLOADS
+from ._molecule_workloads import MOLECULE_WORKLOADS
 from ._setup import mlp_flops, production_setup
 from ._workload import Workload
 
@@ -78,8 +79,9 @@ def dcgan_28(batch_size: int = 64, seed: int = 0, upsample: str = "subpixel",
 WORKLOADS: dict[str, Callable[[], Workload]] = {"w4": vae_mlp_784, "w5": dcgan_28}
 """Workload id -> constructor."""
 
-# The flow and sampling workloads (W1-W3, W6), the metrics (W7) and diffusion (W8) live in
-# their own modules.
+# The flow and sampling workloads (W1-W3, W6), the metrics (W7), diffusion (W8) and the
+# molecule VAE (W9) live in their own modules.
 WORKLOADS.update(FLOW_WORKLOADS)
 WORKLOADS.update(METRIC_WORKLOADS)
 WORKLOADS.update(DIFFUSION_WORKLOADS)
+WORKLOADS.update(MOLECULE_WORKLOADS)

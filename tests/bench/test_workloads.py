@@ -16,7 +16,7 @@ from tests.conftest import run_cli
 
 def test_every_benchmarks_md_workload_is_registered():
     for name in ("w1", "w2", "w3", "w4", "w5", "w6-flow", "w6-vae", "w7-fd", "w7-prdc", "w8",
-                 "w8-sample"):
+                 "w8-sample", "w9"):
         assert name in WORKLOADS
 
 
@@ -25,7 +25,7 @@ def test_w1_flops_match_benchmarks_md():
     assert 3 * _w1_fwd_flops(256) / 1e9 == pytest.approx(27.7, abs=0.05)
 
 
-FULL_SIZE_ONLY_SLOW = {"w8", "w8-sample"}  # minutes on a CPU at full size: below, shrunk
+FULL_SIZE_ONLY_SLOW = {"w8", "w8-sample", "w9"}  # minutes on a CPU at full size: below, shrunk
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow)
@@ -55,6 +55,24 @@ def test_w8_code_path_at_a_small_size():
     images = np.asarray(s.call(None))
     assert images.shape == (2, 28, 28, 1) and np.all((images >= 0) & (images <= 1))
     assert s.matmul_flops == pytest.approx(3 / 3 * 2 / 4 * w.matmul_flops, rel=0.2)
+
+
+def test_w9_code_path_at_a_small_size():
+    """W9's sequence-VAE step on shrunken layers: it trains, and the FLOP count follows the
+    formula's batch scaling."""
+    import jax
+
+    from gen_jax.bench._molecule_workloads import molvae_w9
+
+    small = dict(embed_dim=4, encoder_hidden=4, latent_dim=2, decoder_hidden=4, decoder_layers=1)
+    w = molvae_w9(batch_size=4, **small)
+    carry = jax.block_until_ready(w.call(w.carry))
+    assert int(carry.skipped) == 0 and int(carry.step) == 1
+    assert molvae_w9.__defaults__[0] == 512
+    from gen_jax.bench._molecule_workloads import w9_flops
+    from gen_jax.models import MolVAEConfig
+
+    assert w9_flops(512, MolVAEConfig()) == pytest.approx(128 * w9_flops(4, MolVAEConfig()))
 
 
 def test_compile_benchmark_smoke():

@@ -25,15 +25,23 @@ def _text_sequences():
     return np.array(rows, np.int32)
 
 
-@pytest.fixture(scope="module", params=["lstm", "gru"])
-def text_model(request):
-    model = CharRNN(CharRNNConfig(cell=request.param, hidden=8, num_layers=2, embed_dim=None
-                                  if request.param == "lstm" else 4), TEXT)
+def _built(cell, embed_dim):
+    model = CharRNN(CharRNNConfig(cell=cell, hidden=8, num_layers=2, embed_dim=embed_dim), TEXT)
     x = jnp.asarray(_text_sequences() / 4.0, jnp.float32)
-    variables = model.init(jax.random.PRNGKey(0), {"x": x})
+    variables = jax.jit(model.init)(jax.random.PRNGKey(0), {"x": x})
     # larger weights than the init, so the distribution is far from uniform
     variables = jax.tree.map(lambda v: 3.0 * v, variables)
     return model, variables, x
+
+
+@pytest.fixture(scope="module")
+def text_model():
+    return _built("lstm", None)
+
+
+def test_a_gru_with_embeddings_sums_to_one_too():
+    model, variables, x = _built("gru", 4)
+    assert float(jnp.sum(jnp.exp(model.log_mass(variables, x)))) == pytest.approx(1.0, abs=1e-5)
 
 
 def test_probabilities_of_every_sequence_sum_to_one(text_model):

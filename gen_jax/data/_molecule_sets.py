@@ -22,6 +22,10 @@ QM9_TEST_FRACTION = 0.1
 def _vocab(tokens: tuple[str, ...], representation: str, max_length: int) -> Vocabulary:
     return Vocabulary(SPECIALS + tokens, representation, max_length)  # type: ignore[arg-type]
 
+MOSES_TOKENS = (
+        '#', '(', ')', '-', '1', '2', '3', '4', '5', '6', '=', 'Br', 'C', 'Cl', 'F', 'N', 'O',
+        'S', '[H]', '[nH]', 'c', 'n', 'o', 's',
+)
 QM9_TOKENS = (
         '#', '(', ')', '1', '2', '3', '4', '5', '=', 'C', 'F', 'N', 'O', '[C-]', '[CH-]', '[N-]',
         '[NH+]', '[NH2+]', '[NH3+]', '[O-]',
@@ -34,6 +38,8 @@ QM9_SELFIES_TOKENS = (
 )
 
 MOLECULE_SETS: dict[str, MoleculeSet] = {s.name: s for s in (
+    MoleculeSet("moses", MOSES_FILES, "smiles", _vocab(MOSES_TOKENS, "smiles", 54),
+                {"train": 1_584_663, "test": 176_074, "test_scaffolds": 176_225}),
     MoleculeSet("qm9", QM9_FILE, "smiles", _vocab(QM9_TOKENS, "smiles", 22),
                 {"train": 120_497, "test": 13_388}, test_fraction=QM9_TEST_FRACTION),
     MoleculeSet("qm9_selfies", QM9_FILE, "selfies", _vocab(QM9_SELFIES_TOKENS, "selfies", 21),

@@ -26,6 +26,11 @@ MOSES_TOKENS = (
         '#', '(', ')', '-', '1', '2', '3', '4', '5', '6', '=', 'Br', 'C', 'Cl', 'F', 'N', 'O',
         'S', '[H]', '[nH]', 'c', 'n', 'o', 's',
 )
+MOSES_SELFIES_TOKENS = (
+        '[#Branch1]', '[#Branch2]', '[#C]', '[#N]', '[=Branch1]', '[=Branch2]', '[=C]', '[=N]',
+        '[=O]', '[=Ring1]', '[=Ring2]', '[=S]', '[Br]', '[Branch1]', '[Branch2]', '[C]', '[Cl]',
+        '[F]', '[H]', '[NH1]', '[N]', '[O]', '[P]', '[Ring1]', '[Ring2]', '[S]',
+)
 QM9_TOKENS = (
         '#', '(', ')', '1', '2', '3', '4', '5', '=', 'C', 'F', 'N', 'O', '[C-]', '[CH-]', '[N-]',
         '[NH+]', '[NH2+]', '[NH3+]', '[O-]',
@@ -39,6 +44,9 @@ QM9_SELFIES_TOKENS = (
 
 MOLECULE_SETS: dict[str, MoleculeSet] = {s.name: s for s in (
     MoleculeSet("moses", MOSES_FILES, "smiles", _vocab(MOSES_TOKENS, "smiles", 54),
+                {"train": 1_584_663, "test": 176_074, "test_scaffolds": 176_225}),
+    MoleculeSet("moses_selfies", MOSES_FILES, "selfies",
+                _vocab(MOSES_SELFIES_TOKENS, "selfies", 55),
                 {"train": 1_584_663, "test": 176_074, "test_scaffolds": 176_225}),
     MoleculeSet("qm9", QM9_FILE, "smiles", _vocab(QM9_TOKENS, "smiles", 22),
                 {"train": 120_497, "test": 13_388}, test_fraction=QM9_TEST_FRACTION),

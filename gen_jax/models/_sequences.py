@@ -15,6 +15,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from ..config import DataConfig
 from ..data import DatasetInfo
 
 PAD, BOS, EOS = 0, 1, 2
@@ -31,6 +32,7 @@ class SequenceData:
     """
 
     def __init__(self, info: DatasetInfo, family: str):
+        self.family = family
         if not info.is_discrete:
             raise ValueError(f"{family} models discrete data (token sequences, or images with a "
                              f"number of levels); {info.name!r} is continuous")
@@ -42,6 +44,16 @@ class SequenceData:
         self.num_inputs = self.levels if self.is_text else self.levels + 1
         self.start = BOS if self.is_text else self.levels
         self.steps = self.length - 1 if self.is_text else self.length  # predicted positions
+
+    def check_data(self, data: DataConfig) -> None:
+        """One-line ``ValueError`` for binarized or dequantized data, and for perturbed token
+        sequences (a family's ``DataRequirements.check_data``)."""
+        if data.binarize or data.dequantize:
+            raise ValueError(f"{self.family} models the stored discrete values: drop "
+                             "data.binarize and data.dequantize")
+        if self.is_text and data.perturb:
+            raise ValueError(f"{self.family}: data.perturb would break the token sequences' "
+                             "<eos> structure; drop it")
 
     def ids(self, x: jax.Array) -> jax.Array:
         """``[B, D]`` int32 ids of a model-space batch (values ``k / (L - 1)``)."""

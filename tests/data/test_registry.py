@@ -14,7 +14,8 @@ TOY = ["checkerboard", "grid25", "ring8", "ring8_r1", "two_moons"]
 
 def test_available():
     assert data.available() == sorted(["mnist", "fashion_mnist", "binarized_mnist", "digits",
-                                       "cifar10", "svhn", "stacked_mnist", *TOY])
+                                       "cifar10", "svhn", "stacked_mnist", *TOY, "moses",
+                                       "moses_selfies", "qm9", "qm9_selfies"])
 
 
 @pytest.mark.parametrize(

@@ -202,12 +202,7 @@ class CharRNN:
 
     def check_data(self, data: DataConfig) -> None:
         """One-line ``ValueError`` for binarized, dequantized or perturbed token sequences."""
-        if data.binarize or data.dequantize:
-            raise ValueError("charrnn models the stored discrete values: drop data.binarize and "
-                             "data.dequantize")
-        if self.seq.is_text and data.perturb:
-            raise ValueError("charrnn: data.perturb would break the token sequences' <eos> "
-                             "structure; drop it")
+        self.seq.check_data(data)
 
     def dequantizes(self) -> bool:
         """False: the values reach the model as stored (scaled to ``[0, 1]``)."""

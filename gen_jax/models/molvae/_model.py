@@ -271,12 +271,7 @@ class MolVAE:
 
     def check_data(self, data: DataConfig) -> None:
         """One-line ``ValueError`` for binarized, dequantized or perturbed token sequences."""
-        if data.binarize or data.dequantize:
-            raise ValueError("molvae models the stored discrete values: drop data.binarize and "
-                             "data.dequantize")
-        if self.seq.is_text and data.perturb:
-            raise ValueError("molvae: data.perturb would break the token sequences' <eos> "
-                             "structure; drop it")
+        self.seq.check_data(data)
 
     def dequantizes(self) -> bool:
         """False: the values reach the model as stored (scaled to ``[0, 1]``)."""

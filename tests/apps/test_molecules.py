@@ -108,6 +108,16 @@ def test_filters_by_hand(data_dir):
     assert not passes("O=C1C(=Cc2ccccc2)SC(=S)N1")  # PAINS: an ene-rhodanine
 
 
+def test_molecule_grid(tmp_path):
+    from PIL import Image
+
+    assert molecules.molecule_grid(["CCO", "C1CC", "c1ccccc1", "CN"], tmp_path / "g.png",
+                                   num=2, per_row=2, size=50) == 2
+    assert Image.open(tmp_path / "g.png").size == (100, 50)
+    assert molecules.molecule_grid(["C1CC"], tmp_path / "none.png") == 0
+    assert not (tmp_path / "none.png").exists()
+
+
 def _morgan(smiles):
     return AllChem.GetMorganFingerprintAsBitVect(Chem.MolFromSmiles(smiles), 2, nBits=1024)
 

@@ -19,6 +19,7 @@ from ._chem import canonical as canonical
 from ._chem import filters_dir as filters_dir
 from ._chem import fingerprint as fingerprint
 from ._chem import fragments as fragments
+from ._chem import molecule_grid as molecule_grid
 from ._chem import passes_filters as passes_filters
 from ._chem import property_fn as property_fn
 from ._chem import scaffold as scaffold

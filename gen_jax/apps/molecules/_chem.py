@@ -195,6 +195,28 @@ def describe(smiles: str, *, properties: Sequence[str],
     return out
 
 
+def molecule_grid(smiles: Sequence[str], path: str | Path, *, num: int = 32, per_row: int = 8,
+                  size: int = 200) -> int:
+    """Draws the first ``num`` valid molecules of ``smiles`` (RDKit) as a PNG grid, ``per_row``
+    a row, ``size`` pixels a cell, each labelled with its index in ``smiles``; returns how many
+    were drawn (nothing is written when none is valid)."""
+    draw = require("rdkit.Chem.Draw", "molecules", "molecule drawings")
+    picked = []
+    for i, s in enumerate(smiles):
+        m = mol(s)
+        if m is not None:
+            picked.append((i, m))
+            if len(picked) == num:
+                break
+    if picked:
+        image = draw.MolsToGridImage([m for _, m in picked], molsPerRow=per_row,
+                                     subImgSize=(size, size),
+                                     legends=[f"#{i}" for i, _ in picked])
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        image.save(str(path))
+    return len(picked)
+
+
 def _chunk(fn: Callable[[str], T], items: Sequence[str]) -> list[T]:
     return [fn(s) for s in items]
 

@@ -160,9 +160,12 @@ def sample_main(argv: Sequence[str]) -> int:
     parser.add_argument("--top-p", type=float, default=None, help="nucleus sampling: draw "
                         "from the smallest set of tokens holding this much probability")
     parser.add_argument("--batch-size", type=int, default=1000, help="molecules per call")
+    parser.add_argument("--grid", type=int, default=32, help="draw the first N valid molecules "
+                        "as a PNG beside the CSV (0: none)")
     args = parser.parse_args(list(argv))
-    if args.num < 1 or args.batch_size < 1 or not args.temperature > 0:
-        raise ValueError("--num, --batch-size and --temperature must be positive")
+    if args.num < 1 or args.batch_size < 1 or not args.temperature > 0 or args.grid < 0:
+        raise ValueError("--num, --batch-size and --temperature must be positive, --grid not "
+                         "negative")
     overrides = {k: v for k, v in (("top_k", args.top_k), ("top_p", args.top_p)) if v is not None}
     run = train.load_run(args.workdir, model_overrides=overrides or None)
     t0 = time.perf_counter()
@@ -174,11 +177,13 @@ def sample_main(argv: Sequence[str]) -> int:
     rows = [("SMILES", "SELFIES")] + list(zip(smiles, raw, strict=True)) if selfies else \
         [("SMILES",)] + [(s,) for s in smiles]
     write_atomic(out, "".join(",".join(r) + "\n" for r in rows))
+    drawn = _chem.molecule_grid(smiles, out.with_suffix(".png"), num=args.grid) if args.grid else 0
     step = int(run.strategy.fetch(run.state.step))
     record = {"workdir": str(args.workdir), "model": run.model_name, "step": step,
               "data": run.info.name, "num": args.num, "seed": args.seed,
               "temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p,
               "empty": sum(1 for s in smiles if not s),
+              "grid": str(out.with_suffix(".png")) if drawn else None, "drawn": drawn,
               "seconds": round(time.perf_counter() - t0, 1), "date": time.strftime("%Y-%m-%d")}
     write_atomic(out.with_suffix(".json"), json.dumps(record, indent=2) + "\n")
     print(json.dumps({"csv": str(out), **record}))

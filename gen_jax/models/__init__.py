@@ -4,7 +4,8 @@ and their registry (:data:`FAMILIES`, :func:`build`, the one way to build a fami
 One subpackage per family: :mod:`~gen_jax.models.autoencoder`, :mod:`~gen_jax.models.vae`,
 :mod:`~gen_jax.models.gan`, :mod:`~gen_jax.models.flows`, :mod:`~gen_jax.models.ppca`,
 :mod:`~gen_jax.models.diffusion`, :mod:`~gen_jax.models.flow_matching`,
-:mod:`~gen_jax.models.charrnn`, :mod:`~gen_jax.models.molvae`.
+:mod:`~gen_jax.models.charrnn`, :mod:`~gen_jax.models.transformer_lm`,
+:mod:`~gen_jax.models.molvae`.
 """
 
 from ._base import CAPABILITIES as CAPABILITIES
@@ -71,6 +72,8 @@ from .molvae import MolVAE as MolVAE
 from .molvae import MolVAEConfig as MolVAEConfig
 from .ppca import PPCA as PPCA
 from .ppca import PPCAConfig as PPCAConfig
+from .transformer_lm import TransformerLM as TransformerLM
+from .transformer_lm import TransformerLMConfig as TransformerLMConfig
 from .vae import VAE as VAE
 from .vae import ElboTerms as ElboTerms
 from .vae import VAEConfig as VAEConfig

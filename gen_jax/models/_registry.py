@@ -25,6 +25,7 @@ from .flows import GlowConfig, MAFConfig, NSFConfig, RealNVPConfig
 from .gan import GANConfig
 from .molvae import MolVAEConfig
 from .ppca import PPCAConfig
+from .transformer_lm import TransformerLMConfig
 from .vae import VAEConfig
 
 Builder = Callable[..., GenerativeModel]
@@ -110,6 +111,9 @@ register(Family("flow_matching", FlowMatchingConfig, _M + "flow_matching:build",
 register(Family("charrnn", CharRNNConfig, _M + "charrnn:build",
                 "autoregressive LSTM/GRU language model of token sequences (MOSES's CharRNN)",
                 lambda: CharRNNConfig(hidden=8, num_layers=2)))
+register(Family("transformer_lm", TransformerLMConfig, _M + "transformer_lm:build",
+                "decoder-only Transformer language model of token sequences",
+                lambda: TransformerLMConfig(num_layers=1, d_model=8, num_heads=2, mlp_dim=16)))
 register(Family("molvae", MolVAEConfig, _M + "molvae:build",
                 "sequence VAE of token sequences (MOSES's SMILES VAE, KL annealing, free bits)",
                 lambda: MolVAEConfig(embed_dim=4, encoder_hidden=6, latent_dim=2,

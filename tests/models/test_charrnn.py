@@ -1,4 +1,5 @@
-"""CharRNN: exact likelihoods against brute-force sums, samples against them, the filters."""
+"""The autoregressive language models (CharRNN, the Transformer LM): exact likelihoods against
+brute-force sums, samples against them, the filters."""
 
 import itertools
 
@@ -10,7 +11,7 @@ import scipy.stats
 
 from gen_jax.config import DataConfig
 from gen_jax.data import DatasetInfo
-from gen_jax.models import CharRNN, CharRNNConfig
+from gen_jax.models import CharRNN, CharRNNConfig, TransformerLM, TransformerLMConfig
 from gen_jax.models._sequences import filter_logits
 
 TEXT = DatasetInfo("toy_text", (5,), 0, 5, {}, vocabulary=("<pad>", "<bos>", "<eos>", "A", "B"))
@@ -68,6 +69,23 @@ def test_samples_follow_the_likelihood(text_model):
     assert scipy.stats.chisquare(counts, expected / expected.sum() * 6000).pvalue > 1e-3
     scaled = model.sample(variables, jax.random.PRNGKey(1), 7)
     assert scaled.shape == (7, 5) and float(scaled.max()) <= 1.0
+
+
+def test_the_transformer_sums_to_one_and_samples_follow_it():
+    model = TransformerLM(TransformerLMConfig(num_layers=2, d_model=16, num_heads=2, mlp_dim=32,
+                                              dropout=0.0), TEXT)
+    x = jnp.asarray(_text_sequences() / 4.0, jnp.float32)
+    variables = jax.jit(model.init)(jax.random.PRNGKey(0), {"x": x})
+    variables = jax.tree.map(lambda v: 3.0 * v, variables)
+    log_mass = model.log_mass(variables, x)
+    assert float(jnp.sum(jnp.exp(log_mass))) == pytest.approx(1.0, abs=1e-5)
+    ids = np.asarray(jax.jit(model.sample_ids, static_argnums=2)(
+        variables, jax.random.PRNGKey(1), 4000))
+    rows = [tuple(r) for r in _text_sequences()]
+    counts = np.array([sum(1 for s in map(tuple, ids) if s == r) for r in rows])
+    assert counts.sum() == 4000
+    expected = np.exp(np.asarray(log_mass, np.float64))
+    assert scipy.stats.chisquare(counts, expected / expected.sum() * 4000).pvalue > 1e-3
 
 
 def test_other_discrete_data_is_a_sequence_of_its_values():

@@ -37,7 +37,8 @@ class DataConfig:
     path: str | None = None
     """Your own data instead of a named set: a folder of PNG/JPEG/BMP images (one sub-folder
     per class for labels; train/ and test/ sub-folders for splits), an .npy/.npz file (keys x
-    and y, or x_train, y_train, x_test, y_test), or a .csv/.parquet table of numeric columns."""
+    and y, or x_train, y_train, x_test, y_test), a .csv/.parquet table of numeric columns, or a
+    SMILES file of molecules (.smi, or a .csv with a SMILES column)."""
     image_size: int | None = None
     """Own image folders: resize the shorter side and center-crop to this square size (needed
     when the images differ in size)."""

@@ -19,8 +19,10 @@ import dataclasses
 import gzip
 import io
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -207,3 +209,44 @@ def load_molecules(spec: MoleculeSet, split: str, *, data_dir: str | os.PathLike
     """The ``[N, max_length + 2]`` token ids of one split (prepared on first use)."""
     return np.load(prepare_molecules(spec, split, data_dir=data_dir, tfds_dir=tfds_dir),
                    mmap_mode="r")
+
+
+def scan_molecules(path: Path, test_fraction: float | None) -> Any:
+    """A user's SMILES file (:func:`read_smiles`) as an own-data scan: the valid molecules
+    (invalid ones skipped, counted, and named in a warning) encoded with a vocabulary of every
+    token they hold, split like any own data (``test_fraction``; None: one split ``"all"``)."""
+    from ._own_read import Scan, split_indices  # noqa: PLC0415 -- the own-data layer's types
+
+    raw = read_smiles(path)
+    strings, invalid = molecule_strings(raw, "smiles")
+    if not strings:
+        raise DataError(f"{path} holds no valid SMILES ({invalid} invalid): check the file")
+    if invalid:
+        bad = next(s for s in raw if not s or _rdkit().MolFromSmiles(s) is None)
+        warnings.warn(f"{path}: {invalid} of {len(raw)} SMILES are invalid and were skipped "
+                      f"(the first: {bad!r})", stacklevel=2)
+    tokens = [tokenize(s, "smiles") for s in strings]
+    vocab = Vocabulary.build(tokens, "smiles")
+    if vocab.size > 256:
+        raise DataError(f"{path} holds {vocab.size - 3} distinct SMILES tokens; at most 253 fit "
+                        "the 8-bit ids: drop the molecules with rare bracket atoms")
+    x = vocab.encode(strings).astype(np.uint8)
+    splits = {name: (x[rows], None) for name, rows in
+              split_indices(len(x), test_fraction, path).items()}
+    return Scan("molecules", (vocab.sequence_length,), vocab.size, (), (), splits,
+                vocabulary=vocab.tokens)
+
+
+def encode_new_molecules(path: Path, tokens: tuple[str, ...], length: int) -> np.ndarray:
+    """A new SMILES file's molecules as ids of a trained run's vocabulary (``tokens``,
+    sequences of ``length`` ids): invalid and over-long molecules are skipped with a warning;
+    a token the run never saw is a one-line error."""
+    vocab = Vocabulary(tokens, "smiles", length - 2)
+    encoded = encode_molecules(read_smiles(path), vocab)
+    skipped = encoded.invalid + encoded.too_long
+    if skipped:
+        warnings.warn(f"{path}: {encoded.invalid} invalid and {encoded.too_long} over-long "
+                      f"(more than {vocab.max_length} tokens) SMILES skipped", stacklevel=2)
+    if not len(encoded.x):
+        raise DataError(f"{path} holds no valid SMILES the run can read")
+    return encoded.x

@@ -27,6 +27,7 @@ import numpy as np
 
 from . import _own_read
 from ._errors import DataError
+from ._molecules import encode_new_molecules, scan_molecules
 from ._types import ArrayDataset, DatasetInfo
 
 FORMAT_VERSION = 1
@@ -150,7 +151,8 @@ def open_own(path: str | os.PathLike, options: OwnOptions = OwnOptions(), *,
     """Describes the data set at ``path``, preparing it first when this version is not yet.
 
     Args:
-      path: a folder of images, an ``.npy``/``.npz`` file, or a ``.csv``/``.parquet`` table.
+      path: a folder of images, an ``.npy``/``.npz`` file, a ``.csv``/``.parquet`` table, or a
+        SMILES file (``.smi``, or a ``.csv`` whose header names a SMILES column).
       options: how to shape it (:class:`OwnOptions`).
       tfds_dir: where prepared data lives (default ``$GEN_JAX_TFDS_DIR``, else TFDS's default).
 
@@ -176,15 +178,18 @@ def open_own(path: str | os.PathLike, options: OwnOptions = OwnOptions(), *,
                   "class_names": list(scan.class_names), "columns": list(scan.columns),
                   "splits": {s: len(x) for s, (x, _) in scan.splits.items()},
                   "source": str(source)}
+        if scan.vocabulary is not None:
+            record["vocabulary"] = list(scan.vocabulary)
         _builders.prepare_own(config, scan, record, tfds_dir, what=str(source))
+    vocabulary = tuple(record["vocabulary"]) if "vocabulary" in record else None
     info = DatasetInfo(f"path:{source.name}", tuple(record["shape"]), len(record["class_names"]),
-                       record["num_levels"], dict(record["splits"]))
+                       record["num_levels"], dict(record["splits"]), vocabulary=vocabulary)
     standardize = options.standardize
     if standardize is None:
         standardize = kind == "table"
     if standardize and info.is_discrete:
-        raise DataError(f"--data.standardize scales continuous data; {source} holds 8-bit images:"
-                        " drop it")
+        raise DataError(f"--data.standardize scales continuous data; {source} holds discrete "
+                        "values (8-bit images or tokens): drop it")
     return OwnData(os.fspath(path), kind, info, tuple(record["class_names"]),
                    tuple(record["columns"]), digest, bool(standardize),
                    _builders.own_prepared_dir(config, tfds_dir), options)
@@ -195,6 +200,8 @@ def _scan(source: pathlib.Path, kind: str, options: OwnOptions) -> _own_read.Sca
         return _own_read.scan_images(source, options.image_size, options.test_fraction)
     if kind == "arrays":
         return _own_read.scan_arrays(source, options.test_fraction)
+    if kind == "molecules":
+        return scan_molecules(source, options.test_fraction)
     return _own_read.scan_table(source, options.label_column, options.test_fraction)
 
 
@@ -255,6 +262,8 @@ def read_new(own: OwnData, path: str | os.PathLike, *, label_column: str | None 
                             "without --data.image-size: resize them first")
         x = np.stack([_own_read.read_image(f, own.info.shape) for f in files])
         label = None
+    elif kind == "molecules":
+        x, label = encode_new_molecules(source, own.info.vocabulary, own.info.shape[0]), None
     else:
         scan = (_own_read.scan_arrays(source, None) if kind == "arrays" else
                 _own_read.scan_table(source, label_column, None))
@@ -296,4 +305,5 @@ def _map_labels(codes: np.ndarray | None, names: tuple[str, ...], own: OwnData,
     return lookup[codes]
 
 
-_KIND_WORDS = {"images": "a folder of images", "arrays": "an array file", "table": "a table"}
+_KIND_WORDS = {"images": "a folder of images", "arrays": "an array file", "table": "a table",
+               "molecules": "a SMILES file"}

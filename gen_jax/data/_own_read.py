@@ -42,9 +42,11 @@ class Scan:
     """What a source holds.
 
     Attributes:
-      kind: ``"images"`` (a folder of image files), ``"arrays"`` or ``"table"``.
+      kind: ``"images"`` (a folder of image files), ``"arrays"``, ``"table"`` or
+        ``"molecules"`` (a SMILES file).
       shape: shape of one example as stored.
-      num_levels: 256 for ``uint8`` images, None for continuous data.
+      num_levels: 256 for ``uint8`` images, the vocabulary's size for molecules, None for
+        continuous data.
       class_names: the label of class ``i`` is ``class_names[i]``; empty when unlabelled.
       columns: a table's feature columns (empty for other kinds).
       splits: split name -> ``(x, label)``: for arrays and tables the arrays, for images a list
@@ -57,22 +59,37 @@ class Scan:
     class_names: tuple[str, ...]
     columns: tuple[str, ...]
     splits: dict[str, tuple[object, np.ndarray | None]]
+    vocabulary: tuple[str, ...] | None = None
+    """Molecules: the tokens of the ids (:class:`~gen_jax.data.Vocabulary`)."""
 
 
 def kind_of(path: pathlib.Path) -> str:
-    """``"images"``, ``"arrays"`` or ``"table"`` by what ``path`` is; DataError for others."""
+    """``"images"``, ``"arrays"``, ``"table"`` or ``"molecules"`` by what ``path`` is;
+    DataError for others."""
     if path.is_dir():
         return "images"
     if not path.exists():
         raise DataError(f"--data.path {path} does not exist: pass a folder of images, an .npy/.npz "
                         "array file or a .csv/.parquet table")
     suffix = path.suffix.lower()
+    if path.name.lower().endswith((".smi", ".smi.gz")):
+        return "molecules"
     if suffix in ARRAY_SUFFIXES:
         return "arrays"
     if suffix in TABLE_SUFFIXES:
+        if suffix == ".csv" and _names_smiles(path):
+            return "molecules"
         return "table"
     raise DataError(f"--data.path {path} is a {suffix or 'suffix-less'} file: pass a folder of "
-                    "images, an .npy/.npz array file or a .csv/.parquet table")
+                    "images, an .npy/.npz array file, a .csv/.parquet table or a SMILES file "
+                    "(.smi, or a .csv with a SMILES column)")
+
+
+def _names_smiles(path: pathlib.Path) -> bool:
+    """Whether a .csv's header names a SMILES column (any case): a file of molecules."""
+    with open(path, newline="") as f:
+        header = next(csv.reader(f), [])
+    return "smiles" in [h.strip().lower() for h in header]
 
 
 def source_files(path: pathlib.Path) -> list[pathlib.Path]:

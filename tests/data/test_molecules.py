@@ -43,3 +43,29 @@ def test_invalid_and_over_long_molecules_are_skipped_and_counted():
     assert vocab.decode(encoded.x) == ["CCO", "C1CC1"]
     selfies = data.Vocabulary.build([data.tokenize_selfies(data.to_selfies("CCO"))], "selfies")
     assert data.encode_molecules(["OCC"], selfies).strings == ["[O][C][C]"]
+
+
+def test_a_users_smiles_file_is_own_data(tmp_path):
+    smiles = ["CCO", "c1ccccc1", "CC(=O)N", "C1CC", "CCN", "OCC(O)CO", "c1ccncc1", "CCCl"] * 3
+    (tmp_path / "mols.smi").write_text("smiles\n" + "\n".join(smiles) + "\n")
+    with pytest.warns(UserWarning, match="3 of 24 SMILES are invalid and were skipped "
+                                         "\\(the first: 'C1CC'\\)"):
+        own = data.open_own(tmp_path / "mols.smi", tfds_dir=tmp_path / "tfds")
+    assert own.kind == "molecules" and own.info.vocabulary[:3] == data.SPECIALS
+    assert sum(own.info.splits.values()) == 21 and own.info.num_levels == len(own.info.vocabulary)
+    vocab = data.Vocabulary(own.info.vocabulary, "smiles", own.info.shape[0] - 2)
+    train = data.load_own(own, "train")
+    assert train.x.dtype == np.uint8 and set(vocab.decode(train.x)) <= set(smiles)
+    (tmp_path / "new.csv").write_text("id,SMILES\n1,CCO\n2,CC[Se]C\n")
+    assert _molecules_kind(tmp_path / "new.csv") == "molecules"
+    with pytest.raises(ValueError, match="the token '\\[Se\\]', which is not in the model's"):
+        data.read_new(own, tmp_path / "new.csv")
+    (tmp_path / "ok.csv").write_text("SMILES\nCCO\nOCC(O)CO\n")
+    new = data.read_new(own, tmp_path / "ok.csv")
+    assert vocab.decode(new.x) == ["CCO", "OCC(O)CO"]
+
+
+def _molecules_kind(path):
+    from gen_jax.data import _own_read
+
+    return _own_read.kind_of(path)

@@ -17,19 +17,17 @@ the flows.
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any, Literal
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from ...config import DataConfig
 from ...data import DatasetInfo
 from ...nn import output_dtype
-from .._base import Batch, Metrics, Variables
-from .._likelihoods import density_nll_metrics
-from .._sequences import SequenceData, sampler
+from .._base import Variables
+from .._language_model import LanguageModel
+from .._sequences import sampler
 
 Dtype = Any
 
@@ -106,78 +104,25 @@ class CharRNNNet(nn.Module):
         return self.head(x).astype(output_dtype(self.dtype)), tuple(new)
 
 
-class CharRNN:
-    """The CharRNN family bound to a config and a discrete data set.
+class CharRNN(LanguageModel):
+    """The CharRNN family bound to a config and a discrete data set (capabilities: those of
+    :class:`~gen_jax.models._language_model.LanguageModel`)."""
 
-    Capabilities: :class:`~gen_jax.models.Sampling`,
-    :class:`~gen_jax.models.TemperatureSampling`, :class:`~gen_jax.models.ExactLikelihood`,
-    :class:`~gen_jax.models.DataRequirements` (the values reach it as they are stored, never
-    binarized or dequantized).
-    """
+    family = "charrnn"
 
     def __init__(self, config: CharRNNConfig, info: DatasetInfo, *, dtype: Dtype = jnp.float32):
-        self.seq = SequenceData(info, "charrnn")
-        self.config, self.info, self.dtype = config, info, dtype
-        self.num_classes = 0
+        super().__init__(config, info, dtype=dtype)
         self.net = CharRNNNet(self.seq.num_inputs, self.seq.levels, config, dtype)
 
-    def _token_log_probs(self, variables: Variables, x: jax.Array, *, train: bool = False,
-                         key: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
-        inputs, targets, mask = self.seq.split(self.seq.ids(x))
+    def logits(self, variables: Variables, inputs: jax.Array, *, train: bool = False,
+               key: jax.Array | None = None) -> jax.Array:
+        """``[B, T, V]`` next-token logits (dropout between layers in training)."""
         rngs = {"dropout": key} if train else None
-        logits, _ = self.net.apply(variables, inputs, train=train, rngs=rngs)
-        return self.seq.token_log_probs(logits, targets, mask), mask
-
-    # ----- the core contract ---------------------------------------------------------------
-
-    def init(self, key: jax.Array, batch: Batch) -> Variables:
-        """Initial variables for a batch of this shape."""
-        inputs, _, _ = self.seq.split(self.seq.ids(batch["x"]))
-        return {"params": self.net.init(key, inputs)["params"]}
-
-    def log_mass(self, variables: Variables, x: jax.Array) -> jax.Array:
-        """``log P(x)`` ``[B]``: the exact log-probability of each sequence (nats)."""
-        log_p, _ = self._token_log_probs(variables, x)
-        return jnp.sum(log_p, axis=1)
-
-    def log_prob(self, variables: Variables, x: jax.Array,
-                 label: jax.Array | None = None) -> jax.Array:
-        """``log P(x) + D log L`` ``[B]``: the density of the uniformly dequantized values on the
-        ``[0, 1)`` scale (the convention of every exact likelihood here on discrete data)."""
-        del label
-        return self.log_mass(variables, x) + self.seq.length * math.log(self.seq.levels)
-
-    def loss(self, variables: Variables, batch: Batch, key: jax.Array, *,
-             train: bool = True) -> tuple[jax.Array, tuple[Metrics, Variables]]:
-        """Mean negative log-likelihood per predicted token (nats), with dropout in training."""
-        log_p, mask = self._token_log_probs(variables, batch["x"], train=train, key=key)
-        tokens = jnp.sum(mask, axis=1)
-        nll = -jnp.sum(log_p, axis=1)  # [B]
-        loss = jnp.sum(nll) / jnp.maximum(jnp.sum(tokens), 1)
-        return loss, ({"nll": jnp.mean(nll), "nll_per_token": loss,
-                       "tokens": jnp.mean(tokens.astype(jnp.float32))}, {})
-
-    def evaluate(self, variables: Variables, batch: Batch, key: jax.Array) -> Metrics:
-        """Per-example ``nll`` (nats), ``bpd`` and ``nll_per_token``."""
-        del key
-        log_p, mask = self._token_log_probs(variables, batch["x"])
-        out = density_nll_metrics(
-            jnp.sum(log_p, axis=1) + self.seq.length * math.log(self.seq.levels), self.info)
-        out["nll_per_token"] = out["nll"] / jnp.sum(mask, axis=1)
-        return out
-
-    def anomaly_score(self, variables: Variables, batch: Batch, key: jax.Array) -> jax.Array:
-        """Per-example ``-log P(x)`` (nats)."""
-        del key
-        return -self.log_mass(variables, batch["x"])
-
-    # ----- capabilities ----------------------------------------------------------------------
+        return self.net.apply(variables, inputs, train=train, rngs=rngs)[0]
 
     def sample_ids(self, variables: Variables, key: jax.Array, num: int,
                    temperature: float = 1.0) -> jax.Array:
-        """``[num, D]`` int32 ids drawn token by token (for token sequences: ``<bos>`` first,
-        ``<pad>`` after the first ``<eos>``), with ``temperature`` and the config's top-k and
-        nucleus filters."""
+        """``[num, D]`` int32 ids drawn token by token, the LSTM/GRU state carried along."""
         c = self.config
 
         def step(ids, carries):
@@ -185,28 +130,6 @@ class CharRNN:
 
         return self.seq.generate(lambda ids: step(ids, None), step,
                                  sampler(temperature, c.top_k, c.top_p), key, num)
-
-    def sample(self, variables: Variables, key: jax.Array, num: int,
-               label: jax.Array | None = None) -> jax.Array:
-        """``[num, *shape]`` samples as the data's values ``k / (L - 1)`` (token sequences:
-        ids scaled the same way; decode them with the data set's vocabulary)."""
-        return self.sample_at_temperature(variables, key, num, 1.0, label)
-
-    def sample_at_temperature(self, variables: Variables, key: jax.Array, num: int,
-                              temperature: float, label: jax.Array | None = None) -> jax.Array:
-        """:meth:`sample` from next-token distributions with logits divided by
-        ``temperature``."""
-        del label
-        ids = self.sample_ids(variables, key, num, temperature)
-        return self.seq.values(ids, output_dtype(self.dtype), self.info.shape)
-
-    def check_data(self, data: DataConfig) -> None:
-        """One-line ``ValueError`` for binarized, dequantized or perturbed token sequences."""
-        self.seq.check_data(data)
-
-    def dequantizes(self) -> bool:
-        """False: the values reach the model as stored (scaled to ``[0, 1]``)."""
-        return False
 
 
 def build(config: CharRNNConfig, info: DatasetInfo, *, dtype: Dtype = jnp.float32) -> CharRNN:

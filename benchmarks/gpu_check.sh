@@ -8,7 +8,7 @@
 #   2. prints nvidia-smi, the versions it runs with and jax.devices();
 #   3. measures the matmul peak (float32 at jax's default precision, which is what gen-jax
 #      bench reports and what the workloads run at; float32 'highest'; bfloat16) and times
-#      W1-W8 with gen-jax bench's own per-workload code, each workload in a fresh process;
+#      W1-W9 with gen-jax bench's own per-workload code, each workload in a fresh process;
 #   4. runs a fast test subset that needs neither ../shared nor several processes, in the
 #      time left (failures are re-run once at float32 'highest' matmul precision, to tell
 #      TF32 tolerance misses from real breakage);
@@ -30,7 +30,7 @@
 #   GPU_CHECK_TEST_TIMEOUT_S  seconds kept for the tests after the bench (150; they get more
 #                             when the bench ends early)
 #   GPU_CHECK_WORKLOADS       workload ids (w1 w2 w3 w4 w5 w6-flow w6-vae w7-fd w7-prdc w8
-#                             w8-sample); empty: no benchmark
+#                             w8-sample w9); empty: no benchmark
 #   GPU_CHECK_REPEATS / GPU_CHECK_WARMUP            timed repeats / warm-up calls (20 / 3)
 #   GPU_CHECK_SLOW_REPEATS / GPU_CHECK_SLOW_WARMUP  for w7-fd and w8-sample (5 / 1)
 #   GPU_CHECK_PEAK_N          matmul size for the peaks (8192)
@@ -54,7 +54,7 @@ BUDGET=${GPU_CHECK_BUDGET_S:-450}
 TESTS=${GPU_CHECK_TESTS-tests/models tests/bijectors tests/nn tests/metrics tests/test_layers.py}
 TEST_WORKERS=${GPU_CHECK_TEST_WORKERS:-12}
 TEST_TIMEOUT=${GPU_CHECK_TEST_TIMEOUT_S:-150}
-WORKLOADS=${GPU_CHECK_WORKLOADS-w1 w2 w3 w4 w5 w6-flow w6-vae w7-fd w7-prdc w8 w8-sample}
+WORKLOADS=${GPU_CHECK_WORKLOADS-w1 w2 w3 w4 w5 w6-flow w6-vae w7-fd w7-prdc w8 w8-sample w9}
 REPEATS=${GPU_CHECK_REPEATS:-20}
 WARMUP=${GPU_CHECK_WARMUP:-3}
 SLOW_REPEATS=${GPU_CHECK_SLOW_REPEATS:-5}

@@ -22,6 +22,7 @@ from ._molecules import Encoded as Encoded
 from ._molecules import MoleculeSet as MoleculeSet
 from ._molecules import canonical_smiles as canonical_smiles
 from ._molecules import encode_molecules as encode_molecules
+from ._molecules import raw_molecules_dir as raw_molecules_dir
 from ._molecules import read_smiles as read_smiles
 from ._own import OwnData as OwnData
 from ._own import OwnOptions as OwnOptions

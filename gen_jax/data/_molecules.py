@@ -155,7 +155,9 @@ def _tfds_root(tfds_dir: str | os.PathLike | None) -> Path:
     return Path(root) if root else Path.home() / "tensorflow_datasets"
 
 
-def _raw_root(data_dir: str | os.PathLike | None) -> Path:
+def raw_molecules_dir(data_dir: str | os.PathLike | None = None) -> Path:
+    """The folder of the molecule sets' raw files: ``data_dir``, else ``$GEN_JAX_DATA_DIR``
+    (one-line DataError when neither is set)."""
     root = data_dir or os.environ.get("GEN_JAX_DATA_DIR")
     if not root:
         raise DataError("molecule data sets are read from local files: set $GEN_JAX_DATA_DIR "
@@ -183,7 +185,7 @@ def prepare_molecules(spec: MoleculeSet, split: str, *,
     path = folder / f"{split}.npy"
     if path.is_file():
         return path
-    raw = _raw_root(data_dir)
+    raw = raw_molecules_dir(data_dir)
     files = list(spec.source.values())
     missing = [f for f in files if not (raw / f).is_file()]
     if missing:

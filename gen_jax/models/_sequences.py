@@ -130,6 +130,15 @@ class SequenceData:
         return jnp.concatenate([start, tokens], axis=1) if self.is_text else tokens
 
 
+def check_sampling(family: str, top_k: int | None, top_p: float | None) -> None:
+    """One-line ``ValueError`` for a top-k that is not positive or a nucleus mass outside
+    ``(0, 1]`` (a family config's ``__post_init__``)."""
+    if top_k is not None and top_k < 1:
+        raise ValueError(f"{family}: top_k must be positive, got {top_k}")
+    if top_p is not None and not 0.0 < top_p <= 1.0:
+        raise ValueError(f"{family}: top_p must lie in (0, 1], got {top_p}")
+
+
 def filter_logits(logits: jax.Array, top_k: int | None, top_p: float | None) -> jax.Array:
     """``logits`` ``[B, V]`` with the tokens outside the top k, and outside the smallest set
     holding ``top_p`` of the probability, set to ``-inf`` (the most likely token always stays)."""

@@ -4,40 +4,27 @@ canonicalization with the invalid inputs counted."""
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from ...data import read_smiles
+from ...data import MOLECULE_SETS, raw_molecules_dir, read_smiles
 from . import _chem
 
-MOSES_SPLITS = ("train", "test", "test_scaffolds")
 DATASETS = ("moses", "qm9")
-
-
-def _data_root(data_dir: str | Path | None) -> Path:
-    root = data_dir if data_dir is not None else os.environ.get("GEN_JAX_DATA_DIR")
-    if root is None:
-        raise FileNotFoundError("the molecule data sets are read from a local folder: set "
-                                "$GEN_JAX_DATA_DIR or pass data_dir (moses/*.csv.gz from the "
-                                "molsets wheel, qm9/qm9.csv)")
-    return Path(root)
+"""Registered molecule sets whose raw SMILES :func:`dataset_smiles` reads."""
 
 
 def dataset_smiles(name: str, split: str = "train", data_dir: str | Path | None = None,
                    ) -> list[str]:
-    """SMILES of a shipped data set: ``moses`` (splits ``train``, ``test``,
-    ``test_scaffolds``) or ``qm9`` (split ``all``: one file, split it yourself)."""
-    root = _data_root(data_dir)
-    if name == "moses":
-        if split not in MOSES_SPLITS:
-            raise ValueError(f"moses has the splits {', '.join(MOSES_SPLITS)}, not {split!r}")
-        return read_smiles(root / "moses" / f"{split}.csv.gz")
-    if name == "qm9":
-        if split != "all":
-            raise ValueError(f"qm9 is one set (split 'all'), not {split!r}")
-        return read_smiles(root / "qm9" / "qm9.csv")
-    raise ValueError(f"unknown molecule data set {name!r}; known: {', '.join(DATASETS)}")
+    """Raw SMILES of a shipped set, from the files its registered data set is prepared from:
+    ``moses`` (splits ``train``, ``test``, ``test_scaffolds``) or ``qm9`` (split ``all``: one
+    file, split it yourself)."""
+    if name not in DATASETS:
+        raise ValueError(f"unknown molecule data set {name!r}; known: {', '.join(DATASETS)}")
+    files = MOLECULE_SETS[name].source
+    if split not in files:
+        raise ValueError(f"{name} has the raw splits {', '.join(files)}, not {split!r}")
+    return read_smiles(raw_molecules_dir(data_dir) / files[split])
 
 
 @dataclasses.dataclass(frozen=True)

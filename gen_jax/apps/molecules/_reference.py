@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from ... import data as gdata
 from ... import metrics
 from . import _data, _moses
 
@@ -28,8 +29,8 @@ def moses_reference(split: str, *, data_dir: str | Path | None = None,
     ``chemnet`` (about 15 CPU-minutes), else left out."""
     if split not in MOSES_REFERENCES:
         raise ValueError(f"MOSES's reference sets are {', '.join(MOSES_REFERENCES)}, not {split!r}")
-    root = _data._data_root(data_dir)
-    source = root / "moses" / f"{split}.csv.gz"
+    root = gdata.raw_molecules_dir(data_dir)
+    source = root / gdata.MOLECULE_SETS["moses"].source[split]
     if not source.is_file():
         raise FileNotFoundError(f"no MOSES {split} set at {source}")
     path = reference_cache_path(split, source)

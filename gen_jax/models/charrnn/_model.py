@@ -27,7 +27,7 @@ from ...data import DatasetInfo
 from ...nn import output_dtype
 from .._base import Variables
 from .._language_model import LanguageModel
-from .._sequences import sampler
+from .._sequences import check_sampling, sampler
 
 Dtype = Any
 
@@ -63,10 +63,7 @@ class CharRNNConfig:
             raise ValueError(f"charrnn: dropout must lie in [0, 1), got {self.dropout}")
         if self.embed_dim is not None and self.embed_dim < 1:
             raise ValueError(f"charrnn: embed_dim must be positive, got {self.embed_dim}")
-        if self.top_k is not None and self.top_k < 1:
-            raise ValueError(f"charrnn: top_k must be positive, got {self.top_k}")
-        if self.top_p is not None and not 0.0 < self.top_p <= 1.0:
-            raise ValueError(f"charrnn: top_p must lie in (0, 1], got {self.top_p}")
+        check_sampling("charrnn", self.top_k, self.top_p)
 
 
 class CharRNNNet(nn.Module):

@@ -28,7 +28,7 @@ from ...config import DataConfig
 from ...data import DatasetInfo
 from ...nn import output_dtype
 from .._base import Batch, Metrics, Variables
-from .._sequences import SequenceData, greedy, sampler
+from .._sequences import SequenceData, check_sampling, greedy, sampler
 
 Dtype = Any
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -66,10 +66,7 @@ class MolVAEConfig:
             raise ValueError("molvae: kl_anneal_steps and free_bits must not be negative")
         if min(self.kl_weight_start, self.kl_weight_end) < 0:
             raise ValueError("molvae: the KL weights must not be negative")
-        if self.top_k is not None and self.top_k < 1:
-            raise ValueError(f"molvae: top_k must be positive, got {self.top_k}")
-        if self.top_p is not None and not 0.0 < self.top_p <= 1.0:
-            raise ValueError(f"molvae: top_p must lie in (0, 1], got {self.top_p}")
+        check_sampling("molvae", self.top_k, self.top_p)
 
 
 class MolVAENet(nn.Module):

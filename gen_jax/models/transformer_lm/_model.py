@@ -20,7 +20,7 @@ from ...data import DatasetInfo
 from ...nn import output_dtype
 from .._base import Variables
 from .._language_model import LanguageModel
-from .._sequences import sampler
+from .._sequences import check_sampling, sampler
 
 Dtype = Any
 
@@ -50,10 +50,7 @@ class TransformerLMConfig:
                              f"num_heads {self.num_heads}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"transformer_lm: dropout must lie in [0, 1), got {self.dropout}")
-        if self.top_k is not None and self.top_k < 1:
-            raise ValueError(f"transformer_lm: top_k must be positive, got {self.top_k}")
-        if self.top_p is not None and not 0.0 < self.top_p <= 1.0:
-            raise ValueError(f"transformer_lm: top_p must lie in (0, 1], got {self.top_p}")
+        check_sampling("transformer_lm", self.top_k, self.top_p)
 
 
 class _Block(nn.Module):

@@ -211,7 +211,7 @@ def test_bad_input_is_one_line(tmp_path, capsys, monkeypatch):
     assert cli.main(["molecules", "eval", str(tmp_path / "missing.csv"), "--no-fcd"]) == 2
     assert "no SMILES file at" in capsys.readouterr().err
     assert cli.main(["molecules", "draw"]) == 2
-    assert "takes one of sample, eval, reference first" in capsys.readouterr().err
+    assert "takes one of sample, eval, reference, optimize first" in capsys.readouterr().err
     with pytest.raises(FileNotFoundError, match="lacks mcf.csv, wehi_pains.csv; they ship in"):
         molecules.filters_dir(tmp_path)
 

@@ -56,14 +56,19 @@ def canonical(smiles: str) -> str | None:
 
 
 @functools.cache
-def _morgan() -> Any:
+def _morgan(radius: int, bits: int) -> Any:
     gen = require("rdkit.Chem.rdFingerprintGenerator", "molecules", "fingerprints")
-    return gen.GetMorganGenerator(radius=MORGAN_RADIUS, fpSize=MORGAN_BITS)
+    return gen.GetMorganGenerator(radius=radius, fpSize=bits)
+
+
+def morgan_bits(m: Any, radius: int, bits: int) -> np.ndarray:
+    """``[bits]`` bool Morgan fingerprint of a molecule with the given radius."""
+    return _morgan(radius, bits).GetFingerprintAsNumPy(m).astype(bool)
 
 
 def fingerprint(m: Any) -> np.ndarray:
     """``[1024]`` uint8 Morgan bits (radius 2) of a molecule, MOSES's SNN/IntDiv fingerprint."""
-    return _morgan().GetFingerprintAsNumPy(m).astype(np.uint8)
+    return _morgan(MORGAN_RADIUS, MORGAN_BITS).GetFingerprintAsNumPy(m).astype(np.uint8)
 
 
 def fragments(m: Any) -> list[str]:

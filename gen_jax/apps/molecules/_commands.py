@@ -18,6 +18,8 @@ import numpy as np
 from ... import metrics
 from ..._files import write_atomic
 from . import _chem, _data, _moses, _reference
+from ._optimize import optimize_main
+from ._runs import MoleculeRun
 
 METRIC_ORDER = ("valid", "unique@1000", "unique@10000", "FCD/Test", "SNN/Test", "Frag/Test",
                 "Scaf/Test", "FCD/TestSF", "SNN/TestSF", "Frag/TestSF", "Scaf/TestSF", "IntDiv",
@@ -116,17 +118,12 @@ def sample_smiles(run: Any, num: int, *, seed: int = 0, temperature: float = 1.0
     ``raw`` the strings in the run's representation (SELFIES runs: decoded to SMILES)."""
     import jax  # noqa: PLC0415
 
-    from ... import data as gdata  # noqa: PLC0415
-    from ... import models, train  # noqa: PLC0415
+    from ... import models  # noqa: PLC0415
 
-    if run.info.vocabulary is None:
-        raise ValueError(f"{run.config.train.workdir} was trained on {run.info.name}, not on "
-                         "molecules (token sequences: --data.name moses, qm9, ...)")
+    mrun = MoleculeRun(run)
     if temperature != 1.0 and not isinstance(run.model, models.TemperatureSampling):
         raise ValueError(f"a {run.model_name} run has no temperature; drop --temperature")
-    spec = gdata.MOLECULE_SETS.get(run.info.name)
-    representation = spec.vocabulary.representation if spec is not None else "smiles"
-    variables = run.strategy.unreplicated(run.state.variables(ema=True))
+    variables = mrun.variables
     size = min(batch_size, num)
     if isinstance(run.model, models.TemperatureSampling):
         draw = jax.jit(lambda k: run.model.sample_at_temperature(variables, k, size, temperature))
@@ -135,9 +132,9 @@ def sample_smiles(run: Any, num: int, *, seed: int = 0, temperature: float = 1.0
     raw: list[str] = []
     for i in range(-(-num // size)):
         samples = np.asarray(draw(jax.random.fold_in(jax.random.PRNGKey(seed), i)))
-        raw += train.decode_sequences(samples, run.info)
+        raw += mrun.strings(samples)
     raw = raw[:num]
-    smiles = [gdata.from_selfies(s) for s in raw] if representation == "selfies" else raw
+    smiles = mrun.to_smiles(raw)
     return smiles, raw
 
 
@@ -211,7 +208,8 @@ def reference_main(argv: Sequence[str]) -> int:
     return 0
 
 
-ACTIONS = {"sample": sample_main, "eval": eval_main, "reference": reference_main}
+ACTIONS = {"sample": sample_main, "eval": eval_main, "reference": reference_main,
+           "optimize": optimize_main}
 
 
 def main(argv: Sequence[str]) -> int:
@@ -222,7 +220,9 @@ def main(argv: Sequence[str]) -> int:
             print(f"usage: gen-jax molecules {{{','.join(ACTIONS)}}} ...\n\n"
                   "  sample     molecules from a trained run, to a CSV file\n"
                   "  eval       MOSES's metrics of a SMILES file\n"
-                  "  reference  describe a reference set once")
+                  "  reference  describe a reference set once\n"
+                  "  optimize   steer a run toward a property (bo, gradient, constrained, "
+                  "reinvent)")
             return 0
         raise ValueError(f"gen-jax molecules takes one of {', '.join(ACTIONS)} first, got "
                          f"{argv[0] if argv else 'nothing'}")

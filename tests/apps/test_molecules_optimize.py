@@ -94,6 +94,8 @@ def test_oracle_counts_distinct_valid_molecules_within_budget_and_cap():
     assert math.isnan(molecules.objective("weight", max_heavy_atoms=None).score(""))
     own = molecules.objective("rdkit.Chem.Descriptors:NumHDonors")
     assert own.score("OCCN") == 2.0
+    assert molecules.objective("-rdkit.Chem.Descriptors:NumHDonors").score("OCCN") == -2.0
+    assert molecules.objective("-sa").score("CCO") == -molecules.objective("sa").score("CCO")
     with pytest.raises(ValueError, match="unknown molecular property 'potency'"):
         molecules.objective("potency")
     with pytest.raises(ValueError, match="cannot import nothing"):

@@ -10,6 +10,7 @@ one budget have seen the same number of scored molecules.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import math
 from collections.abc import Callable, Sequence
@@ -47,15 +48,23 @@ class Objective:
         return value if math.isfinite(value) else math.nan
 
 
+def _negated(fn: Callable[[Any], float], m: Any) -> float:
+    return -fn(m)
+
+
 def objective(spec: str, *, max_heavy_atoms: int | None = ZINC_MAX_HEAVY_ATOMS) -> Objective:
     """The objective named ``spec``: a property of :data:`PROPERTIES` (``qed``,
     ``penalized_logp``, ...), or ``module:function``, a user's function of an RDKit molecule
-    returning a float (higher is better).
+    returning a float (higher is better); a leading ``-`` negates either (``-sa``: minimize the
+    synthetic accessibility score).
 
     Raises:
       ValueError: an unknown property, or a ``module:function`` that does not import or is not
         callable (one line saying which).
     """
+    if spec.startswith("-"):
+        inner = objective(spec[1:], max_heavy_atoms=max_heavy_atoms)
+        return Objective(spec, functools.partial(_negated, inner.fn), max_heavy_atoms)
     if ":" not in spec:
         return Objective(spec, _chem.property_fn(spec), max_heavy_atoms)
     module, _, name = spec.partition(":")

@@ -218,7 +218,7 @@ def _choose_one(params: GPParams, data: GPData, count: jax.Array, best: jax.Arra
 
 
 def propose(gp: GP, key: jax.Array, num: int, *, low: np.ndarray, high: np.ndarray,
-            candidates: int = 1000, restarts: int = 16, learning_rate: float = 0.05
+            candidates: int = 500, restarts: int = 8, learning_rate: float = 0.05
             ) -> np.ndarray:
     """``num`` points ``[num, D]`` in the box ``[low, high]`` chosen one at a time by expected
     improvement over the best observation: each from ``restarts`` projected-gradient ascents

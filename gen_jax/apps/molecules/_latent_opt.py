@@ -171,13 +171,17 @@ def gradient_ascent(space: LatentSpace, predictor: PropertyPredictor, oracle: Or
 
 def bayesian_optimization(space: LatentSpace, oracle: Oracle, z: np.ndarray, y: np.ndarray,
                           key: jax.Array, *, iterations: int = 10, batch: int = 50,
-                          candidates: int = 1000, restarts: int = 16,
+                          candidates: int = 500, restarts: int = 8,
+                          penalize_invalid: bool = True,
                           report: Callable[[Round], None] | None = None) -> list[Round]:
     """JT-VAE's latent-space BO: a GP on the labelled points ``z`` ``[N, D]``, ``y`` ``[N]``;
     each of ``iterations`` rounds refits its hyperparameters, proposes ``batch`` points by
     expected improvement within the labelled points' bounding box, decodes and scores them,
-    and adds the scored ones (at the proposed points) to the GP."""
+    and adds them (at the proposed points) to the GP. A point that decodes to no scorable
+    molecule enters the GP with the lowest labelled score when ``penalize_invalid`` (so the
+    next rounds learn to avoid it; JT-VAE dropped such points), else it is left out."""
     y = np.asarray(y, np.float64)
+    worst = float(np.nanmin(y))
     capacity = int(np.isfinite(y).sum()) + (iterations + 1) * batch
     gp = _gp.fit_gp(z, y, capacity=capacity)
     low, high = np.min(z, axis=0), np.max(z, axis=0)
@@ -191,7 +195,8 @@ def bayesian_optimization(space: LatentSpace, oracle: Oracle, z: np.ndarray, y: 
                                restarts=restarts)
         smiles = space.decode(proposed)
         scores = oracle(smiles)
-        gp = _gp.add_points(gp, proposed, scores)
+        gp = _gp.add_points(gp, proposed, np.where(np.isnan(scores), worst, scores)
+                            if penalize_invalid else scores)
         rounds.append(Round(smiles, scores, oracle.calls))
         if report:
             report(rounds[-1])
@@ -220,7 +225,10 @@ class Improvement:
     best_score: float
     similarity: float
     candidates: int
-    """Distinct valid molecules decoded along the path (oracle calls for this start)."""
+    """Distinct valid molecules other than the start decoded along the path."""
+    reconstruction_similarity: float
+    """Similarity to the start of the decoding of its own latent point (1: reconstructed; NaN:
+    that decoding is invalid)."""
 
     @property
     def improvement(self) -> float:
@@ -244,14 +252,15 @@ def constrained_optimization(space: LatentSpace, predictor: PropertyPredictor, o
         raise ValueError(f"delta (the similarity constraint) must lie in [0, 1], got {delta}")
     z, keep = space.encode(starts)
     path = gradient_path(predictor, z, steps=steps, learning_rate=learning_rate)
-    decoded = [space.decode(path[t]) for t in range(1, steps + 1)]
+    decoded = [space.decode(path[t]) for t in range(steps + 1)]
     out = []
     for j, i in enumerate(keep):
         start = _chem.canonical(starts[i]) or starts[i]
+        recon = similarity(start, decoded[0][j]) if decoded[0][j] else math.nan
         start_score = float(oracle([start])[0])
         seen = {start}
         best, best_score, best_sim = start, start_score, 1.0
-        for t in range(steps):
+        for t in range(1, steps + 1):
             s = decoded[t][j]
             c = _chem.canonical(s) if s else None
             if c is None or c in seen:
@@ -261,7 +270,8 @@ def constrained_optimization(space: LatentSpace, predictor: PropertyPredictor, o
             sim = similarity(start, c)
             if sim >= delta and score > best_score:
                 best, best_score, best_sim = c, score, sim
-        out.append(Improvement(start, start_score, best, best_score, best_sim, len(seen) - 1))
+        out.append(Improvement(start, start_score, best, best_score, best_sim, len(seen) - 1,
+                               recon))
         if report:
             report(out[-1])
     return out

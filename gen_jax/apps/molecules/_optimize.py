@@ -68,6 +68,9 @@ def _parser() -> argparse.ArgumentParser:
                    "(default: the run's data set)")
     g.add_argument("--iterations", type=int, default=10, help="bo: rounds")
     g.add_argument("--batch", type=int, default=50, help="bo: points proposed per round")
+    g.add_argument("--keep-invalid-out", action="store_true", help="bo: leave points that "
+                   "decode to no scorable molecule out of the GP (JT-VAE; default: they enter "
+                   "it with the lowest labelled score)")
     g.add_argument("--steps", type=int, default=80, help="gradient, constrained: ascent steps")
     g.add_argument("--step-size", type=float, default=0.1, help="gradient, constrained")
     g.add_argument("--starts", type=int, default=50, help="gradient: paths from the best "
@@ -181,9 +184,9 @@ def _progress(total: int, t0: float):
 
 def _constrained_record(results: list[Improvement], out: Path) -> dict[str, Any]:
     rows = "".join(f"{r.start},{r.start_score!r},{r.best},{r.best_score!r},{r.similarity!r},"
-                   f"{r.candidates}\n" for r in results)
-    write_atomic(out / "constrained.csv",
-                 "start,start_score,best,best_score,similarity,candidates\n" + rows)
+                   f"{r.candidates},{r.reconstruction_similarity!r}\n" for r in results)
+    write_atomic(out / "constrained.csv", "start,start_score,best,best_score,similarity,"
+                 "candidates,reconstruction_similarity\n" + rows)
     if not results:
         return {"molecules": 0}
     imp = np.array([r.improvement for r in results])
@@ -193,7 +196,12 @@ def _constrained_record(results: list[Improvement], out: Path) -> dict[str, Any]
             "improvement_of_successes_mean": (float(np.mean([r.improvement for r in won]))
                                               if won else None),
             "similarity_of_successes_mean": (float(np.mean([r.similarity for r in won]))
-                                             if won else None)}
+                                             if won else None),
+            "candidates_mean": float(np.mean([r.candidates for r in results])),
+            "reconstructed": float(np.mean([r.reconstruction_similarity == 1.0
+                                            for r in results])),
+            "reconstruction_similarity_mean": float(np.nanmean(
+                [r.reconstruction_similarity for r in results]))}
 
 
 def optimize_main(argv: Sequence[str]) -> int:
@@ -235,8 +243,11 @@ def optimize_main(argv: Sequence[str]) -> int:
         if args.method == "bo":
             rounds = bayesian_optimization(space, oracle, z, scores, key_run,
                                            iterations=args.iterations, batch=args.batch,
+                                           penalize_invalid=not args.keep_invalid_out,
                                            report=writer)
-            record |= {"budget": args.budget, "iterations": len(rounds), "batch": args.batch}
+            record |= {"budget": args.budget, "iterations": len(rounds), "batch": args.batch,
+                       "proposals": sum(len(r.smiles) for r in rounds),
+                       "penalize_invalid": not args.keep_invalid_out}
         else:
             predictor = fit_predictor(z, scores, key_fit)
             record |= {"predictor_valid_rmse": predictor.valid_rmse, "steps": args.steps,

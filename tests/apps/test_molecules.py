@@ -19,6 +19,8 @@ from gen_jax._extras import MissingExtraError  # noqa: E402
 from gen_jax.apps import molecules  # noqa: E402
 from gen_jax.apps.molecules import _chem  # noqa: E402
 
+from .conftest import QM9_RUNS_GROUP  # noqa: E402
+
 
 @pytest.fixture(scope="module")
 def moses_test(data_dir):
@@ -230,13 +232,9 @@ def test_bad_input_is_one_line(tmp_path, capsys, monkeypatch):
     assert not math.isnan(molecules.cosine_similarity({"a": 1}, {"a": 2}))
 
 
-def test_train_and_sample_a_charrnn_on_qm9(data_dir, tmp_path, capsys):
-    run = tmp_path / "run"
-    assert cli.main(["train", "charrnn", "--data.name", "qm9", "--data.data-dir", str(data_dir),
-                     "--data.tfds-dir", str(tmp_path / "tfds"), "--data.train-split", "test",
-                     "--data.batch-size", "16", "--model.hidden", "16", "--model.num-layers",
-                     "1", "--train.steps", "3", "--train.num-samples", "4",
-                     "--train.workdir", str(run)]) == 0
+@pytest.mark.xdist_group(QM9_RUNS_GROUP)
+def test_train_and_sample_a_charrnn_on_qm9(qm9_runs, tmp_path, capsys):
+    run = qm9_runs["charrnn"]  # gen-jax train charrnn --data.name qm9, 3 steps, 4 samples
     vocab = json.loads((run / "vocabulary.json").read_text())
     assert vocab["data"] == "qm9" and vocab["tokens"][:3] == list(molecules.SPECIALS)
     assert len((run / "samples.txt").read_text().splitlines()) == 4

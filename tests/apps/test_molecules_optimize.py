@@ -19,6 +19,8 @@ from rdkit.Chem import QED, AllChem  # noqa: E402
 from gen_jax import cli  # noqa: E402
 from gen_jax.apps import molecules  # noqa: E402
 
+from .conftest import QM9_RUNS_GROUP  # noqa: E402
+
 
 def _matern52(a, b, params):
     scale = np.exp(np.asarray(params.log_scale, np.float64))
@@ -136,34 +138,17 @@ def test_reward_map_and_the_augmented_likelihood_loss():
         molecules.reward_map(1.0, 1.0)
 
 
-@pytest.fixture(scope="module")
-def tiny_runs(data_dir, tmp_path_factory):
-    root = tmp_path_factory.mktemp("optimize")
-    common = ["--data.name", "qm9", "--data.data-dir", str(data_dir), "--data.tfds-dir",
-              str(root / "tfds"), "--data.train-split", "test", "--data.batch-size", "16",
-              "--train.steps", "2", "--train.num-samples", "1"]
-    sizes = {"molvae": ["--model.latent-dim", "4", "--model.encoder-hidden", "8",
-                        "--model.decoder-hidden", "8", "--model.decoder-layers", "1",
-                        "--model.embed-dim", "4"],
-             "charrnn": ["--model.hidden", "8", "--model.num-layers", "1"]}
-    for family, extra in sizes.items():
-        assert cli.main(["train", family, *common, *extra, "--train.workdir",
-                         str(root / family)]) == 0
-    starts = root / "starts.smi"
-    starts.write_text("CCO\nCC(N)=O\nOCC#N\nnot a smiles\n")
-    return root, starts
-
-
 def _optimize(capsys, *args):
     capsys.readouterr()
     assert cli.main(["molecules", "optimize", *args]) == 0
     return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
 
 
-def test_optimize_latent_methods_on_a_tiny_molvae(tiny_runs, data_dir, tmp_path, capsys):
-    root, starts = tiny_runs
-    common = ["--workdir", str(root / "molvae"), "--data-dir", str(data_dir),
-              "--labelled", "60", "--objective", "qed"]
+@pytest.mark.xdist_group(QM9_RUNS_GROUP)
+def test_optimize_latent_methods_on_a_tiny_molvae(qm9_runs, data_dir, tmp_path, capsys):
+    starts = qm9_runs["starts"]
+    common = ["--workdir", str(qm9_runs["molvae"]), "--data-dir", str(data_dir),
+              "--labelled", "60", "--objective", "qed", "--predictor-steps", "50"]
     bo = _optimize(capsys, *common, "--method", "bo", "--iterations", "2", "--batch", "3",
                    "--budget", "4", "--out", str(tmp_path / "bo"))
     assert bo["labelled"] > 10 and bo["iterations"] <= 2 and bo["oracle_calls"] <= 4
@@ -186,23 +171,24 @@ def test_optimize_latent_methods_on_a_tiny_molvae(tiny_runs, data_dir, tmp_path,
         assert (best == start and float(sim) == 1.0) or float(sim) >= 0.3
 
 
-def test_optimize_reinvent_and_bad_input(tiny_runs, data_dir, tmp_path, capsys):
-    root, _ = tiny_runs
-    run = _optimize(capsys, "--workdir", str(root / "charrnn"), "--method", "reinvent",
+@pytest.mark.xdist_group(QM9_RUNS_GROUP)
+def test_optimize_reinvent_and_bad_input(qm9_runs, data_dir, tmp_path, capsys):
+    charrnn, molvae = str(qm9_runs["charrnn"]), str(qm9_runs["molvae"])
+    run = _optimize(capsys, "--workdir", charrnn, "--method", "reinvent",
                     "--objective", "qed", "--budget", "6", "--batch-size", "8", "--max-steps",
                     "40", "--out", str(tmp_path / "reinvent"))
     assert run["oracle_calls"] <= 6 and 1 <= run["steps"] <= 40 and run["reward_range"] == [0, 1]
     bad = [
-        (["--workdir", str(root / "charrnn"), "--method", "bo"], "needs a family with LatentCode"),
-        (["--workdir", str(root / "molvae"), "--method", "reinvent", "--objective", "qed"],
+        (["--workdir", charrnn, "--method", "bo"], "needs a family with LatentCode"),
+        (["--workdir", molvae, "--method", "reinvent", "--objective", "qed"],
          "needs a family with ExactLikelihood"),
-        (["--workdir", str(root / "molvae"), "--method", "bo", "--objective", "potency"],
+        (["--workdir", molvae, "--method", "bo", "--objective", "potency"],
          "unknown molecular property"),
-        (["--workdir", str(root / "charrnn"), "--method", "reinvent", "--objective", "sa"],
+        (["--workdir", charrnn, "--method", "reinvent", "--objective", "sa"],
          "--reward-range LOW HIGH is needed"),
-        (["--workdir", str(root / "molvae"), "--method", "constrained", "--delta", "1.5"],
+        (["--workdir", molvae, "--method", "constrained", "--delta", "1.5"],
          "--delta must lie in"),
-        (["--workdir", str(root / "molvae"), "--method", "constrained", "--labelled", "20"],
+        (["--workdir", molvae, "--method", "constrained", "--labelled", "20"],
          "pass --starts-from"),
     ]
     for args, message in bad:

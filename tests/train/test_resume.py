@@ -157,23 +157,29 @@ def test_an_incomplete_checkpoint_folder_is_a_one_line_error_not_a_settings_chan
         f"{copy / 'checkpoints'} to resume from step 60")
 
 
-def test_resuming_with_more_steps_warns_when_the_schedule_is_stretched(tmp_path):
+def test_resuming_with_more_steps_warns_when_the_schedule_is_stretched(tmp_path, capsys):
     # A cosine schedule is sized by train.steps: resuming a 20-step run as a 30-step one
     # recomputes it, so the learning rate jumps back up; the run says so and how to avoid it.
-    args = [*ARGS, "--train.workdir", tmp_path / "run", "--optim.schedule", "cosine"]
-    run_cli([*args, "--train.steps", "20"])
-    longer = run_cli([*args, "--train.steps", "30"])
+    # (In this process, not in subprocesses: the messages are the point, not a fresh start.)
+    from gen_jax import cli
+
+    args = [*ARGS, "--train.workdir", str(tmp_path / "run"), "--optim.schedule", "cosine"]
+    assert cli.main([*args, "--train.steps", "20"]) == 0
+    capsys.readouterr()
+    assert cli.main([*args, "--train.steps", "30"]) == 0
+    longer = capsys.readouterr().err
     assert ("resuming a run whose cosine learning-rate schedule decays over 20 steps with "
-            "train.steps=30: the schedule is recomputed" in longer.stderr), longer.stderr[-2000:]
-    assert "pass --optim.decay_steps 20 to keep the old schedule" in longer.stderr
+            "train.steps=30: the schedule is recomputed" in longer), longer[-2000:]
+    assert "pass --optim.decay_steps 20 to keep the old schedule" in longer
     # The 30-step run decayed over 30 steps: pinning that length keeps its schedule and is not
     # a change of settings; the learning rate is, and is the only one named.
-    lower = run_cli([*args, "--train.steps", "40", "--optim.decay-steps", "30",
-                     "--optim.learning-rate", "0.0005"])
-    assert "schedule is recomputed" not in lower.stderr
+    assert cli.main([*args, "--train.steps", "40", "--optim.decay-steps", "30",
+                     "--optim.learning-rate", "0.0005"]) == 0
+    lower = capsys.readouterr().err
+    assert "schedule is recomputed" not in lower
     assert (f"resuming {tmp_path / 'run'} at step 30 with settings that differ from the ones "
             "it was trained with: optim.learning_rate 0.001 -> 0.0005; training goes on with "
-            "the new ones" in lower.stderr), lower.stderr[-2000:]
+            "the new ones" in lower), lower[-2000:]
     assert int(latest_state(tmp_path / "run")["step"]) == 40
 
 

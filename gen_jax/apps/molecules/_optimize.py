@@ -66,6 +66,8 @@ def _parser() -> argparse.ArgumentParser:
                    "set scored to fit the GP / predictor (not counted as oracle calls)")
     g.add_argument("--labelled-from", default=None, help="SMILES file to draw them from "
                    "(default: the run's data set)")
+    g.add_argument("--predictor-steps", type=int, default=3000, help="gradient, constrained: "
+                   "training steps of the latent property predictor")
     g.add_argument("--iterations", type=int, default=10, help="bo: rounds")
     g.add_argument("--batch", type=int, default=50, help="bo: points proposed per round")
     g.add_argument("--keep-invalid-out", action="store_true", help="bo: leave points that "
@@ -97,7 +99,8 @@ def _check(args: argparse.Namespace) -> None:
     positive = {"--budget": args.budget, "--labelled": args.labelled,
                 "--iterations": args.iterations, "--batch": args.batch, "--steps": args.steps,
                 "--starts": args.starts, "--start-pool": args.start_pool,
-                "--batch-size": args.batch_size, "--max-steps": args.max_steps}
+                "--batch-size": args.batch_size, "--max-steps": args.max_steps,
+                "--predictor-steps": args.predictor_steps}
     bad = [k for k, v in positive.items() if v < 1]
     if bad:
         raise ValueError(f"{', '.join(bad)} must be positive")
@@ -249,7 +252,7 @@ def optimize_main(argv: Sequence[str]) -> int:
                        "proposals": sum(len(r.smiles) for r in rounds),
                        "penalize_invalid": not args.keep_invalid_out}
         else:
-            predictor = fit_predictor(z, scores, key_fit)
+            predictor = fit_predictor(z, scores, key_fit, steps=args.predictor_steps)
             record |= {"predictor_valid_rmse": predictor.valid_rmse, "steps": args.steps,
                        "step_size": args.step_size}
             print(f"property predictor: held-out RMSE {predictor.valid_rmse:.3f} (deviation of "

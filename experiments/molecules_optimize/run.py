@@ -52,7 +52,8 @@ def main() -> None:
     parser.add_argument("--out", default="runs/molecules_optimize")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--objectives", nargs="+", default=["penalized_logp", "qed"])
-    parser.add_argument("--methods", nargs="+", default=["bo", "gradient", "reinvent"])
+    parser.add_argument("--methods", nargs="+", default=["bo", "gradient", "reinvent",
+                                                         "constrained"])
     parser.add_argument("--iterations", type=int, default=10)
     parser.add_argument("--batch", type=int, default=50)
     parser.add_argument("--labelled", type=int, default=1000)
@@ -67,7 +68,7 @@ def main() -> None:
                "unconstrained": {}, "constrained": {}}
     out_json = HERE / "results.json"
     for objective in args.objectives:
-        for method in args.methods:
+        for method in (m for m in args.methods if m != "constrained"):
             for seed in args.seeds:
                 name = f"{method}_{objective}_seed{seed}"
                 common = ["--objective", objective, "--seed", str(seed),
@@ -81,7 +82,7 @@ def main() -> None:
                                    str(args.iterations), "--batch", str(args.batch), *common)
                 results["unconstrained"][name] = rec
                 out_json.write_text(json.dumps(results, indent=2) + "\n")
-    for delta in args.delta:
+    for delta in args.delta if "constrained" in args.methods else []:
         name = f"constrained_delta{delta}"
         rec = optimize(root / name, args, "--workdir", args.vae, "--method", "constrained",
                        "--objective", "penalized_logp", "--delta", str(delta), "--starts",

@@ -37,6 +37,7 @@ from ._run import Run as Run
 from ._run import build_run as build_run
 from ._run import load_run as load_run
 from ._run import make_preprocess as make_preprocess
+from ._run import save_run as save_run
 from ._state import TrainState as TrainState
 from ._step import all_finite as all_finite
 from ._step import commit_update as commit_update

@@ -25,7 +25,7 @@ from ._evaluator import Evaluator
 from ._logging import MetricWriter, Progress
 from ._preempt import Preempted, StopOnSignal
 from ._resume import config_changes, describe_changes, schedule_change
-from ._run import build_run
+from ._run import build_run, write_vocabulary
 from ._step import make_train_step
 
 FAULT_ENV = "GEN_JAX_FAULT_KILL_AT_STEP"
@@ -88,9 +88,7 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
         if start < tc.steps or not saved.exists():
             save_json(cfg, model_name, saved)
         write_record(cfg)
-        if run.info.vocabulary is not None:  # token sequences: the ids' meaning, with the run
-            write_atomic(workdir / "vocabulary.json", json.dumps(
-                {"data": data_name(cfg), "tokens": list(run.info.vocabulary)}, indent=1) + "\n")
+        write_vocabulary(workdir, cfg, run.info)
     loader = gdata.Loader(train_ds, cfg.data.batch_size, seed=tc.seed,
                           process_index=jax.process_index(), process_count=jax.process_count(),
                           put=strategy.place_batch)

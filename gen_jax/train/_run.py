@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,11 @@ import numpy as np
 
 from .. import data as gdata
 from .. import models as gmodels
-from ..config import ExperimentConfig, load_json, read_model_name
+from .._files import write_atomic
+from ..config import ExperimentConfig, load_json, read_model_name, save_json
 from ..optim import make_optimizer
 from ._checkpoint import Checkpointer, CheckpointLayoutError
-from ._data import dataset_info, load_split
+from ._data import data_name, dataset_info, load_split, write_record
 from ._distributed import initialize_from_env
 from ._parallel import JitStrategy, PmapStrategy, make_strategy
 from ._resume import config_changes, describe_changes
@@ -34,6 +36,8 @@ class Run:
     strategy: JitStrategy | PmapStrategy
     state: TrainState
     preprocess: Any
+    data_state: dict[str, Any] | None = None
+    """The input position saved with the restored checkpoint (None on a fresh start)."""
 
 
 def load_run(workdir: str | Path, *, model_overrides: dict[str, Any] | None = None) -> Run:
@@ -75,6 +79,65 @@ def load_run(workdir: str | Path, *, model_overrides: dict[str, Any] | None = No
     if not _has_checkpoint(cfg):  # (before building, which would create checkpoints/)
         raise ValueError(f"{workdir} has no checkpoint yet; train first")
     return build_run(cfg, name, restore=True)[0]
+
+
+def save_run(run: Run, workdir: str | Path, *, params: Any,
+             origin: dict[str, Any] | None = None) -> Path:
+    """Writes ``run`` with new parameters as a run folder of its own, which :func:`load_run`
+    (and so ``gen-jax sample``, ``gen-jax eval``, ``gen-jax molecules sample``) opens like any
+    trained run: a model changed outside the training loop, such as a REINVENT agent.
+
+    The copy keeps the run's config, step, optimizer state and input position (so ``gen-jax
+    train --train.workdir WORKDIR`` goes on training it); its parameters, and its EMA when the
+    run keeps one, are ``params``. ``origin`` (the source and what was done to it) is written
+    to ``WORKDIR/origin.json`` with the source's folder.
+
+    Args:
+      params: a pytree shaped like ``run.state.params`` (host or single-device arrays).
+
+    Returns:
+      ``workdir``.
+
+    Raises:
+      ValueError: ``workdir`` already holds a run, or ``params`` is not shaped like the run's.
+    """
+    workdir = Path(workdir)
+    if (workdir / "config.json").exists() or (workdir / "checkpoints").exists():
+        raise ValueError(f"{workdir} already holds a run; pass a new folder")
+    strategy = run.strategy
+    old = jax.tree.map(lambda x: (np.shape(x), np.dtype(x.dtype)),
+                       strategy.unreplicated(run.state.params))
+    new = jax.tree.map(lambda x: (np.shape(x), np.dtype(x.dtype)), params)
+    if jax.tree.structure(old) != jax.tree.structure(new) or jax.tree.leaves(
+            old, is_leaf=lambda x: isinstance(x, tuple)) != jax.tree.leaves(
+            new, is_leaf=lambda x: isinstance(x, tuple)):
+        raise ValueError("save_run: params are not shaped like the run's parameters")
+    placed = strategy.place_state(jax.tree.map(np.asarray, params))
+    state = run.state.replace(
+        params=placed, ema_params=None if run.state.ema_params is None else placed)
+    cfg = dataclasses.replace(run.config, train=dataclasses.replace(run.config.train,
+                                                                     workdir=str(workdir)))
+    step = int(strategy.fetch(run.state.step))
+    data_state = run.data_state or {"epoch": 0, "batch": 0}
+    if jax.process_index() == 0:
+        workdir.mkdir(parents=True, exist_ok=True)
+        save_json(cfg, run.model_name, workdir / "config.json")
+        write_record(cfg)
+        write_vocabulary(workdir, cfg, run.info)
+        write_atomic(workdir / "origin.json", json.dumps(
+            {"source": str(run.config.train.workdir), "step": step, **(origin or {})},
+            indent=2) + "\n")
+    with Checkpointer(workdir / "checkpoints", max_to_keep=cfg.train.keep_checkpoints) as ckpt:
+        ckpt.save(step, strategy.to_host_state(state), data_state, force=True)
+        ckpt.wait()
+    return workdir
+
+
+def write_vocabulary(workdir: Path, cfg: ExperimentConfig, info: gdata.DatasetInfo) -> None:
+    """``WORKDIR/vocabulary.json`` for token sequences (the ids' meaning, with the run)."""
+    if info.vocabulary is not None:
+        write_atomic(workdir / "vocabulary.json", json.dumps(
+            {"data": data_name(cfg), "tokens": list(info.vocabulary)}, indent=1) + "\n")
 
 
 def make_preprocess(info: gdata.DatasetInfo, cfg, model: Any = None) -> Any:
@@ -156,7 +219,7 @@ def build_run(cfg: ExperimentConfig, model_name: str, *, restore: bool = True,
             state = strategy.restored_state(host)
         else:
             state = strategy.place_state(state)
-    return Run(cfg, model_name, model, info, strategy, state, preprocess), data_state
+    return Run(cfg, model_name, model, info, strategy, state, preprocess, data_state), data_state
 
 
 def _has_checkpoint(cfg: ExperimentConfig) -> bool:

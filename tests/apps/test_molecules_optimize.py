@@ -16,7 +16,7 @@ pytest.importorskip("tinygp", reason="the molecules extra is not installed")
 from rdkit import Chem, DataStructs  # noqa: E402
 from rdkit.Chem import QED, AllChem  # noqa: E402
 
-from gen_jax import cli  # noqa: E402
+from gen_jax import cli, train  # noqa: E402
 from gen_jax.apps import molecules  # noqa: E402
 
 from .conftest import QM9_RUNS_GROUP  # noqa: E402
@@ -178,6 +178,14 @@ def test_optimize_reinvent_and_bad_input(qm9_runs, data_dir, tmp_path, capsys):
                     "--objective", "qed", "--budget", "6", "--batch-size", "8", "--max-steps",
                     "40", "--out", str(tmp_path / "reinvent"))
     assert run["oracle_calls"] <= 6 and 1 <= run["steps"] <= 40 and run["reward_range"] == [0, 1]
+    # The agent is a run of its own, sampled like any other; its prior is left as it was.
+    agent, prior = train.load_run(run["agent"]), train.load_run(charrnn)
+    assert agent.model_name == "charrnn" and int(agent.state.step) == int(prior.state.step)
+    moved = jax.tree.leaves(jax.tree.map(lambda a, b: bool(np.any(np.asarray(a) != b)),
+                                         agent.state.params, prior.state.params))
+    assert any(moved)
+    assert json.loads((tmp_path / "reinvent" / "agent" / "origin.json").read_text())[
+        "steps"] == run["steps"]
     bad = [
         (["--workdir", charrnn, "--method", "bo"], "needs a family with LatentCode"),
         (["--workdir", molvae, "--method", "reinvent", "--objective", "qed"],
@@ -197,3 +205,6 @@ def test_optimize_reinvent_and_bad_input(qm9_runs, data_dir, tmp_path, capsys):
                          "--out", str(tmp_path / "bad")]) == 2
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1, err
+    assert cli.main(["molecules", "optimize", "--workdir", charrnn, "--method", "reinvent",
+                     "--objective", "qed", "--out", str(tmp_path / "reinvent")]) == 2
+    assert "holds the agent of an earlier REINVENT run" in capsys.readouterr().err

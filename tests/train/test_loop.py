@@ -1,6 +1,8 @@
-"""The loop in-process: full-split evaluation, the non-finite stop, bf16, profiling."""
+"""The loop in-process: full-split evaluation, the non-finite stop, bf16, profiling; a run
+saved with new parameters (save_run)."""
 
 import dataclasses
+import json
 
 import jax
 import jax.numpy as jnp
@@ -10,7 +12,7 @@ import pytest
 from gen_jax import models
 from gen_jax.config import DataConfig, ExperimentConfig, OptimConfig, TrainConfig, save_json
 from gen_jax.models import GANConfig, VAEConfig
-from gen_jax.train import Evaluator, NonFiniteError, build_run, load_run, train
+from gen_jax.train import Evaluator, NonFiniteError, build_run, load_run, save_run, train
 
 
 def _cfg(tmp_path, **train):
@@ -317,3 +319,25 @@ def test_logged_means_are_over_the_finite_steps_of_the_window():
     assert means["nonfinite_steps"] == 1.0 and means["steps"] == 3.0
     window.add({"loss": jnp.asarray(0.0), "nonfinite": jnp.asarray(1.0)})
     assert np.isnan(window.means(SimpleNamespace(fetch=lambda tree: tree))["loss"])
+
+
+def test_save_run_writes_a_run_that_load_run_opens_with_the_new_parameters(tmp_path):
+    cfg = _cfg(tmp_path / "source", steps=2)
+    train(cfg, "vae")
+    source = load_run(tmp_path / "source")
+    params = jax.tree.map(lambda x: np.asarray(x) + 0.5, source.state.params)
+    save_run(source, tmp_path / "copy", params=params, origin={"how": "shifted"})
+    copy = load_run(tmp_path / "copy")
+    assert copy.config.train.workdir == str(tmp_path / "copy")
+    assert copy.config.model == source.config.model and copy.data_state == source.data_state
+    assert int(copy.state.step) == int(source.state.step) == 2
+    jax.tree.map(lambda a, b: np.testing.assert_array_equal(np.asarray(a), b),
+                 copy.state.params, params)
+    jax.tree.map(lambda a, b: np.testing.assert_array_equal(np.asarray(a), np.asarray(b)),
+                 copy.state.opt_state, source.state.opt_state)
+    origin = json.loads((tmp_path / "copy" / "origin.json").read_text())
+    assert origin == {"source": str(tmp_path / "source"), "step": 2, "how": "shifted"}
+    with pytest.raises(ValueError, match="copy already holds a run; pass a new folder$"):
+        save_run(source, tmp_path / "copy", params=params)
+    with pytest.raises(ValueError, match="params are not shaped like the run's parameters$"):
+        save_run(source, tmp_path / "other", params={"x": np.zeros(3)})

@@ -58,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
                    "reinvent)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="folder for scored.csv, result.json, best.png "
-                   "(default: WORKDIR/optimize/METHOD_OBJECTIVE_seedS)")
+                   "and reinvent's agent/ (default: WORKDIR/optimize/METHOD_OBJECTIVE_seedS)")
     p.add_argument("--data-dir", default=None, help="folder with moses/ or qm9/ (default: "
                    "$GEN_JAX_DATA_DIR)")
     g = p.add_argument_group("latent methods (bo, gradient, constrained)")
@@ -217,6 +217,9 @@ def optimize_main(argv: Sequence[str]) -> int:
     mrun = MoleculeRun(train.load_run(args.workdir))
     out = Path(args.out or Path(args.workdir) / "optimize" /
                f"{args.method}_{args.objective.replace(':', '.')}_seed{args.seed}")
+    if args.method == "reinvent" and (out / "agent").exists():
+        raise ValueError(f"{out / 'agent'} holds the agent of an earlier REINVENT run; pass "
+                         "another --out")
     out.mkdir(parents=True, exist_ok=True)
     key = jax.random.PRNGKey(args.seed)
     t0 = time.perf_counter()
@@ -229,12 +232,19 @@ def optimize_main(argv: Sequence[str]) -> int:
         "seed": args.seed, "date": time.strftime("%Y-%m-%d")}
     if args.method == "reinvent":
         low, high = args.reward_range or REWARD_RANGES[args.objective]
-        rounds, _ = reinvent(mrun, oracle, key, reward=reward_map(low, high),
-                             steps=args.max_steps, batch_size=args.batch_size, sigma=args.sigma,
-                             learning_rate=args.learning_rate, report=writer)
+        rounds, agent = reinvent(mrun, oracle, key, reward=reward_map(low, high),
+                                 steps=args.max_steps, batch_size=args.batch_size,
+                                 sigma=args.sigma, learning_rate=args.learning_rate,
+                                 report=writer)
         record |= {"budget": args.budget, "batch_size": args.batch_size, "sigma": args.sigma,
                    "learning_rate": args.learning_rate, "reward_range": [low, high],
                    "steps": len(rounds)}
+        # The fine-tuned model, a run of its own: gen-jax molecules sample --workdir OUT/agent
+        train.save_run(mrun.run, out / "agent", params=agent.params, origin={
+            k: record[k] for k in ("method", "objective", "max_heavy_atoms", "seed", "budget",
+                                   "batch_size", "sigma", "learning_rate", "reward_range",
+                                   "steps", "date")})
+        record["agent"] = str(out / "agent")
     else:
         space = LatentSpace(mrun)
         starts = _starts(args, mrun, obj) if args.method == "constrained" else []

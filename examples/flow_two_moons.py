@@ -12,6 +12,7 @@ import numpy as np
 
 from gen_jax.config import DataConfig, ExperimentConfig, OptimConfig, TrainConfig
 from gen_jax.models import NSFConfig
+from gen_jax.provenance import of_run
 from gen_jax.train import load_run, save_samples, train
 
 
@@ -32,7 +33,8 @@ def main() -> None:
     run = load_run(args.workdir)
     variables = run.state.variables(ema=True)
     samples = np.asarray(run.model.sample(variables, jax.random.PRNGKey(0), 5000))
-    print(f"5000 samples: {save_samples(samples, f'{args.workdir}/example_samples.png')}")
+    path = save_samples(samples, f"{args.workdir}/example_samples.png", provenance=of_run(run))
+    print(f"5000 samples: {path}")
     points = np.array([[0.0, 1.8], [3.0, 3.0]], np.float32)  # the upper moon's top; far off
     log_p = run.model.log_prob(variables, points)
     print(f"log p on the upper moon: {float(log_p[0]):.2f}; far off it: {float(log_p[1]):.2f}")

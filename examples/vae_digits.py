@@ -13,6 +13,7 @@ import numpy as np
 
 from gen_jax.config import DataConfig, ExperimentConfig, OptimConfig, TrainConfig
 from gen_jax.models import VAEConfig
+from gen_jax.provenance import of_run
 from gen_jax.train import load_run, load_split, save_samples, train
 
 
@@ -35,7 +36,8 @@ def main() -> None:
     run = load_run(args.workdir)
     variables = run.state.variables(ema=True)
     samples = run.model.sample(variables, jax.random.PRNGKey(0), 64)
-    path = save_samples(np.asarray(samples), f"{args.workdir}/example_samples.png")
+    path = save_samples(np.asarray(samples), f"{args.workdir}/example_samples.png",
+                        provenance=of_run(run))  # PNG text: synthetic, run, step
     print(f"64 samples: {path}")
 
     # The latent space: the posterior means of two test digits and the path between them.

@@ -291,8 +291,8 @@ def _sample(args) -> int:
                          f"reconstructions, so --num must be even (pairs), got {args.num}")
     cfg = dataclasses.replace(run.config,
                               train=dataclasses.replace(run.config.train, num_samples=args.num))
-    samples = Evaluator(run, cfg, temperature=args.temperature, label=args.label).samples(
-        run.state, jax.random.PRNGKey(args.seed))
+    evaluator = Evaluator(run, cfg, temperature=args.temperature, label=args.label)
+    samples = evaluator.samples(run.state, jax.random.PRNGKey(args.seed))
     suffix = f"_t{args.temperature:g}" if args.temperature != 1.0 else ""
     suffix += f"_label{args.label}" if args.label is not None else ""
     out = Path(args.out or Path(args.workdir) / f"samples_seed{args.seed}{suffix}.png")
@@ -305,7 +305,7 @@ def _sample(args) -> int:
         table = Path(args.csv or out.with_suffix(".csv"))
         write_table(table, own.columns, np.asarray(samples), standardizer(run.config))
         written["csv"] = str(table)
-    out = save_samples(samples, out, run.info)
+    out = save_samples(samples, out, run.info, provenance=evaluator.provenance())
     content = ("samples" if isinstance(run.model, Sampling) else
                f"{run.model_name} has no prior: {run.config.data.eval_split} examples, each "
                "followed by its reconstruction")

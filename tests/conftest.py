@@ -144,3 +144,38 @@ def run_python(code: str, *, devices=1, timeout=600):
     if proc.returncode != 0:
         raise AssertionError(f"python -c exited {proc.returncode}:\n{proc.stderr[-4000:]}")
     return proc
+
+
+_PACKAGE = str(Path(gen_jax.__file__).parent)
+
+
+def _from_gen_jax() -> bool:
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code.co_filename.startswith(_PACKAGE):
+            return True
+        frame = frame.f_back
+    return False
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _every_png_file_gen_jax_writes_carries_provenance():
+    """In every test of this process, a PNG file written by gen_jax's code without the text
+    chunks of :mod:`gen_jax.provenance` fails the test that wrote it (an in-memory PNG, such as
+    the input-complexity correction's, is no file and is let through)."""
+    from PIL import Image
+
+    original = Image.Image.save
+
+    def save(self, fp, format=None, **params):  # noqa: A002  (PIL's own parameter name)
+        if isinstance(fp, str | os.PathLike) and (format or Path(fp).suffix.lstrip(".")).lower() \
+                == "png" and _from_gen_jax():
+            chunks = getattr(params.get("pnginfo"), "chunks", [])
+            if not any(data.startswith(b"gen_jax:content\0") for _, data, *_ in chunks):
+                raise AssertionError(f"gen_jax wrote {fp} without its provenance "
+                                     "(write images with gen_jax.provenance.save_png)")
+        return original(self, fp, format, **params)
+
+    Image.Image.save = save
+    yield
+    Image.Image.save = original

@@ -54,6 +54,15 @@ def test_train_sample_eval_round_trip(tmp_path):
 
     samples = np.load(tmp_path / "s.npy")
     assert samples.shape == (16, 8, 8, 1) and samples.min() >= 0 and samples.max() <= 1
+    # Every image names itself synthetic, the run, the step and the config it was made with.
+    from gen_jax.provenance import config_digest, read_provenance
+    from gen_jax.train import load_run
+
+    digest = config_digest(load_run(tmp_path).config)
+    for name, step in (("s.png", "30"), ("samples.png", "30"), ("samples/step_0000015.png", "15")):
+        text = read_provenance(tmp_path / name)
+        assert (text["gen_jax:synthetic"], text["gen_jax:run"], text["gen_jax:step"],
+                text["gen_jax:config_sha256"]) == ("true", str(tmp_path), step, digest), name
     proc = run_cli(["sample", "--workdir", tmp_path, "--label", "1"], check=False)
     assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1] == (
         "gen-jax: error: this vae run is not class-conditional, so it has no label to sample; "

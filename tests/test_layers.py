@@ -14,7 +14,7 @@ PACKAGE = Path(gen_jax.__file__).parent
 
 LAYERS: dict[str, int] = {
     "_files": 0, "_xla_flags": 0, "_tyro": 0, "_images": 0, "_torch_archive": 0, "_extras": 0,
-    "config": 0, "optim": 0,
+    "config": 0, "provenance": 0, "optim": 0,
     "data": 1, "nn": 2, "bijectors": 3, "models": 4, "train": 5, "metrics": 6,
     "classifier": 7, "evaluation": 8, "bench": 9, "apps": 9, "cli": 10, "__main__": 11,
 }

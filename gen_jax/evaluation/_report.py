@@ -14,6 +14,7 @@ import jax
 import numpy as np
 
 from ..models import Sampling, SolverSampling
+from ..provenance import of_run
 from ._likelihood import importance_nll, likelihood_section
 from ._markdown import markdown_report
 from ._modes import check_mode_settings, mode_section
@@ -152,10 +153,11 @@ def _write_images(run, cfg, settings: EvalSettings, quality, out: Path) -> dict[
             run.state, jax.random.fold_in(jax.random.PRNGKey(settings.seed), 3))
     kind = "samples" if isinstance(run.model, Sampling) else "reconstructions"
     path = out.with_name(f"{out.stem}_{kind}.png")
-    save_samples(np.asarray(grid, np.float32), path)
+    save_samples(np.asarray(grid, np.float32), path, provenance=Evaluator(run, cfg).provenance())
     names[kind] = path.name
     if quality.panel is not None:
         path = out.with_name(f"{out.stem}_neighbours.png")
-        save_png(quality.panel, path)
+        save_png(quality.panel, path, of_run(
+            run, "mixed", "samples of a gen_jax model beside their nearest training examples"))
         names["neighbours"] = path.name
     return names

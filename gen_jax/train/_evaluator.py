@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import models as gmodels
 from ..config import ExperimentConfig
+from ..provenance import Provenance, of_run
 from ._data import load_split
 from ._logging import save_samples
 from ._run import Run
@@ -186,4 +187,14 @@ class Evaluator:
     def write_samples(self, state: TrainState, path: Path) -> None:
         samples = self.samples(state)
         if jax.process_index() == 0:
-            save_samples(samples, path, self.run.info)
+            save_samples(samples, path, self.run.info,
+                         provenance=self.provenance(int(self.run.strategy.fetch(state.step))))
+
+    def provenance(self, step: int | None = None) -> Provenance:
+        """The provenance (:mod:`gen_jax.provenance`) of what :meth:`samples` draws at
+        ``step`` (default: the run's restored step): a model's samples, or, for a family
+        without a prior, test examples each followed by its reconstruction."""
+        if isinstance(self.run.model, gmodels.Sampling):
+            return of_run(self.run, "generated", "samples of a gen_jax model", step=step)
+        return of_run(self.run, "mixed", "test examples, each followed by its reconstruction "
+                      "by a gen_jax model", step=step)

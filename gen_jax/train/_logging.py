@@ -13,10 +13,11 @@ from typing import Any
 
 import jax
 import numpy as np
-from PIL import Image
 
 from .._files import write_atomic
 from ..data import DatasetInfo
+from ..provenance import Provenance
+from ..provenance import save_png as provenance_png
 from ._trackers import make_trackers
 
 
@@ -167,13 +168,10 @@ def scatter_image(points: np.ndarray, *, size: int = 256,
     return np.round(img * 255).astype(np.uint8)[..., None]
 
 
-def save_png(array: np.ndarray, path: str | Path) -> Path:
-    """Writes a uint8 ``[H, W, C]`` (C = 1 or 3) array as a PNG file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    array = np.asarray(array)
-    Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array).save(path)
-    return path
+def save_png(array: np.ndarray, path: str | Path, provenance: Provenance) -> Path:
+    """Writes a uint8 ``[H, W, C]`` (C = 1 or 3) array as a PNG file carrying ``provenance``
+    (:mod:`gen_jax.provenance`: what it shows, the run, step and config digest)."""
+    return provenance_png(np.asarray(array), path, provenance)
 
 
 def pairs_image(points: np.ndarray, *, size: int = 128, max_dims: int = 4) -> np.ndarray:
@@ -212,11 +210,13 @@ def decode_sequences(samples: np.ndarray, info: DatasetInfo) -> list[str]:
     return out
 
 
-def save_samples(samples: np.ndarray, path: str | Path, info: DatasetInfo | None = None) -> Path:
-    """Saves model samples as a PNG: an image grid, a density plot for 2-D points, or the
-    pairwise density plots of the leading dimensions for other vectors (:func:`pairs_image`).
-    Token sequences (``info.vocabulary`` set) are written as text instead, one decoded string
-    per line, to ``path`` with the suffix ``.txt``; the path written is returned."""
+def save_samples(samples: np.ndarray, path: str | Path, info: DatasetInfo | None = None, *,
+                 provenance: Provenance) -> Path:
+    """Saves model samples as a PNG carrying ``provenance``: an image grid, a density plot for
+    2-D points, or the pairwise density plots of the leading dimensions for other vectors
+    (:func:`pairs_image`). Token sequences (``info.vocabulary`` set) are written as text
+    instead, one decoded string per line, to ``path`` with the suffix ``.txt``; the path
+    written is returned."""
     samples = np.asarray(samples)
     if info is not None and info.vocabulary is not None:
         path = Path(path).with_suffix(".txt")
@@ -224,12 +224,13 @@ def save_samples(samples: np.ndarray, path: str | Path, info: DatasetInfo | None
         write_atomic(path, "".join(f"{s}\n" for s in decode_sequences(samples, info)))
         return path
     if samples.ndim == 2 and samples.shape[1] == 2:
-        return save_png(scatter_image(samples), path)
+        return save_png(scatter_image(samples), path, provenance)
     if samples.ndim == 2:
-        return save_png(pairs_image(samples), path)
+        return save_png(pairs_image(samples), path, provenance)
     if samples.ndim == 4:
         factor = max(1, 28 // samples.shape[1])  # small images (8x8 digits) drawn larger
         grid = image_grid(samples)
-        return save_png(grid.repeat(factor, axis=0).repeat(factor, axis=1), path)
+        return save_png(grid.repeat(factor, axis=0).repeat(factor, axis=1), path,
+                        provenance)
     raise ValueError(f"cannot draw samples of shape {samples.shape}; expected [N, H, W, C] images "
                      "or [N, 2] points")

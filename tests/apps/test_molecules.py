@@ -113,10 +113,15 @@ def test_filters_by_hand(data_dir):
 def test_molecule_grid(tmp_path):
     from PIL import Image
 
+    from gen_jax.provenance import Provenance, read_provenance
+
+    made = Provenance("generated", "molecules of a test", run="runs/x", step=3)
     assert molecules.molecule_grid(["CCO", "C1CC", "c1ccccc1", "CN"], tmp_path / "g.png",
-                                   num=2, per_row=2, size=50) == 2
+                                   num=2, per_row=2, size=50, provenance=made) == 2
     assert Image.open(tmp_path / "g.png").size == (100, 50)
-    assert molecules.molecule_grid(["C1CC"], tmp_path / "none.png") == 0
+    text = read_provenance(tmp_path / "g.png")
+    assert text["gen_jax:synthetic"] == "true" and text["gen_jax:step"] == "3"
+    assert molecules.molecule_grid(["C1CC"], tmp_path / "none.png", provenance=made) == 0
     assert not (tmp_path / "none.png").exists()
 
 

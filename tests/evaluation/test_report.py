@@ -125,7 +125,7 @@ def test_grid_larger_than_the_quality_samples_is_drawn_in_full(vae_run, classifi
     shapes = []
     save = gen_jax.train.save_samples
     monkeypatch.setattr(gen_jax.train, "save_samples",
-                        lambda x, path: (shapes.append(x.shape), save(x, path)))
+                        lambda x, path, **kw: (shapes.append(x.shape), save(x, path, **kw)))
     code, _, err = _eval(capsys, "--workdir", vae_run, "--classifier-dir", classifiers,
                          "--num-examples", 8, "--num-samples", 8, "--grid-size", 16,
                          "--out", tmp_path / "r.json")

@@ -4,15 +4,19 @@ ROC curve and the most and least anomalous examples."""
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from ... import metrics
 from ...data import ArrayDataset
 from ...models import ExactLikelihood, LikelihoodBound
+from ...provenance import of_run
+from ...provenance import save_png as provenance_png
 from ...train import HOLDOUT, Run, image_grid, load_split, own_data, save_png, standardizer
 from ..score import score_examples
 from ._detector import Detector, anomalous, scores_of
@@ -51,7 +55,8 @@ def detection_report(run: Run, detector: Detector, ds: ArrayDataset, out: str | 
         batches = _typicality(run, ds, truth, typicality, detector.seed, batch_size)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    files = {"roc": _roc_png(scores, truth, found, out.with_name(f"{out.stem}_roc.png"))}
+    files = {"roc": _roc_png(run, scores, truth, found,
+                             out.with_name(f"{out.stem}_roc.png"))}
     files |= _examples(run, ds, scores, out)
     report = {"data": what, "num_examples": int(len(truth)), "num_anomalous": int(truth.sum()),
               **found.to_json(), "rule": detector.rule, "rate": detector.rate,
@@ -88,7 +93,7 @@ def _typicality(run: Run, ds: ArrayDataset, truth: np.ndarray, batch_size: int, 
             "flagged_anomalous": float(np.mean(odd > test.threshold))}
 
 
-def _roc_png(scores: np.ndarray, truth: np.ndarray, found, path: Path) -> Path:
+def _roc_png(run: Run, scores: np.ndarray, truth: np.ndarray, found, path: Path) -> Path:
     import matplotlib  # noqa: PLC0415 -- only the report draws
 
     matplotlib.use("Agg")
@@ -104,9 +109,12 @@ def _roc_png(scores: np.ndarray, truth: np.ndarray, found, path: Path) -> Path:
     ax.set(xlabel="false-positive rate", ylabel="true-positive rate", xlim=(0, 1), ylim=(0, 1.01))
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
     plt.close(fig)
-    return path
+    with Image.open(buffer) as image:
+        return provenance_png(image.convert("RGB"), path, of_run(
+            run, "chart", "ROC curve of a gen_jax anomaly detector"))
 
 
 def _examples(run: Run, ds: ArrayDataset, scores: np.ndarray, out: Path) -> dict[str, Path]:
@@ -121,7 +129,9 @@ def _examples(run: Run, ds: ArrayDataset, scores: np.ndarray, out: Path) -> dict
             grid = image_grid(np.clip(x, 0.0, 1.0), ncols=8)
             factor = max(1, 28 // x.shape[1])
             files[name] = save_png(grid.repeat(factor, 0).repeat(factor, 1),
-                                   out.with_name(f"{out.stem}_{name}.png"))
+                                   out.with_name(f"{out.stem}_{name}.png"), of_run(
+                                       run, "real", f"the {name} anomalous examples of a data "
+                                       "set under a gen_jax anomaly detector"))
         return files
     own = own_data(run.config)
     columns = list(own.columns) if own is not None and own.columns else [

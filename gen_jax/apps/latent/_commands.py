@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...provenance import Provenance, of_run
 from ...train import image_grid, load_run, load_split, own_data, save_png, standardizer, write_table
 from ._latent import interpolate, reconstruct
 
@@ -23,15 +24,17 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         "(other data: .npy, and .csv for a table) go")
 
 
-def _write(run, values: np.ndarray, out: Path, ncols: int) -> dict[str, str]:
-    """Images: one PNG grid of ``ncols`` columns. Vectors: the ``.npy`` of ``values`` and,
-    for a run on a table, a ``.csv`` of its rows (flattened) in the table's columns and units."""
+def _write(run, values: np.ndarray, out: Path, ncols: int,
+           provenance: Provenance) -> dict[str, str]:
+    """Images: one PNG grid of ``ncols`` columns carrying ``provenance``. Vectors: the ``.npy``
+    of ``values`` and, for a run on a table, a ``.csv`` of its rows (flattened) in the table's
+    columns and units."""
     images = values.reshape(-1, *values.shape[-3:]) if values.ndim >= 4 else None
     if images is not None and len(run.info.shape) == 3:
         grid = image_grid(np.clip(images, 0.0, 1.0), ncols=ncols)
         factor = max(1, 28 // images.shape[1])
         return {"png": str(save_png(grid.repeat(factor, 0).repeat(factor, 1),
-                                    out.with_suffix(".png")))}
+                                    out.with_suffix(".png"), provenance))}
     npy = out.with_suffix(".npy")
     npy.parent.mkdir(parents=True, exist_ok=True)
     np.save(npy, values)
@@ -59,7 +62,9 @@ def reconstruct_main(argv: Sequence[str]) -> int:
     x, recon = reconstruct(run, load_split(run.config, split), args.num, seed=args.seed)
     out = Path(args.out or Path(args.workdir) / f"reconstructions_{split}")
     pairs = np.stack([x, recon], axis=1)  # [N, 2, *shape]: each example, then its reconstruction
-    written = _write(run, pairs, out, ncols=2 * min(8, args.num))
+    written = _write(run, pairs, out, ncols=2 * min(8, args.num), provenance=of_run(
+        run, "mixed", f"{split} examples, each followed by its reconstruction by a gen_jax "
+        "model"))
     mse = float(np.mean((recon.astype(np.float64) - x) ** 2))
     print(json.dumps({**written, "split": split, "num": args.num,
                       "layout": "each example followed by its reconstruction",
@@ -87,7 +92,9 @@ def interpolate_main(argv: Sequence[str]) -> int:
     values = interpolate(run, load_split(run.config, split), args.pairs, args.steps,
                          path=args.path, seed=args.seed)
     out = Path(args.out or Path(args.workdir) / f"interpolation_{split}_seed{args.seed}")
-    written = _write(run, values, out, ncols=args.steps)
+    written = _write(run, values, out, ncols=args.steps, provenance=of_run(
+        run, "generated", f"{args.path} interpolations between {split} examples in the latent "
+        "space of a gen_jax model (the ends decoded from the examples' latent points)"))
     print(json.dumps({**written, "split": split, "pairs": args.pairs, "steps": args.steps,
                       "path": args.path, "layout": "one row per pair, first example to second"}))
     return 0

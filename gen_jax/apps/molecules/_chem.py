@@ -20,6 +20,7 @@ import numpy as np
 
 from ..._extras import require
 from ...data import canonical_smiles
+from ...provenance import Provenance, save_png
 
 T = TypeVar("T")
 
@@ -200,11 +201,12 @@ def describe(smiles: str, *, properties: Sequence[str],
     return out
 
 
-def molecule_grid(smiles: Sequence[str], path: str | Path, *, num: int = 32, per_row: int = 8,
-                  size: int = 200) -> int:
-    """Draws the first ``num`` valid molecules of ``smiles`` (RDKit) as a PNG grid, ``per_row``
-    a row, ``size`` pixels a cell, each labelled with its index in ``smiles``; returns how many
-    were drawn (nothing is written when none is valid)."""
+def molecule_grid(smiles: Sequence[str], path: str | Path, *, provenance: Provenance,
+                  num: int = 32, per_row: int = 8, size: int = 200) -> int:
+    """Draws the first ``num`` valid molecules of ``smiles`` (RDKit) as a PNG grid carrying
+    ``provenance`` (:mod:`gen_jax.provenance`), ``per_row`` a row, ``size`` pixels a cell, each
+    labelled with its index in ``smiles``; returns how many were drawn (nothing is written
+    when none is valid)."""
     draw = require("rdkit.Chem.Draw", "molecules", "molecule drawings")
     picked = []
     for i, s in enumerate(smiles):
@@ -217,8 +219,7 @@ def molecule_grid(smiles: Sequence[str], path: str | Path, *, num: int = 32, per
         image = draw.MolsToGridImage([m for _, m in picked], molsPerRow=per_row,
                                      subImgSize=(size, size),
                                      legends=[f"#{i}" for i, _ in picked])
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        image.save(str(path))
+        save_png(image.convert("RGB"), path, provenance)
     return len(picked)
 
 

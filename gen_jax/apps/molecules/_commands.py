@@ -17,6 +17,7 @@ import numpy as np
 
 from ... import metrics
 from ..._files import write_atomic
+from ...provenance import of_run
 from . import _chem, _data, _moses, _reference
 from ._optimize import optimize_main
 from ._runs import MoleculeRun
@@ -174,7 +175,8 @@ def sample_main(argv: Sequence[str]) -> int:
     rows = [("SMILES", "SELFIES")] + list(zip(smiles, raw, strict=True)) if selfies else \
         [("SMILES",)] + [(s,) for s in smiles]
     write_atomic(out, "".join(",".join(r) + "\n" for r in rows))
-    drawn = _chem.molecule_grid(smiles, out.with_suffix(".png"), num=args.grid) if args.grid else 0
+    drawn = _chem.molecule_grid(smiles, out.with_suffix(".png"), num=args.grid, provenance=of_run(
+        run, "generated", "molecules sampled from a gen_jax model")) if args.grid else 0
     step = int(run.strategy.fetch(run.state.step))
     record = {"workdir": str(args.workdir), "model": run.model_name, "step": step,
               "data": run.info.name, "num": args.num, "seed": args.seed,

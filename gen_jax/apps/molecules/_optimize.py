@@ -22,6 +22,7 @@ import jax
 import numpy as np
 
 from ..._files import write_atomic
+from ...provenance import of_run
 from . import _chem, _data
 from ._latent_opt import (
     Improvement,
@@ -286,7 +287,10 @@ def optimize_main(argv: Sequence[str]) -> int:
         {"smiles": s, "score": v, "in_labelled": s in labelled} for s, v in best],
         "seconds": round(time.perf_counter() - t0, 1)}
     if best:
-        _chem.molecule_grid([s for s, _ in oracle.best(16)], out / "best.png", num=16, per_row=4)
+        _chem.molecule_grid([s for s, _ in oracle.best(16)], out / "best.png", num=16,
+                            per_row=4, provenance=of_run(
+                                mrun.run, "generated", f"the best molecules for {args.objective}"
+                                f" found by {args.method} from a gen_jax model"))
     write_atomic(out / "result.json", json.dumps(record, indent=2) + "\n")
     print(json.dumps(record))
     return 0

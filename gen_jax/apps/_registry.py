@@ -65,6 +65,9 @@ register_command(Command(
     "anomaly", "anomaly detection with any family: gen-jax anomaly fit MODEL --normal-classes 3 "
     "| score --workdir RUN | report --workdir RUN", "gen_jax.apps.anomaly:main"))
 register_command(Command(
+    "audit", "membership-inference attacks on a trained run (AUROC, TPR at 1% / 0.1% FPR): "
+    "gen-jax audit --workdir RUN [--num 1000]", "gen_jax.apps.audit:main"))
+register_command(Command(
     "fid", "Frechet Inception Distance between image folders, statistics files and data sets: "
     "gen-jax fid DIR_A DIR_B|stats.npz|mnist:test", "gen_jax.apps.fid:fid_main"))
 register_command(Command(

@@ -47,6 +47,7 @@ from ._detection import fpr_at_tpr as fpr_at_tpr
 from ._detection import roc_curve as roc_curve
 from ._detection import threshold_for_contamination as threshold_for_contamination
 from ._detection import threshold_for_fpr as threshold_for_fpr
+from ._detection import tpr_at_fpr as tpr_at_fpr
 from ._distances import knn_radii as knn_radii
 from ._distances import nearest_neighbours as nearest_neighbours
 from ._distances import self_tile_pairs as self_tile_pairs

@@ -98,6 +98,16 @@ def fpr_at_tpr(scores: ArrayLike, labels: ArrayLike, tpr: float = 0.95) -> float
     return float(fpr[np.argmax(curve_tpr >= tpr - 1e-12)])
 
 
+def tpr_at_fpr(scores: ArrayLike, labels: ArrayLike, fpr: float = 0.01) -> float:
+    """The highest true-positive rate of any threshold whose false-positive rate is at most
+    ``fpr`` (TPR at 1% or 0.1% FPR, the membership-inference literature's measure; Carlini et
+    al. 2022). 0 when no threshold above every score of the negatives is that strict."""
+    if not 0.0 <= fpr < 1.0:
+        raise ValueError(f"fpr must lie in [0, 1), got {fpr}")
+    curve_fpr, tpr, _ = roc_curve(scores, labels)
+    return float(np.max(tpr[curve_fpr <= fpr + 1e-12]))
+
+
 def f1_at(scores: ArrayLike, labels: ArrayLike, threshold: float) -> float:
     """F1 of the anomalous class when examples scoring above ``threshold`` are flagged."""
     s, y = _check(scores, labels)

@@ -31,6 +31,10 @@ def test_curve_metrics_match_scikit_learn(seed, ties):
     np.testing.assert_allclose(thresholds[1:], sk_thresholds[1:])
     # FPR at 95% TPR: the lowest FPR on scikit-learn's curve where TPR reaches 0.95.
     assert metrics.fpr_at_tpr(scores, labels) == pytest.approx(sk_fpr[sk_tpr >= 0.95].min())
+    # TPR at 1% / 5% FPR: the highest TPR on scikit-learn's curve with FPR within the rate.
+    for rate in (0.0, 0.01, 0.05):
+        assert metrics.tpr_at_fpr(scores, labels, rate) == pytest.approx(
+            sk_tpr[sk_fpr <= rate].max())
     t = float(np.median(scores))
     assert metrics.f1_at(scores, labels, t) == pytest.approx(sk.f1_score(labels, scores > t))
     report = metrics.detection_metrics(scores, labels, threshold=t)
@@ -71,6 +75,7 @@ def test_thresholds_hit_their_rates():
     (lambda: metrics.threshold_for_fpr([1.0], 1.0), r"must lie in \[0, 1\)"),
     (lambda: metrics.threshold_for_contamination([1.0], -0.1), r"must lie in \[0, 1\)"),
     (lambda: metrics.fpr_at_tpr([1.0, 2.0], [0, 1], 0.0), r"tpr must lie in \(0, 1\]"),
+    (lambda: metrics.tpr_at_fpr([1.0, 2.0], [0, 1], 1.0), r"fpr must lie in \[0, 1\)"),
 ])
 def test_bad_input_is_one_clear_line(call, match):
     with pytest.raises(ValueError, match=match):

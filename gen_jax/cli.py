@@ -126,6 +126,9 @@ def _main(argv: list[str] | None) -> int:
     p.add_argument("--inception-resize", choices=("tf", "clean"), default="tf",
                    help="--features inception: TF-FID's bilinear resize (tf, default) or "
                    "clean-fid's bicubic (clean)")
+    p.add_argument("--intended-use", default=None, metavar="TEXT",
+                   help="what the model is for, recorded in the model card written beside "
+                   "the report")
     _add_sampler_flags(p)
     p.add_argument("--likelihood", choices=("ode", "none"), default=None,
                    help="diffusion and flow matching: compute the exact NLL through the ODE "
@@ -331,7 +334,8 @@ def _eval(args) -> int:
         train_classifier=args.train_classifier,
         grid_size=args.grid_size, mode_samples=args.mode_samples, out=args.out,
         features=args.features, inception_weights=args.inception_weights,
-        inception_resize=args.inception_resize, **_model_overrides(args))
+        inception_resize=args.inception_resize, intended_use=args.intended_use,
+        **_model_overrides(args))
     report = evaluate_run(load_run(args.workdir, model_overrides=_model_overrides(args)),
                           args.workdir, settings,
                           log=lambda text: print(f"gen-jax eval: {text}", file=sys.stderr,
@@ -340,7 +344,8 @@ def _eval(args) -> int:
         print(json.dumps(report, indent=2))
         return 0
     out = Path(args.out or Path(args.workdir) / f"eval_{report['split']}.json")
-    print(summary_table(report, (str(out), str(out.with_suffix(".md")))))
+    print(summary_table(report, (str(out), str(out.with_suffix(".md")),
+                                 str(out.with_name(f"{out.stem}_card.md")))))
     return 0
 
 

@@ -83,6 +83,10 @@ def markdown_report(report: dict[str, Any]) -> str:
         f"- date: {report['date']}",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items() if v),
         f"- parameters: {params}",
+    ]
+    if report.get("card"):
+        lines.append(f"- model card: [{report['card']}]({report['card']})")
+    lines += [
         "",
         f"## Likelihood ({split} split, {n} examples)",
         "",

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..models import Sampling, SolverSampling
 from ..provenance import of_run
+from ._card import card_facts, card_markdown
 from ._likelihood import importance_nll, likelihood_section
 from ._markdown import markdown_report
 from ._modes import check_mode_settings, mode_section
@@ -47,7 +48,9 @@ def evaluate_run(run: Run, workdir: str | Path, settings: EvalSettings, *,
     step, date and package versions), ``OUT`` with suffix ``.md`` (the metric tables and the
     images), ``*_samples.png`` (a sample grid; reconstructions for a family without a prior) and
     ``*_neighbours.png`` (the generated samples closest to the training set over their nearest
-    training images; only with sample-quality metrics).
+    training images; only with sample-quality metrics) and ``*_card.md``, the model card
+    (Mitchell et al. 2019: details, intended use, training data, metrics with references,
+    privacy and memorization, limitations; also under ``model_card`` in the JSON).
 
     Args:
       run: a restored :class:`~gen_jax.train.Run` (:func:`gen_jax.train.load_run`).
@@ -112,9 +115,13 @@ def evaluate_run(run: Run, workdir: str | Path, settings: EvalSettings, *,
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "versions": package_versions(),
     }
+    report["model_card"] = card_facts(run, report, workdir, settings.intended_use)
     report = finite_or_none(report)
+    card = out.with_name(f"{out.stem}_card.md")
+    report["card"] = card.name
     out.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n")
     out.with_suffix(".md").write_text(markdown_report(report))
+    card.write_text(card_markdown(report["model_card"], report))
     return report
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shlex
 
 from ..metrics import DEFAULT_CLASSIFIER_ROOT, INCEPTION_RESIZES
 
@@ -45,6 +46,8 @@ class EvalSettings:
         :func:`gen_jax.metrics.locate_inception`).
       inception_resize: ``features="inception"``: ``"tf"`` (TF-FID's bilinear) or
         ``"clean"`` (clean-fid's bicubic).
+      intended_use: what the model is for, in the model card (None: the card says it was
+        not stated).
       train_classifier: a missing feature classifier of a data set that has one (mnist,
         fashion_mnist, digits) is trained on first use (a few minutes on a CPU for MNIST) and
         kept in ``classifier_dir`` for every later evaluation; False: skip the metrics
@@ -70,6 +73,7 @@ class EvalSettings:
     features: str = "classifier"
     inception_weights: str | None = None
     inception_resize: str = "tf"
+    intended_use: str | None = None
 
     def __post_init__(self):
         if self.features not in FEATURES:
@@ -115,5 +119,5 @@ class EvalSettings:
             if isinstance(value, bool):
                 parts.append(flag if value else "--no-" + field.name.replace("_", "-"))
             else:
-                parts += [flag, str(value)]
+                parts += [flag, shlex.quote(str(value))]
         return " ".join(parts)

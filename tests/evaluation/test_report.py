@@ -16,6 +16,8 @@ from gen_jax.classifier import train_classifier
 from gen_jax.evaluation import importance_nll, likelihood_section
 from gen_jax.metrics import ClassifierConfig, extract_features
 from gen_jax.metrics import sample_quality_from_features as quality
+from gen_jax.provenance import config_digest
+from gen_jax.train import load_run
 
 from ..conftest import run_cli
 from ..test_cli import SMALL
@@ -75,7 +77,8 @@ def test_report_has_likelihood_quality_and_images(vae_run, classifiers, capsys):
     assert summary[0] == "vae on digits, step 30, test split"
     fd_row = next(line for line in summary if line.strip().startswith("Frechet distance"))
     assert f"{quality['fd']:.6g}" in fd_row and f"{real['fd']:.6g}" in fd_row
-    assert summary[-1] == f"report: {vae_run / 'eval_test.json'}, {vae_run / 'eval_test.md'}"
+    assert summary[-1] == (f"report: {vae_run / 'eval_test.json'}, {vae_run / 'eval_test.md'}, "
+                           f"{vae_run / 'eval_test_card.md'}")
 
     page = (vae_run / "eval_test.md").read_text()
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", page)
@@ -84,6 +87,18 @@ def test_report_has_likelihood_quality_and_images(vae_run, classifiers, capsys):
     assert "| Frechet distance |" in page and "| importance-sampled NLL |" in page
     assert "| metric | model | real data | |" in page
     assert "The real-data column is the scale" in page
+    # The model card: what the run knows about itself, each number from another source.
+    assert report["card"] == "eval_test_card.md" and "(eval_test_card.md)" in page
+    run = load_run(vae_run)
+    card, facts = (vae_run / "eval_test_card.md").read_text(), report["model_card"]
+    count = sum(int(np.size(x)) for x in jax.tree.leaves(run.state.params))
+    assert facts["model"]["parameters"] == count and f"{count:,} parameters" in card
+    assert facts["model"]["config_sha256"] == config_digest(run.config)
+    assert facts["training_data"]["examples"] == run.info.splits["train"]
+    assert f"| fd | {quality['fd']:.6g} |" in card and f"| elbo | {lik['elbo']:.6g} |" in card
+    assert "Not stated by whoever trained it" in card
+    assert any("toolkit's own digits classifier" in t for t in facts["limitations"])
+    assert "- differential privacy: none" in card
 
 
 def test_missing_classifier_without_training_it(vae_run, tmp_path, capsys):
@@ -105,6 +120,20 @@ def test_missing_classifier_without_training_it(vae_run, tmp_path, capsys):
     assert report["images"] == {"samples": "r_samples.png"}
     assert (tmp_path / "r_samples.png").is_file()
     assert "Skipped:" in (tmp_path / "r.md").read_text()
+
+    # An audit in the run's folder and a stated use reach the card.
+    assert cli.main(["audit", "--workdir", str(vae_run), "--num", "16", "--num-samples",
+                     "16"]) == 0
+    audit = json.loads((vae_run / "audit.json").read_text())["attacks"]
+    code, _, err = _eval(capsys, "--workdir", vae_run, "--no-quality", "--num-examples", 16,
+                         "--grid-size", 4, "--out", out, "--intended-use", "a test's card")
+    assert code == 0, err
+    card = (tmp_path / "r_card.md").read_text()
+    assert "\n\na test's card\n\n" in card
+    assert f"loss AUROC {audit['loss']['auroc']:.3f}" in card
+    assert f"distance AUROC {audit['distance']['auroc']:.3f}" in card
+    report = json.loads(out.read_text())
+    assert report["command"].endswith("--intended-use 'a test'\"'\"'s card'")
 
 
 @pytest.mark.parametrize("args, message", [

@@ -156,7 +156,8 @@ def _main(argv: list[str] | None) -> int:
     p.add_argument("rest", nargs=argparse.REMAINDER, help="-- then the gen-jax command")
 
     for command in COMMANDS.values():  # applications' commands (gen_jax.apps)
-        sub.add_parser(command.name, add_help=False, help=command.help)
+        # (argparse %-formats help texts: an application's "1%" is text, not a format)
+        sub.add_parser(command.name, add_help=False, help=command.help.replace("%", "%%"))
 
     if argv and argv[0] == "train":
         return _train(argv[1:])

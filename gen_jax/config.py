@@ -188,14 +188,58 @@ class TrainConfig:
                              f"{self.profile_steps}")
 
 
+ACCOUNTANTS = ("rdp", "pld")
+
+
+@dataclasses.dataclass(frozen=True)
+class PrivacyConfig:
+    """Differentially private training (DP-SGD, Abadi et al. 2016): each step takes a Poisson
+    sample of the training set (each example with probability batch_size / N), clips every
+    example's gradient to ``clip_norm``, adds Gaussian noise of standard deviation
+    ``noise_multiplier * clip_norm`` to their sum, and divides by the expected batch size.
+    Off unless ``target_epsilon`` or ``noise_multiplier`` is set."""
+
+    target_epsilon: float | None = None
+    """Train to this epsilon at ``delta`` after train.steps steps: the noise multiplier is
+    found by the accountant."""
+    noise_multiplier: float | None = None
+    """The noise multiplier itself (instead of target_epsilon); epsilon is then reported."""
+    delta: float = 1e-5
+    """The delta of (epsilon, delta)-DP; below 1 / N (training examples) to mean anything."""
+    clip_norm: float = 1.0
+    """Each example's gradient is clipped to this L2 norm."""
+    accountant: Literal["rdp", "pld"] = "rdp"
+    """dp-accounting's Renyi-DP accountant (rdp: what most papers report) or its privacy-loss
+    distribution accountant (pld: tighter)."""
+
+    @property
+    def enabled(self) -> bool:
+        return self.target_epsilon is not None or self.noise_multiplier is not None
+
+    def __post_init__(self):
+        if self.target_epsilon is not None and self.noise_multiplier is not None:
+            raise ValueError("set privacy.target_epsilon or privacy.noise_multiplier, not both")
+        for name in ("target_epsilon", "noise_multiplier", "clip_norm"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"privacy.{name} must be positive, got {value}")
+        if not 0.0 < self.delta < 1.0:
+            raise ValueError(f"privacy.delta must lie in (0, 1), got {self.delta}")
+        if self.accountant not in ACCOUNTANTS:
+            raise ValueError(f"privacy.accountant must be one of {', '.join(ACCOUNTANTS)}, got "
+                             f"{self.accountant!r}")
+
+
 @dataclasses.dataclass(frozen=True)
 class ExperimentConfig(Generic[M]):
-    """A whole experiment: model family config plus data, optimizer and training settings."""
+    """A whole experiment: model family config plus data, optimizer, training and privacy
+    settings."""
 
     model: M
     data: DataConfig = DataConfig()
     optim: OptimConfig = OptimConfig()
     train: TrainConfig = TrainConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
 
 
 def load_config_file(path: str | Path) -> ExperimentConfig:
@@ -273,6 +317,7 @@ def load_json(path: str | Path, model_config_cls: type) -> ExperimentConfig:
         data=from_dict(DataConfig, data["data"]),
         optim=from_dict(OptimConfig, data["optim"]),
         train=from_dict(TrainConfig, data["train"]),
+        privacy=from_dict(PrivacyConfig, data.get("privacy", {})),
     )
 
 

@@ -31,6 +31,7 @@ from ._own import load_own as load_own
 from ._own import open_own as open_own
 from ._own import read_new as read_new
 from ._pipeline import Loader as Loader
+from ._poisson import PoissonLoader as PoissonLoader
 from ._preprocess import dequantize_with_noise as dequantize_with_noise
 from ._preprocess import preprocess as preprocess
 from ._registry import available as available

@@ -41,7 +41,7 @@ def card_facts(run: Run, report: dict[str, Any], workdir: str | Path,
                intended_use: str | None) -> dict[str, Any]:
     """What the card says, as JSON: the run's details, training data, intended use, the
     report's headline metrics, privacy and memorization findings, limitations."""
-    from ..train import data_name  # noqa: PLC0415
+    from ..train import data_name, run_privacy  # noqa: PLC0415
 
     cfg = run.config
     params = run.strategy.unreplicated(run.state.params)
@@ -65,7 +65,7 @@ def card_facts(run: Run, report: dict[str, Any], workdir: str | Path,
                           cfg.data.holdout_fraction or None},
         "evaluation_data": {"split": report["split"],
                             "examples": int(report.get("num_examples", 0))},
-        "privacy": {"differential_privacy": None, "audit": audit},
+        "privacy": {"differential_privacy": run_privacy(workdir, report["step"]), "audit": audit},
         "memorization": memorization or None,
         "limitations": _limitations(run, report, audit),
     }
@@ -83,6 +83,9 @@ def _audit(workdir: Path) -> dict[str, Any] | None:
 
 
 def _limitations(run: Run, report: dict[str, Any], audit: dict[str, Any] | None) -> list[str]:
+    """The limitations that follow from the run and the report."""
+    from ..train import run_privacy  # noqa: PLC0415
+
     out = []
     if not isinstance(run.model, ExactLikelihood | LikelihoodBound):
         out.append(f"A {run.model_name} gives no likelihood: it cannot say how probable an "
@@ -109,8 +112,9 @@ def _limitations(run: Run, report: dict[str, Any], audit: dict[str, Any] | None)
     elif audit["step"] != report["step"]:
         out.append(f"The audit was run at step {audit['step']}, the evaluation at step "
                    f"{report['step']}: run `gen-jax audit` again.")
-    out.append("Trained without differential privacy: no formal guarantee bounds what the "
-               "parameters or samples reveal about individual training examples.")
+    if run_privacy(run.config.train.workdir, report["step"]) is None:
+        out.append("Trained without differential privacy: no formal guarantee bounds what the "
+                   "parameters or samples reveal about individual training examples.")
     if isinstance(run.model, Sampling):
         out.append("Samples are synthetic: the images gen_jax writes say so in their PNG "
                    "metadata (gen_jax.provenance), which does not survive re-encoding.")
@@ -166,6 +170,13 @@ def card_markdown(facts: dict[str, Any], report: dict[str, Any]) -> str:
                                  for name, r in audit["attacks"].items()))
     else:
         lines.append("- membership inference: not audited (`gen-jax audit --workdir RUN`)")
-    lines.append("- differential privacy: none")
+    dp = facts["privacy"]["differential_privacy"]
+    if dp:
+        lines.append(f"- differential privacy (DP-SGD): epsilon {dp['epsilon']:.3g} at delta "
+                     f"{dp['delta']:g} after {dp['steps']} steps ({dp['accountant']} "
+                     f"accountant; noise multiplier {dp['noise_multiplier']:.4g}, clip norm "
+                     f"{dp['clip_norm']:g}, sampling rate {dp['sampling_rate']:.4g})")
+    else:
+        lines.append("- differential privacy: none")
     lines += ["", "## Limitations", ""] + [f"- {text}" for text in facts["limitations"]]
     return "\n".join(lines) + "\n"

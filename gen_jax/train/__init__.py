@@ -33,6 +33,12 @@ from ._parallel import make_strategy as make_strategy
 from ._preempt import Preempted as Preempted
 from ._preempt import StopOnSignal as StopOnSignal
 from ._preempt import exit_code_of as exit_code_of
+from ._privacy import PRIVACY_RECORD as PRIVACY_RECORD
+from ._privacy import DPSettings as DPSettings
+from ._privacy import epsilon_spent as epsilon_spent
+from ._privacy import noise_for_epsilon as noise_for_epsilon
+from ._privacy import private_gradient as private_gradient
+from ._privacy import run_privacy as run_privacy
 from ._run import Run as Run
 from ._run import build_run as build_run
 from ._run import load_run as load_run

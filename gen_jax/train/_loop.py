@@ -24,6 +24,7 @@ from ._data import data_name, load_split, write_record
 from ._evaluator import Evaluator
 from ._logging import MetricWriter, Progress
 from ._preempt import Preempted, StopOnSignal
+from ._privacy import PRIVACY_RECORD, plan_epsilon, plan_settings, privacy_plan
 from ._resume import config_changes, describe_changes, schedule_change
 from ._run import build_run, write_vocabulary
 from ._step import make_train_step
@@ -89,13 +90,24 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
             save_json(cfg, model_name, saved)
         write_record(cfg)
         write_vocabulary(workdir, cfg, run.info)
-    loader = gdata.Loader(train_ds, cfg.data.batch_size, seed=tc.seed,
-                          process_index=jax.process_index(), process_count=jax.process_count(),
-                          put=strategy.place_batch)
+    plan = privacy_plan(cfg, run.model, run.state, len(train_ds))
+    if plan is None:
+        loader = gdata.Loader(train_ds, cfg.data.batch_size, seed=tc.seed,
+                              process_index=jax.process_index(),
+                              process_count=jax.process_count(), put=strategy.place_batch)
+    else:  # DP-SGD: Poisson-sampled batches, the mechanism recorded with the run
+        if lead:
+            write_atomic(workdir / PRIVACY_RECORD, json.dumps(plan, indent=2) + "\n")
+        loader = gdata.PoissonLoader(train_ds, cfg.data.batch_size, seed=tc.seed,
+                                     multiple=strategy.num_devices,
+                                     process_index=jax.process_index(),
+                                     process_count=jax.process_count(),
+                                     put=strategy.place_batch)
     if data_state is not None:
         loader.restore(data_state)
     step_fn = strategy.compile(
-        make_train_step(run.model, run.preprocess, axis_name=strategy.axis_name), run.state
+        make_train_step(run.model, run.preprocess, axis_name=strategy.axis_name,
+                        privacy=None if plan is None else plan_settings(plan)), run.state
     )
     evaluator = Evaluator(run, cfg)
     state = run.state
@@ -118,6 +130,8 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
         def log(step: int) -> None:
             means = window.means(strategy)
             means["skipped_total"] = float(strategy.fetch(state.skipped))
+            if plan is not None:
+                means["privacy/epsilon"] = plan_epsilon(plan, step)
             writer.write(step, means, prefix="train/")
 
         try:
@@ -186,6 +200,9 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
         if start >= tc.steps:  # nothing trained: evaluated again, not logged again
             final = evaluator.evaluate(state)
             evaluator.write_samples(state, workdir / "samples.png")
+        if plan is not None:
+            final = {**final, "privacy/epsilon": plan_epsilon(plan, max(start, tc.steps)),
+                     "privacy/delta": plan["delta"]}
         if lead:
             write_atomic(workdir / "final_metrics.json", json.dumps(final, indent=2))
     return final

@@ -29,7 +29,7 @@ gives each device its own stream, so resuming under pmap on another device count
 between jit and pmap) continues the run with other draws of the same distributions."""
 
 MAX_LISTED = 6
-SECTIONS = ("model", "data", "optim", "train")
+SECTIONS = ("model", "data", "optim", "train", "privacy")
 
 
 def _saved(path: Path) -> dict[str, Any] | None:

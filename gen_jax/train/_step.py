@@ -20,6 +20,7 @@ import optax
 
 from ..models import GenerativeModel, Metrics, OwnUpdate, Preprocess, ScheduledLoss
 from ..models import all_finite as all_finite
+from ._privacy import DPSettings, private_gradient
 from ._state import TrainState
 
 StepFn = Callable[[TrainState, dict[str, jax.Array]], tuple[TrainState, Metrics]]
@@ -106,7 +107,8 @@ def guarded_update(
 
 
 def make_train_step(
-    model: GenerativeModel, preprocess: Preprocess, *, axis_name: str | None = None
+    model: GenerativeModel, preprocess: Preprocess, *, axis_name: str | None = None,
+    privacy: DPSettings | None = None,
 ) -> StepFn:
     """The training step of ``model``: its loss differentiated, or its own multi-player update
     (:class:`~gen_jax.models.OwnUpdate`), committed by :func:`commit_update`.
@@ -116,6 +118,9 @@ def make_train_step(
       preprocess: stored batch + key -> model batch (dynamic binarization, dequantization, ...).
       axis_name: the pmap axis to average gradients and metrics over (None under ``jax.jit``,
         where the batch is one global array and the mean over it is already global).
+      privacy: DP-SGD (:mod:`gen_jax.train._privacy`): the batch carries ``weight`` (Poisson
+        sampling's padding at 0), each example's gradient is clipped and the sum noised
+        (``jax.jit`` only: ``axis_name`` must be None).
 
     Returns:
       ``step(state, batch) -> (state, metrics)``, pure and ready for ``jax.jit``/``jax.pmap``.
@@ -123,6 +128,10 @@ def make_train_step(
     """
     if isinstance(model, OwnUpdate):
         return _own_update_step(model.make_update(preprocess, axis_name=axis_name))
+    if privacy is not None:
+        if axis_name is not None:
+            raise ValueError("differentially private training runs under train.strategy jit")
+        return _private_step(model, preprocess, privacy)
 
     def step(state: TrainState, batch: dict[str, jax.Array]) -> tuple[TrainState, Metrics]:
         chex.assert_rank(state.step, 0)
@@ -149,6 +158,48 @@ def make_train_step(
         state, guard_metrics = guarded_update(state, grads, loss, batch_stats)
         finite = guard_metrics["nonfinite"] == 0
         metrics = jax.tree.map(lambda m: jnp.where(finite, m, 0.0), {"loss": loss, **metrics})
+        return state, {**metrics, **guard_metrics}
+
+    return step
+
+
+def _private_step(model: GenerativeModel, preprocess: Preprocess,
+                  privacy: DPSettings) -> StepFn:
+    """DP-SGD's step: per-example gradients (``vmap`` over batches of one), clipped, summed,
+    noised, divided by the expected batch size; metrics averaged over the drawn examples."""
+
+    def step(state: TrainState, batch: dict[str, jax.Array]) -> tuple[TrainState, Metrics]:
+        chex.assert_rank(state.step, 0)
+        key_data, key_loss, key_noise = jax.random.split(state.step_key(), 3)
+        weights = batch["weight"]
+        model_batch = preprocess({k: v for k, v in batch.items() if k != "weight"}, key_data)
+
+        def example_loss(params, example, key):
+            one = jax.tree.map(lambda v: v[None], example)
+            variables = state.variables() | {"params": params}
+            if isinstance(model, ScheduledLoss):
+                loss, (metrics, _) = model.loss_at(variables, one, key, state.step, train=True)
+            else:
+                loss, (metrics, _) = model.loss(variables, one, key, train=True)
+            return loss, metrics
+
+        keys = jax.random.split(key_loss, weights.shape[0])
+        (losses, metrics), grads = jax.vmap(
+            jax.value_and_grad(example_loss, has_aux=True), in_axes=(None, 0, 0))(
+                state.params, model_batch, keys)
+        grads, norms = private_gradient(grads, weights, privacy, key_noise)
+        drawn = jnp.sum(weights)
+
+        def mean(values):
+            return jnp.sum(weights * values) / jnp.maximum(drawn, 1.0)
+
+        loss = mean(losses)
+        state, guard_metrics = guarded_update(state, grads, loss, state.batch_stats)
+        finite = guard_metrics["nonfinite"] == 0
+        metrics = {"loss": loss, **jax.tree.map(mean, metrics),
+                   "privacy/batch": drawn,
+                   "privacy/clipped": mean((norms > privacy.clip_norm).astype(jnp.float32))}
+        metrics = jax.tree.map(lambda m: jnp.where(finite, m, 0.0), metrics)
         return state, {**metrics, **guard_metrics}
 
     return step

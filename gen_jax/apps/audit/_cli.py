@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..._files import write_atomic
-from ...train import load_run
+from ...train import load_run, run_privacy
 from ._audit import ATTACKS, audit
 
 
@@ -16,9 +16,12 @@ def _markdown(report: dict) -> str:
     lines = [f"# Membership-inference audit of {report['workdir']} (step {report['step']})", "",
              f"{report['num']} members ({report['members_from']}) against as many non-members "
              f"({report['nonmembers_from']}); an attack that cannot tell them apart has AUROC "
-             "0.5 and TPR equal to the FPR.", "",
-             "| attack | AUROC | TPR at 1% FPR | TPR at 0.1% FPR | score |",
-             "| --- | ---: | ---: | ---: | --- |"]
+             "0.5 and TPR equal to the FPR.", ""]
+    if report["privacy"]:
+        lines += [f"Trained with differential privacy: epsilon {report['privacy']['epsilon']:.3g}"
+                  f" at delta {report['privacy']['delta']:g}.", ""]
+    lines += ["| attack | AUROC | TPR at 1% FPR | TPR at 0.1% FPR | score |",
+              "| --- | ---: | ---: | ---: | --- |"]
     for name, r in report["attacks"].items():
         lines.append(f"| {name} | {r['auroc']:.4f} | {r['tpr_at_1pct_fpr']:.4f} | "
                      f"{r['tpr_at_0_1pct_fpr']:.4f} | {r['description']} |")
@@ -52,6 +55,8 @@ def main(argv: Sequence[str]) -> int:
               "step": int(run.strategy.fetch(run.state.step)),
               **audit(run, attacks=tuple(dict.fromkeys(args.attacks)), num=args.num,
                       num_samples=args.num_samples, seed=args.seed)}
+    dp = run_privacy(args.workdir, report["step"])
+    report["privacy"] = None if dp is None else {"epsilon": dp["epsilon"], "delta": dp["delta"]}
     out = Path(args.out or Path(args.workdir) / "audit.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(out, json.dumps(report, indent=2) + "\n")

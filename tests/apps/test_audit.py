@@ -4,6 +4,7 @@ neighbour, and ``gen-jax audit`` end to end."""
 
 import dataclasses
 import json
+import types
 
 import numpy as np
 import pytest
@@ -62,6 +63,9 @@ def test_distance_attack_is_minus_the_nearest_sample_distance(memorizing_run):
     with pytest.raises(ValueError, match="^unknown attack 'shadow'; use one or more of loss, "
                                          "distance$"):
         audit.audit(memorizing_run, attacks=("shadow",))
+    # A family without a prior (an autoencoder) has no samples to measure distances to.
+    assert audit.applicable_attacks(memorizing_run) == ("loss", "distance")
+    assert audit.applicable_attacks(types.SimpleNamespace(model=object())) == ("loss",)
 
 
 def test_audit_command_writes_json_and_markdown(memorizing_run, tmp_path, capsys):

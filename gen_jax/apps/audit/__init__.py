@@ -3,6 +3,7 @@ be told from held-out ones?"""
 
 from ._audit import ATTACKS as ATTACKS
 from ._audit import AttackResult as AttackResult
+from ._audit import applicable_attacks as applicable_attacks
 from ._audit import attack_name as attack_name
 from ._audit import audit as audit
 from ._audit import audit_sets as audit_sets

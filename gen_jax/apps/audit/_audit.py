@@ -133,10 +133,17 @@ _DESCRIPTIONS = {
 }
 
 
-def audit(run: Run, *, attacks: tuple[str, ...] = ATTACKS, num: int | None = 1000,
+def applicable_attacks(run: Run) -> tuple[str, ...]:
+    """The attacks that apply to the run's family: ``loss`` always, ``distance`` when it
+    samples."""
+    return ATTACKS if isinstance(run.model, Sampling) else ("loss",)
+
+
+def audit(run: Run, *, attacks: tuple[str, ...] | None = None, num: int | None = 1000,
           num_samples: int = 2000, seed: int = 0) -> dict[str, Any]:
-    """Runs the membership-inference ``attacks`` on ``num`` members against as many
-    non-members (:func:`audit_sets`), ``num_samples`` generated samples for ``distance``.
+    """Runs the membership-inference ``attacks`` (default: :func:`applicable_attacks`) on
+    ``num`` members against as many non-members (:func:`audit_sets`), ``num_samples``
+    generated samples for ``distance``.
 
     Returns:
       ``{"members_from", "nonmembers_from", "num", "attacks": {name: AttackResult.to_json()}}``.
@@ -145,6 +152,7 @@ def audit(run: Run, *, attacks: tuple[str, ...] = ATTACKS, num: int | None = 100
       ValueError: an unknown attack, a family the distance attack does not apply to, or bad
         counts.
     """
+    attacks = applicable_attacks(run) if attacks is None else attacks
     unknown = [a for a in attacks if a not in ATTACKS]
     if unknown or not attacks:
         raise ValueError(f"unknown attack {', '.join(map(repr, unknown)) or '(none given)'}; "

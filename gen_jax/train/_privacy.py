@@ -11,13 +11,16 @@ the checkpoint holds, and ``sigma`` and ``q``, which ``WORKDIR/privacy.json`` ho
 
 from __future__ import annotations
 
+import json
 import logging
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from .._extras import require
+from ..models import OwnUpdate
 
 
 class DPSettings(NamedTuple):
@@ -123,11 +126,6 @@ def privacy_plan(cfg: Any, model: Any, state: Any, num_train: int) -> dict[str, 
     Raises:
       ValueError: a family or setting DP-SGD does not cover, or a target out of reach.
     """
-    import json  # noqa: PLC0415
-    from pathlib import Path  # noqa: PLC0415
-
-    from ..models import OwnUpdate  # noqa: PLC0415
-
     p = cfg.privacy
     if not p.enabled:
         return None
@@ -167,9 +165,6 @@ def plan_epsilon(plan: dict[str, Any], steps: int) -> float:
 def run_privacy(workdir: Any, step: int) -> dict[str, Any] | None:
     """A run's DP-SGD mechanism (``WORKDIR/privacy.json``) and the ``epsilon`` its first
     ``step`` steps spent, or None for a run trained without differential privacy."""
-    import json  # noqa: PLC0415
-    from pathlib import Path  # noqa: PLC0415
-
     path = Path(workdir) / PRIVACY_RECORD
     if not path.is_file():
         return None

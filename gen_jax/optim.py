@@ -1,7 +1,13 @@
-"""optax optimizers and schedules from an :class:`~gen_jax.config.OptimConfig`."""
+"""optax optimizers and schedules from an :class:`~gen_jax.config.OptimConfig`, and DP-SGD's
+private gradient (per-example clipping and Gaussian noise; the accounting is in
+:mod:`gen_jax.train`)."""
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
 import optax
 
 from .config import OptimConfig
@@ -60,3 +66,39 @@ def make_optimizer(cfg: OptimConfig, total_steps: int) -> optax.GradientTransfor
     if cfg.grad_clip_norm is not None:
         opt = optax.chain(optax.clip_by_global_norm(cfg.grad_clip_norm), opt)
     return opt
+
+
+class DPSettings(NamedTuple):
+    """What the private step needs: ``clip_norm`` C, ``noise_multiplier`` sigma and the
+    ``expected_batch`` q N the noisy sum is divided by."""
+
+    clip_norm: float
+    noise_multiplier: float
+    expected_batch: float
+
+
+def private_gradient(example_grads: Any, weights: jax.Array, settings: DPSettings,
+                     key: jax.Array) -> tuple[Any, jax.Array]:
+    """The noisy, clipped mean gradient of DP-SGD from per-example gradients.
+
+    Args:
+      example_grads: a pytree of ``[B, ...]`` gradients, one row per batch row.
+      weights: ``[B]``: 1 for a drawn example, 0 for padding (contributes nothing).
+      settings: clip norm, noise multiplier and expected batch size.
+      key: the noise key (one normal draw per parameter).
+
+    Returns:
+      ``(gradient, norms)``: ``(sum_i w_i clip(g_i) + N(0, (sigma C)^2)) / (q N)`` shaped like
+      one example's gradient, and the ``[B]`` unclipped norms.
+    """
+    leaves, tree = jax.tree.flatten(example_grads)
+    norms = jnp.sqrt(sum(jnp.sum(jnp.square(g.reshape(g.shape[0], -1).astype(jnp.float32)),
+                                 axis=1) for g in leaves))
+    factor = weights * jnp.minimum(1.0, settings.clip_norm / jnp.maximum(norms, 1e-12))
+    keys = jax.random.split(key, len(leaves))
+    std = settings.noise_multiplier * settings.clip_norm
+    out = [(jnp.tensordot(factor, g.astype(jnp.float32), axes=1)
+            + std * jax.random.normal(k, g.shape[1:], jnp.float32)).astype(g.dtype)
+           / settings.expected_batch for g, k in zip(leaves, keys, strict=True)]
+    return jax.tree.unflatten(tree, out), norms
+

@@ -19,6 +19,7 @@ from ._base import LikelihoodBound as LikelihoodBound
 from ._base import Metrics as Metrics
 from ._base import OwnUpdate as OwnUpdate
 from ._base import Preprocess as Preprocess
+from ._base import PrivateUpdate as PrivateUpdate
 from ._base import Proposal as Proposal
 from ._base import Reconstruction as Reconstruction
 from ._base import Sampling as Sampling

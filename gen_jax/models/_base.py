@@ -24,6 +24,8 @@ capability                    methods                                 families
                                                                       flow_matching
 :class:`SamplingVariables`    ``sampling_variables``                  gan
 :class:`OwnUpdate`            ``make_optimizer``, ``make_update``     gan
+:class:`PrivateUpdate`        ``check_privacy``,                      gan
+                              ``make_private_update``
 :class:`ScheduledLoss`        ``loss_at``                             molvae
 ============================  ======================================  ======================
 
@@ -44,6 +46,7 @@ if TYPE_CHECKING:  # annotations only: no optax import for a module that only de
 
     from ..config import DataConfig, OptimConfig
     from ..data import DatasetInfo
+    from ..optim import DPSettings
     from ._sampling import SamplerSettings
 
 Variables = dict[str, Any]
@@ -279,6 +282,26 @@ class OwnUpdate(Protocol):
 
 
 @runtime_checkable
+class PrivateUpdate(Protocol):
+    """An :class:`OwnUpdate` family that trains with differential privacy (DP-SGD) on the
+    players that see the training data (a GAN's discriminator; the generator, which sees only
+    the discriminator, inherits the guarantee as post-processing). Single-loss families need
+    no such declaration: the engine privatizes their loss's per-example gradients itself.
+    """
+
+    def check_privacy(self) -> None:
+        """Raises a one-line ``ValueError`` naming a setting DP-SGD does not cover here."""
+        ...
+
+    def make_private_update(self, preprocess: Preprocess, privacy: DPSettings) -> UpdateFn:
+        """The pure update (under ``jax.jit``) of a batch that carries ``weight`` (1 for an
+        example Poisson sampling drew, 0 for padding), each example's contribution to the
+        private players' gradients clipped and the sum noised
+        (:func:`gen_jax.optim.private_gradient`)."""
+        ...
+
+
+@runtime_checkable
 class ScheduledLoss(Protocol):
     """A training loss that changes with the step (a VAE's KL annealing): the engine's step
     calls :meth:`loss_at` with the state's step instead of ``loss``, whose value is the loss at
@@ -300,7 +323,8 @@ def all_finite(tree: Any) -> jax.Array:
 
 CAPABILITIES: tuple[type, ...] = (
     Sampling, SolverSampling, TemperatureSampling, ExactLikelihood, LikelihoodBound, Reconstruction,
-    LatentCode, DataDependentInit, DataRequirements, SamplingVariables, OwnUpdate, ScheduledLoss,
+    LatentCode, DataDependentInit, DataRequirements, SamplingVariables, OwnUpdate, PrivateUpdate,
+    ScheduledLoss,
 )
 """Every capability protocol, in the order the docs list them."""
 

@@ -14,22 +14,14 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
-import jax.numpy as jnp
 
 from .._extras import require
-from ..models import OwnUpdate
-
-
-class DPSettings(NamedTuple):
-    """What the private step needs: ``clip_norm`` C, ``noise_multiplier`` sigma and the
-    ``expected_batch`` q N the noisy sum is divided by."""
-
-    clip_norm: float
-    noise_multiplier: float
-    expected_batch: float
+from ..models import OwnUpdate, PrivateUpdate
+from ..optim import DPSettings as DPSettings
+from ..optim import private_gradient as private_gradient
 
 
 def _event(noise_multiplier: float, sampling_rate: float, steps: int):
@@ -88,32 +80,6 @@ def noise_for_epsilon(target_epsilon: float, sampling_rate: float, steps: int, d
     return high
 
 
-def private_gradient(example_grads: Any, weights: jax.Array, settings: DPSettings,
-                     key: jax.Array) -> tuple[Any, jax.Array]:
-    """The noisy, clipped mean gradient of DP-SGD from per-example gradients.
-
-    Args:
-      example_grads: a pytree of ``[B, ...]`` gradients, one row per batch row.
-      weights: ``[B]``: 1 for a drawn example, 0 for padding (contributes nothing).
-      settings: clip norm, noise multiplier and expected batch size.
-      key: the noise key (one normal draw per parameter).
-
-    Returns:
-      ``(gradient, norms)``: ``(sum_i w_i clip(g_i) + N(0, (sigma C)^2)) / (q N)`` shaped like
-      one example's gradient, and the ``[B]`` unclipped norms.
-    """
-    leaves, tree = jax.tree.flatten(example_grads)
-    norms = jnp.sqrt(sum(jnp.sum(jnp.square(g.reshape(g.shape[0], -1).astype(jnp.float32)),
-                                 axis=1) for g in leaves))
-    factor = weights * jnp.minimum(1.0, settings.clip_norm / jnp.maximum(norms, 1e-12))
-    keys = jax.random.split(key, len(leaves))
-    std = settings.noise_multiplier * settings.clip_norm
-    out = [(jnp.tensordot(factor, g.astype(jnp.float32), axes=1)
-            + std * jax.random.normal(k, g.shape[1:], jnp.float32)).astype(g.dtype)
-           / settings.expected_batch for g, k in zip(leaves, keys, strict=True)]
-    return jax.tree.unflatten(tree, out), norms
-
-
 PRIVACY_RECORD = "privacy.json"
 """The mechanism of a private run, in its folder: what its epsilon is computed from."""
 
@@ -130,10 +96,12 @@ def privacy_plan(cfg: Any, model: Any, state: Any, num_train: int) -> dict[str, 
     if not p.enabled:
         return None
     if isinstance(model, OwnUpdate):
-        raise ValueError("differential privacy covers the families trained on one loss (vae, "
-                         "ae, flows, ppca, diffusion, flow_matching, charrnn, ...); a gan's "
-                         "private discriminator is not built yet")
-    if jax.tree.leaves(state.batch_stats):
+        if not isinstance(model, PrivateUpdate):
+            raise ValueError("differential privacy covers the families trained on one loss (vae, "
+                             "ae, flows, ppca, diffusion, flow_matching, charrnn, ...) and the "
+                             "gan's discriminator; this family's own update has no private form")
+        model.check_privacy()  # its players' statistics are the family's to vouch for
+    elif jax.tree.leaves(state.batch_stats):
         raise ValueError("this model keeps batch statistics, which mix the examples of a batch "
                          "and void per-example clipping: train it without batch norm for "
                          "differential privacy")

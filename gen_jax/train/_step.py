@@ -18,7 +18,14 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from ..models import GenerativeModel, Metrics, OwnUpdate, Preprocess, ScheduledLoss
+from ..models import (
+    GenerativeModel,
+    Metrics,
+    OwnUpdate,
+    Preprocess,
+    PrivateUpdate,
+    ScheduledLoss,
+)
 from ..models import all_finite as all_finite
 from ._privacy import DPSettings, private_gradient
 from ._state import TrainState
@@ -120,17 +127,23 @@ def make_train_step(
         where the batch is one global array and the mean over it is already global).
       privacy: DP-SGD (:mod:`gen_jax.train._privacy`): the batch carries ``weight`` (Poisson
         sampling's padding at 0), each example's gradient is clipped and the sum noised
-        (``jax.jit`` only: ``axis_name`` must be None).
+        (``jax.jit`` only: ``axis_name`` must be None); a family with its own update privatizes
+        it itself (:class:`~gen_jax.models.PrivateUpdate`).
 
     Returns:
       ``step(state, batch) -> (state, metrics)``, pure and ready for ``jax.jit``/``jax.pmap``.
       Metrics of a skipped step are 0, and ``nonfinite`` is 1.
     """
+    if privacy is not None and axis_name is not None:
+        raise ValueError("differentially private training runs under train.strategy jit")
     if isinstance(model, OwnUpdate):
-        return _own_update_step(model.make_update(preprocess, axis_name=axis_name))
+        if privacy is None:
+            return _own_update_step(model.make_update(preprocess, axis_name=axis_name))
+        if not isinstance(model, PrivateUpdate):
+            raise ValueError("this family's own update has no private form: differential "
+                             "privacy covers single-loss families and the gan")
+        return _own_update_step(model.make_private_update(preprocess, privacy))
     if privacy is not None:
-        if axis_name is not None:
-            raise ValueError("differentially private training runs under train.strategy jit")
         return _private_step(model, preprocess, privacy)
 
     def step(state: TrainState, batch: dict[str, jax.Array]) -> tuple[TrainState, Metrics]:

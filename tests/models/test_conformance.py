@@ -149,7 +149,7 @@ def test_capabilities_are_listed_by_name():
         models.FAMILIES[name].tiny(), DIGITS8)) for name in ("ae", "vae", "gan", "glow")}
     assert names["ae"] == ("Reconstruction", "LatentCode")
     assert names["vae"] == ("Sampling", "LikelihoodBound", "Reconstruction", "LatentCode")
-    assert names["gan"] == ("Sampling", "SamplingVariables", "OwnUpdate")
+    assert names["gan"] == ("Sampling", "SamplingVariables", "OwnUpdate", "PrivateUpdate")
     assert names["glow"] == ("Sampling", "TemperatureSampling", "ExactLikelihood", "LatentCode",
                              "DataDependentInit", "DataRequirements")
 

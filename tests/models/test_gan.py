@@ -10,6 +10,7 @@ import numpy as np
 import optax
 import pytest
 
+from gen_jax import optim
 from gen_jax.config import OptimConfig
 from gen_jax.data import DatasetInfo
 from gen_jax.models import GANConfig, build, generator_loss, pack
@@ -624,8 +625,11 @@ def test_vmapped_step_averages_over_the_axis(update, g_steps):
     check_mapped_step(update, "vmap", g_steps=g_steps)
 
 
+@pytest.mark.slow
 def test_pmapped_step_on_two_devices_averages_over_them_and_normalizes_globally():
-    # The real pmap strategy on two forced host devices, in a fresh process.
+    # The real pmap strategy on two forced host devices, in a fresh process. Slow (20 s): the
+    # same collectives run in-process under vmap above, and the pmap strategy end to end in
+    # tests/train/test_parallel.py.
     code = ("import jax; assert jax.local_device_count() == 2, jax.devices()\n"
             "from tests.models.test_gan import check_mapped_step\n"
             "for update in ('alternating', 'simultaneous'):\n"
@@ -646,3 +650,58 @@ def test_the_anomaly_score_is_the_negated_logit_of_a_pack_of_copies():
         copies = jnp.repeat(batch["x"][i:i + 1], 3, axis=0)
         logit = model.discriminator.apply(d_vars, pack(copies, 3), None)
         np.testing.assert_allclose(score[i], -logit[0], rtol=1e-6)
+
+
+def test_private_discriminator_is_dp_sgd_over_real_fake_pairs():
+    # DP-GAN by hand: each drawn real example and the fake beside it are one unit, whose
+    # non-saturating loss gradient is clipped, summed over the drawn units, noised and divided
+    # by the expected batch; padding rows (weight 0) count for nothing.
+    model = build("gan", TINY, RING)
+    keys = []
+
+    def noise(key, num):
+        jax.debug.callback(lambda k: keys.append(np.asarray(k)), key, ordered=True)
+        return jax.random.normal(key, (num, TINY.latent_dim), jnp.float32)
+
+    model.noise = noise
+    state = _state(model, RING)
+    batch = {**_batch(RING, 6), "weight": jnp.array([1, 0, 1, 1, 1, 0], jnp.float32)}
+    settings = optim.DPSettings(clip_norm=0.03, noise_multiplier=0.8, expected_batch=4.0)
+    new, metrics = jax.jit(make_train_step(model, _preprocess, privacy=settings))(state, batch)
+    jax.effects_barrier()
+    g_vars = {"params": state.params["generator"], "batch_stats": state.batch_stats["generator"]}
+    fake = model.generator.apply(g_vars, jax.random.normal(keys[0], (6, 2)), None, train=True,
+                                 mutable=["batch_stats"])[0]
+    d_params = state.params["discriminator"]
+
+    def pair_loss(p, real, fake):
+        logit = lambda x: model.discriminator.apply({"params": p}, x[None], None)[0]  # noqa: E731
+        return -jax.nn.log_sigmoid(logit(real)) - jnp.log1p(-jax.nn.sigmoid(logit(fake)))
+
+    stacked = jax.jit(jax.vmap(jax.grad(pair_loss), in_axes=(None, 0, 0)))(d_params, batch["x"],
+                                                                           fake)
+    key_d = jax.random.split(jax.random.fold_in(state.rng, 0), 3)[1]
+    key_noise = jax.random.split(jax.random.fold_in(jax.random.split(key_d, 1)[0], 1))[1]
+    grads, norms = optim.private_gradient(stacked, batch["weight"], settings, key_noise)
+    clipped = np.asarray(norms)[[0, 2, 3, 4]] > 0.03
+    assert 0 < clipped.sum() < 4  # pairs clipped and pairs left alone
+    updates, _ = state.tx.discriminator.update(grads, state.opt_state["discriminator"],
+                                               d_params)
+    jax.tree.map(functools.partial(np.testing.assert_allclose, rtol=1e-5, atol=1e-6),
+                 new.params["discriminator"], optax.apply_updates(d_params, updates))
+    drawn = [0, 2, 3, 4]
+    losses = np.asarray(jax.vmap(pair_loss, in_axes=(None, 0, 0))(d_params, batch["x"], fake))
+    assert float(metrics["d_loss"]) == pytest.approx(float(np.mean(losses[drawn])), rel=1e-5)
+    assert float(metrics["privacy/batch"]) == 4.0
+    assert float(metrics["privacy/clipped"]) == clipped.mean()
+
+
+@pytest.mark.parametrize("cfg, message", [
+    (dataclasses.replace(TINY, n_critic=2), "set --model.n-critic 1"),
+    (dataclasses.replace(TINY, pac=2), "set --model.pac 1 for differential privacy"),
+    (dataclasses.replace(TINY, update="simultaneous"), "set --model.update alternating"),
+])
+def test_settings_the_private_discriminator_does_not_cover_are_one_line(cfg, message):
+    model = build("gan", cfg, RING)
+    with pytest.raises(ValueError, match=message):
+        model.make_private_update(_preprocess, optim.DPSettings(1.0, 1.0, 4.0))

@@ -522,6 +522,35 @@ class GAN:
         """
         return make_gan_update(self, preprocess, axis_name=axis_name)
 
+    def check_privacy(self) -> None:
+        """Raises a one-line ``ValueError`` for a setting the private discriminator does not
+        cover: DP-SGD's unit is one real example (and the fake drawn beside it) in one
+        Poisson-sampled discriminator update per step."""
+        cfg = self.config
+        if cfg.update != "alternating":
+            raise ValueError("gan: differentially private training makes alternating updates "
+                             "(the discriminator's private one, then the generator's); set "
+                             "--model.update alternating")
+        if cfg.n_critic != 1:
+            raise ValueError(f"gan: differentially private training makes one discriminator "
+                             f"update per step (one Poisson-sampled batch, which the accountant "
+                             f"counts), got n_critic={cfg.n_critic}; set --model.n-critic 1")
+        if cfg.pac != 1:
+            raise ValueError(f"gan: PacGAN packing (pac={cfg.pac}) judges several examples at "
+                             "once, which per-example clipping cannot separate; set "
+                             "--model.pac 1 for differential privacy")
+
+    def make_private_update(self, preprocess: Callable,
+                            privacy: optim.DPSettings) -> UpdateFn:
+        """:meth:`make_update` with the discriminator trained by DP-SGD (DP-GAN, Xie et al.
+        2018): the batch carries ``weight`` (Poisson sampling's padding at 0); every real
+        example with the fake drawn beside it is one unit, whose discriminator loss gradient
+        (penalties included) is clipped to ``privacy.clip_norm``, and Gaussian noise is added
+        to their sum. The generator learns only through the discriminator, so it is private
+        too (post-processing); a conditional generator's updates draw uniform labels. Needs
+        :meth:`check_privacy`'s settings; ``jax.jit`` only."""
+        return make_gan_update(self, preprocess, privacy=privacy)
+
 
 def build(config: GANConfig, info: DatasetInfo, *, dtype: Dtype = jnp.float32) -> GAN:
     """A :class:`GAN` for ``info``'s data (validates the config; one-line ``ValueError``)."""

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from ... import optim
 from .._base import Proposal, all_finite
 from ._losses import generator_loss
 
@@ -51,8 +52,10 @@ def two_player(
     return TwoPlayerTransform(init, update, generator, discriminator)
 
 
-def make_gan_update(model: Any, preprocess: Callable, *, axis_name: str | None = None):
-    """The update of a :class:`~gen_jax.models.GAN` (see :meth:`GAN.make_update`).
+def make_gan_update(model: Any, preprocess: Callable, *, axis_name: str | None = None,
+                    privacy: optim.DPSettings | None = None):
+    """The update of a :class:`~gen_jax.models.GAN` (see :meth:`GAN.make_update` and
+    :meth:`GAN.make_private_update`).
 
     Batch norm: every generator pass normalizes with its own batch's statistics, but only the
     passes of generator updates advance the generator's running statistics (once per update);
@@ -67,6 +70,13 @@ def make_gan_update(model: Any, preprocess: Callable, *, axis_name: str | None =
       axis_name: the pmap axis to average gradients, metrics and statistics over, and over
         which the generator's batch norm normalizes (cross-replica: the shards are one global
         batch, as under ``jax.jit``, where the batch mean is already global; None there).
+      privacy: DP-SGD for the discriminator (``jax.jit`` only, ``n_critic`` 1, ``pac`` 1,
+        alternating updates: :meth:`GAN.check_privacy`). The batch carries ``weight``; each
+        real example and the fake drawn beside it are one unit, whose discriminator loss
+        (penalties included) has its gradient clipped, and the sum is noised
+        (:func:`gen_jax.optim.private_gradient`); a conditional generator's own updates draw
+        their labels uniformly, not from the private batch. The generator touches the data
+        only through the private discriminator, so it inherits the guarantee.
 
     Returns:
       ``update(state, batch) -> (proposal, metrics)``, pure; ``state.tx`` must be a
@@ -75,6 +85,10 @@ def make_gan_update(model: Any, preprocess: Callable, *, axis_name: str | None =
     """
     cfg = model.config
     n_critic, pac, g_steps = cfg.n_critic, cfg.pac, cfg.g_steps
+    if privacy is not None:
+        model.check_privacy()
+        if axis_name is not None:
+            raise ValueError("differentially private training runs under train.strategy jit")
 
     def pmean(tree):
         return tree if axis_name is None else jax.lax.pmean(tree, axis_name)
@@ -83,6 +97,10 @@ def make_gan_update(model: Any, preprocess: Callable, *, axis_name: str | None =
         chex.assert_rank(state.step, 0)
         g_tx, d_tx = state.tx.generator, state.tx.discriminator
         key_data, key_d, key_g = jax.random.split(state.step_key(), 3)
+        weights = None
+        if privacy is not None:  # Poisson sampling's padding rows weigh 0
+            weights = batch["weight"]
+            batch = {k: v for k, v in batch.items() if k != "weight"}
         if axis_name is not None:  # a different noise stream per device shard
             index = jax.lax.axis_index(axis_name)
             key_data, key_d, key_g = (jax.random.fold_in(k, index)
@@ -123,6 +141,30 @@ def make_gan_update(model: Any, preprocess: Callable, *, axis_name: str | None =
             return (optax.apply_updates(g_params, updates), g_opt, finite,
                     optax.tree.norm(grads))
 
+        def private_d_gradient(d_params, d_st, x_i, fake, label_i, key_i):
+            """DP-SGD's discriminator gradient: per (real, fake) pair, clipped and noised."""
+            key_pen, key_noise = jax.random.split(jax.random.fold_in(key_i, 1))
+
+            def pair_objective(dp, x_e, fake_e, label_e, key_e):
+                return model.discriminator_objective(
+                    d_vars(dp, d_st), x_e[None], fake_e[None],
+                    None if label_e is None else label_e[None], key_e)
+
+            (losses, (metrics, new_st)), grads = jax.vmap(
+                jax.value_and_grad(pair_objective, has_aux=True), in_axes=(None, 0, 0, 0, 0))(
+                    d_params, x_i, fake, label_i, jax.random.split(key_pen, x_i.shape[0]))
+            grads, norms = optim.private_gradient(grads, weights, privacy, key_noise)
+            drawn = jnp.sum(weights)
+
+            def mean(values):
+                return jnp.sum(weights * values) / jnp.maximum(drawn, 1.0)
+
+            metrics = {**jax.tree.map(mean, metrics), "privacy/batch": drawn,
+                       "privacy/clipped": mean((norms > privacy.clip_norm).astype(jnp.float32))}
+            # Spectral norm's power iteration reads the weights only: every pair's is the same.
+            new_st = None if new_st is None else jax.tree.map(lambda v: v[0], new_st)
+            return mean(losses), metrics, new_st, grads
+
         def alternating():
             def d_update(carry, inputs):
                 d_params, d_opt, d_st, ok = carry
@@ -136,9 +178,13 @@ def make_gan_update(model: Any, preprocess: Callable, *, axis_name: str | None =
                     return model.discriminator_objective(d_vars(dp, d_st), x_i, fake, label_i,
                                                         key_pen)
 
-                (loss, (metrics, new_st)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-                    d_params)
-                grads, loss, metrics, new_st = pmean((grads, loss, metrics, new_st))
+                if privacy is None:
+                    (loss, (metrics, new_st)), grads = jax.value_and_grad(
+                        loss_fn, has_aux=True)(d_params)
+                    grads, loss, metrics, new_st = pmean((grads, loss, metrics, new_st))
+                else:
+                    loss, metrics, new_st, grads = private_d_gradient(
+                        d_params, d_st, x_i, fake, label_i, key_i)
                 d_params, d_opt, finite, metrics = d_apply(grads, loss, metrics, d_params,
                                                            d_opt)
                 return (d_params, d_opt, d_st if new_st is None else new_st,
@@ -157,6 +203,9 @@ def make_gan_update(model: Any, preprocess: Callable, *, axis_name: str | None =
             d_params, d_opt, d_st, d_ok = carry
             d_metrics = jax.tree.map(lambda *m: jnp.mean(jnp.stack(m)), *per_update)
             g_label = None if label is None else labels[0]
+            if privacy is not None and label is not None:  # not the private batch's labels
+                g_label = jax.random.randint(jax.random.fold_in(key_g, 1), (part,), 0,
+                                             model.num_classes, dtype=labels.dtype)
 
             def g_update(carry, key):
                 gp, g_opt, g_st, ok = carry

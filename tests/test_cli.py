@@ -37,7 +37,10 @@ def test_the_command_line_loads_distrax_only_for_flows():
     run_python(code)
 
 
-def test_train_sample_eval_round_trip(tmp_path):
+def test_train_sample_eval_round_trip(tmp_path, capsys):
+    # Training in a subprocess (the real entry point); sample and eval in this process.
+    from gen_jax import cli
+
     out = run_cli(["train", "vae", *SMALL, "--train.workdir", tmp_path])
     final = json.loads(out.stdout[out.stdout.index("{"):])
     assert final["num_examples"] > 0 and final["elbo"] < 0
@@ -48,8 +51,8 @@ def test_train_sample_eval_round_trip(tmp_path):
     records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records if "train/loss" in r] == [10, 20, 30]
 
-    run_cli(["sample", "--workdir", tmp_path, "--num", "16", "--out", tmp_path / "s.png",
-             "--npy", tmp_path / "s.npy"])
+    assert cli.main(["sample", "--workdir", str(tmp_path), "--num", "16", "--out",
+                     str(tmp_path / "s.png"), "--npy", str(tmp_path / "s.npy")]) == 0
     import numpy as np
 
     samples = np.load(tmp_path / "s.npy")
@@ -63,12 +66,16 @@ def test_train_sample_eval_round_trip(tmp_path):
         text = read_provenance(tmp_path / name)
         assert (text["gen_jax:synthetic"], text["gen_jax:run"], text["gen_jax:step"],
                 text["gen_jax:config_sha256"]) == ("true", str(tmp_path), step, digest), name
-    proc = run_cli(["sample", "--workdir", tmp_path, "--label", "1"], check=False)
-    assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1] == (
+    capsys.readouterr()
+    assert cli.main(["sample", "--workdir", str(tmp_path), "--label", "1"]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
         "gen-jax: error: this vae run is not class-conditional, so it has no label to sample; "
         "leave out the label")
+    assert cli.main(["sample", "--workdir", str(tmp_path), "--temperature", "0.5"]) == 2
+    assert "has no temperature" in capsys.readouterr().err.strip().splitlines()[-1]
 
-    run_cli(["eval", "--workdir", tmp_path, "--importance-samples", "50", "--num-examples", "64"])
+    assert cli.main(["eval", "--workdir", str(tmp_path), "--importance-samples", "50",
+                     "--num-examples", "64"]) == 0
     report = json.loads((tmp_path / "eval_test.json").read_text())
     # The importance-sampled bound is tighter than the ELBO (up to Monte Carlo noise).
     assert report["nll_is50"] <= -report["elbo"] + 0.5
@@ -76,11 +83,14 @@ def test_train_sample_eval_round_trip(tmp_path):
     # A run moved elsewhere samples from its own checkpoints (not the folder it was trained in).
     moved = tmp_path.parent / f"{tmp_path.name}_moved"
     shutil.move(tmp_path, moved)
-    run_cli(["sample", "--workdir", moved, "--num", "16", "--npy", moved / "s_moved.npy"])
+    assert cli.main(["sample", "--workdir", str(moved), "--num", "16", "--npy",
+                     str(moved / "s_moved.npy")]) == 0
     np.testing.assert_array_equal(np.load(moved / "s_moved.npy"), samples)
 
 
-def test_conditional_vae_samples_depend_on_the_label(tmp_path):
+def test_conditional_vae_samples_depend_on_the_label(tmp_path, capsys):
+    from gen_jax import cli
+
     run_cli(["train", "vae", *SMALL, "--model.conditional", "--train.workdir", tmp_path])
     assert (tmp_path / "samples.png").is_file()
     import jax
@@ -96,28 +106,16 @@ def test_conditional_vae_samples_depend_on_the_label(tmp_path):
     assert np.abs(same_z[0][1] - same_z[1][1]).mean() > 1e-3  # same z, labels 0 vs 7
 
     # `sample --label 7`: every sample of class 7, the same draws as the model's own sampler.
-    run_cli(["sample", "--workdir", tmp_path, "--num", "6", "--label", "7", "--npy",
-             tmp_path / "sevens.npy"])
+    assert cli.main(["sample", "--workdir", str(tmp_path), "--num", "6", "--label", "7",
+                     "--npy", str(tmp_path / "sevens.npy")]) == 0
     expected = run.model.sample(run.state.variables(ema=True), jax.random.PRNGKey(0), 6,
                                 label=jax.numpy.full((6,), 7, jax.numpy.int32))
     np.testing.assert_allclose(np.load(tmp_path / "sevens.npy"), expected, rtol=1e-5, atol=1e-6)
     assert (tmp_path / "samples_seed0_label7.png").is_file()
-    proc = run_cli(["sample", "--workdir", tmp_path, "--label", "10"], check=False)
-    assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1] == (
+    capsys.readouterr()
+    assert cli.main(["sample", "--workdir", str(tmp_path), "--label", "10"]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
         "gen-jax: error: label 10 is not a class of digits; use 0 to 9")
-
-
-def test_autoencoder_writes_reconstructions(tmp_path):
-    run_cli(["train", "ae", *SMALL, "--train.workdir", tmp_path])
-    proc = run_cli(["sample", "--workdir", tmp_path, "--num", "8", "--npy", tmp_path / "r.npy"])
-    import numpy as np
-
-    said = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert said["content"] == ("ae has no prior: test examples, each followed by its "
-                               "reconstruction")
-
-    pairs = np.load(tmp_path / "r.npy")
-    assert pairs.shape == (8, 8, 8, 1)  # 4 test digits, each followed by its reconstruction
 
 
 def _corrupt_mnist(tmp_path):
@@ -222,6 +220,8 @@ def test_bad_input_gets_a_one_line_error(bad_input_results, case):
 
 def test_flow_train_sample_at_a_temperature_and_eval(tmp_path):
     """A flow dequantizes discrete data by default, reports bits/dim, samples at a temperature."""
+    from gen_jax import cli
+
     out = run_cli(["train", "realnvp", "--data.batch-size", "64", "--train.steps", "40",
                    "--train.log-every", "20", "--train.eval-every", "40", "--train.no-progress",
                    "--model.hidden", "32", "--model.num-layers", "4", "--train.workdir", tmp_path])
@@ -230,15 +230,16 @@ def test_flow_train_sample_at_a_temperature_and_eval(tmp_path):
     import numpy as np
 
     cold = tmp_path / "cold.npy"
-    run_cli(["sample", "--workdir", tmp_path, "--num", "8", "--temperature", "0.5",
-             "--npy", cold])
+    assert cli.main(["sample", "--workdir", str(tmp_path), "--num", "8", "--temperature", "0.5",
+                     "--npy", str(cold)]) == 0
     assert (tmp_path / "samples_seed0_t0.5.png").is_file()
     samples = np.load(cold)
     assert samples.shape == (8, 8, 8, 1) and samples.min() >= 0 and samples.max() <= 1
 
     # the report's NLL: another dequantization draw of the same 297 test images, so close to
     # the training run's final evaluation but not equal; bits/dim of the 17-level data
-    run_cli(["eval", "--workdir", tmp_path, "--no-quality", "--seed", "3", "--grid-size", "8"])
+    assert cli.main(["eval", "--workdir", str(tmp_path), "--no-quality", "--seed", "3",
+                     "--grid-size", "8"]) == 0
     report = json.loads((tmp_path / "eval_test.json").read_text())
     lik = report["likelihood"]
     assert lik["kind"] == "exact" and report["num_examples"] == 297
@@ -280,19 +281,20 @@ def test_diffusion_train_sample_with_a_sampler_and_eval_the_ode_likelihood(tmp_p
     assert "--likelihood ode" in report["command"]
 
 
-def test_temperature_is_refused_for_families_without_one(tmp_path):
-    run_cli(["train", "vae", *SMALL, "--train.workdir", tmp_path])
-    proc = run_cli(["sample", "--workdir", tmp_path, "--temperature", "0.5"], check=False)
-    assert proc.returncode == 2
-    assert "has no temperature" in proc.stderr.strip().splitlines()[-1]
-
-
-def test_sample_and_eval_refuse_bad_values_in_one_line(tmp_path, capsys):
+def test_autoencoder_shows_reconstructions_and_bad_values_get_one_line(tmp_path, capsys):
     from gen_jax import cli
 
     workdir = tmp_path / "ae"
     run_cli(["train", "ae", *SMALL, "--train.steps", "10", "--train.checkpoint-every", "10",
              "--train.workdir", workdir])
+    assert cli.main(["sample", "--workdir", str(workdir), "--num", "8", "--npy",
+                     str(tmp_path / "r.npy")]) == 0
+    said = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert said["content"] == ("ae has no prior: test examples, each followed by its "
+                               "reconstruction")
+    import numpy as np
+
+    assert np.load(tmp_path / "r.npy").shape == (8, 8, 8, 1)  # 4 digits, each + reconstruction
     cases = [
         (["sample", "--workdir", workdir, "--num", "5"], "--num must be even (pairs), got 5"),
         (["sample", "--workdir", workdir, "--temperature", "nan"], "finite number > 0"),

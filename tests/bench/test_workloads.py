@@ -2,9 +2,12 @@
 
 Each workload (built from the production models and steps) runs two steps; a training workload
 must skip no step (finite loss and gradients), keep finite parameters and change them; a
-sampling workload must return finite samples. Full sizes, so the harness cannot drift from the
-BENCHMARKS.md definitions; about a minute on an idle 2-core machine.
+sampling workload must return finite samples. The smoke runs use smaller batches (the same
+code); the standard sizes are checked against BENCHMARKS.md's table below, so the harness cannot
+drift from its definitions.
 """
+
+import inspect
 
 import pytest
 
@@ -20,21 +23,39 @@ def test_every_benchmarks_md_workload_is_registered():
         assert name in WORKLOADS
 
 
+def test_standard_sizes_are_benchmarks_mds():
+    # BENCHMARKS.md's batch column: W1 256, W2 1024, W3 512, W4 128, W5 64, W6 1024 draws,
+    # W7 10,000 x 2048, W8 128 (sampling 256, 50 DDIM steps), W9 512.
+    want = {"w1": {"batch_size": 256}, "w2": {"batch_size": 1024}, "w3": {"batch_size": 512},
+            "w4": {"batch_size": 128}, "w5": {"batch_size": 64}, "w6-flow": {"num": 1024},
+            "w6-vae": {"num": 1024}, "w7-fd": {"num": 10000, "dim": 2048},
+            "w7-prdc": {"num": 10000, "dim": 2048, "k": 5}, "w8": {"batch_size": 128},
+            "w8-sample": {"num": 256, "steps": 50}, "w9": {"batch_size": 512}}
+    for name, sizes in want.items():
+        params = inspect.signature(WORKLOADS[name]).parameters
+        assert {k: params[k].default for k in sizes} == sizes, name
+    assert set(SMOKE_SIZES) <= set(want)
+
+
 def test_w1_flops_match_benchmarks_md():
     # BENCHMARKS.md: W1 27.7 GFLOP per step (matmuls, forward + backward = 3x forward)
     assert 3 * _w1_fwd_flops(256) / 1e9 == pytest.approx(27.7, abs=0.05)
 
 
 FULL_SIZE_ONLY_SLOW = {"w8", "w8-sample", "w9"}  # minutes on a CPU at full size: below, shrunk
+SMOKE_SIZES = {"w1": {"batch_size": 32}, "w2": {"batch_size": 64}, "w3": {"batch_size": 64},
+               "w4": {"batch_size": 16}, "w5": {"batch_size": 16}, "w6-flow": {"num": 64},
+               "w6-vae": {"num": 64}, "w7-fd": {"num": 3000, "dim": 256},
+               "w7-prdc": {"num": 3000, "dim": 256}}
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow)
                                   if n in FULL_SIZE_ONLY_SLOW else n for n in sorted(WORKLOADS)])
 def test_workload_smoke(name):
-    # W7's metrics at 10,000 x 2048 take a minute of CPU per call; 3,000 x 256 runs the same
-    # code (two tiles a side) in a second. The full size is timed by gen-jax bench.
-    sizes = {"num": 3000, "dim": 256} if name.startswith("w7") else {}
-    result = smoke_workload(name, steps=2, **sizes)
+    # The same code at smaller sizes (compiling and running the standard batches cost a
+    # minute of the suite; W7's metrics at 10,000 x 2048 a minute of CPU per call, 3,000 x 256,
+    # two tiles a side, a second). The full sizes are timed by gen-jax bench.
+    result = smoke_workload(name, steps=2, **SMOKE_SIZES.get(name, {}))
     assert result["ok"], result
 
 

@@ -63,10 +63,13 @@ def main() -> None:
     args = parser.parse_args()
     root = Path(args.out)
     budget = args.iterations * args.batch
+    out_json = HERE / "results.json"
+    # Runs recorded by earlier invocations (other methods, seeds or machines) are kept.
+    earlier = json.loads(out_json.read_text()) if out_json.is_file() else {}
     results = {"vae": args.vae, "lm": args.lm, "budget_per_seed": budget,
                "labelled": args.labelled, "host": os.uname().nodename, "cpus": os.cpu_count(),
-               "unconstrained": {}, "constrained": {}}
-    out_json = HERE / "results.json"
+               "unconstrained": earlier.get("unconstrained", {}),
+               "constrained": earlier.get("constrained", {})}
     for objective in args.objectives:
         for method in (m for m in args.methods if m != "constrained"):
             for seed in args.seeds:

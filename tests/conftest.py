@@ -17,12 +17,14 @@ REPO = Path(__file__).resolve().parents[1]
 # the same small programs again and again: a resume test runs one config three times) and this
 # process (whose tests rebuild the same steps from new closures). It takes about 15% off the
 # default run on a cold cache. Set JAX_COMPILATION_CACHE_DIR to keep one between sessions.
-# (Every program, however small, is cached in the session's folder; a folder of your own keeps
-# jax's defaults: programs that took over a second to compile.)
+# (Programs that took over 0.3 s to compile are cached in the session's folder: caching every
+# program, however small, cost more in writes than its hits saved (test_gan + test_vae: 181 s
+# against 168-178 s; test_resume + test_cli: 175 s against 171 s at 0.3 s, 179 s at jax's
+# default of 1 s; 2026-12-07). A folder of your own keeps jax's defaults.)
 if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="gen_jax_xla_cache_")
     atexit.register(shutil.rmtree, os.environ["JAX_COMPILATION_CACHE_DIR"], ignore_errors=True)
-    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.3")
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
 
 # Feature classifiers trained on first use by `gen-jax eval` go to a folder of the session's, not

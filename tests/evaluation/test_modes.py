@@ -113,7 +113,10 @@ def test_eval_of_a_toy_gan_reports_its_mode_coverage(tmp_path):
              "--train.steps", "20", "--train.workdir", tmp_path, "--train.no-progress",
              "--train.eval-every", "1000", "--train.sample-every", "1000",
              "--model.g-hidden", "32", "--model.d-hidden", "16"])
-    run_cli(["eval", "--workdir", tmp_path, "--mode-samples", "500", "--num-examples", "64"])
+    from gen_jax import cli  # the report in this process
+
+    assert cli.main(["eval", "--workdir", str(tmp_path), "--mode-samples", "500",
+                     "--num-examples", "64"]) == 0
     report = json.loads((tmp_path / "eval_test.json").read_text())
     modes = report["mode_coverage"]
     assert modes["num_samples"] == 500 and modes["num_modes"] == 8

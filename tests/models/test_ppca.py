@@ -111,10 +111,14 @@ def test_the_engine_trains_samples_and_evaluates_it_from_the_command_line(tmp_pa
     # Uniform over the 17 grey levels is log2(17) = 4.09 bits/dim; the closed-form maximum
     # likelihood PPCA with k = 4 scores 3.85 on the dequantized training set (numpy, scipy).
     assert 3.8 < final["bpd"] < 3.95
-    run_cli(["sample", "--workdir", tmp_path, "--num", "4", "--npy", tmp_path / "s.npy",
-             "--temperature", "0.5", "--out", tmp_path / "s.png"])
+    from gen_jax import cli  # sampling and the report in this process
+
+    assert cli.main(["sample", "--workdir", str(tmp_path), "--num", "4", "--npy",
+                     str(tmp_path / "s.npy"), "--temperature", "0.5", "--out",
+                     str(tmp_path / "s.png")]) == 0
     assert np.load(tmp_path / "s.npy").shape == (4, 8, 8, 1)
-    run_cli(["eval", "--workdir", tmp_path, "--no-quality", "--num-examples", "100"])
+    assert cli.main(["eval", "--workdir", str(tmp_path), "--no-quality", "--num-examples",
+                     "100"]) == 0
     report = json.loads((tmp_path / "eval_test.json").read_text())
     assert report["likelihood"]["kind"] == "exact"
     assert report["likelihood"]["nll"] == pytest.approx(report["likelihood"]["bpd"] * 64

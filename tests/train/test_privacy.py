@@ -174,10 +174,13 @@ def test_settings_privacy_does_not_cover_are_one_line(tmp_path):
 
 def test_a_private_gan_trains_its_discriminator_under_the_accountant(tmp_path):
     # The engine's DP path through a family's own update: Poisson batches, the mechanism
-    # recorded, epsilon spent as the VAE's, the discriminator's clipping logged.
+    # recorded, epsilon spent as the VAE's, the discriminator's clipping logged; a conditional
+    # GAN with spectral norm and R1, so the per-pair penalty and the weight-only spectral-norm
+    # vectors go through the private update too.
     cfg = dataclasses.replace(
         _cfg(tmp_path, 4, noise_multiplier=1.0, clip_norm=0.1),
-        model=GANConfig(latent_dim=2, g_hidden=(16,), d_hidden=(8,), d_maxout_pieces=2),
+        model=GANConfig(latent_dim=2, g_hidden=(16,), d_hidden=(8,), d_maxout_pieces=2,
+                        conditional=True, spectral_norm=True, r1_weight=1.0),
         data=DataConfig(name="ring8", batch_size=32))
     final = train(cfg, "gan")
     plan = json.loads((tmp_path / "privacy.json").read_text())
@@ -188,3 +191,7 @@ def test_a_private_gan_trains_its_discriminator_under_the_accountant(tmp_path):
     logged = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     clipped = [r["train/privacy/clipped"] for r in logged if "train/privacy/clipped" in r]
     assert clipped and all(0.0 <= c <= 1.0 for c in clipped)
+    r1 = [r["train/r1"] for r in logged if "train/r1" in r]
+    assert r1 and all(v > 0 for v in r1)
+    state = load_run(tmp_path).state
+    assert int(state.skipped) == 0 and jax.tree.leaves(state.batch_stats["discriminator"])

@@ -696,6 +696,31 @@ def test_private_discriminator_is_dp_sgd_over_real_fake_pairs():
     assert float(metrics["privacy/clipped"]) == clipped.mean()
 
 
+def test_a_private_step_reads_only_the_drawn_examples():
+    # DP's unit is one drawn example: rows Poisson sampling left out (weight 0) must change
+    # nothing, for either player, even in a conditional GAN whose generator normalizes its
+    # batch (the fakes' labels are not the batch's); a drawn row does change the step.
+    cfg = dataclasses.replace(TINY, conditional=True)
+    model = build("gan", cfg, RING)
+    state = _state(model, RING)
+    batch = {**_batch(RING, 6), "weight": jnp.array([1, 1, 1, 1, 0, 0], jnp.float32)}
+    step = jax.jit(make_train_step(model, _preprocess,
+                                   privacy=optim.DPSettings(0.1, 1.0, 4.0)))
+
+    def changed(rows):
+        return {**batch, "x": batch["x"].at[rows].set(5.0),
+                "label": batch["label"].at[rows].set((batch["label"][rows] + 3) % 8)}
+
+    base, _ = step(state, batch)
+    padded, _ = step(state, changed(jnp.array([4, 5])))
+    jax.tree.map(np.testing.assert_array_equal, (base.params, base.opt_state, base.batch_stats),
+                 (padded.params, padded.opt_state, padded.batch_stats))
+    drawn, _ = step(state, changed(jnp.array([0])))  # Adam's moments hold the gradient
+    assert any(not np.allclose(a, b) for a, b in zip(
+        jax.tree.leaves(drawn.opt_state["discriminator"]),
+        jax.tree.leaves(base.opt_state["discriminator"]), strict=True))
+
+
 @pytest.mark.parametrize("cfg, message", [
     (dataclasses.replace(TINY, n_critic=2), "set --model.n-critic 1"),
     (dataclasses.replace(TINY, pac=2), "set --model.pac 1 for differential privacy"),

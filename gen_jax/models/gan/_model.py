@@ -297,10 +297,12 @@ class GAN:
 
     def discriminator_objective(
         self, d_vars: Variables, x_real: jax.Array, x_fake: jax.Array,
-        label: jax.Array | None, key: jax.Array,
+        label: jax.Array | None, key: jax.Array, fake_label: jax.Array | None = None,
     ) -> tuple[jax.Array, tuple[Metrics, Any]]:
         """The discriminator's loss with its regularizers, on model-space real and fake batches
         of the same size; returns ``(loss, (metrics, updated spectral-norm stats or None))``.
+        ``fake_label``: the fakes' labels when they are not the real ones (the gradient
+        penalty's interpolates take the real labels).
 
         Real and fake packs go through the discriminator in one call, so spectral norm's power
         iteration advances once per update; the penalties reuse the same normalized weights.
@@ -309,7 +311,8 @@ class GAN:
         chex.assert_equal_shape([x_real, x_fake])
         n = x_real.shape[0] // cfg.pac
         both = jnp.concatenate([x_real, x_fake], axis=0)
-        both_label = None if label is None else jnp.concatenate([label, label])
+        both_label = None if label is None else jnp.concatenate(
+            [label, label if fake_label is None else fake_label])
         logits, stats = self.discriminate(d_vars, both, both_label, update_stats=True)
         d_real, d_fake = logits[:n], logits[n:]
         loss = discriminator_loss(cfg.loss, d_real, d_fake)
@@ -547,7 +550,9 @@ class GAN:
         example with the fake drawn beside it is one unit, whose discriminator loss gradient
         (penalties included) is clipped to ``privacy.clip_norm``, and Gaussian noise is added
         to their sum. The generator learns only through the discriminator, so it is private
-        too (post-processing); a conditional generator's updates draw uniform labels. Needs
+        too (post-processing). A conditional GAN's fakes, for both players, are drawn for
+        uniform labels rather than the private batch's (through the generator's batch norm, the
+        batch's labels would reach every fake, and every pair). Needs
         :meth:`check_privacy`'s settings; ``jax.jit`` only."""
         return make_gan_update(self, preprocess, privacy=privacy)
 

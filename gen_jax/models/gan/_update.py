@@ -74,9 +74,10 @@ def make_gan_update(model: Any, preprocess: Callable, *, axis_name: str | None =
         alternating updates: :meth:`GAN.check_privacy`). The batch carries ``weight``; each
         real example and the fake drawn beside it are one unit, whose discriminator loss
         (penalties included) has its gradient clipped, and the sum is noised
-        (:func:`gen_jax.optim.private_gradient`); a conditional generator's own updates draw
-        their labels uniformly, not from the private batch. The generator touches the data
-        only through the private discriminator, so it inherits the guarantee.
+        (:func:`gen_jax.optim.private_gradient`). A conditional GAN's fakes (for both players)
+        take uniform labels, not the private batch's, which through the generator's batch norm
+        would reach every fake. The generator touches the data only through the private
+        discriminator, so it inherits the guarantee.
 
     Returns:
       ``update(state, batch) -> (proposal, metrics)``, pure; ``state.tx`` must be a
@@ -141,18 +142,25 @@ def make_gan_update(model: Any, preprocess: Callable, *, axis_name: str | None =
             return (optax.apply_updates(g_params, updates), g_opt, finite,
                     optax.tree.norm(grads))
 
-        def private_d_gradient(d_params, d_st, x_i, fake, label_i, key_i):
+        def uniform_labels(key, num):  # a conditional GAN's labels under DP: not the batch's
+            return jax.random.randint(key, (num,), 0, model.num_classes, dtype=jnp.int32)
+
+        def private_d_gradient(d_params, d_st, x_i, fake, label_i, fake_label, key_i):
             """DP-SGD's discriminator gradient: per (real, fake) pair, clipped and noised."""
             key_pen, key_noise = jax.random.split(jax.random.fold_in(key_i, 1))
 
-            def pair_objective(dp, x_e, fake_e, label_e, key_e):
+            def pair_objective(dp, x_e, fake_e, label_e, fake_label_e, key_e):
+                def one(v):
+                    return None if v is None else v[None]
+
                 return model.discriminator_objective(
-                    d_vars(dp, d_st), x_e[None], fake_e[None],
-                    None if label_e is None else label_e[None], key_e)
+                    d_vars(dp, d_st), x_e[None], fake_e[None], one(label_e), key_e,
+                    fake_label=one(fake_label_e))
 
             (losses, (metrics, new_st)), grads = jax.vmap(
-                jax.value_and_grad(pair_objective, has_aux=True), in_axes=(None, 0, 0, 0, 0))(
-                    d_params, x_i, fake, label_i, jax.random.split(key_pen, x_i.shape[0]))
+                jax.value_and_grad(pair_objective, has_aux=True),
+                in_axes=(None, 0, 0, 0, 0, 0))(d_params, x_i, fake, label_i, fake_label,
+                                               jax.random.split(key_pen, x_i.shape[0]))
             grads, norms = optim.private_gradient(grads, weights, privacy, key_noise)
             drawn = jnp.sum(weights)
 
@@ -170,8 +178,11 @@ def make_gan_update(model: Any, preprocess: Callable, *, axis_name: str | None =
                 d_params, d_opt, d_st, ok = carry
                 x_i, label_i, key_i = inputs
                 key_z, key_pen = jax.random.split(key_i)
+                fake_label = label_i
+                if privacy is not None and label_i is not None:
+                    fake_label = uniform_labels(jax.random.fold_in(key_i, 2), part)
                 fake, _ = model.generate(g_vars(g_params, g_stats), model.noise(key_z, part),
-                                        label_i, train=True, axis_name=axis_name)
+                                        fake_label, train=True, axis_name=axis_name)
                 fake = jax.lax.stop_gradient(fake)
 
                 def loss_fn(dp):
@@ -184,7 +195,7 @@ def make_gan_update(model: Any, preprocess: Callable, *, axis_name: str | None =
                     grads, loss, metrics, new_st = pmean((grads, loss, metrics, new_st))
                 else:
                     loss, metrics, new_st, grads = private_d_gradient(
-                        d_params, d_st, x_i, fake, label_i, key_i)
+                        d_params, d_st, x_i, fake, label_i, fake_label, key_i)
                 d_params, d_opt, finite, metrics = d_apply(grads, loss, metrics, d_params,
                                                            d_opt)
                 return (d_params, d_opt, d_st if new_st is None else new_st,
@@ -203,9 +214,8 @@ def make_gan_update(model: Any, preprocess: Callable, *, axis_name: str | None =
             d_params, d_opt, d_st, d_ok = carry
             d_metrics = jax.tree.map(lambda *m: jnp.mean(jnp.stack(m)), *per_update)
             g_label = None if label is None else labels[0]
-            if privacy is not None and label is not None:  # not the private batch's labels
-                g_label = jax.random.randint(jax.random.fold_in(key_g, 1), (part,), 0,
-                                             model.num_classes, dtype=labels.dtype)
+            if privacy is not None and label is not None:
+                g_label = uniform_labels(jax.random.fold_in(key_g, 1), part)
 
             def g_update(carry, key):
                 gp, g_opt, g_st, ok = carry

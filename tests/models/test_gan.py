@@ -48,6 +48,19 @@ def _state(model, info, optim=LR3, ema=None, steps=100):
                              ema_decay=ema)
 
 
+def _record_noise_keys(model):
+    """Replaces ``model.noise`` with the same draw that records each key the jitted step uses;
+    returns the list the keys go to."""
+    keys = []
+
+    def noise(key, num):
+        jax.debug.callback(lambda k: keys.append(np.asarray(k)), key, ordered=True)
+        return jax.random.normal(key, (num, model.config.latent_dim), jnp.float32)
+
+    model.noise = noise
+    return keys
+
+
 @pytest.mark.parametrize("cfg, info, message", [
     (GANConfig(arch="dcgan"), RING, "arch='dcgan' needs image data"),
     (GANConfig(loss="wasserstein"), RING, "needs a Lipschitz constraint"),
@@ -107,13 +120,7 @@ def test_discriminator_updates_match_the_non_saturating_loss_written_out_on_fres
     # do not match it. The noise keys the jitted step draws with are recorded as it runs.
     cfg = dataclasses.replace(TINY, pac=2, n_critic=2)
     model = build("gan", cfg, RING)
-    keys = []
-
-    def noise(key, num):
-        jax.debug.callback(lambda k: keys.append(np.asarray(k)), key, ordered=True)
-        return jax.random.normal(key, (num, cfg.latent_dim), jnp.float32)
-
-    model.noise = noise
+    keys = _record_noise_keys(model)
     state = _state(model, RING)
     batch = _batch(RING, 8)
     new, _ = jax.jit(make_train_step(model, _preprocess))(state, batch)
@@ -657,13 +664,7 @@ def test_private_discriminator_is_dp_sgd_over_real_fake_pairs():
     # non-saturating loss gradient is clipped, summed over the drawn units, noised and divided
     # by the expected batch; padding rows (weight 0) count for nothing.
     model = build("gan", TINY, RING)
-    keys = []
-
-    def noise(key, num):
-        jax.debug.callback(lambda k: keys.append(np.asarray(k)), key, ordered=True)
-        return jax.random.normal(key, (num, TINY.latent_dim), jnp.float32)
-
-    model.noise = noise
+    keys = _record_noise_keys(model)
     state = _state(model, RING)
     batch = {**_batch(RING, 6), "weight": jnp.array([1, 0, 1, 1, 1, 0], jnp.float32)}
     settings = optim.DPSettings(clip_norm=0.03, noise_multiplier=0.8, expected_batch=4.0)

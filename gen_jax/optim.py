@@ -102,3 +102,16 @@ def private_gradient(example_grads: Any, weights: jax.Array, settings: DPSetting
            / settings.expected_batch for g, k in zip(leaves, keys, strict=True)]
     return jax.tree.unflatten(tree, out), norms
 
+
+def private_metrics(per_example: dict[str, jax.Array], weights: jax.Array, norms: jax.Array,
+                    settings: DPSettings) -> dict[str, jax.Array]:
+    """``per_example`` ``[B]`` values averaged over the drawn examples (``weights`` 1), with
+    ``privacy/batch`` (how many were drawn) and ``privacy/clipped`` (the share of them whose
+    gradient ``norms`` exceeded the clip norm)."""
+    drawn = jnp.sum(weights)
+
+    def mean(values):
+        return jnp.sum(weights * values) / jnp.maximum(drawn, 1.0)
+
+    return {**jax.tree.map(mean, per_example), "privacy/batch": drawn,
+            "privacy/clipped": mean((norms > settings.clip_norm).astype(jnp.float32))}

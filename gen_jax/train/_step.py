@@ -27,7 +27,7 @@ from ..models import (
     ScheduledLoss,
 )
 from ..models import all_finite as all_finite
-from ._privacy import DPSettings, private_gradient
+from ..optim import DPSettings, private_gradient, private_metrics
 from ._state import TrainState
 
 StepFn = Callable[[TrainState, dict[str, jax.Array]], tuple[TrainState, Metrics]]
@@ -201,17 +201,9 @@ def _private_step(model: GenerativeModel, preprocess: Preprocess,
             jax.value_and_grad(example_loss, has_aux=True), in_axes=(None, 0, 0))(
                 state.params, model_batch, keys)
         grads, norms = private_gradient(grads, weights, privacy, key_noise)
-        drawn = jnp.sum(weights)
-
-        def mean(values):
-            return jnp.sum(weights * values) / jnp.maximum(drawn, 1.0)
-
-        loss = mean(losses)
-        state, guard_metrics = guarded_update(state, grads, loss, state.batch_stats)
+        metrics = private_metrics({"loss": losses, **metrics}, weights, norms, privacy)
+        state, guard_metrics = guarded_update(state, grads, metrics["loss"], state.batch_stats)
         finite = guard_metrics["nonfinite"] == 0
-        metrics = {"loss": loss, **jax.tree.map(mean, metrics),
-                   "privacy/batch": drawn,
-                   "privacy/clipped": mean((norms > privacy.clip_norm).astype(jnp.float32))}
         metrics = jax.tree.map(lambda m: jnp.where(finite, m, 0.0), metrics)
         return state, {**metrics, **guard_metrics}
 

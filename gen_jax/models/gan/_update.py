@@ -88,8 +88,6 @@ def make_gan_update(model: Any, preprocess: Callable, *, axis_name: str | None =
     n_critic, pac, g_steps = cfg.n_critic, cfg.pac, cfg.g_steps
     if privacy is not None:
         model.check_privacy()
-        if axis_name is not None:
-            raise ValueError("differentially private training runs under train.strategy jit")
 
     def pmean(tree):
         return tree if axis_name is None else jax.lax.pmean(tree, axis_name)
@@ -162,16 +160,11 @@ def make_gan_update(model: Any, preprocess: Callable, *, axis_name: str | None =
                 in_axes=(None, 0, 0, 0, 0, 0))(d_params, x_i, fake, label_i, fake_label,
                                                jax.random.split(key_pen, x_i.shape[0]))
             grads, norms = optim.private_gradient(grads, weights, privacy, key_noise)
-            drawn = jnp.sum(weights)
-
-            def mean(values):
-                return jnp.sum(weights * values) / jnp.maximum(drawn, 1.0)
-
-            metrics = {**jax.tree.map(mean, metrics), "privacy/batch": drawn,
-                       "privacy/clipped": mean((norms > privacy.clip_norm).astype(jnp.float32))}
+            metrics = optim.private_metrics({"objective": losses, **metrics}, weights, norms,
+                                            privacy)
             # Spectral norm's power iteration reads the weights only: every pair's is the same.
             new_st = None if new_st is None else jax.tree.map(lambda v: v[0], new_st)
-            return mean(losses), metrics, new_st, grads
+            return metrics.pop("objective"), metrics, new_st, grads
 
         def alternating():
             def d_update(carry, inputs):

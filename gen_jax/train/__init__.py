@@ -1,7 +1,9 @@
 """The training engine: one train state, pure jitted steps, data parallelism, checkpoints, logs."""
 
+from ..optim import DPSettings as DPSettings
 from ..optim import make_optimizer as make_optimizer
 from ..optim import make_schedule as make_schedule
+from ..optim import private_gradient as private_gradient
 from ._args import parse_experiment as parse_experiment
 from ._checkpoint import Checkpointer as Checkpointer
 from ._checkpoint import CheckpointLayoutError as CheckpointLayoutError
@@ -34,10 +36,8 @@ from ._preempt import Preempted as Preempted
 from ._preempt import StopOnSignal as StopOnSignal
 from ._preempt import exit_code_of as exit_code_of
 from ._privacy import PRIVACY_RECORD as PRIVACY_RECORD
-from ._privacy import DPSettings as DPSettings
 from ._privacy import epsilon_spent as epsilon_spent
 from ._privacy import noise_for_epsilon as noise_for_epsilon
-from ._privacy import private_gradient as private_gradient
 from ._privacy import run_privacy as run_privacy
 from ._run import Run as Run
 from ._run import build_run as build_run

@@ -20,8 +20,7 @@ import jax
 
 from .._extras import require
 from ..models import OwnUpdate, PrivateUpdate
-from ..optim import DPSettings as DPSettings
-from ..optim import private_gradient as private_gradient
+from ..optim import DPSettings
 
 
 def _event(noise_multiplier: float, sampling_rate: float, steps: int):

@@ -4,13 +4,14 @@ private gradient (per-example clipping and Gaussian noise; the accounting is in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
-from .config import OptimConfig
+from .config import OptimConfig, PrivacyConfig
 
 
 def make_schedule(cfg: OptimConfig, total_steps: int) -> optax.Schedule:
@@ -68,13 +69,41 @@ def make_optimizer(cfg: OptimConfig, total_steps: int) -> optax.GradientTransfor
     return opt
 
 
+NORM_CHUNK = PrivacyConfig.norm_chunk
+"""Examples whose gradients :func:`clipped_gradient_sum` forms at once to measure their norms."""
+
+
 class DPSettings(NamedTuple):
-    """What the private step needs: ``clip_norm`` C, ``noise_multiplier`` sigma and the
-    ``expected_batch`` q N the noisy sum is divided by."""
+    """What the private step needs: ``clip_norm`` C, ``noise_multiplier`` sigma, the
+    ``expected_batch`` q N the noisy sum is divided by, and ``norm_chunk``, how many examples'
+    gradients :func:`clipped_gradient_sum` holds at once (0: the whole batch)."""
 
     clip_norm: float
     noise_multiplier: float
     expected_batch: float
+    norm_chunk: int = NORM_CHUNK
+
+
+def noisy_mean(grad_sum: Any, settings: DPSettings, key: jax.Array) -> Any:
+    """DP-SGD's release of a clipped gradient sum: ``(sum + N(0, (sigma C)^2)) / (q N)``, one
+    normal draw per parameter (the leaves' keys split from ``key`` in tree order)."""
+    leaves, tree = jax.tree.flatten(grad_sum)
+    keys = jax.random.split(key, len(leaves))
+    std = settings.noise_multiplier * settings.clip_norm
+    out = [(g.astype(jnp.float32) + std * jax.random.normal(k, g.shape, jnp.float32)
+            ).astype(g.dtype) / settings.expected_batch
+           for g, k in zip(leaves, keys, strict=True)]
+    return jax.tree.unflatten(tree, out)
+
+
+def clip_factors(norms: jax.Array, weights: jax.Array, clip_norm: float) -> jax.Array:
+    """``w_i min(1, C / ||g_i||)``: what each example's gradient is scaled by before the sum."""
+    return weights * jnp.minimum(1.0, clip_norm / jnp.maximum(norms, 1e-12))
+
+
+def _tree_norm(tree: Any) -> jax.Array:
+    return jnp.sqrt(sum(jnp.sum(jnp.square(g.astype(jnp.float32)))
+                        for g in jax.tree.leaves(tree)))
 
 
 def private_gradient(example_grads: Any, weights: jax.Array, settings: DPSettings,
@@ -85,22 +114,58 @@ def private_gradient(example_grads: Any, weights: jax.Array, settings: DPSetting
       example_grads: a pytree of ``[B, ...]`` gradients, one row per batch row.
       weights: ``[B]``: 1 for a drawn example, 0 for padding (contributes nothing).
       settings: clip norm, noise multiplier and expected batch size.
-      key: the noise key (one normal draw per parameter).
+      key: the noise key (:func:`noisy_mean`).
 
     Returns:
       ``(gradient, norms)``: ``(sum_i w_i clip(g_i) + N(0, (sigma C)^2)) / (q N)`` shaped like
       one example's gradient, and the ``[B]`` unclipped norms.
     """
-    leaves, tree = jax.tree.flatten(example_grads)
-    norms = jnp.sqrt(sum(jnp.sum(jnp.square(g.reshape(g.shape[0], -1).astype(jnp.float32)),
-                                 axis=1) for g in leaves))
-    factor = weights * jnp.minimum(1.0, settings.clip_norm / jnp.maximum(norms, 1e-12))
-    keys = jax.random.split(key, len(leaves))
-    std = settings.noise_multiplier * settings.clip_norm
-    out = [(jnp.tensordot(factor, g.astype(jnp.float32), axes=1)
-            + std * jax.random.normal(k, g.shape[1:], jnp.float32)).astype(g.dtype)
-           / settings.expected_batch for g, k in zip(leaves, keys, strict=True)]
-    return jax.tree.unflatten(tree, out), norms
+    norms = jax.vmap(_tree_norm)(example_grads)
+    factor = clip_factors(norms, weights, settings.clip_norm)
+    total = jax.tree.map(lambda g: jnp.tensordot(factor, g.astype(jnp.float32), axes=1),
+                         example_grads)
+    return noisy_mean(total, settings, key), norms
+
+
+def clipped_gradient_sum(example_loss: Callable[[Any, Any], tuple[jax.Array, Any]],
+                         params: Any, examples: Any, weights: jax.Array, clip_norm: float, *,
+                         norm_chunk: int = NORM_CHUNK) -> tuple[Any, jax.Array, Any]:
+    """``sum_i w_i clip_C(grad l_i)`` without holding every example's gradient at once.
+
+    Two passes: the gradients of ``norm_chunk`` examples at a time (``vmap``) give their
+    norms and are dropped; then one backward pass through ``sum_i f_i l_i``, with the clip
+    factors ``f_i`` held constant, gives the clipped sum (its gradient is ``sum_i f_i grad
+    l_i``). The ``[B, *params]`` array of per-example gradients a single ``vmap`` forms is the
+    cost of DP-SGD on a CPU (memory traffic, not arithmetic): this is about 4x faster there
+    for an MLP VAE at batch 256, for one more forward pass.
+
+    Args:
+      example_loss: ``(params, example) -> (loss, aux)`` on one example, a row of
+        ``examples`` (its random key among them: both passes must draw the same).
+      params: the parameters.
+      examples: a pytree of ``[B, ...]`` rows.
+      weights: ``[B]``: 1 for a drawn example, 0 for padding.
+      clip_norm: C.
+      norm_chunk: examples per gradient chunk in the first pass (0: all ``B`` at once).
+
+    Returns:
+      ``(grad_sum, norms, (losses, aux))``: the clipped sum shaped like ``params``, the
+      ``[B]`` unclipped norms, and every example's loss and aux (``[B]`` leading axis).
+    """
+    def norm(example):
+        return _tree_norm(jax.grad(lambda p: example_loss(p, example)[0])(params))
+
+    batch = weights.shape[0]
+    chunk = batch if norm_chunk <= 0 else min(norm_chunk, batch)
+    norms = jax.lax.map(norm, examples, batch_size=chunk)
+    factor = jax.lax.stop_gradient(clip_factors(norms, weights, clip_norm))
+
+    def weighted(p):
+        losses, aux = jax.vmap(example_loss, in_axes=(None, 0))(p, examples)
+        return jnp.tensordot(factor, losses.astype(jnp.float32), axes=1), (losses, aux)
+
+    (_, (losses, aux)), grads = jax.value_and_grad(weighted, has_aux=True)(params)
+    return grads, norms, (losses, aux)
 
 
 def private_metrics(per_example: dict[str, jax.Array], weights: jax.Array, norms: jax.Array,

@@ -107,7 +107,8 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
         loader.restore(data_state)
     step_fn = strategy.compile(
         make_train_step(run.model, run.preprocess, axis_name=strategy.axis_name,
-                        privacy=None if plan is None else plan_settings(plan)), run.state
+                        privacy=None if plan is None else plan_settings(
+                            plan, cfg.privacy.norm_chunk)), run.state
     )
     evaluator = Evaluator(run, cfg)
     state = run.state

@@ -20,7 +20,7 @@ import jax
 
 from .._extras import require
 from ..models import OwnUpdate, PrivateUpdate
-from ..optim import DPSettings
+from ..optim import NORM_CHUNK, DPSettings
 
 
 def _event(noise_multiplier: float, sampling_rate: float, steps: int):
@@ -119,8 +119,10 @@ def privacy_plan(cfg: Any, model: Any, state: Any, num_train: int) -> dict[str, 
             "planned_steps": cfg.train.steps, "num_train": num_train}
 
 
-def plan_settings(plan: dict[str, Any]) -> DPSettings:
-    return DPSettings(plan["clip_norm"], plan["noise_multiplier"], plan["expected_batch"])
+def plan_settings(plan: dict[str, Any], norm_chunk: int = NORM_CHUNK) -> DPSettings:
+    """The private step's settings: the plan's mechanism and how it computes norms."""
+    return DPSettings(plan["clip_norm"], plan["noise_multiplier"], plan["expected_batch"],
+                      norm_chunk)
 
 
 def plan_epsilon(plan: dict[str, Any], steps: int) -> float:

@@ -27,7 +27,7 @@ from ..models import (
     ScheduledLoss,
 )
 from ..models import all_finite as all_finite
-from ..optim import DPSettings, private_gradient, private_metrics
+from ..optim import DPSettings, clipped_gradient_sum, noisy_mean, private_metrics
 from ._state import TrainState
 
 StepFn = Callable[[TrainState, dict[str, jax.Array]], tuple[TrainState, Metrics]]
@@ -178,8 +178,9 @@ def make_train_step(
 
 def _private_step(model: GenerativeModel, preprocess: Preprocess,
                   privacy: DPSettings) -> StepFn:
-    """DP-SGD's step: per-example gradients (``vmap`` over batches of one), clipped, summed,
-    noised, divided by the expected batch size; metrics averaged over the drawn examples."""
+    """DP-SGD's step: each example's loss as a batch of one with its own key, gradients
+    clipped and summed (:func:`gen_jax.optim.clipped_gradient_sum`), noised, divided by the
+    expected batch size; metrics averaged over the drawn examples."""
 
     def step(state: TrainState, batch: dict[str, jax.Array]) -> tuple[TrainState, Metrics]:
         chex.assert_rank(state.step, 0)
@@ -187,7 +188,8 @@ def _private_step(model: GenerativeModel, preprocess: Preprocess,
         weights = batch["weight"]
         model_batch = preprocess({k: v for k, v in batch.items() if k != "weight"}, key_data)
 
-        def example_loss(params, example, key):
+        def example_loss(params, row):
+            example, key = row
             one = jax.tree.map(lambda v: v[None], example)
             variables = state.variables() | {"params": params}
             if isinstance(model, ScheduledLoss):
@@ -197,10 +199,10 @@ def _private_step(model: GenerativeModel, preprocess: Preprocess,
             return loss, metrics
 
         keys = jax.random.split(key_loss, weights.shape[0])
-        (losses, metrics), grads = jax.vmap(
-            jax.value_and_grad(example_loss, has_aux=True), in_axes=(None, 0, 0))(
-                state.params, model_batch, keys)
-        grads, norms = private_gradient(grads, weights, privacy, key_noise)
+        grads, norms, (losses, metrics) = clipped_gradient_sum(
+            example_loss, state.params, (model_batch, keys), weights, privacy.clip_norm,
+            norm_chunk=privacy.norm_chunk)
+        grads = noisy_mean(grads, privacy, key_noise)
         metrics = private_metrics({"loss": losses, **metrics}, weights, norms, privacy)
         state, guard_metrics = guarded_update(state, grads, metrics["loss"], state.batch_stats)
         finite = guard_metrics["nonfinite"] == 0

@@ -7,12 +7,14 @@ import json
 import math
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
 from scipy.stats import norm
 
 from gen_jax import data as gdata
+from gen_jax import optim
 from gen_jax.config import DataConfig, ExperimentConfig, OptimConfig, PrivacyConfig, TrainConfig
 from gen_jax.models import GANConfig, VAEConfig
 from gen_jax.train import (
@@ -55,6 +57,37 @@ def test_clipping_and_noise_against_a_hand_written_loop():
                                       for k, v in zip(keys, leaves, strict=True)])
     for k in total:
         np.testing.assert_allclose(got[k], (total[k] + noise[k]) / 4.0, rtol=1e-5, atol=1e-6)
+
+
+def test_clipped_sum_in_two_passes_equals_the_per_example_gradients():
+    # 7 rows in chunks of 4 (the last chunk short); a loss with its own key.
+    rng = np.random.default_rng(2)
+    params = {"w": rng.normal(size=(3, 2)).astype(np.float32),
+              "b": rng.normal(size=2).astype(np.float32)}
+    x = (rng.normal(size=(7, 3)) * np.array([1, 8, 0.1, 3, 1, 5, 0.2])[:, None]).astype(
+        np.float32)
+    keys = jax.random.split(jax.random.PRNGKey(4), 7)
+    weights = np.array([1, 1, 0, 1, 1, 1, 1], np.float32)
+
+    def example_loss(p, row):
+        x_i, key = row
+        noise = jax.random.normal(key, (2,))
+        loss = jnp.sum(jnp.tanh(x_i @ p["w"] + p["b"]) * noise) + jnp.sum(x_i ** 2)
+        return loss, {"twice": 2 * loss}
+
+    got, norms, (losses, aux) = jax.jit(
+        lambda p: optim.clipped_gradient_sum(example_loss, p, (x, keys), weights, 0.5,
+                                             norm_chunk=4))(params)
+    per_example = jax.vmap(jax.grad(lambda p, r: example_loss(p, r)[0]), in_axes=(None, 0))(
+        params, (x, keys))
+    settings = DPSettings(clip_norm=0.5, noise_multiplier=0.0, expected_batch=1.0)
+    want, want_norms = private_gradient(per_example, weights, settings, jax.random.PRNGKey(0))
+    np.testing.assert_allclose(norms, want_norms, rtol=1e-6)
+    assert np.sum(np.asarray(norms) > 0.5) >= 2 and np.sum(np.asarray(norms) < 0.5) >= 2
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), got, want)
+    np.testing.assert_allclose(aux["twice"], 2 * losses)
+    np.testing.assert_allclose(
+        losses, [example_loss(params, (x[i], keys[i]))[0] for i in range(7)], rtol=1e-6)
 
 
 def test_private_step_is_dp_sgd_on_per_example_gradients(tiny_model):

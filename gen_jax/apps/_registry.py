@@ -68,6 +68,10 @@ register_command(Command(
     "audit", "membership-inference attacks on a trained run (AUROC, TPR at 1% / 0.1% FPR): "
     "gen-jax audit --workdir RUN [--num 1000]", "gen_jax.apps.audit:main"))
 register_command(Command(
+    "watermark", "invisible Tree-Ring watermarks in the noise of flow, diffusion and "
+    "flow-matching samples: gen-jax watermark key | sample | detect | evaluate --workdir RUN",
+    "gen_jax.apps.watermark:main"))
+register_command(Command(
     "fid", "Frechet Inception Distance between image folders, statistics files and data sets: "
     "gen-jax fid DIR_A DIR_B|stats.npz|mnist:test", "gen_jax.apps.fid:fid_main"))
 register_command(Command(

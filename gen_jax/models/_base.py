@@ -19,6 +19,10 @@ capability                    methods                                 families
 :class:`LikelihoodBound`      ``log_importance_weights``,             vae
                               ``bound_in_bits``
 :class:`Reconstruction`       ``reconstruct``                         ae, vae, ppca
+:class:`LatentCode`          ``to_latent``, ``from_latent``          ae, vae, ppca, flows,
+                                                                      molvae
+:class:`NoiseCode`           ``from_noise``, ``to_noise``            flows, diffusion,
+                                                                      flow_matching
 :class:`DataDependentInit`    ``init_examples``                       flows
 :class:`DataRequirements`     ``check_data``, ``dequantizes``         flows, ppca, diffusion,
                                                                       flow_matching
@@ -207,6 +211,26 @@ class LatentCode(Protocol):
 
 
 @runtime_checkable
+class NoiseCode(Protocol):
+    """Each sample is a deterministic, invertible function of a standard-normal noise array of
+    the data's shape (a flow's base point; the start of a deterministic ODE or DDIM sampler),
+    and a sample can be mapped back to its noise: what a watermark planted in the noise
+    (Tree-Ring, :mod:`gen_jax.apps.watermark`) needs."""
+
+    def from_noise(self, variables: Variables, noise: jax.Array,
+                   label: jax.Array | None = None) -> jax.Array:
+        """``[N, *shape]`` data made from ``noise`` ``[N, *shape]`` (``N(0, 1)`` entries when
+        sampling): the family's deterministic sampler from a given start."""
+        ...
+
+    def to_noise(self, variables: Variables, x: jax.Array,
+                 label: jax.Array | None = None) -> jax.Array:
+        """``[B, *shape]``: the noise :meth:`from_noise` maps to ``x`` (exact for flows; the
+        same solver run backwards for ODE samplers, exact as the step count grows)."""
+        ...
+
+
+@runtime_checkable
 class DataDependentInit(Protocol):
     """``init`` should see real training examples (ActNorm layers)."""
 
@@ -323,8 +347,8 @@ def all_finite(tree: Any) -> jax.Array:
 
 CAPABILITIES: tuple[type, ...] = (
     Sampling, SolverSampling, TemperatureSampling, ExactLikelihood, LikelihoodBound, Reconstruction,
-    LatentCode, DataDependentInit, DataRequirements, SamplingVariables, OwnUpdate, PrivateUpdate,
-    ScheduledLoss,
+    LatentCode, NoiseCode, DataDependentInit, DataRequirements, SamplingVariables, OwnUpdate,
+    PrivateUpdate, ScheduledLoss,
 )
 """Every capability protocol, in the order the docs list them."""
 

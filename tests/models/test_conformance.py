@@ -81,6 +81,9 @@ def _outputs(model, variables, batch, key):
     if isinstance(model, models.LatentCode):
         out["to_latent"] = z = model.to_latent(variables, x)
         out["from_latent"] = model.from_latent(variables, z)
+    if isinstance(model, models.NoiseCode):
+        out["to_noise"] = noise = model.to_noise(variables, x)
+        out["from_noise"] = model.from_noise(variables, noise)
     if isinstance(model, models.ScheduledLoss):  # past the schedule's end: the plain loss
         out["loss_at_end"] = model.loss_at(variables, batch, key, jnp.asarray(10**9),
                                            train=False)[0]
@@ -123,6 +126,12 @@ def test_evaluate_the_anomaly_score_and_each_declared_capability(built):
             np.testing.assert_allclose(back, out["reconstruct"], rtol=1e-5, atol=1e-6)
         else:  # a flow (no reconstruction: it is exact): the latent point maps back to x
             np.testing.assert_allclose(back, batch["x"], atol=1e-4)
+    if "to_noise" in out:
+        assert out["to_noise"].shape == out["from_noise"].shape == batch["x"].shape
+        assert bool(jnp.all(jnp.isfinite(out["to_noise"])))
+        if isinstance(model, models.LatentCode):  # a flow: its base point, exactly
+            np.testing.assert_allclose(out["to_noise"].reshape(BATCH, -1), out["to_latent"])
+            np.testing.assert_allclose(out["from_noise"], batch["x"], atol=1e-4)
     if "loss_at_end" in out:
         np.testing.assert_allclose(out["loss_at_end"], out["loss"], rtol=1e-6)
     if isinstance(model, models.DataDependentInit):
@@ -151,7 +160,7 @@ def test_capabilities_are_listed_by_name():
     assert names["vae"] == ("Sampling", "LikelihoodBound", "Reconstruction", "LatentCode")
     assert names["gan"] == ("Sampling", "SamplingVariables", "OwnUpdate", "PrivateUpdate")
     assert names["glow"] == ("Sampling", "TemperatureSampling", "ExactLikelihood", "LatentCode",
-                             "DataDependentInit", "DataRequirements")
+                             "NoiseCode", "DataDependentInit", "DataRequirements")
 
 
 def test_a_registered_family_is_refused_twice():

@@ -283,3 +283,19 @@ def test_trained_model_reaches_the_entropy_of_a_known_gaussian(process, predicti
     0.05 nats of the true entropy, and DDIM samples reproduce its mean and covariance."""
     check_trained_on_a_gaussian("diffusion", models.DiffusionConfig(
         process=process, prediction=prediction, hidden=(64, 64)), steps=2000)
+
+
+def test_from_noise_is_ddim_from_that_start_and_to_noise_its_inversion():
+    info = DatasetInfo("digits", (8, 8, 1), 10, 17)
+    model = models.build("diffusion", gd.DiffusionConfig(arch="mlp", hidden=(16,), steps=8),
+                         info)
+    variables = model.init(jax.random.PRNGKey(0), {"x": jnp.zeros((2, 8, 8, 1))})
+    key = jax.random.PRNGKey(3)
+    noise = jax.random.normal(jax.random.split(key)[0], (4, 8, 8, 1))
+    np.testing.assert_array_equal(model.from_noise(variables, noise),
+                                  model.sample(variables, key, 4))  # the ddim sampler, eta 0
+    x = jax.random.uniform(jax.random.PRNGKey(5), (4, 8, 8, 1))
+    den = model.denoiser(variables, None, 1.0, clip=True)
+    np.testing.assert_allclose(
+        model.to_noise(variables, x),
+        gd.ddim_encode(den, model.process, 2 * x - 1, 8) / model.process.prior_std(), rtol=1e-6)

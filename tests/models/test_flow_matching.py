@@ -115,3 +115,22 @@ def test_network_evaluations_per_sample_path():
     assert diff.sampler_nfe(SamplerSettings("pc", 10, corrector_steps=2)) == 28
     assert diff.sampler_nfe(SamplerSettings("ddim", 10, guidance_scale=0.0)) == 10
     assert flow.sampler_names() == fm.SAMPLERS and "dpmpp_2m" in diff.sampler_names()
+
+
+def test_from_noise_is_the_sampler_from_that_start_and_to_noise_runs_it_back():
+    info = DatasetInfo("digits", (8, 8, 1), 10, 17)
+    model = models.build("flow_matching", fm.FlowMatchingConfig(
+        arch="mlp", hidden=(16,), sampler="heun", steps=20), info)
+    variables = model.init(jax.random.PRNGKey(0), {"x": jnp.zeros((2, 8, 8, 1))})
+    leaves, tree = jax.tree.flatten(variables)  # a velocity field that is not zero
+    keys = jax.random.split(jax.random.PRNGKey(1), len(leaves))
+    variables = jax.tree.unflatten(tree, [v + 0.05 * jax.random.normal(k, v.shape)
+                                          for v, k in zip(leaves, keys, strict=True)])
+    key = jax.random.PRNGKey(3)
+    np.testing.assert_array_equal(
+        model.from_noise(variables, jax.random.normal(key, (4, 8, 8, 1))),
+        model.sample(variables, key, 4))
+    x = jax.random.uniform(jax.random.PRNGKey(5), (4, 8, 8, 1), minval=0.2, maxval=0.8)
+    noise = model.to_noise(variables, x)
+    assert float(jnp.max(jnp.abs(noise - (2 * x - 1)))) > 0.1  # the field moved it
+    np.testing.assert_allclose(model.from_noise(variables, noise), x, atol=2e-3)

@@ -23,7 +23,7 @@ from . import _param
 from ._bound import ddpm_vlb
 from ._config import DiffusionConfig
 from ._process import DDPM, make_process
-from ._samplers import SAMPLERS, Denoiser, nfe, probability_flow
+from ._samplers import SAMPLERS, Denoiser, ddim_decode, ddim_encode, nfe, probability_flow
 from ._samplers import sample as run_sampler
 
 Dtype = Any
@@ -166,10 +166,7 @@ class Diffusion(ContinuousFamily):
                     ) -> tuple[jax.Array, jax.Array]:
         """``([num, *shape] samples in data space, network evaluations per path)``."""
         settings.check(SAMPLERS)
-        if isinstance(self.process, DDPM) and settings.steps > self.process.num_timesteps:
-            raise ValueError(f"{settings.steps} steps exceed the ddpm process's "
-                             f"{self.process.num_timesteps}; lower --steps")
-        self._check_labels(label, settings)
+        self._check_settings(label, settings)
         key_init, key_run = jax.random.split(key)
         shape = (num, *self.info.shape)
         y = self.process.prior_std() * jax.random.normal(key_init, shape)
@@ -177,6 +174,37 @@ class Diffusion(ContinuousFamily):
                             clip=settings.clip_denoised and self.info.is_discrete)
         y0, count = run_sampler(den, self.process, y, key_run, settings)
         return self.from_model(y0), count * self._guidance_factor(settings)
+
+    def from_noise(self, variables: Variables, noise: jax.Array,
+                   label: jax.Array | None = None) -> jax.Array:
+        """Data made from standard-normal ``noise`` by DDIM with eta 0 on the config's
+        ``steps`` grid, then the final denoising: ``sample_with`` under ``ddim`` (eta 0) from
+        the start ``prior_std * noise``."""
+        settings = self.default_sampler()
+        self._check_settings(label, settings)
+        den = self.denoiser(variables, label, settings.guidance_scale,
+                            clip=settings.clip_denoised and self.info.is_discrete)
+        grid = self.process.grid(settings.steps).astype(noise.dtype)
+        y = ddim_decode(den, self.process, self.process.prior_std() * noise, settings.steps)
+        return self.from_model(den(y, grid[-1])[0])
+
+    def to_noise(self, variables: Variables, x: jax.Array,
+                 label: jax.Array | None = None) -> jax.Array:
+        """DDIM inversion (eta 0, the config's ``steps``) of ``x`` taken as the state at
+        ``t_min``, divided by the prior's standard deviation: the noise :meth:`from_noise`
+        maps to ``x``, up to the discretization."""
+        settings = self.default_sampler()
+        self._check_settings(label, settings)
+        den = self.denoiser(variables, label, settings.guidance_scale,
+                            clip=settings.clip_denoised and self.info.is_discrete)
+        y = ddim_encode(den, self.process, self.to_model(x), settings.steps)
+        return y / self.process.prior_std()
+
+    def _check_settings(self, label: jax.Array | None, settings: SamplerSettings) -> None:
+        if isinstance(self.process, DDPM) and settings.steps > self.process.num_timesteps:
+            raise ValueError(f"{settings.steps} steps exceed the ddpm process's "
+                             f"{self.process.num_timesteps}; lower --steps")
+        self._check_labels(label, settings)
 
     # ----- likelihoods ------------------------------------------------------------------------
 

@@ -137,6 +137,28 @@ class FlowMatching(ContinuousFamily):
             count = jnp.asarray(self.sampler_nfe(settings))
         return self.from_model(y1), count
 
+    def from_noise(self, variables: Variables, noise: jax.Array,
+                   label: jax.Array | None = None) -> jax.Array:
+        """Data made from standard-normal ``noise`` by the config's sampler:
+        ``sample_with`` from the start ``noise``."""
+        return self.from_model(self._solve(variables, noise, label, 0.0, 1.0))
+
+    def to_noise(self, variables: Variables, x: jax.Array,
+                 label: jax.Array | None = None) -> jax.Array:
+        """The config's sampler run backwards from ``x`` (``t = 1``) to ``t = 0``: the noise
+        :meth:`from_noise` maps to ``x``, up to the discretization."""
+        return self._solve(variables, self.to_model(x), label, 1.0, 0.0)
+
+    def _solve(self, variables: Variables, y: jax.Array, label: jax.Array | None,
+               t0: float, t1: float) -> jax.Array:
+        settings = self.default_sampler()
+        self._check_labels(label, settings)
+        field = self.velocity(variables, label, settings.guidance_scale)
+        if settings.name == "adaptive":
+            return _ode.adaptive(field, y, t0, t1, rtol=settings.rtol, atol=settings.atol)[0]
+        times = jnp.linspace(t0, t1, settings.steps + 1, dtype=y.dtype)
+        return _ode.fixed_step(field, y, times, settings.name)
+
     # ----- likelihood -------------------------------------------------------------------------
 
     def _model_log_prob(self, variables: Variables, x: jax.Array,

@@ -222,6 +222,16 @@ class Flow:
         context = self._context(label, z.shape[0])
         return self._from_model(self.net.apply(variables, z, context, method="sample"))
 
+    def from_noise(self, variables: Variables, noise: jax.Array,
+                   label: jax.Array | None = None) -> jax.Array:
+        """Data ``[N, *shape]`` at the base points ``noise`` ``[N, *shape]`` (exact)."""
+        return self.from_latent(variables, noise.reshape(noise.shape[0], -1), label)
+
+    def to_noise(self, variables: Variables, x: jax.Array,
+                 label: jax.Array | None = None) -> jax.Array:
+        """The base point of ``x`` in the data's shape ``[B, *shape]`` (exact)."""
+        return self.to_latent(variables, x, label).reshape(x.shape[0], *self.info.shape)
+
     def distribution(self, variables: Variables,
                      label: jax.Array | None = None) -> distrax.Transformed:
         """The flow over the model space as a ``distrax.Transformed`` (unconditional, or for

@@ -56,8 +56,8 @@ def _key(args) -> None:
     check_run(run)
     key = TreeRingKey.generate(tuple(run.info.shape), args.radius, args.channel)
     path = key.save(args.out)
-    print(f"wrote the watermark key {path} (rings 1..{key.radius} in channel {key.channel} of "
-          f"{'x'.join(map(str, key.shape))} noise); keep it private")
+    print(json.dumps({"key": str(path), "shape": list(key.shape), "radius": key.radius,
+                      "channel": key.channel, "note": "keep the key private"}))
 
 
 def _sample(args) -> None:
@@ -70,7 +70,7 @@ def _sample(args) -> None:
     for i, image in enumerate(to_uint8(images)):
         name = f"{i:05d}" + ("" if labels is None else f"_class{int(labels[i])}")
         provenance.save_png(image, out / f"{name}.png", source)
-    print(f"wrote {len(images)} watermarked samples to {out}")
+    print(json.dumps({"folder": str(out), "num": len(images), "watermark": "tree-ring"}))
 
 
 def _detect(args) -> None:
@@ -118,7 +118,7 @@ def _evaluate(args) -> None:
     text = _markdown(report)
     write_atomic(out.with_suffix(".md"), text)
     print(text, end="")
-    print(f"wrote {out} and {out.with_suffix('.md')}")
+    print(json.dumps({"report": str(out), "markdown": str(out.with_suffix(".md"))}))
 
 
 def main(argv: Sequence[str]) -> int:

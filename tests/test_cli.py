@@ -218,14 +218,16 @@ def test_bad_input_gets_a_one_line_error(bad_input_results, case):
     assert last.startswith("gen-jax: error:") and message in last, stderr[-3000:]
 
 
-def test_flow_train_sample_at_a_temperature_and_eval(tmp_path):
+def test_flow_train_sample_at_a_temperature_and_eval(tmp_path, capsys):
     """A flow dequantizes discrete data by default, reports bits/dim, samples at a temperature."""
     from gen_jax import cli
 
-    out = run_cli(["train", "realnvp", "--data.batch-size", "64", "--train.steps", "40",
-                   "--train.log-every", "20", "--train.eval-every", "40", "--train.no-progress",
-                   "--model.hidden", "32", "--model.num-layers", "4", "--train.workdir", tmp_path])
-    final = json.loads(out.stdout[out.stdout.index("{"):])
+    assert cli.main(["train", "realnvp", "--data.batch-size", "64", "--train.steps", "40",
+                     "--train.log-every", "20", "--train.eval-every", "40",
+                     "--train.no-progress", "--model.hidden", "32", "--model.num-layers", "4",
+                     "--train.workdir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    final = json.loads(out[out.index("{"):])
     assert final["num_examples"] == 297 and 0 < final["bpd"] < 4.09  # 4.09 = log2(17) uniform
     import numpy as np
 
@@ -249,16 +251,17 @@ def test_flow_train_sample_at_a_temperature_and_eval(tmp_path):
 
 def test_diffusion_train_sample_with_a_sampler_and_eval_the_ode_likelihood(tmp_path, capsys):
     """Samplers chosen at sampling time; the ODE likelihood asked for at evaluation (a setting
-    of the run's model that changes no parameter). Sample and eval run in this process."""
+    of the run's model that changes no parameter). Everything runs in this process."""
     from gen_jax import cli
 
-    out = run_cli(["train", "diffusion", "--data.batch-size", "32", "--train.steps", "10",
-                   "--train.log-every", "10",
-                   "--train.no-progress", "--model.arch", "mlp", "--model.hidden", "32",
-                   "--model.num-timesteps", "100", "--model.steps", "4",
-                   "--model.divergence", "gaussian", "--model.ode-rtol", "1e-2",
-                   "--model.ode-atol", "1e-2", "--train.workdir", tmp_path])
-    final = json.loads(out.stdout[out.stdout.index("{"):])
+    assert cli.main(["train", "diffusion", "--data.batch-size", "32", "--train.steps", "10",
+                     "--train.log-every", "10",
+                     "--train.no-progress", "--model.arch", "mlp", "--model.hidden", "32",
+                     "--model.num-timesteps", "100", "--model.steps", "4",
+                     "--model.divergence", "gaussian", "--model.ode-rtol", "1e-2",
+                     "--model.ode-atol", "1e-2", "--train.workdir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    final = json.loads(out[out.index("{"):])
     assert final["vlb_bpd"] > 0 and "nll" not in final  # images: the ODE NLL is off by default
     import numpy as np
 
@@ -285,8 +288,9 @@ def test_autoencoder_shows_reconstructions_and_bad_values_get_one_line(tmp_path,
     from gen_jax import cli
 
     workdir = tmp_path / "ae"
-    run_cli(["train", "ae", *SMALL, "--train.steps", "10", "--train.checkpoint-every", "10",
-             "--train.workdir", workdir])
+    assert cli.main(["train", "ae", *SMALL, "--train.steps", "10", "--train.checkpoint-every",
+                     "10", "--train.workdir", str(workdir)]) == 0
+    capsys.readouterr()
     assert cli.main(["sample", "--workdir", str(workdir), "--num", "8", "--npy",
                      str(tmp_path / "r.npy")]) == 0
     said = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

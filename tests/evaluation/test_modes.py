@@ -15,8 +15,6 @@ from gen_jax.data import toy_modes
 from gen_jax.evaluation import EvalSettings, mode_section
 from gen_jax.evaluation._modes import check_mode_settings
 
-from ..conftest import run_cli
-
 
 class _Model:
     """Samples that are exactly ``points``, in turn (a stand-in generator)."""
@@ -109,11 +107,13 @@ def test_mode_samples_are_refused_where_no_section_would_use_them():
 
 
 def test_eval_of_a_toy_gan_reports_its_mode_coverage(tmp_path):
-    run_cli(["train", "gan", "--data.name", "ring8", "--data.batch-size", "64",
-             "--train.steps", "20", "--train.workdir", tmp_path, "--train.no-progress",
-             "--train.eval-every", "1000", "--train.sample-every", "1000",
-             "--model.g-hidden", "32", "--model.d-hidden", "16"])
-    from gen_jax import cli  # the report in this process
+    from gen_jax import cli  # training and the report in this process
+
+    assert cli.main(["train", "gan", "--data.name", "ring8", "--data.batch-size", "64",
+                     "--train.steps", "20", "--train.workdir", str(tmp_path),
+                     "--train.no-progress", "--train.eval-every", "1000",
+                     "--train.sample-every", "1000", "--model.g-hidden", "32",
+                     "--model.d-hidden", "16"]) == 0
 
     assert cli.main(["eval", "--workdir", str(tmp_path), "--mode-samples", "500",
                      "--num-examples", "64"]) == 0

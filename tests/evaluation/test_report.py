@@ -19,14 +19,13 @@ from gen_jax.metrics import sample_quality_from_features as quality
 from gen_jax.provenance import config_digest
 from gen_jax.train import load_run
 
-from ..conftest import run_cli
 from ..test_cli import SMALL
 
 
 @pytest.fixture(scope="module")
 def vae_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("vae")
-    run_cli(["train", "vae", *SMALL, "--train.workdir", workdir])
+    assert cli.main(["train", "vae", *SMALL, "--train.workdir", str(workdir)]) == 0
     return workdir
 
 

@@ -101,17 +101,16 @@ def test_bad_settings_are_one_line_errors():
 
 def test_the_engine_trains_samples_and_evaluates_it_from_the_command_line(tmp_path):
     # Registered with one line, the family gets training, checkpoints, sampling and the report.
-    from tests.conftest import run_cli
+    from gen_jax import cli  # everything in this process
 
-    run_cli(["train", "ppca", "--model.latent-dim", "4", "--train.steps", "400",
-             "--optim.learning-rate", "0.03", "--train.log-every", "100",
-             "--train.eval-every", "1000", "--data.batch-size", "64", "--train.no-progress",
-             "--train.workdir", tmp_path])
+    assert cli.main(["train", "ppca", "--model.latent-dim", "4", "--train.steps", "400",
+                     "--optim.learning-rate", "0.03", "--train.log-every", "100",
+                     "--train.eval-every", "1000", "--data.batch-size", "64",
+                     "--train.no-progress", "--train.workdir", str(tmp_path)]) == 0
     final = json.loads((tmp_path / "final_metrics.json").read_text())
     # Uniform over the 17 grey levels is log2(17) = 4.09 bits/dim; the closed-form maximum
     # likelihood PPCA with k = 4 scores 3.85 on the dequantized training set (numpy, scipy).
     assert 3.8 < final["bpd"] < 3.95
-    from gen_jax import cli  # sampling and the report in this process
 
     assert cli.main(["sample", "--workdir", str(tmp_path), "--num", "4", "--npy",
                      str(tmp_path / "s.npy"), "--temperature", "0.5", "--out",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -67,13 +68,27 @@ def draw_noise(run: Run, num: int, seed: int) -> np.ndarray:
                       np.float32)
 
 
+_MAPS: dict[int, tuple[weakref.ref, tuple[Callable, Callable]]] = {}
+
+
+def _noise_maps(run: Run) -> tuple[Callable, Callable]:
+    """The run's jitted ``(from_noise, to_noise)`` on its EMA parameters, made once per run (a
+    robustness measurement inverts images after every edit: one compilation serves them)."""
+    ref, maps = _MAPS.get(id(run), (None, None))
+    if ref is None or ref() is not run:  # (a Run is unhashable: keyed by id, checked by ref)
+        check_run(run)
+        variables = model_variables(run)
+        maps = (jax.jit(lambda z, label: run.model.from_noise(variables, z, label)),
+                jax.jit(lambda x, label: run.model.to_noise(variables, x, label)))
+        key = id(run)
+        _MAPS[key] = (weakref.ref(run, lambda _: _MAPS.pop(key, None)), maps)
+    return maps
+
+
 def generate(run: Run, noise: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
     """Images ``[N, *shape]`` in ``[0, 1]`` made from ``noise`` by the run's deterministic
     sampler (its EMA parameters)."""
-    check_run(run)
-    variables = model_variables(run)
-    fn = jax.jit(lambda z, label: run.model.from_noise(variables, z, label))
-    return _batched(fn, noise, labels)
+    return _batched(_noise_maps(run)[0], noise, labels)
 
 
 def watermarked_samples(run: Run, key: TreeRingKey, num: int, seed: int = 0
@@ -88,10 +103,7 @@ def watermarked_samples(run: Run, key: TreeRingKey, num: int, seed: int = 0
 def recover_noise(run: Run, images: np.ndarray, labels: np.ndarray | None = None
                   ) -> np.ndarray:
     """The noise the run's sampler maps to each image (``to_noise``)."""
-    check_run(run)
-    variables = model_variables(run)
-    fn = jax.jit(lambda x, label: run.model.to_noise(variables, x, label))
-    return _batched(fn, np.asarray(images, np.float32), labels)
+    return _batched(_noise_maps(run)[1], np.asarray(images, np.float32), labels)
 
 
 def detect_images(run: Run, key: TreeRingKey, images: np.ndarray) -> Detection:

@@ -102,7 +102,8 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--num", type=int, default=500)
     parser.add_argument("--key-seed", type=int, default=20261207)
-    parser.add_argument("--radius", type=int, nargs="+", default=[7, 4])
+    parser.add_argument("--rings", nargs="+", default=["1-7", "1-4", "5-10"],
+                        help="INNER-OUTER rings of each key measured")
     args = parser.parse_args()
     results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
     for name in args.models:
@@ -119,15 +120,17 @@ def main() -> None:
             record(name, "train", {"steps": steps, "final_metrics": final,
                                    "seconds_this_invocation": round(time.perf_counter() - start)})
         run = load_run(workdir)
-        for radius in args.radius:
-            key = TreeRingKey(args.key_seed, tuple(run.info.shape), radius)
-            if f"robustness_r{radius}" not in done:
+        for rings in args.rings:
+            inner, outer = (int(v) for v in rings.split("-"))
+            key = TreeRingKey(args.key_seed, tuple(run.info.shape), outer, inner_radius=inner)
+            tag = f"r{outer}" if inner == 1 else f"r{inner}-{outer}"
+            if f"robustness_{tag}" not in done:
                 start = time.perf_counter()
                 report = robustness(run, key, args.num, seed=0, alpha=0.01)
-                record(name, f"robustness_r{radius}",
+                record(name, f"robustness_{tag}",
                        {**report, "seconds": round(time.perf_counter() - start)})
-            if f"cost_r{radius}" not in done:
-                record(name, f"cost_r{radius}",
+            if f"cost_{tag}" not in done:
+                record(name, f"cost_{tag}",
                        cost(run, key, args.data_dir, args.classifier_dir, 2000))
 
 

@@ -26,9 +26,9 @@ from gen_jax.config import DataConfig, ExperimentConfig, OptimConfig, TrainConfi
 from gen_jax.train import load_run, train
 
 
-@pytest.mark.parametrize("shape, channel", [((28, 28, 1), 0), ((16, 12, 3), 2)])
-def test_the_p_values_of_white_noise_are_uniform(shape, channel):
-    key = TreeRingKey(seed=11, shape=shape, radius=4, channel=channel)
+@pytest.mark.parametrize("shape, channel, inner", [((28, 28, 1), 0, 1), ((16, 12, 3), 2, 3)])
+def test_the_p_values_of_white_noise_are_uniform(shape, channel, inner):
+    key = TreeRingKey(seed=11, shape=shape, radius=5, channel=channel, inner_radius=inner)
     found = detect(np.random.default_rng(0).normal(size=(4000, *shape)) * 3.0, key)
     p = 10.0 ** found.log10_p
     assert stats.kstest(p, "uniform").pvalue > 1e-3
@@ -70,6 +70,11 @@ def test_keys_round_trip_and_bad_keys_say_why(tmp_path):
         TreeRingKey.load(tmp_path / "missing.json")
     with pytest.raises(ValueError, match="radius 14 must lie in 1..13"):
         TreeRingKey(1, (28, 28, 1), 14)
+    with pytest.raises(ValueError, match="inner radius 8 must lie in 1..7"):
+        TreeRingKey(1, (28, 28, 1), 7, inner_radius=8)
+    annulus = TreeRingKey(1, (28, 28, 1), 7, inner_radius=5)
+    assert set(np.unique(annulus.rings())) == {0, 5, 6, 7}
+    assert TreeRingKey.load(annulus.save(tmp_path / "annulus.json")) == annulus
     with pytest.raises(ValueError, match="image data"):
         TreeRingKey.generate((784,))
     with pytest.raises(ValueError, match="does not fit a key"):

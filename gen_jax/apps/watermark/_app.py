@@ -261,4 +261,5 @@ def robustness(run: Run, key: TreeRingKey, num: int, *, seed: int = 0, alpha: fl
             float(metrics.auroc(scores, truth)), float(metrics.tpr_at_fpr(scores, truth, 0.01)),
             float(np.median(found[0].log10_p)), float(np.median(found[1].log10_p))))
     return {"num": num, "alpha": alpha, "seed": seed, "radius": key.radius,
-            "channel": key.channel, "edits": [dataclasses.asdict(r) for r in rows]}
+            "inner_radius": key.inner_radius, "channel": key.channel,
+            "edits": [dataclasses.asdict(r) for r in rows]}

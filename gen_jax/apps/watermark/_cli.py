@@ -54,10 +54,12 @@ def _read_images(paths: Sequence[str], shape: tuple[int, ...]) -> np.ndarray:
 def _key(args) -> None:
     run = load_run(args.workdir)
     check_run(run)
-    key = TreeRingKey.generate(tuple(run.info.shape), args.radius, args.channel)
+    key = TreeRingKey.generate(tuple(run.info.shape), args.radius, args.channel,
+                               args.inner_radius)
     path = key.save(args.out)
     print(json.dumps({"key": str(path), "shape": list(key.shape), "radius": key.radius,
-                      "channel": key.channel, "note": "keep the key private"}))
+                      "inner_radius": key.inner_radius, "channel": key.channel,
+                      "note": "keep the key private"}))
 
 
 def _sample(args) -> None:
@@ -95,8 +97,8 @@ def _detect(args) -> None:
 def _markdown(report: dict) -> str:
     lines = [f"# Tree-Ring watermark of {report['workdir']} (step {report['step']})", "",
              f"{report['num']} watermarked and {report['num']} clean samples (other noise), "
-             f"rings 1..{report['radius']}; flagged when p < {report['alpha']}, so the clean "
-             "samples' rate should stay near it.", "",
+             f"rings {report['inner_radius']}..{report['radius']}; flagged when p < "
+             f"{report['alpha']}, so the clean samples' rate should stay near it.", "",
              "| edit | TPR | FPR | AUROC | TPR at 1% FPR | median log10 p (marked / clean) |",
              "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for r in report["edits"]:
@@ -135,6 +137,9 @@ def main(argv: Sequence[str]) -> int:
     p.add_argument("--out", required=True, help="the key file to write")
     p.add_argument("--radius", type=int, default=None, help="outermost ring in frequency "
                    "steps (default: a quarter of the smaller side)")
+    p.add_argument("--inner-radius", type=int, default=1, help="innermost ring (default 1; "
+                   "an annulus away from the lowest frequencies costs the samples less "
+                   "diversity and survives blurring less)")
     p.add_argument("--channel", type=int, default=0, help="the noise channel with the rings")
     p = sub.add_parser("sample", help="watermarked samples as PNG files")
     _common(p)

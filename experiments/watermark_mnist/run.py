@@ -67,7 +67,7 @@ def glow_config(steps: int) -> ExperimentConfig:
 
 
 MODELS = {"flow_matching": ("flow_matching", flow_matching_config, 6000),
-          "glow": ("glow", glow_config, 1000)}
+          "glow": ("glow", glow_config, 300)}
 
 
 def record(name: str, key: str, value) -> None:

@@ -59,7 +59,9 @@ def test_the_rings_are_planted_exactly_and_nothing_else_moves():
 
 def test_keys_round_trip_and_bad_keys_say_why(tmp_path):
     key = TreeRingKey.generate((28, 28, 1))
-    assert key.radius == 7 and key.seed != TreeRingKey.generate((28, 28, 1)).seed
+    assert (key.inner_radius, key.radius) == (5, 10)
+    assert key.seed != TreeRingKey.generate((28, 28, 1)).seed
+    assert TreeRingKey.generate((8, 8, 1)).radius == 3
     path = key.save(tmp_path / "key.json")
     assert TreeRingKey.load(path) == key
     assert path.stat().st_mode & 0o077 == 0  # private to its owner

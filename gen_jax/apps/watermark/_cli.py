@@ -136,10 +136,9 @@ def main(argv: Sequence[str]) -> int:
     _common(p, key=False)
     p.add_argument("--out", required=True, help="the key file to write")
     p.add_argument("--radius", type=int, default=None, help="outermost ring in frequency "
-                   "steps (default: a quarter of the smaller side)")
-    p.add_argument("--inner-radius", type=int, default=1, help="innermost ring (default 1; "
-                   "an annulus away from the lowest frequencies costs the samples less "
-                   "diversity and survives blurring less)")
+                   "steps (default: 0.36 of the smaller side, 10 for 28x28)")
+    p.add_argument("--inner-radius", type=int, default=None, help="innermost ring (default: "
+                   "half the radius; rings from 1 fix the samples' coarse shape)")
     p.add_argument("--channel", type=int, default=0, help="the noise channel with the rings")
     p = sub.add_parser("sample", help="watermarked samples as PNG files")
     _common(p)

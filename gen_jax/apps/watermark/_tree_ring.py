@@ -74,14 +74,19 @@ class TreeRingKey:
 
     @classmethod
     def generate(cls, shape: tuple[int, ...], radius: int | None = None,
-                 channel: int = 0, inner_radius: int = 1) -> TreeRingKey:
-        """A new key with a random secret seed; ``radius`` defaults to a quarter of the
-        smaller side (7 for 28x28 images, 2 for 8x8)."""
+                 channel: int = 0, inner_radius: int | None = None) -> TreeRingKey:
+        """A new key with a random secret seed. By default the rings are an annulus: the outer
+        radius about 0.36 of the smaller side (10 for 28x28 images), the inner half of it (5).
+        Rings from the lowest frequency out fix the coarse shape of every sample: on MNIST
+        models rings 1..7 made every sample the same digit (``experiments/watermark_mnist``),
+        rings 5..10 cost no measurable diversity."""
         if len(shape) != 3:
             raise ValueError(f"a Tree-Ring key needs image data [H, W, C], got shape "
                              f"{tuple(shape)}")
-        return cls(secrets.randbits(63), tuple(shape), radius or max(1, min(shape[:2]) // 4),
-                   channel, inner_radius)
+        side = min(shape[:2])
+        radius = radius or min(max(1, (side - 1) // 2), max(1, round(0.36 * side)))
+        inner = inner_radius or max(1, radius // 2)
+        return cls(secrets.randbits(63), tuple(shape), radius, channel, inner)
 
     def rings(self) -> np.ndarray:
         """``[H, W]`` int: the ring of every frequency of the unshifted transform (0 outside)."""

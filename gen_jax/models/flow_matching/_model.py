@@ -124,40 +124,36 @@ class FlowMatching(ContinuousFamily):
                     ) -> tuple[jax.Array, jax.Array]:
         """``([num, *shape] samples in data space, network evaluations per path)``."""
         settings.check(SAMPLERS)
-        self._check_labels(label, settings)
-        field = self.velocity(variables, label, settings.guidance_scale)
-        y = jax.random.normal(key, (num, *self.info.shape))
-        if settings.name == "adaptive":
-            y1, count = _ode.adaptive(field, y, 0.0, 1.0, rtol=settings.rtol,
-                                      atol=settings.atol)
-            count = count * self._guidance_factor(settings)
-        else:
-            times = jnp.linspace(0.0, 1.0, settings.steps + 1, dtype=y.dtype)
-            y1 = _ode.fixed_step(field, y, times, settings.name)
-            count = jnp.asarray(self.sampler_nfe(settings))
-        return self.from_model(y1), count
+        y, count = self._solve(variables, jax.random.normal(key, (num, *self.info.shape)),
+                               label, 0.0, 1.0, settings)
+        return self.from_model(y), count
 
     def from_noise(self, variables: Variables, noise: jax.Array,
                    label: jax.Array | None = None) -> jax.Array:
         """Data made from standard-normal ``noise`` by the config's sampler:
         ``sample_with`` from the start ``noise``."""
-        return self.from_model(self._solve(variables, noise, label, 0.0, 1.0))
+        return self.from_model(self._solve(variables, noise, label, 0.0, 1.0)[0])
 
     def to_noise(self, variables: Variables, x: jax.Array,
                  label: jax.Array | None = None) -> jax.Array:
         """The config's sampler run backwards from ``x`` (``t = 1``) to ``t = 0``: the noise
         :meth:`from_noise` maps to ``x``, up to the discretization."""
-        return self._solve(variables, self.to_model(x), label, 1.0, 0.0)
+        return self._solve(variables, self.to_model(x), label, 1.0, 0.0)[0]
 
     def _solve(self, variables: Variables, y: jax.Array, label: jax.Array | None,
-               t0: float, t1: float) -> jax.Array:
-        settings = self.default_sampler()
+               t0: float, t1: float, settings: SamplerSettings | None = None
+               ) -> tuple[jax.Array, jax.Array]:
+        """The ODE from ``y`` at ``t0`` to ``t1`` with ``settings`` (default: the config's
+        sampler), and the network evaluations per path."""
+        settings = settings or self.default_sampler()
         self._check_labels(label, settings)
         field = self.velocity(variables, label, settings.guidance_scale)
         if settings.name == "adaptive":
-            return _ode.adaptive(field, y, t0, t1, rtol=settings.rtol, atol=settings.atol)[0]
+            y, count = _ode.adaptive(field, y, t0, t1, rtol=settings.rtol, atol=settings.atol)
+            return y, count * self._guidance_factor(settings)
         times = jnp.linspace(t0, t1, settings.steps + 1, dtype=y.dtype)
-        return _ode.fixed_step(field, y, times, settings.name)
+        return (_ode.fixed_step(field, y, times, settings.name),
+                jnp.asarray(self.sampler_nfe(settings)))
 
     # ----- likelihood -------------------------------------------------------------------------
 

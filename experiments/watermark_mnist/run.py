@@ -11,7 +11,8 @@ backwards, and the Glow of ``experiments/flow_mnist``, whose inverse is exact) t
    many clean samples, each edit of ``gen_jax.apps.watermark.EDITS``, flagged at p < 0.01;
 3. measures the cost: Frechet distance on the toolkit's MNIST classifier features of 2,000
    watermarked and 2,000 clean samples against the first 2,000 test images, and between the
-   two sample sets.
+   two sample sets; and, once per model, between two clean sets (the distance's floor at this
+   sample size).
 
 The key is fixed (``--key-seed``) so the numbers can be reproduced. Results go to
 ``results.json`` beside this file, keyed by model, so the script resumes where it stopped.
@@ -94,6 +95,15 @@ def cost(run, key: TreeRingKey, data_dir: str | None, classifier_dir: str, num: 
             "fd_clean_vs_test": fd("clean", "real"), "fd_marked_vs_clean": fd("marked", "clean")}
 
 
+def noise_floor(run, data_dir: str | None, classifier_dir: str, num: int) -> dict:
+    """Frechet distance between two sets of ``num`` clean samples (other noise): what the
+    distance between watermarked and clean samples is to be read against."""
+    classifier = metrics.load_classifier("mnist", classifier_dir)
+    sets = [generate(run, draw_noise(run, num, seed=seed)) for seed in (11, 12)]
+    feats = [metrics.batched_apply(classifier.features, x) for x in sets]
+    return {"num": num, "fd_clean_vs_clean": float(metrics.frechet_distance(*feats))}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", default="runs/watermark_mnist")
@@ -120,6 +130,8 @@ def main() -> None:
             record(name, "train", {"steps": steps, "final_metrics": final,
                                    "seconds_this_invocation": round(time.perf_counter() - start)})
         run = load_run(workdir)
+        if "noise_floor" not in done:
+            record(name, "noise_floor", noise_floor(run, args.data_dir, args.classifier_dir, 2000))
         for rings in args.rings:
             inner, outer = (int(v) for v in rings.split("-"))
             key = TreeRingKey(args.key_seed, tuple(run.info.shape), outer, inner_radius=inner)

@@ -166,12 +166,10 @@ class Diffusion(ContinuousFamily):
                     ) -> tuple[jax.Array, jax.Array]:
         """``([num, *shape] samples in data space, network evaluations per path)``."""
         settings.check(SAMPLERS)
-        self._check_settings(label, settings)
+        den = self._sampling_denoiser(variables, label, settings)
         key_init, key_run = jax.random.split(key)
         shape = (num, *self.info.shape)
         y = self.process.prior_std() * jax.random.normal(key_init, shape)
-        den = self.denoiser(variables, label, settings.guidance_scale,
-                            clip=settings.clip_denoised and self.info.is_discrete)
         y0, count = run_sampler(den, self.process, y, key_run, settings)
         return self.from_model(y0), count * self._guidance_factor(settings)
 
@@ -181,9 +179,7 @@ class Diffusion(ContinuousFamily):
         ``steps`` grid, then the final denoising: ``sample_with`` under ``ddim`` (eta 0) from
         the start ``prior_std * noise``."""
         settings = self.default_sampler()
-        self._check_settings(label, settings)
-        den = self.denoiser(variables, label, settings.guidance_scale,
-                            clip=settings.clip_denoised and self.info.is_discrete)
+        den = self._sampling_denoiser(variables, label, settings)
         grid = self.process.grid(settings.steps).astype(noise.dtype)
         y = ddim_decode(den, self.process, self.process.prior_std() * noise, settings.steps)
         return self.from_model(den(y, grid[-1])[0])
@@ -194,17 +190,20 @@ class Diffusion(ContinuousFamily):
         ``t_min``, divided by the prior's standard deviation: the noise :meth:`from_noise`
         maps to ``x``, up to the discretization."""
         settings = self.default_sampler()
-        self._check_settings(label, settings)
-        den = self.denoiser(variables, label, settings.guidance_scale,
-                            clip=settings.clip_denoised and self.info.is_discrete)
+        den = self._sampling_denoiser(variables, label, settings)
         y = ddim_encode(den, self.process, self.to_model(x), settings.steps)
         return y / self.process.prior_std()
 
-    def _check_settings(self, label: jax.Array | None, settings: SamplerSettings) -> None:
+    def _sampling_denoiser(self, variables: Variables, label: jax.Array | None,
+                           settings: SamplerSettings) -> Denoiser:
+        """The (guided) denoiser the samplers and the noise maps run, after checking the
+        settings against the process and the labels."""
         if isinstance(self.process, DDPM) and settings.steps > self.process.num_timesteps:
             raise ValueError(f"{settings.steps} steps exceed the ddpm process's "
                              f"{self.process.num_timesteps}; lower --steps")
         self._check_labels(label, settings)
+        return self.denoiser(variables, label, settings.guidance_scale,
+                             clip=settings.clip_denoised and self.info.is_discrete)
 
     # ----- likelihoods ------------------------------------------------------------------------
 

@@ -74,6 +74,13 @@ class DataConfig:
     size: int | None = None
     """Toy sets and stacked_mnist: number of examples generated. Real sets: keep only the first N
     training examples (default: all)."""
+    labels_per_class: int | None = None
+    """Scarce labels: keep the labels of only this many training examples per class, a
+    class-balanced draw by data.labels_seed (gen_jax.data.labelled_subset), after the class
+    selection and before the holdout (which then comes from the labelled pool). Families that
+    learn only from labelled examples train on that subset (None: every label)."""
+    labels_seed: int = 0
+    """Seed of the data.labels_per_class draw."""
 
     def __post_init__(self):
         _positive("data.batch_size", self.batch_size)
@@ -93,6 +100,8 @@ class DataConfig:
         if not 0.0 <= self.holdout_fraction < 1.0:
             raise ValueError(f"data.holdout_fraction must lie in [0, 1), got "
                              f"{self.holdout_fraction}")
+        if self.labels_per_class is not None:
+            _positive("data.labels_per_class", self.labels_per_class)
         if self.classes is not None and (not self.classes or min(self.classes) < 0
                                          or len(set(self.classes)) != len(self.classes)):
             raise ValueError(f"data.classes must be distinct non-negative class indices, got "

@@ -17,6 +17,7 @@ TensorFlow is never needed.
 """
 
 from ._errors import DataError as DataError
+from ._labels import labelled_subset as labelled_subset
 from ._molecule_sets import MOLECULE_SETS as MOLECULE_SETS
 from ._molecules import Encoded as Encoded
 from ._molecules import MoleculeSet as MoleculeSet

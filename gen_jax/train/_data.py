@@ -58,8 +58,11 @@ def dataset_info(cfg: ExperimentConfig) -> gdata.DatasetInfo:
         if record is not None:
             _check_same(own, record["data"], cfg.train.workdir)
         info = own.info
-    if cfg.data.classes is None and not cfg.data.holdout_fraction:
+    if not _selecting(cfg.data):
         return info
+    if cfg.data.labels_per_class is not None and not info.num_classes:
+        raise gdata.DataError(f"data.labels_per_class keeps labelled examples, but "
+                              f"{data_name(cfg)} has no labels: drop it")
     if cfg.data.classes is not None:
         if not info.num_classes:
             raise gdata.DataError(f"data.classes selects classes, but {data_name(cfg)} has no "
@@ -110,9 +113,10 @@ def standardizer(cfg: ExperimentConfig) -> gdata.Standardizer | None:
     if record is not None and record.get("standardizer"):
         return gdata.Standardizer.from_json(record["standardizer"])
     d = cfg.data
-    key = (own.prepared_dir, d.train_split, d.size, d.classes, d.holdout_fraction)
+    key = (own.prepared_dir, d.train_split, d.size, d.classes, d.holdout_fraction,
+           d.labels_per_class, d.labels_seed)
     if key not in _FITTED:  # on exactly the examples trained on
-        selecting = d.classes is not None or d.holdout_fraction > 0
+        selecting = _selecting(d)
         train = gdata.load_own(own, d.train_split, size=None if selecting else d.size)
         if selecting:
             train = _select(cfg, train, d.train_split, d.size)
@@ -138,10 +142,11 @@ def write_record(cfg: ExperimentConfig) -> None:
 
 def load_split(cfg: ExperimentConfig, split: str, size: int | None = None) -> gdata.ArrayDataset:
     """Loads a split of the run's data (the first ``size`` examples), after the class selection
-    and the holdout (``data.classes``, ``data.holdout_fraction``); with several processes,
+    the scarce labels and the holdout (``data.classes``, ``data.labels_per_class``,
+    ``data.holdout_fraction``); with several processes,
     process 0 prepares the TFDS files first."""
     d = cfg.data
-    selecting = d.classes is not None or d.holdout_fraction > 0
+    selecting = _selecting(d)
     source = d.train_split if split == HOLDOUT else split
 
     def read(n):
@@ -169,8 +174,9 @@ def load_split(cfg: ExperimentConfig, split: str, size: int | None = None) -> gd
 
 def _select(cfg: ExperimentConfig, ds: gdata.ArrayDataset, split: str,
             size: int | None) -> gdata.ArrayDataset:
-    """The examples of the selected classes; of the training split, the kept part or the
-    held-out part; the first ``size`` of them."""
+    """The examples of the selected classes; of the training split, the labelled subset
+    (``data.labels_per_class``) and of that the kept part or the held-out part; the first
+    ``size`` of them."""
     d = cfg.data
     rows = np.arange(len(ds))
     if d.classes is not None:
@@ -178,6 +184,11 @@ def _select(cfg: ExperimentConfig, ds: gdata.ArrayDataset, split: str,
             raise gdata.DataError(f"data.classes selects classes, but {data_name(cfg)} has no "
                                   "labels: drop it")
         rows = rows[np.isin(ds.label, d.classes)]
+    if d.labels_per_class is not None and split in (d.train_split, HOLDOUT):
+        if ds.label is None:
+            raise gdata.DataError(f"data.labels_per_class keeps labelled examples, but "
+                                  f"{data_name(cfg)} has no labels: drop it")
+        rows = rows[gdata.labelled_subset(ds.label[rows], d.labels_per_class, d.labels_seed)]
     if d.holdout_fraction and split in (d.train_split, HOLDOUT):
         held = np.zeros(len(rows), bool)
         count = int(round(d.holdout_fraction * len(rows)))
@@ -191,6 +202,11 @@ def _select(cfg: ExperimentConfig, ds: gdata.ArrayDataset, split: str,
                               f"{d.holdout_fraction}: select other classes")
     label = None if ds.label is None else ds.label[rows]
     return gdata.ArrayDataset(ds.info, split, ds.x[rows], label)
+
+
+def _selecting(d) -> bool:
+    """Whether a split is a selection of the stored one (classes, scarce labels, holdout)."""
+    return d.classes is not None or d.holdout_fraction > 0 or d.labels_per_class is not None
 
 
 def data_name(cfg: ExperimentConfig) -> str:

@@ -103,6 +103,7 @@ from ._novelty import memorization_panel as memorization_panel
 from ._novelty import novelty as novelty
 from ._prdc import PRDC as PRDC
 from ._prdc import density_coverage as density_coverage
+from ._prdc import inside_real_manifold as inside_real_manifold
 from ._prdc import prdc as prdc
 from ._prdc import precision_recall as precision_recall
 from ._report import sample_quality as sample_quality

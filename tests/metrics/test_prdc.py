@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gen_jax.metrics import density_coverage, prdc, precision_recall
+from gen_jax.metrics import density_coverage, inside_real_manifold, prdc, precision_recall
 
 from . import _reference as ref
 
@@ -24,6 +24,18 @@ def test_prdc_matches_brute_force(k, block_size, seed):
     for name, value in want.items():
         assert 0.0 < value < 1.2, name  # a non-trivial case
         np.testing.assert_allclose(float(getattr(got, name)), value, rtol=1e-4, err_msg=name)
+
+
+@pytest.mark.parametrize("block_size", [None, 24])
+def test_the_per_sample_manifold_test_is_brute_force_and_averages_to_precision(block_size):
+    real, fake = _sets(4)
+    inside = np.asarray(inside_real_manifold(real, fake, k=3, block_size=block_size))
+    d_real = np.linalg.norm(real[:, None] - real[None], axis=-1)
+    radii = np.sort(d_real, axis=1)[:, 3]  # own zero first
+    want = (np.linalg.norm(fake[:, None] - real[None], axis=-1) < radii[None]).any(axis=1)
+    assert 0 < want.sum() < len(want)
+    np.testing.assert_array_equal(inside, want)
+    assert inside.mean() == pytest.approx(float(prdc(real, fake, k=3).precision), abs=1e-6)
 
 
 def test_paper_defaults_k3_and_k5():

@@ -72,6 +72,10 @@ register_command(Command(
     "flow-matching samples: gen-jax watermark key | sample | detect | evaluate --workdir RUN",
     "gen_jax.apps.watermark:main"))
 register_command(Command(
+    "augment", "generated data as training data: gen-jax augment generate --workdir RUN "
+    "--per-class N --out FILE.npz | evaluate --generated FILE.npz --out REPORT.json",
+    "gen_jax.apps.augment:main"))
+register_command(Command(
     "fid", "Frechet Inception Distance between image folders, statistics files and data sets: "
     "gen-jax fid DIR_A DIR_B|stats.npz|mnist:test", "gen_jax.apps.fid:fid_main"))
 register_command(Command(

@@ -4,7 +4,10 @@ Real datasets (``mnist``, ``fashion_mnist``, ``binarized_mnist``, ``digits``, ``
 ``svhn``) go through their TFDS
 builders in :mod:`gen_jax.data._builders`; raw files come from ``data_dir`` or
 ``$GEN_JAX_DATA_DIR`` (downloaded when both are unset) and prepared files go to ``tfds_dir`` or
-``$GEN_JAX_TFDS_DIR`` (else TFDS's default). Toy sets are generated in code; ``stacked_mnist``
+``$GEN_JAX_TFDS_DIR`` (else TFDS's default). Toy sets are generated in code; ``textured_mnist``
+and ``digits28`` (MNIST over photo textures, the 8x8 digits at MNIST's size: second domains
+for translation, :mod:`gen_jax.data._domains`) are built in code from their base set;
+``stacked_mnist``
 (three MNIST digits as channels, 1,000 modes) is drawn in code from the MNIST split of the
 same name (:mod:`gen_jax.data._stacked`). Molecule sets (``moses``, ``qm9`` and their
 ``_selfies`` twins) are token sequences prepared once from their raw files
@@ -17,6 +20,7 @@ import os
 
 import numpy as np
 
+from ._domains import digits_at_mnist_size, read_photos, textured_mnist
 from ._errors import DataError
 from ._molecule_sets import MOLECULE_SETS
 from ._molecules import load_molecules
@@ -49,6 +53,10 @@ _INFOS: dict[str, DatasetInfo] = {
         "stacked_mnist", (28, 28, 3), NUM_MODES, 256,
         {"train": STACKED_TRAIN_SIZE, "test": STACKED_TEST_SIZE},
     ),
+    "textured_mnist": DatasetInfo(
+        "textured_mnist", (28, 28, 3), 10, 256, {"train": 60_000, "test": 10_000}
+    ),
+    "digits28": DatasetInfo("digits28", (28, 28, 1), 10, 256, {"train": 1_500, "test": 297}),
     **{
         name: DatasetInfo(
             name, (2,), num_classes, None, {"train": TOY_TRAIN_SIZE, "test": TOY_TEST_SIZE}
@@ -61,6 +69,14 @@ _INFOS: dict[str, DatasetInfo] = {
         for name, spec in MOLECULE_SETS.items()
     },
 }
+
+
+_DERIVED = {
+    "textured_mnist": ("mnist", lambda x, split: textured_mnist(x, read_photos(), 0,
+                                                                 _TOY_STREAMS[split])),
+    "digits28": ("digits", lambda x, split: digits_at_mnist_size(x)),
+}
+"""Sets built in code from a split of another: name -> (base set, ``(x, split) -> x``)."""
 
 
 def available() -> list[str]:
@@ -140,6 +156,12 @@ def load(
             x, label = sample_toy(name, n, seed, _TOY_STREAMS[split])
         return ArrayDataset(dataset_info, split, x, label)
     available_size = dataset_info.splits[split]
+    if name in _DERIVED:  # built in code from another set's split of the same name
+        base, build = _DERIVED[name]
+        source = load(base, split, data_dir=data_dir, tfds_dir=tfds_dir, size=size)
+        x = build(np.asarray(source.x), split)
+        x.setflags(write=False)
+        return ArrayDataset(dataset_info, split, x, source.label)
     if size is not None and not 0 < size <= available_size:
         raise DataError(
             f"size={size} for {name!r} split {split!r}: pass 1..{available_size} or None for all"

@@ -14,7 +14,8 @@ TOY = ["checkerboard", "grid25", "ring8", "ring8_r1", "two_moons"]
 
 def test_available():
     assert data.available() == sorted(["mnist", "fashion_mnist", "binarized_mnist", "digits",
-                                       "cifar10", "svhn", "stacked_mnist", *TOY, "moses",
+                                       "cifar10", "svhn", "stacked_mnist", "textured_mnist",
+                                       "digits28", *TOY, "moses",
                                        "moses_selfies", "qm9", "qm9_selfies"])
 
 
@@ -34,6 +35,8 @@ def test_available():
         ("cifar10", (32, 32, 3), 10, 256, {"train": 50_000, "test": 10_000}),
         ("svhn", (32, 32, 3), 10, 256, {"train": 73_257, "test": 26_032}),
         ("stacked_mnist", (28, 28, 3), 1000, 256, {"train": 128_000, "test": 26_000}),
+        ("textured_mnist", (28, 28, 3), 10, 256, {"train": 60_000, "test": 10_000}),
+        ("digits28", (28, 28, 1), 10, 256, {"train": 1_500, "test": 297}),
         ("ring8", (2,), 8, None, {"train": 100_000, "test": 10_000}),
         ("ring8_r1", (2,), 8, None, {"train": 100_000, "test": 10_000}),
         ("grid25", (2,), 25, None, {"train": 100_000, "test": 10_000}),

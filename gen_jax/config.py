@@ -32,8 +32,9 @@ class DataConfig:
 
     name: str = "digits"
     """Data set name: digits, mnist, fashion_mnist, binarized_mnist, cifar10, svhn,
-    stacked_mnist, textured_mnist, digits28, ring8, ring8_r1, grid25, two_moons, checkerboard; molecules as token
-    sequences: moses, moses_selfies, qm9, qm9_selfies. Ignored when data.path is set."""
+    stacked_mnist, textured_mnist, digits28, ring8, ring8_r1, grid25, two_moons, checkerboard;
+    molecules as token sequences: moses, moses_selfies, qm9, qm9_selfies. Ignored when
+    data.path is set."""
     path: str | None = None
     """Your own data instead of a named set: a folder of PNG/JPEG/BMP images (one sub-folder
     per class for labels; train/ and test/ sub-folders for splits), an .npy/.npz file (keys x

@@ -27,6 +27,20 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.3")
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
 
+# The tests compile thousands of small programs and run most of them a few times: LLVM's
+# optimization of the compiled code is a large part of their cost. Level 1 (of XLA:CPU's 0-3;
+# the same HLO, a lighter LLVM pipeline) was the fastest measured: tests/models/test_gan.py,
+# test_conformance.py, test_diffusion.py, test_flow_matching.py, evaluation/test_report.py and
+# metrics/test_classifier.py took 252 s at level 1, 266 s at 0 (compiles fastest but runs the
+# training tests slowest) and 270 s at the default, on 2 cores (2026-12-07). Float results can
+# differ from the default build's in the last bits (a vectorized tanh is not the scalar one).
+# The subprocesses the tests start inherit it; GEN_JAX_TEST_XLA_OPTIMIZE=1 tests the programs
+# users run, compiled at the default level.
+if os.environ.get("GEN_JAX_TEST_XLA_OPTIMIZE", "") in ("", "0") and \
+        "--xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
+                               + " --xla_backend_optimization_level=1").strip()
+
 # Feature classifiers trained on first use by `gen-jax eval` go to a folder of the session's, not
 # to runs/classifiers in the repository (and a user's own classifiers stay out of the tests).
 os.environ["GEN_JAX_CLASSIFIER_DIR"] = tempfile.mkdtemp(prefix="gen_jax_classifiers_")

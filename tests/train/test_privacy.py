@@ -82,9 +82,10 @@ def test_clipped_sum_in_two_passes_equals_the_per_example_gradients():
         params, (x, keys))
     settings = DPSettings(clip_norm=0.5, noise_multiplier=0.0, expected_batch=1.0)
     want, want_norms = private_gradient(per_example, weights, settings, jax.random.PRNGKey(0))
-    np.testing.assert_allclose(norms, want_norms, rtol=1e-6)
+    np.testing.assert_allclose(norms, want_norms, rtol=1e-5, atol=1e-5)  # (a saturated tanh:
+    # one build's gradient is 0 where another's is 6e-6)
     assert np.sum(np.asarray(norms) > 0.5) >= 2 and np.sum(np.asarray(norms) < 0.5) >= 2
-    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), got, want)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5), got, want)
     np.testing.assert_allclose(aux["twice"], 2 * losses)
     np.testing.assert_allclose(
         losses, [example_loss(params, (x[i], keys[i]))[0] for i in range(7)], rtol=1e-6)

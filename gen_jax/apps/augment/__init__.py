@@ -14,8 +14,8 @@ from ._evaluate import paired_test as paired_test
 from ._evaluate import train_arm as train_arm
 from ._generate import GeneratedSet as GeneratedSet
 from ._generate import GenerateSettings as GenerateSettings
-from ._generate import generate_dataset as generate_dataset
 from ._generate import Keep as Keep
+from ._generate import generate_dataset as generate_dataset
 from ._generate import load_generated as load_generated
 from ._generate import make_filter as make_filter
 from ._generate import save_generated as save_generated

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ... import data as gdata
-from ..._files import write_atomic
 from ...train import load_run
+from .._report import write_report
 from ._evaluate import ARMS, EvaluateSettings, evaluate_augmentation, markdown
 from ._generate import GenerateSettings, generate_dataset, load_generated, save_generated
 
@@ -80,13 +80,7 @@ def _evaluate(args) -> None:
     if generated is not None:
         report["generated"] = {"file": str(args.generated), **{
             k: generated.record.get(k) for k in ("source", "settings", "counts", "acceptance")}}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(out, json.dumps(report, indent=2) + "\n")
-    text = markdown(report)
-    write_atomic(out.with_suffix(".md"), text)
-    print(text, end="")
-    print(json.dumps({"report": str(out), "markdown": str(out.with_suffix(".md"))}))
+    write_report(args.out, report, markdown(report))
 
 
 def main(argv: Sequence[str]) -> int:

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from ... import provenance
-from ..._files import write_atomic
 from ...train import load_run
+from .._report import write_report
 from ._app import (
     EDITS,
     check_run,
@@ -115,12 +115,7 @@ def _evaluate(args) -> None:
               "step": int(np.asarray(run.strategy.fetch(run.state.step))),
               **robustness(run, key, args.num, seed=args.seed, alpha=args.alpha,
                            edits=tuple(args.edits))}
-    out = Path(args.out or Path(args.workdir) / "watermark.json")
-    write_atomic(out, json.dumps(report, indent=2) + "\n")
-    text = _markdown(report)
-    write_atomic(out.with_suffix(".md"), text)
-    print(text, end="")
-    print(json.dumps({"report": str(out), "markdown": str(out.with_suffix(".md"))}))
+    write_report(args.out or Path(args.workdir) / "watermark.json", report, _markdown(report))
 
 
 def main(argv: Sequence[str]) -> int:

@@ -131,9 +131,11 @@ def _sampler(run: Run, temperature: float):
 
 
 def _draw(fn, key: jax.Array, labels: np.ndarray) -> np.ndarray:
-    """Samples of ``labels`` in compiled batches of :data:`BATCH` (the last one padded)."""
+    """Samples of ``labels`` in compiled batches of :data:`BATCH` (the last one padded), or of
+    the next power of two for fewer (the filters' later rounds ask for fewer and fewer: a few
+    compiled sizes serve them all)."""
     n, out = len(labels), []
-    size = min(BATCH, n)
+    size = BATCH if n >= BATCH else 1 << (n - 1).bit_length()
     for i, start in enumerate(range(0, n, size)):
         rows = np.minimum(np.arange(start, start + size), n - 1)
         x = fn(jax.random.fold_in(key, i), jnp.asarray(labels[rows], jnp.int32))

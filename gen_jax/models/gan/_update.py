@@ -155,11 +155,13 @@ def make_gan_update(model: Any, preprocess: Callable, *, axis_name: str | None =
                     d_vars(dp, d_st), x_e[None], fake_e[None], one(label_e), key_e,
                     fake_label=one(fake_label_e))
 
-            (losses, (metrics, new_st)), grads = jax.vmap(
-                jax.value_and_grad(pair_objective, has_aux=True),
-                in_axes=(None, 0, 0, 0, 0, 0))(d_params, x_i, fake, label_i, fake_label,
-                                               jax.random.split(key_pen, x_i.shape[0]))
-            grads, norms = optim.private_gradient(grads, weights, privacy, key_noise)
+            # Each pair's gradient norm first, then one backward pass through the clipped sum
+            # (optim.clipped_gradient_sum: no [B, *params] array of per-pair gradients).
+            pairs = (x_i, fake, label_i, fake_label, jax.random.split(key_pen, x_i.shape[0]))
+            total, norms, (losses, (metrics, new_st)) = optim.clipped_gradient_sum(
+                lambda dp, pair: pair_objective(dp, *pair), d_params, pairs, weights,
+                privacy.clip_norm, norm_chunk=privacy.norm_chunk)
+            grads = optim.noisy_mean(total, privacy, key_noise)
             metrics = optim.private_metrics({"objective": losses, **metrics}, weights, norms,
                                             privacy)
             # Spectral norm's power iteration reads the weights only: every pair's is the same.

@@ -29,8 +29,12 @@ state = TrainState.create(params=v["params"], batch_stats=v.get("batch_stats"),
                           tx=model.make_optimizer(OptimConfig(), 100), rng=jax.random.PRNGKey(1))
 settings = optim.DPSettings(clip_norm=1.0, noise_multiplier=1.0, expected_batch=256.0)
 step = jax.jit(make_train_step(model, lambda b, k: b, privacy=settings))
-s, m = step(state, batch); jax.block_until_ready(s)
+s, m = step(state, batch)
+jax.block_until_ready(s)
 ts = []
 for _ in range(15):
-    t = time.perf_counter(); s, m = step(s, batch); jax.block_until_ready(s); ts.append(time.perf_counter() - t)
+    t = time.perf_counter()
+    s, m = step(s, batch)
+    jax.block_until_ready(s)
+    ts.append(time.perf_counter() - t)
 print(sys.argv[1], "median ms", round(1000 * statistics.median(ts), 1))

@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from ... import metrics
+from ..._files import write_atomic
 from ...data import ArrayDataset
 from ...models import ExactLikelihood, LikelihoodBound
 from ...provenance import of_run
@@ -65,8 +66,8 @@ def detection_report(run: Run, detector: Detector, ds: ArrayDataset, out: str | 
                                  else list(detector.normal_classes)),
               "model": run.model_name, "typicality": batches,
               "files": {k: Path(v).name for k, v in files.items()}}
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    out.with_suffix(".md").write_text(_markdown(report))
+    write_atomic(out, json.dumps(report, indent=2) + "\n")  # a kill leaves the old or the new
+    write_atomic(out.with_suffix(".md"), _markdown(report))
     return report
 
 

@@ -16,7 +16,6 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -280,7 +279,6 @@ def evaluate_augmentation(real: gdata.ArrayDataset, test: gdata.ArrayDataset,
         rows = gdata.labelled_subset(real.label, settings.labels_per_class,
                                      settings.labels_seed)
         real = gdata.ArrayDataset(real.info, real.split, real.x[rows], real.label[rows])
-    chex.assert_equal(len(real.x), len(real.label))
     # Both in model space ([0, 1] images), whatever levels each is stored in.
     real = gdata.ArrayDataset(real.info, real.split, dataset_images(real), real.label)
     test = gdata.ArrayDataset(test.info, test.split, dataset_images(test), test.label)

@@ -56,13 +56,55 @@ class _Batcher:
             self._epoch = epoch
         return self._order
 
-    def __call__(self, epoch: int, batch: int) -> Batch:
+    def rows(self, epoch: int, batch: int) -> np.ndarray:
+        """The dataset rows of the global batch at ``(epoch, batch)``."""
         start = batch * self._global_batch_size
-        index = self.order(epoch)[start : start + self._global_batch_size][self._local_slice]
+        return self.order(epoch)[start : start + self._global_batch_size]
+
+    def __call__(self, epoch: int, batch: int) -> Batch:
+        index = self.rows(epoch, batch)[self._local_slice]
         out = {"x": self._x[index]}
         if self._label is not None:
             out["label"] = self._label[index]
         return out
+
+
+class _MixedBatcher(_Batcher):
+    """A semi-supervised batcher: ``labelled`` rows from the labelled pool's endless stream,
+    then unlabelled rows in epochs (see the module's docstring)."""
+
+    def __init__(self, x, label, global_batch_size, local_slice, seed, shuffle, labelled):
+        self._labelled_rows = np.flatnonzero(label >= 0)
+        self._unlabelled_rows = np.flatnonzero(label < 0)
+        super().__init__(x, label, global_batch_size - labelled, local_slice, seed, shuffle)
+        self._labelled, self._global = labelled, global_batch_size
+        self._stream_pass, self._stream_order = -1, np.empty(0, np.int64)
+        self._steps_per_epoch = len(self._unlabelled_rows) // (global_batch_size - labelled)
+
+    def order(self, epoch: int) -> np.ndarray:
+        if epoch != self._epoch:
+            n = len(self._unlabelled_rows)
+            order = (np.random.default_rng([self._seed, epoch]).permutation(n)
+                     if self._shuffle else np.arange(n))
+            self._order, self._epoch = self._unlabelled_rows[order], epoch
+        return self._order
+
+    def _stream(self, k: int) -> np.ndarray:
+        """The ``k``-th pass over the labelled pool."""
+        if k != self._stream_pass:
+            n = len(self._labelled_rows)
+            order = (np.random.default_rng([self._seed, 1, k]).permutation(n)
+                     if self._shuffle else np.arange(n))
+            self._stream_order, self._stream_pass = self._labelled_rows[order], k
+        return self._stream_order
+
+    def rows(self, epoch: int, batch: int) -> np.ndarray:
+        n = len(self._labelled_rows)
+        first = (epoch * self._steps_per_epoch + batch) * self._labelled
+        labelled = np.empty(self._labelled, np.int64)
+        for i, position in enumerate(range(first, first + self._labelled)):
+            labelled[i] = self._stream(position // n)[position % n]
+        return np.concatenate([labelled, super().rows(epoch, batch)])
 
 
 class _Failure:
@@ -128,6 +170,9 @@ class Loader(Iterator[Batch]):
       prefetch: number of batches prepared ahead in a background thread; 0 builds each batch on
         demand in the calling thread.
       state: a :attr:`state` to start from; default the beginning of epoch 0.
+      labelled_per_batch: semi-supervised batches: this many of each global batch's ``B``
+        examples come from the labelled pool (labels ``>= 0``), the rest from the unlabelled
+        pool (label ``-1``); see the module's docstring. None: plain batches.
 
     Raises:
       DataError: ``B`` not divisible by ``P``, ``B`` larger than the dataset, or another bad
@@ -146,8 +191,11 @@ class Loader(Iterator[Batch]):
         put: Callable[[Batch], Any] | None = None,
         prefetch: int = 2,
         state: Mapping[str, int] | None = None,
+        labelled_per_batch: int | None = None,
     ):
         n, name = len(dataset), f"{dataset.info.name}/{dataset.split}"
+        if labelled_per_batch is not None:
+            n = _check_mixed(dataset, global_batch_size, labelled_per_batch, name)
         if global_batch_size <= 0:
             raise DataError(f"global_batch_size={global_batch_size}: pass a positive batch size")
         if process_count <= 0 or not 0 <= process_index < process_count:
@@ -160,7 +208,7 @@ class Loader(Iterator[Batch]):
                 f"global_batch_size={global_batch_size} is not divisible by "
                 f"process_count={process_count}: use a multiple of {process_count}"
             )
-        if global_batch_size > n:
+        if global_batch_size > n and labelled_per_batch is None:
             raise DataError(
                 f"global_batch_size={global_batch_size} is larger than {name} ({n} examples): "
                 f"use at most {n}"
@@ -178,7 +226,8 @@ class Loader(Iterator[Batch]):
             seed,
             shuffle,
         )
-        self._steps_per_epoch = n // global_batch_size
+        self._labelled_per_batch = labelled_per_batch
+        self._steps_per_epoch = n // (global_batch_size - (labelled_per_batch or 0))
         self._put = put
         self._prefetch = prefetch
         self._position = (0, 0)
@@ -192,7 +241,8 @@ class Loader(Iterator[Batch]):
 
     @property
     def steps_per_epoch(self) -> int:
-        """Number of batches in an epoch: ``N // global_batch_size``."""
+        """Number of batches in an epoch: ``N // global_batch_size`` (semi-supervised:
+        ``N_unlabelled // (B - labelled_per_batch)``)."""
         return self._steps_per_epoch
 
     @property
@@ -252,7 +302,7 @@ class Loader(Iterator[Batch]):
 
     def _next_inline(self) -> Any:
         if self._batcher is None:
-            self._batcher = _Batcher(*self._batcher_args)
+            self._batcher = self._make_batcher()
         epoch, batch = self._position
         out = self._batcher(epoch, batch)
         if self._put is not None:
@@ -261,8 +311,13 @@ class Loader(Iterator[Batch]):
         self._position = (epoch + 1, 0) if batch == self._steps_per_epoch else (epoch, batch)
         return out
 
+    def _make_batcher(self) -> _Batcher:
+        if self._labelled_per_batch is None:
+            return _Batcher(*self._batcher_args)
+        return _MixedBatcher(*self._batcher_args, self._labelled_per_batch)
+
     def _start_thread(self) -> None:
-        batcher, put = _Batcher(*self._batcher_args), self._put
+        batcher, put = self._make_batcher(), self._put
         make = batcher if put is None else (lambda e, b: put(batcher(e, b)))
         self._queue = queue.Queue(maxsize=self._prefetch)
         stop = threading.Event()
@@ -290,3 +345,23 @@ class Loader(Iterator[Batch]):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _check_mixed(dataset: ArrayDataset, global_batch_size: int, labelled: int,
+                 name: str) -> int:
+    """Checks a semi-supervised loader's arguments; returns the unlabelled pool's size."""
+    if dataset.label is None:
+        raise DataError(f"labelled_per_batch={labelled}, but {name} has no labels: mark the "
+                        "unlabelled examples with label -1")
+    num_labelled = int(np.sum(dataset.label >= 0))
+    num_unlabelled = len(dataset) - num_labelled
+    if not 0 < labelled < global_batch_size:
+        raise DataError(f"labelled_per_batch={labelled}: need 0 < labelled_per_batch < "
+                        f"global_batch_size ({global_batch_size})")
+    if not num_labelled or not num_unlabelled:
+        raise DataError(f"{name} has {num_labelled} labelled and {num_unlabelled} unlabelled "
+                        "(label -1) examples: semi-supervised batches need some of each")
+    if global_batch_size - labelled > num_unlabelled:
+        raise DataError(f"{global_batch_size - labelled} unlabelled examples per batch, but "
+                        f"{name} has {num_unlabelled}: use a smaller batch")
+    return num_unlabelled

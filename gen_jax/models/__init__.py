@@ -2,7 +2,8 @@
 and their registry (:data:`FAMILIES`, :func:`build`, the one way to build a family by name).
 
 One subpackage per family: :mod:`~gen_jax.models.autoencoder`, :mod:`~gen_jax.models.vae`,
-:mod:`~gen_jax.models.gan`, :mod:`~gen_jax.models.flows`, :mod:`~gen_jax.models.ppca`,
+:mod:`~gen_jax.models.gan`, :mod:`~gen_jax.models.m2`, :mod:`~gen_jax.models.flows`,
+:mod:`~gen_jax.models.ppca`,
 :mod:`~gen_jax.models.diffusion`, :mod:`~gen_jax.models.flow_matching`,
 :mod:`~gen_jax.models.charrnn`, :mod:`~gen_jax.models.transformer_lm`,
 :mod:`~gen_jax.models.molvae`.
@@ -10,6 +11,7 @@ One subpackage per family: :mod:`~gen_jax.models.autoencoder`, :mod:`~gen_jax.mo
 
 from ._base import CAPABILITIES as CAPABILITIES
 from ._base import Batch as Batch
+from ._base import Classification as Classification
 from ._base import DataDependentInit as DataDependentInit
 from ._base import DataRequirements as DataRequirements
 from ._base import ExactLikelihood as ExactLikelihood
@@ -26,6 +28,7 @@ from ._base import Reconstruction as Reconstruction
 from ._base import Sampling as Sampling
 from ._base import SamplingVariables as SamplingVariables
 from ._base import ScheduledLoss as ScheduledLoss
+from ._base import SemiSupervised as SemiSupervised
 from ._base import SolverSampling as SolverSampling
 from ._base import TemperatureSampling as TemperatureSampling
 from ._base import UpdateFn as UpdateFn
@@ -70,6 +73,10 @@ from .gan import gradient_penalty as gradient_penalty
 from .gan import pack as pack
 from .gan import r1_penalty as r1_penalty
 from .gan import two_player as two_player
+from .m2 import M1M2 as M1M2
+from .m2 import M2 as M2
+from .m2 import M1M2Config as M1M2Config
+from .m2 import M2Config as M2Config
 from .molvae import MolVAE as MolVAE
 from .molvae import MolVAEConfig as MolVAEConfig
 from .ppca import PPCA as PPCA

@@ -31,6 +31,8 @@ capability                    methods                                 families
 :class:`PrivateUpdate`        ``check_privacy``,                      gan
                               ``make_private_update``
 :class:`ScheduledLoss`        ``loss_at``                             molvae
+:class:`Classification`       ``class_log_probs``                     m2
+:class:`SemiSupervised`       ``labelled_per_batch``                  m2
 ============================  ======================================  ======================
 
 A family without :class:`Sampling` (the deterministic autoencoder) has no prior to draw from:
@@ -339,6 +341,34 @@ class ScheduledLoss(Protocol):
         ...
 
 
+@runtime_checkable
+class Classification(Protocol):
+    """Predicts the class of an example (a semi-supervised model's classifier): what ``gen-jax
+    eval`` reports as test error and what a classifier-based filter can use."""
+
+    def class_log_probs(self, variables: Variables, x: jax.Array) -> jax.Array:
+        """``[B, num_classes]`` log-probabilities of each class."""
+        ...
+
+
+@runtime_checkable
+class SemiSupervised(Protocol):
+    """Learns from labelled and unlabelled examples together (Kingma et al. 2014's M2).
+
+    With ``data.labels_per_class`` the engine trains such a family on the whole training split:
+    the examples outside the labelled draw carry label ``-1`` in ``batch["label"]``, and every
+    global batch holds :meth:`labelled_per_batch` examples of the labelled pool (first) and
+    unlabelled ones after them (:class:`gen_jax.data.Loader`). Without it every example is
+    labelled. ``loss`` is the mean of per-example terms, so that it does not depend on how the
+    batch is split over devices.
+    """
+
+    def labelled_per_batch(self, batch_size: int, labelled: int, total: int) -> int:
+        """How many of a global batch of ``batch_size`` come from the labelled pool, for
+        ``labelled`` labelled examples among ``total`` (``0 < result < batch_size``)."""
+        ...
+
+
 def all_finite(tree: Any) -> jax.Array:
     """True when every leaf of ``tree`` is finite (a boolean scalar)."""
     leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]
@@ -348,7 +378,7 @@ def all_finite(tree: Any) -> jax.Array:
 CAPABILITIES: tuple[type, ...] = (
     Sampling, SolverSampling, TemperatureSampling, ExactLikelihood, LikelihoodBound, Reconstruction,
     LatentCode, NoiseCode, DataDependentInit, DataRequirements, SamplingVariables, OwnUpdate,
-    PrivateUpdate, ScheduledLoss,
+    PrivateUpdate, ScheduledLoss, Classification, SemiSupervised,
 )
 """Every capability protocol, in the order the docs list them."""
 

@@ -23,6 +23,7 @@ from .diffusion import DiffusionConfig
 from .flow_matching import FlowMatchingConfig
 from .flows import GlowConfig, MAFConfig, NSFConfig, RealNVPConfig
 from .gan import GANConfig
+from .m2 import M1M2Config, M2Config
 from .molvae import MolVAEConfig
 from .ppca import PPCAConfig
 from .transformer_lm import TransformerLMConfig
@@ -99,6 +100,13 @@ register(Family("maf", MAFConfig, _M + "flows:build", "masked autoregressive flo
 register(Family("glow", GlowConfig, _M + "flows:build", "Glow multi-scale image flow",
                 lambda: GlowConfig(num_layers=1, hidden=(8,), num_levels=2, init_examples=8)))
 
+register(Family("m2", M2Config, _M + "m2:build",
+                "semi-supervised VAE of Kingma et al. 2014 (M2: classifier, labels as latents)",
+                lambda: M2Config(hidden=(8,), classifier_hidden=(8,), latent_dim=2)))
+register(Family("m1m2", M1M2Config, _M + "m2:build_stacked",
+                "M2 on the codes of a VAE (Kingma et al. 2014's M1+M2), trained in two phases",
+                lambda: M1M2Config(hidden=(8,), classifier_hidden=(8,), latent_dim=2,
+                                   m1_hidden=(8,), m1_latent_dim=3, m1_steps=1)))
 register(Family("ppca", PPCAConfig, _M + "ppca:build", "probabilistic PCA (exact likelihood)",
                 lambda: PPCAConfig(latent_dim=2)))
 register(Family("diffusion", DiffusionConfig, _M + "diffusion:build",

@@ -140,12 +140,20 @@ def write_record(cfg: ExperimentConfig) -> None:
     write_atomic(path, json.dumps(record, indent=1))
 
 
-def load_split(cfg: ExperimentConfig, split: str, size: int | None = None) -> gdata.ArrayDataset:
+def load_split(cfg: ExperimentConfig, split: str, size: int | None = None, *,
+               keep_unlabelled: bool = False) -> gdata.ArrayDataset:
     """Loads a split of the run's data (the first ``size`` examples), after the class selection
     the scarce labels and the holdout (``data.classes``, ``data.labels_per_class``,
     ``data.holdout_fraction``); with several processes,
-    process 0 prepares the TFDS files first."""
+    process 0 prepares the TFDS files first.
+
+    ``keep_unlabelled`` (the training split of a semi-supervised family, with
+    ``data.labels_per_class``): keep the examples outside the labelled draw too, labelled
+    ``-1``; the holdout still comes from the labelled pool only and is left out."""
     d = cfg.data
+    if keep_unlabelled and (split != d.train_split or d.labels_per_class is None):
+        raise ValueError("keep_unlabelled applies to the training split with "
+                         "data.labels_per_class")
     selecting = _selecting(d)
     source = d.train_split if split == HOLDOUT else split
 
@@ -161,7 +169,7 @@ def load_split(cfg: ExperimentConfig, split: str, size: int | None = None) -> gd
             return read(size)
         if split == HOLDOUT and not d.holdout_fraction:
             raise gdata.DataError("no holdout split: set data.holdout_fraction")
-        return _select(cfg, read(None), split, size)
+        return _select(cfg, read(None), split, size, keep_unlabelled)
 
     if jax.process_count() == 1:
         return load()
@@ -173,12 +181,14 @@ def load_split(cfg: ExperimentConfig, split: str, size: int | None = None) -> gd
 
 
 def _select(cfg: ExperimentConfig, ds: gdata.ArrayDataset, split: str,
-            size: int | None) -> gdata.ArrayDataset:
+            size: int | None, keep_unlabelled: bool = False) -> gdata.ArrayDataset:
     """The examples of the selected classes; of the training split, the labelled subset
-    (``data.labels_per_class``) and of that the kept part or the held-out part; the first
-    ``size`` of them."""
+    (``data.labels_per_class``) and of that the kept part or the held-out part (with
+    ``keep_unlabelled``, the kept part and every example outside the labelled subset, labelled
+    -1); the first ``size`` of them."""
     d = cfg.data
     rows = np.arange(len(ds))
+    unlabelled = rows[:0]
     if d.classes is not None:
         if ds.label is None:
             raise gdata.DataError(f"data.classes selects classes, but {data_name(cfg)} has no "
@@ -188,19 +198,27 @@ def _select(cfg: ExperimentConfig, ds: gdata.ArrayDataset, split: str,
         if ds.label is None:
             raise gdata.DataError(f"data.labels_per_class keeps labelled examples, but "
                                   f"{data_name(cfg)} has no labels: drop it")
-        rows = rows[gdata.labelled_subset(ds.label[rows], d.labels_per_class, d.labels_seed)]
+        pool = rows[gdata.labelled_subset(ds.label[rows], d.labels_per_class, d.labels_seed)]
+        if keep_unlabelled:
+            unlabelled = np.setdiff1d(rows, pool)
+        rows = pool
     if d.holdout_fraction and split in (d.train_split, HOLDOUT):
         held = np.zeros(len(rows), bool)
         count = int(round(d.holdout_fraction * len(rows)))
         held[np.random.default_rng(HOLDOUT_SEED).permutation(len(rows))[:count]] = True
         rows = rows[held] if split == HOLDOUT else rows[~held]
+    label = None if ds.label is None else ds.label[rows]
+    if keep_unlabelled:
+        rows = np.concatenate([rows, unlabelled])
+        label = np.concatenate([label, np.full(len(unlabelled), -1, label.dtype)])
+        order = np.argsort(rows, kind="stable")
+        rows, label = rows[order], label[order]
     if size is not None:
-        rows = rows[:size]
+        rows, label = rows[:size], None if label is None else label[:size]
     if not len(rows):
         raise gdata.DataError(f"no examples of {data_name(cfg)} split {split!r} are left after "
                               f"data.classes {d.classes} and data.holdout_fraction "
                               f"{d.holdout_fraction}: select other classes")
-    label = None if ds.label is None else ds.label[rows]
     return gdata.ArrayDataset(ds.info, split, ds.x[rows], label)
 
 

@@ -15,10 +15,12 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .. import data as gdata
 from .._files import write_atomic
 from ..config import ExperimentConfig, save_json
+from ..models import SemiSupervised
 from ._checkpoint import Checkpointer
 from ._data import data_name, load_split, write_record
 from ._evaluator import Evaluator
@@ -64,7 +66,9 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
     workdir = Path(tc.workdir)
     lead = jax.process_index() == 0
     start = int(strategy.fetch(run.state.step))
-    train_ds = train_data()
+    semi = isinstance(run.model, SemiSupervised) and cfg.data.labels_per_class is not None
+    train_ds = (load_split(cfg, cfg.data.train_split, size=cfg.data.size, keep_unlabelled=True)
+                if semi else train_data())
     if cfg.data.batch_size > len(train_ds):
         raise ValueError(f"data.batch_size {cfg.data.batch_size} is larger than the "
                          f"{len(train_ds)} training examples of {data_name(cfg)}; lower it")
@@ -91,10 +95,18 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
         write_record(cfg)
         write_vocabulary(workdir, cfg, run.info)
     plan = privacy_plan(cfg, run.model, run.state, len(train_ds))
+    if plan is not None and semi:
+        raise ValueError("differentially private training of a semi-supervised family is not "
+                         "supported: drop data.labels_per_class or the privacy settings")
     if plan is None:
+        labelled = None
+        if semi:  # a share of every batch from the labelled pool (label -1: unlabelled)
+            labelled = run.model.labelled_per_batch(
+                cfg.data.batch_size, int(np.sum(train_ds.label >= 0)), len(train_ds))
         loader = gdata.Loader(train_ds, cfg.data.batch_size, seed=tc.seed,
                               process_index=jax.process_index(),
-                              process_count=jax.process_count(), put=strategy.place_batch)
+                              process_count=jax.process_count(), put=strategy.place_batch,
+                              labelled_per_batch=labelled)
     else:  # DP-SGD: Poisson-sampled batches, the mechanism recorded with the run
         if lead:
             write_atomic(workdir / PRIVACY_RECORD, json.dumps(plan, indent=2) + "\n")

@@ -200,3 +200,56 @@ def test_bad_arguments(kwargs, message):
 def test_bad_seed():
     with pytest.raises(data.DataError, match="non-negative integer"):
         data.Loader(_dataset(), 10, seed=-1)
+
+
+def _semi(n: int = N, labelled: int = 7) -> data.ArrayDataset:
+    """``labelled`` examples with labels (ids 0, 15, 30, ...), the rest labelled -1."""
+    ds = _dataset(n)
+    label = np.full(n, -1, np.int32)
+    label[::15][:labelled] = np.arange(labelled) % 7
+    return data.ArrayDataset(ds.info, "train", ds.x, label)
+
+
+def test_semi_supervised_batches_hold_their_share_of_each_pool_in_the_documented_order():
+    ds = _semi()
+    pool = np.flatnonzero(ds.label >= 0)
+    with data.Loader(ds, 10, seed=2, labelled_per_batch=3) as loader:
+        assert loader.steps_per_epoch == (N - 7) // 7
+        batches = list(itertools.islice(loader, 2 * loader.steps_per_epoch + 1))
+    labelled = [b["x"][:3, 0].astype(int) for b in batches]
+    unlabelled = [b["x"][3:, 0].astype(int) for b in batches]
+    assert all((b["label"][:3] >= 0).all() and (b["label"][3:] == -1).all() for b in batches)
+    # The labelled stream: consecutive passes over the pool, each a permutation of its own.
+    stream = np.concatenate(labelled)
+    expected = np.concatenate([pool[np.random.default_rng([2, 1, k]).permutation(7)]
+                               for k in range(len(stream) // 7 + 1)])
+    np.testing.assert_array_equal(stream, expected[:len(stream)])
+    # An epoch visits the unlabelled pool once, in its epoch's permutation.
+    first = np.concatenate(unlabelled[:13])
+    rest = np.setdiff1d(np.arange(N), pool)
+    np.testing.assert_array_equal(first, rest[np.random.default_rng([2, 0]).permutation(96)][:91])
+
+
+def test_a_semi_supervised_stream_resumes_and_splits_over_processes():
+    with data.Loader(_semi(), 10, seed=4, labelled_per_batch=2) as loader:
+        reference = _take(loader, 30)
+    with data.Loader(_semi(), 10, seed=4, labelled_per_batch=2,
+                     state={"epoch": 1, "batch": 4}) as resumed:
+        assert _take(resumed, 30 - 16) == reference[16:]
+    parts = []
+    for p in range(2):
+        with data.Loader(_semi(), 10, seed=4, labelled_per_batch=2, process_index=p,
+                         process_count=2) as lo:
+            parts.append(_take(lo, 30))
+    assert [a + b for a, b in zip(*parts, strict=True)] == reference
+
+
+@pytest.mark.parametrize(("dataset", "labelled", "message"), [
+    (_semi(), 10, "need 0 < labelled_per_batch < global_batch_size"),
+    (_semi(labelled=0), 2, "0 labelled and 103 unlabelled"),
+    (_dataset(labels=False), 2, "has no labels: mark the unlabelled examples with label -1"),
+    (_semi(n=9, labelled=1), 1, "9 unlabelled examples per batch, but ids/train has 8"),
+])
+def test_bad_semi_supervised_arguments(dataset, labelled, message):
+    with pytest.raises(data.DataError, match=message):
+        data.Loader(dataset, 10, seed=0, labelled_per_batch=labelled)

@@ -46,3 +46,21 @@ def test_bad_selections_are_one_line():
         DataConfig(classes=(1, 1))
     with pytest.raises(ValueError, match=r"holdout_fraction must lie in \[0, 1\)"):
         DataConfig(holdout_fraction=1.0)
+
+
+def test_a_semi_supervised_training_split_keeps_every_example_and_the_labelled_pool():
+    cfg = _cfg(labels_per_class=5, labels_seed=3, holdout_fraction=0.2)
+    full, pool, held = load_split(_cfg(), "train"), load_split(cfg, "train"), load_split(
+        cfg, HOLDOUT)
+    mixed = load_split(cfg, "train", keep_unlabelled=True)
+    labelled = mixed.label >= 0
+    # Every training example but the held-out ones, in the split's order ...
+    assert len(mixed) == len(full) - len(held) and labelled.sum() == len(pool) == 40
+    rows = lambda xs: [bytes(x) for x in np.asarray(xs).reshape(len(xs), -1)]  # noqa: E731
+    assert not set(rows(mixed.x)) & set(rows(held.x))
+    # ... the labelled ones exactly the labelled pool (its labels kept), the rest marked -1.
+    np.testing.assert_array_equal(mixed.x[labelled], pool.x)
+    np.testing.assert_array_equal(mixed.label[labelled], pool.label)
+    assert set(mixed.label[~labelled]) == {-1}
+    with pytest.raises(ValueError, match="keep_unlabelled applies to the training split"):
+        load_split(_cfg(), "train", keep_unlabelled=True)

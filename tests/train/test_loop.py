@@ -256,7 +256,7 @@ def test_load_run_says_what_is_missing(tmp_path):
     (tmp_path / "config.json").write_text('{"model_name": "pixelcnn"}')
     with pytest.raises(ValueError, match="names model 'pixelcnn', which this gen_jax does not "
                                          "have; known: ae, charrnn, diffusion, flow_matching, gan, "
-                                         "glow, maf, molvae, nsf, ppca, realnvp, transformer_lm, "
+                                         "glow, m1m2, m2, maf, molvae, nsf, ppca, realnvp, transformer_lm, "
                                          "vae$"):
         load_run(tmp_path)
     # A config whose recorded workdir has checkpoints does not count: load_run reads its own.
@@ -341,3 +341,22 @@ def test_save_run_writes_a_run_that_load_run_opens_with_the_new_parameters(tmp_p
         save_run(source, tmp_path / "copy", params=params)
     with pytest.raises(ValueError, match="params are not shaped like the run's parameters$"):
         save_run(source, tmp_path / "other", params={"x": np.zeros(3)})
+
+
+def test_a_semi_supervised_family_trains_on_mixed_batches_of_the_whole_split(tmp_path):
+    cfg = dataclasses.replace(
+        _cfg(tmp_path, steps=4),
+        model=models.M2Config(hidden=(8,), classifier_hidden=(8,), latent_dim=2,
+                              labelled_fraction=0.25),
+        data=DataConfig(name="digits", batch_size=40, labels_per_class=5))
+    final = train(cfg, "m2")
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    shares = [r["train/labelled_share"] for r in rows if "train/labelled_share" in r]
+    assert shares and set(shares) == {0.25}  # 10 of every 40 from the 50 labelled examples
+    assert 0 <= final["error"] <= 1 and final["num_examples"] == 297
+    private = dataclasses.replace(cfg, privacy=dataclasses.replace(
+        cfg.privacy, noise_multiplier=1.0), train=dataclasses.replace(
+        cfg.train, workdir=str(tmp_path / "private")))
+    with pytest.raises(ValueError, match="differentially private training of a "
+                                         "semi-supervised family is not supported"):
+        train(private, "m2")

@@ -79,7 +79,7 @@ class DataConfig:
     """Scarce labels: keep the labels of only this many training examples per class, a
     class-balanced draw by data.labels_seed (gen_jax.data.labelled_subset), after the class
     selection and before the holdout (which then comes from the labelled pool). Families that
-    learn from unlabelled examples too (m2, m1m2) train on the whole split, the examples
+    learn from unlabelled examples too (m2, m1m2, ssl_gan) train on the whole split, the examples
     outside the draw labelled -1; the others train on the labelled subset (None: every
     label)."""
     labels_seed: int = 0

@@ -2,7 +2,8 @@
 and their registry (:data:`FAMILIES`, :func:`build`, the one way to build a family by name).
 
 One subpackage per family: :mod:`~gen_jax.models.autoencoder`, :mod:`~gen_jax.models.vae`,
-:mod:`~gen_jax.models.gan`, :mod:`~gen_jax.models.m2`, :mod:`~gen_jax.models.flows`,
+:mod:`~gen_jax.models.gan`, :mod:`~gen_jax.models.m2`, :mod:`~gen_jax.models.ssl_gan`,
+:mod:`~gen_jax.models.flows`,
 :mod:`~gen_jax.models.ppca`,
 :mod:`~gen_jax.models.diffusion`, :mod:`~gen_jax.models.flow_matching`,
 :mod:`~gen_jax.models.charrnn`, :mod:`~gen_jax.models.transformer_lm`,
@@ -81,6 +82,8 @@ from .molvae import MolVAE as MolVAE
 from .molvae import MolVAEConfig as MolVAEConfig
 from .ppca import PPCA as PPCA
 from .ppca import PPCAConfig as PPCAConfig
+from .ssl_gan import SSLGAN as SSLGAN
+from .ssl_gan import SSLGANConfig as SSLGANConfig
 from .transformer_lm import TransformerLM as TransformerLM
 from .transformer_lm import TransformerLMConfig as TransformerLMConfig
 from .vae import VAE as VAE

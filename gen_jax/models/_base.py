@@ -9,7 +9,8 @@ small protocols below; the engine, the evaluation report and the command line te
 capability                    methods                                 families
 ============================  ======================================  ======================
 :class:`Sampling`             ``sample``                              vae, gan, flows, ppca,
-                                                                      diffusion, flow_matching
+                                                                      diffusion, flow_matching,
+                                                                      m2, m1m2, ssl_gan
 :class:`SolverSampling`       ``sample_with``, ``sampler_names``,     diffusion, flow_matching
                               ``default_sampler``, ``sampler_nfe``
 :class:`TemperatureSampling`  ``sample_at_temperature``               flows, ppca
@@ -18,21 +19,21 @@ capability                    methods                                 families
                                                                       ``likelihood=ode``
 :class:`LikelihoodBound`      ``log_importance_weights``,             vae
                               ``bound_in_bits``
-:class:`Reconstruction`       ``reconstruct``                         ae, vae, ppca
+:class:`Reconstruction`       ``reconstruct``                         ae, vae, ppca, m2, m1m2
 :class:`LatentCode`          ``to_latent``, ``from_latent``          ae, vae, ppca, flows,
                                                                       molvae
 :class:`NoiseCode`           ``from_noise``, ``to_noise``            flows, diffusion,
                                                                       flow_matching
-:class:`DataDependentInit`    ``init_examples``                       flows
+:class:`DataDependentInit`    ``init_examples``                       flows, ssl_gan
 :class:`DataRequirements`     ``check_data``, ``dequantizes``         flows, ppca, diffusion,
                                                                       flow_matching
 :class:`SamplingVariables`    ``sampling_variables``                  gan
-:class:`OwnUpdate`            ``make_optimizer``, ``make_update``     gan
+:class:`OwnUpdate`            ``make_optimizer``, ``make_update``     gan, ssl_gan
 :class:`PrivateUpdate`        ``check_privacy``,                      gan
                               ``make_private_update``
-:class:`ScheduledLoss`        ``loss_at``                             molvae
-:class:`Classification`       ``class_log_probs``                     m2
-:class:`SemiSupervised`       ``labelled_per_batch``                  m2
+:class:`ScheduledLoss`        ``loss_at``                             molvae, m1m2
+:class:`Classification`       ``class_log_probs``                     m2, m1m2, ssl_gan
+:class:`SemiSupervised`       ``labelled_per_batch``                  m2, m1m2, ssl_gan
 ============================  ======================================  ======================
 
 A family without :class:`Sampling` (the deterministic autoencoder) has no prior to draw from:

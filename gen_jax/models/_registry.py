@@ -26,6 +26,7 @@ from .gan import GANConfig
 from .m2 import M1M2Config, M2Config
 from .molvae import MolVAEConfig
 from .ppca import PPCAConfig
+from .ssl_gan import SSLGANConfig
 from .transformer_lm import TransformerLMConfig
 from .vae import VAEConfig
 
@@ -107,6 +108,9 @@ register(Family("m1m2", M1M2Config, _M + "m2:build_stacked",
                 "M2 on the codes of a VAE (Kingma et al. 2014's M1+M2), trained in two phases",
                 lambda: M1M2Config(hidden=(8,), classifier_hidden=(8,), latent_dim=2,
                                    m1_hidden=(8,), m1_latent_dim=3, m1_steps=1)))
+register(Family("ssl_gan", SSLGANConfig, _M + "ssl_gan:build",
+                "semi-supervised GAN classifier with feature matching (Salimans et al. 2016)",
+                lambda: SSLGANConfig(latent_dim=2, g_hidden=(8,), d_hidden=(8,), init_examples=8)))
 register(Family("ppca", PPCAConfig, _M + "ppca:build", "probabilistic PCA (exact likelihood)",
                 lambda: PPCAConfig(latent_dim=2)))
 register(Family("diffusion", DiffusionConfig, _M + "diffusion:build",

@@ -4,6 +4,7 @@ quality on classifier features, mode coverage on data with known modes (PacGAN's
 and a JSON + markdown report with a sample grid and the nearest-neighbour panel."""
 
 from ._likelihood import bits_per_dim_meaningful as bits_per_dim_meaningful
+from ._likelihood import classification_section as classification_section
 from ._likelihood import importance_nll as importance_nll
 from ._likelihood import likelihood_kind as likelihood_kind
 from ._likelihood import likelihood_section as likelihood_section

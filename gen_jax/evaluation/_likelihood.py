@@ -4,17 +4,27 @@
 * VAEs: the ELBO and, with K importance samples, the importance-sampled NLL (Burda et al. 2016),
   each also in bits per dimension when the likelihood is a probability of the discrete data;
 * GANs and deterministic autoencoders: no likelihood of the data (the section says so).
+
+A model with a classifier of its own (a semi-supervised family) also gets a classification
+section: its test error.
 """
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
 
 from .. import metrics
-from ..models import ExactLikelihood, LikelihoodBound, Sampling, SamplingVariables
+from ..models import (
+    Classification,
+    ExactLikelihood,
+    LikelihoodBound,
+    Sampling,
+    SamplingVariables,
+)
 
 if TYPE_CHECKING:
     from ..train import Run
@@ -108,6 +118,10 @@ def likelihood_section(run: Run, means: dict[str, float],
         return {"kind": "exact", "nll": means["nll"],
                 "note": "exact negative log-density of the continuous data in nats per example "
                         "(no bits/dim: that is a measure of discrete data)."}
+    if kind == "none" and "elbo" in means:  # a bound of its own, without importance weights
+        return {"kind": "bound", "elbo": means["elbo"],
+                "note": f"ELBO (a lower bound on log p(x), nats per example); {run.model_name} "
+                        "has no importance-sampled NLL or bits/dim here."}
     if kind == "none":
         return {"kind": "none", "note": f"{run.model_name} defines no likelihood (an implicit "
                 "model): judge it by the sample-quality metrics."}
@@ -131,3 +145,22 @@ def likelihood_section(run: Run, means: dict[str, float],
                       "the discrete data."))
     return out
 
+
+
+def classification_section(run: Run, means: dict[str, float], num: int
+                           ) -> dict[str, Any] | None:
+    """The test error of a model's own classifier (:class:`~gen_jax.models.Classification`,
+    e.g. a semi-supervised family), with its binomial standard error; None for other models.
+
+    Args:
+      run: the :class:`~gen_jax.train.Run`.
+      means: the model's per-example metrics averaged over the split (``error`` among them).
+      num: how many examples they were averaged over.
+    """
+    if not isinstance(run.model, Classification) or "error" not in means:
+        return None
+    error = means["error"]
+    return {"error": error, "error_stderr": math.sqrt(max(error * (1 - error), 0.0) / num),
+            "accuracy": 1.0 - error, "num_examples": num,
+            "note": "The model's own classifier: the share of examples whose most probable "
+                    "class is not their label, with its binomial standard error."}

@@ -94,6 +94,13 @@ def markdown_report(report: dict[str, Any]) -> str:
     if lik["kind"] != "none":
         lines += _table(lik, LIKELIHOOD_ROWS) + [""]
     lines += [lik["note"], ""]
+    classes = report.get("classification")
+    if classes:
+        lines += [f"## Classification ({split} split, {classes['num_examples']} examples)", "",
+                  "| metric | value |", "| --- | --- |",
+                  f"| error | {100 * classes['error']:.2f}% ± "
+                  f"{100 * classes['error_stderr']:.2f}% |",
+                  f"| accuracy | {100 * classes['accuracy']:.2f}% |", "", classes["note"], ""]
     lines += ["## Sample quality", ""]
     if "skipped" in quality:
         lines += [f"Skipped: {quality['skipped']}", ""]

@@ -16,7 +16,7 @@ import numpy as np
 from ..models import Sampling, SolverSampling
 from ..provenance import of_run
 from ._card import card_facts, card_markdown
-from ._likelihood import importance_nll, likelihood_section
+from ._likelihood import classification_section, importance_nll, likelihood_section
 from ._markdown import markdown_report
 from ._modes import check_mode_settings, mode_section
 from ._quality import load_quality_classifier, quality_section
@@ -60,7 +60,8 @@ def evaluate_run(run: Run, workdir: str | Path, settings: EvalSettings, *,
 
     Returns:
       The JSON report: the model's own metrics averaged over the split at the top level (as
-      before), plus ``likelihood``, ``sample_quality``, ``images``, ``settings``, ``command``,
+      before), plus ``likelihood``, ``classification`` (None for a model without a classifier
+      of its own), ``sample_quality``, ``images``, ``settings``, ``command``,
       ``date``, ``versions``.
 
     Raises:
@@ -103,6 +104,7 @@ def evaluate_run(run: Run, workdir: str | Path, settings: EvalSettings, *,
     report = {
         "split": data.eval_split, "step": step, **means, **(importance or {}),
         "likelihood": likelihood_section(run, means, importance),
+        "classification": classification_section(run, means, num),
         "sample_quality": quality.section,
         "mode_coverage": mode_section(run, settings),
         "images": images,

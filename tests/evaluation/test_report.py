@@ -13,7 +13,7 @@ import pytest
 from gen_jax import cli
 from gen_jax import data as gdata
 from gen_jax.classifier import train_classifier
-from gen_jax.evaluation import importance_nll, likelihood_section
+from gen_jax.evaluation import classification_section, importance_nll, likelihood_section
 from gen_jax.metrics import ClassifierConfig, extract_features
 from gen_jax.metrics import sample_quality_from_features as quality
 from gen_jax.provenance import config_digest
@@ -192,8 +192,17 @@ def test_likelihood_section_of_each_family(tmp_path):
     assert section["nll_is_bpd"] == pytest.approx(90 / (64 * math.log(2)))
 
     for name in ("gan", "ae"):
-        section = likelihood_section(_fresh_run(name, tmp_path), {})
+        run = _fresh_run(name, tmp_path)
+        section = likelihood_section(run, {})
         assert section["kind"] == "none" and "likelihood" in section["note"], name
+        assert classification_section(run, {"error": 0.5}, 10) is None  # no classifier
+
+    m2 = _fresh_run("m2", tmp_path, hidden=(8,), classifier_hidden=(8,), latent_dim=2)
+    section = likelihood_section(m2, {"elbo": -80.0, "error": 0.2})
+    assert section["kind"] == "bound" and section["elbo"] == -80.0
+    classes = classification_section(m2, {"elbo": -80.0, "error": 0.2}, 100)
+    assert classes["accuracy"] == pytest.approx(0.8)
+    assert classes["error_stderr"] == pytest.approx(0.04)  # sqrt(0.2 * 0.8 / 100)
 
 
 def test_collapsed_samples_have_low_recall_and_coverage_but_high_precision(classifiers):

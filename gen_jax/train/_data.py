@@ -22,6 +22,7 @@ import numpy as np
 from .. import data as gdata
 from .._files import write_atomic
 from ..config import ExperimentConfig
+from ..models import SemiSupervised
 
 DATA_RECORD = "data.json"
 
@@ -220,6 +221,13 @@ def _select(cfg: ExperimentConfig, ds: gdata.ArrayDataset, split: str,
                               f"data.classes {d.classes} and data.holdout_fraction "
                               f"{d.holdout_fraction}: select other classes")
     return gdata.ArrayDataset(ds.info, split, ds.x[rows], label)
+
+
+def learns_unlabelled(cfg: ExperimentConfig, model: Any) -> bool:
+    """Whether ``model`` trains on the whole training split, examples outside the labelled draw
+    labelled -1 (a :class:`~gen_jax.models.SemiSupervised` family with
+    ``data.labels_per_class``), rather than on the labelled subset."""
+    return isinstance(model, SemiSupervised) and cfg.data.labels_per_class is not None
 
 
 def _selecting(d) -> bool:

@@ -20,9 +20,8 @@ import numpy as np
 from .. import data as gdata
 from .._files import write_atomic
 from ..config import ExperimentConfig, save_json
-from ..models import SemiSupervised
 from ._checkpoint import Checkpointer
-from ._data import data_name, load_split, write_record
+from ._data import data_name, learns_unlabelled, load_split, write_record
 from ._evaluator import Evaluator
 from ._logging import MetricWriter, Progress
 from ._preempt import Preempted, StopOnSignal
@@ -60,15 +59,15 @@ def train(cfg: ExperimentConfig, model_name: str) -> dict[str, float]:
         the same call resumes from it.
     """
     train_data = functools.cache(
-        lambda: load_split(cfg, cfg.data.train_split, size=cfg.data.size))
+        lambda keep_unlabelled: load_split(cfg, cfg.data.train_split, size=cfg.data.size,
+                                           keep_unlabelled=keep_unlabelled))
     run, data_state = build_run(cfg, model_name, restore=cfg.train.resume, train_data=train_data)
     tc, strategy = cfg.train, run.strategy
     workdir = Path(tc.workdir)
     lead = jax.process_index() == 0
     start = int(strategy.fetch(run.state.step))
-    semi = isinstance(run.model, SemiSupervised) and cfg.data.labels_per_class is not None
-    train_ds = (load_split(cfg, cfg.data.train_split, size=cfg.data.size, keep_unlabelled=True)
-                if semi else train_data())
+    semi = learns_unlabelled(cfg, run.model)  # the whole split, unlabelled examples -1
+    train_ds = train_data(semi)
     if cfg.data.batch_size > len(train_ds):
         raise ValueError(f"data.batch_size {cfg.data.batch_size} is larger than the "
                          f"{len(train_ds)} training examples of {data_name(cfg)}; lower it")

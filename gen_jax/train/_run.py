@@ -18,7 +18,7 @@ from .._files import write_atomic
 from ..config import ExperimentConfig, load_json, read_model_name, save_json
 from ..optim import make_optimizer
 from ._checkpoint import Checkpointer, CheckpointLayoutError
-from ._data import data_name, dataset_info, load_split, write_record
+from ._data import data_name, dataset_info, learns_unlabelled, load_split, write_record
 from ._distributed import initialize_from_env
 from ._parallel import JitStrategy, PmapStrategy, make_strategy
 from ._resume import config_changes, describe_changes
@@ -163,13 +163,16 @@ def make_preprocess(info: gdata.DatasetInfo, cfg, model: Any = None) -> Any:
 
 
 def build_run(cfg: ExperimentConfig, model_name: str, *, restore: bool = True,
-              train_data: Callable[[], gdata.ArrayDataset] | None = None) -> tuple[Run, Any]:
+              train_data: Callable[[bool], gdata.ArrayDataset] | None = None
+              ) -> tuple[Run, Any]:
     """Builds model, state and strategy; restores the latest checkpoint when asked and present.
 
     Args:
-      train_data: returns the training split (the caller's, cached, so that a data-dependent
-        initialization, which reads its first examples, does not load it a second time);
-        called only when needed, after the config has been checked. Default: load it.
+      train_data: ``train_data(keep_unlabelled)`` returns the training split, with the
+        examples outside the labelled draw when asked (the caller's, cached, so that a
+        data-dependent initialization, which reads its first examples, does not load it a
+        second time); called only when needed, after the config has been checked. Default:
+        load it.
 
     Returns:
       ``(run, data_state)``: ``data_state`` is the saved input position (None on a fresh start).
@@ -191,7 +194,8 @@ def build_run(cfg: ExperimentConfig, model_name: str, *, restore: bool = True,
     example = _example_batch(info)
     init_examples = model.init_examples() if isinstance(model, gmodels.DataDependentInit) else 0
     if init_examples and not _has_checkpoint(cfg):
-        example = _init_batch(cfg, init_examples, train_data)
+        example = _init_batch(cfg, init_examples, train_data,
+                              keep_unlabelled=learns_unlabelled(cfg, model))
     variables = jax.jit(lambda k1, k2: model.init(k1, preprocess(example, k2)))(key_init, key_pre)
     # Families with several players (GANs) bring their own optimizer and step.
     make_tx = model.make_optimizer if isinstance(model, gmodels.OwnUpdate) else make_optimizer
@@ -228,10 +232,12 @@ def _has_checkpoint(cfg: ExperimentConfig) -> bool:
 
 
 def _init_batch(cfg: ExperimentConfig, size: int,
-                train_data: Callable[[], gdata.ArrayDataset] | None = None
-                ) -> dict[str, np.ndarray]:
-    """The first ``size`` training examples, the same in every process (data-dependent init)."""
-    ds = (train_data or (lambda: load_split(cfg, cfg.data.train_split, size=cfg.data.size)))()
+                train_data: Callable[[bool], gdata.ArrayDataset] | None = None, *,
+                keep_unlabelled: bool = False) -> dict[str, np.ndarray]:
+    """The first ``size`` training examples (of the split the model trains on), the same in
+    every process (data-dependent init)."""
+    ds = (train_data or (lambda keep: load_split(cfg, cfg.data.train_split, size=cfg.data.size,
+                                                 keep_unlabelled=keep)))(keep_unlabelled)
     n = min(size, len(ds))
     batch = {"x": ds.x[:n]}
     if ds.label is not None:

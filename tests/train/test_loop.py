@@ -360,3 +360,15 @@ def test_a_semi_supervised_family_trains_on_mixed_batches_of_the_whole_split(tmp
     with pytest.raises(ValueError, match="differentially private training of a "
                                          "semi-supervised family is not supported"):
         train(private, "m2")
+
+
+def test_a_semi_supervised_family_initializes_from_the_split_it_trains_on(tmp_path):
+    # A data-dependent initialization (the feature-matching GAN's weight normalization) reads
+    # the first examples of the whole split, not only of the few labelled ones.
+    from gen_jax.train import _run
+
+    cfg = dataclasses.replace(_cfg(tmp_path), data=DataConfig(name="digits",
+                                                              labels_per_class=2))
+    batch = _run._init_batch(cfg, 60, keep_unlabelled=True)
+    assert len(batch["x"]) == 60 and -1 in batch["label"]
+    assert len(_run._init_batch(cfg, 60)["x"]) == 20  # the labelled pool alone

@@ -41,7 +41,7 @@ def card_facts(run: Run, report: dict[str, Any], workdir: str | Path,
                intended_use: str | None) -> dict[str, Any]:
     """What the card says, as JSON: the run's details, training data, intended use, the
     report's headline metrics, privacy and memorization findings, limitations."""
-    from ..train import data_name, run_privacy  # noqa: PLC0415
+    from ..train import data_name, learns_unlabelled, run_privacy  # noqa: PLC0415
 
     cfg = run.config
     params = run.strategy.unreplicated(run.state.params)
@@ -63,7 +63,9 @@ def card_facts(run: Run, report: dict[str, Any], workdir: str | Path,
         "training_data": {"dataset": data_name(cfg), "split": train_split, "examples": seen,
                           "classes": list(cfg.data.classes) if cfg.data.classes else None,
                           "own_data": cfg.data.path, "held_out_fraction":
-                          cfg.data.holdout_fraction or None},
+                          cfg.data.holdout_fraction or None,
+                          "labels_per_class": cfg.data.labels_per_class,
+                          "learns_from_unlabelled": learns_unlabelled(cfg, run.model)},
         "evaluation_data": {"split": report["split"],
                             "examples": int(report.get("num_examples", 0))},
         "privacy": {"differential_privacy": dp, "audit": audit},
@@ -141,6 +143,11 @@ def card_markdown(facts: dict[str, Any], report: dict[str, Any]) -> str:
                  + (f", classes {data['classes']}" if data["classes"] else "")
                  + (f", {100 * data['held_out_fraction']:g}% held out"
                     if data["held_out_fraction"] else ""))
+    if data.get("labels_per_class"):
+        lines.append(f"- labels of {data['labels_per_class']} examples per class only"
+                     + (" (the count above); every other training example was used "
+                        "unlabelled" if data.get("learns_from_unlabelled") else
+                        " (the count above); the other examples were not used"))
     if data["own_data"]:
         lines.append(f"- read from `{data['own_data']}` (its fingerprint is kept in the run's "
                      "data.json)")

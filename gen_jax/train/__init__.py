@@ -10,6 +10,7 @@ from ._checkpoint import CheckpointLayoutError as CheckpointLayoutError
 from ._data import HOLDOUT as HOLDOUT
 from ._data import data_name as data_name
 from ._data import dataset_info as dataset_info
+from ._data import learns_unlabelled as learns_unlabelled
 from ._data import load_split as load_split
 from ._data import own_data as own_data
 from ._data import read_new_data as read_new_data

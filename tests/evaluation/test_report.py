@@ -94,6 +94,9 @@ def test_report_has_likelihood_quality_and_images(vae_run, classifiers, capsys):
     assert facts["model"]["parameters"] == count and f"{count:,} parameters" in card
     assert facts["model"]["config_sha256"] == config_digest(run.config)
     assert facts["training_data"]["examples"] == run.info.splits["train"]
+    assert facts["training_data"]["labels_per_class"] is None  # every label, all labelled
+    assert facts["training_data"]["learns_from_unlabelled"] is False
+    assert "labels of" not in card
     assert f"| fd | {quality['fd']:.6g} |" in card and f"| elbo | {lik['elbo']:.6g} |" in card
     assert "Not stated by whoever trained it" in card
     assert any("toolkit's own digits classifier" in t for t in facts["limitations"])

@@ -69,6 +69,39 @@ def make_optimizer(cfg: OptimConfig, total_steps: int) -> optax.GradientTransfor
     return opt
 
 
+class SkipZeroState(NamedTuple):
+    """State of :func:`skip_zero_gradients`: the wrapped transformation's."""
+
+    inner: Any
+
+
+def skip_zero_gradients(inner: optax.GradientTransformation) -> optax.GradientTransformation:
+    """``inner``, applied only to gradients with a non-zero entry; an all-zero gradient gets a
+    zero update and leaves ``inner``'s state (moments, step count) as it was.
+
+    For parameter groups that a phase of training does not touch (M1 while M2 trains on its
+    codes): without it Adam would keep moving them on their momentum, and a group's first
+    real update would come with bias corrections worn off by the idle steps.
+    """
+
+    def init(params):
+        return SkipZeroState(inner.init(params))
+
+    def update(updates, state, params=None):
+        active = jnp.any(jnp.stack([jnp.any(u != 0) for u in jax.tree.leaves(updates)]))
+
+        def run(_):
+            return inner.update(updates, state.inner, params)
+
+        def skip(_):
+            return jax.tree.map(jnp.zeros_like, updates), state.inner
+
+        new_updates, new_inner = jax.lax.cond(active, run, skip, None)
+        return new_updates, SkipZeroState(new_inner)
+
+    return optax.GradientTransformation(init, update)
+
+
 NORM_CHUNK = PrivacyConfig.norm_chunk
 """Examples whose gradients :func:`clipped_gradient_sum` forms at once to measure their norms."""
 

@@ -32,6 +32,7 @@ from ._own import load_own as load_own
 from ._own import open_own as open_own
 from ._own import read_new as read_new
 from ._pipeline import Loader as Loader
+from ._pipeline import labelled_positions as labelled_positions
 from ._poisson import PoissonLoader as PoissonLoader
 from ._preprocess import dequantize_with_noise as dequantize_with_noise
 from ._preprocess import preprocess as preprocess

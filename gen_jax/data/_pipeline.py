@@ -6,6 +6,15 @@ batches (the remainder is dropped). Process ``p`` of ``P`` gets rows ``[p*B/P, (
 each global batch, so the processes together see exactly what a single process would. The
 position of the next batch the consumer will receive is ``loader.state``; a loader created with
 (or restored to) that state continues the very same stream.
+
+Semi-supervised streams (``labelled_per_batch=L``): the examples labelled ``-1`` are the
+unlabelled pool, the others the labelled pool. Epochs are passes over the unlabelled pool as
+above, ``B - L`` examples per batch; the labelled examples come from an endless stream of their
+own, the concatenation of the permutations ``np.random.default_rng([seed, k, 1])
+.permutation(N_labelled)`` for ``k = 0, 1, ...``, of which global step ``s`` (counted from the
+start of epoch 0) takes positions ``[s*L, (s+1)*L)``. The labelled examples are spread evenly
+through the global batch, at rows ``(i * B) // L`` for ``i < L``, so that ``D`` equal shards of
+it (devices, processes) hold ``L / D`` each when ``D`` divides ``L``.
 """
 
 from __future__ import annotations
@@ -71,7 +80,7 @@ class _Batcher:
 
 class _MixedBatcher(_Batcher):
     """A semi-supervised batcher: ``labelled`` rows from the labelled pool's endless stream,
-    then unlabelled rows in epochs (see the module's docstring)."""
+    spread through the batch, the others unlabelled rows in epochs (the module's docstring)."""
 
     def __init__(self, x, label, global_batch_size, local_slice, seed, shuffle, labelled):
         self._labelled_rows = np.flatnonzero(label >= 0)
@@ -93,7 +102,8 @@ class _MixedBatcher(_Batcher):
         """The ``k``-th pass over the labelled pool."""
         if k != self._stream_pass:
             n = len(self._labelled_rows)
-            order = (np.random.default_rng([self._seed, 1, k]).permutation(n)
+            # [seed, k, 1]: never the generator of an epoch's [seed, e] (= [seed, e, 0])
+            order = (np.random.default_rng([self._seed, k, 1]).permutation(n)
                      if self._shuffle else np.arange(n))
             self._stream_order, self._stream_pass = self._labelled_rows[order], k
         return self._stream_order
@@ -104,7 +114,17 @@ class _MixedBatcher(_Batcher):
         labelled = np.empty(self._labelled, np.int64)
         for i, position in enumerate(range(first, first + self._labelled)):
             labelled[i] = self._stream(position // n)[position % n]
-        return np.concatenate([labelled, super().rows(epoch, batch)])
+        out = np.empty(self._global, np.int64)
+        spread = np.zeros(self._global, bool)
+        spread[labelled_positions(self._labelled, self._global)] = True
+        out[spread], out[~spread] = labelled, super().rows(epoch, batch)
+        return out
+
+
+def labelled_positions(labelled: int, batch_size: int) -> np.ndarray:
+    """The rows of a semi-supervised global batch that hold its labelled examples:
+    ``(i * batch_size) // labelled`` for ``i < labelled``, spread evenly."""
+    return (np.arange(labelled) * batch_size) // labelled
 
 
 class _Failure:

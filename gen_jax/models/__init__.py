@@ -21,6 +21,7 @@ from ._base import LatentCode as LatentCode
 from ._base import LikelihoodBound as LikelihoodBound
 from ._base import Metrics as Metrics
 from ._base import NoiseCode as NoiseCode
+from ._base import OwnOptimizer as OwnOptimizer
 from ._base import OwnUpdate as OwnUpdate
 from ._base import Preprocess as Preprocess
 from ._base import PrivateUpdate as PrivateUpdate

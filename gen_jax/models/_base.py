@@ -34,6 +34,7 @@ capability                    methods                                 families
 :class:`ScheduledLoss`        ``loss_at``                             molvae, m1m2
 :class:`Classification`       ``class_log_probs``                     m2, m1m2, ssl_gan
 :class:`SemiSupervised`       ``labelled_per_batch``                  m2, m1m2, ssl_gan
+:class:`OwnOptimizer`         ``make_optimizer``                      m1m2, gan, ssl_gan
 ============================  ======================================  ======================
 
 A family without :class:`Sampling` (the deterministic autoencoder) has no prior to draw from:
@@ -290,6 +291,16 @@ UpdateFn = Callable[[Any, dict[str, jax.Array]], tuple[Proposal, Metrics]]
 
 
 @runtime_checkable
+class OwnOptimizer(Protocol):
+    """The family's own optimizer over its parameters (several players, or parameter groups
+    trained in phases); the engine's step still computes and applies the update."""
+
+    def make_optimizer(self, optim: OptimConfig, total_steps: int) -> optax.GradientTransformation:
+        """The optimizer over all the parameters, from the run's settings."""
+        ...
+
+
+@runtime_checkable
 class OwnUpdate(Protocol):
     """Several players (a GAN): the family's own optimizer and update, one jitted step still.
 
@@ -358,10 +369,10 @@ class SemiSupervised(Protocol):
 
     With ``data.labels_per_class`` the engine trains such a family on the whole training split:
     the examples outside the labelled draw carry label ``-1`` in ``batch["label"]``, and every
-    global batch holds :meth:`labelled_per_batch` examples of the labelled pool (first) and
-    unlabelled ones after them (:class:`gen_jax.data.Loader`). Without it every example is
-    labelled. ``loss`` is the mean of per-example terms, so that it does not depend on how the
-    batch is split over devices.
+    global batch holds :meth:`labelled_per_batch` examples of the labelled pool, spread evenly
+    through it, and unlabelled ones (:class:`gen_jax.data.Loader`). Without it every example
+    is labelled. Under ``train.strategy pmap`` each device's shard holds an equal share of the
+    labelled examples when the device count divides their number.
     """
 
     def labelled_per_batch(self, batch_size: int, labelled: int, total: int) -> int:
@@ -379,7 +390,7 @@ def all_finite(tree: Any) -> jax.Array:
 CAPABILITIES: tuple[type, ...] = (
     Sampling, SolverSampling, TemperatureSampling, ExactLikelihood, LikelihoodBound, Reconstruction,
     LatentCode, NoiseCode, DataDependentInit, DataRequirements, SamplingVariables, OwnUpdate,
-    PrivateUpdate, ScheduledLoss, Classification, SemiSupervised,
+    PrivateUpdate, ScheduledLoss, Classification, SemiSupervised, OwnOptimizer,
 )
 """Every capability protocol, in the order the docs list them."""
 

@@ -150,7 +150,8 @@ def load_split(cfg: ExperimentConfig, split: str, size: int | None = None, *,
 
     ``keep_unlabelled`` (the training split of a semi-supervised family, with
     ``data.labels_per_class``): keep the examples outside the labelled draw too, labelled
-    ``-1``; the holdout still comes from the labelled pool only and is left out."""
+    ``-1``; the holdout still comes from the labelled pool only and is left out. ``size`` then
+    keeps every labelled example and the first unlabelled ones, ``size`` in all."""
     d = cfg.data
     if keep_unlabelled and (split != d.train_split or d.labels_per_class is None):
         raise ValueError("keep_unlabelled applies to the training split with "
@@ -209,7 +210,9 @@ def _select(cfg: ExperimentConfig, ds: gdata.ArrayDataset, split: str,
         held[np.random.default_rng(HOLDOUT_SEED).permutation(len(rows))[:count]] = True
         rows = rows[held] if split == HOLDOUT else rows[~held]
     label = None if ds.label is None else ds.label[rows]
-    if keep_unlabelled:
+    if keep_unlabelled:  # data.size bounds the total; every labelled example stays
+        if size is not None:
+            unlabelled, size = unlabelled[:max(size - len(rows), 0)], None
         rows = np.concatenate([rows, unlabelled])
         label = np.concatenate([label, np.full(len(unlabelled), -1, label.dtype)])
         order = np.argsort(rows, kind="stable")

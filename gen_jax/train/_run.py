@@ -197,8 +197,8 @@ def build_run(cfg: ExperimentConfig, model_name: str, *, restore: bool = True,
         example = _init_batch(cfg, init_examples, train_data,
                               keep_unlabelled=learns_unlabelled(cfg, model))
     variables = jax.jit(lambda k1, k2: model.init(k1, preprocess(example, k2)))(key_init, key_pre)
-    # Families with several players (GANs) bring their own optimizer and step.
-    make_tx = model.make_optimizer if isinstance(model, gmodels.OwnUpdate) else make_optimizer
+    # Families with several players (GANs) or phases (M1+M2) bring their own optimizer.
+    make_tx = model.make_optimizer if isinstance(model, gmodels.OwnOptimizer) else make_optimizer
     tx = make_tx(cfg.optim, cfg.train.steps)
     state = TrainState.create(
         params=variables["params"], batch_stats=variables.get("batch_stats"), tx=tx,

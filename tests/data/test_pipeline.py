@@ -216,18 +216,23 @@ def test_semi_supervised_batches_hold_their_share_of_each_pool_in_the_documented
     with data.Loader(ds, 10, seed=2, labelled_per_batch=3) as loader:
         assert loader.steps_per_epoch == (N - 7) // 7
         batches = list(itertools.islice(loader, 2 * loader.steps_per_epoch + 1))
-    labelled = [b["x"][:3, 0].astype(int) for b in batches]
-    unlabelled = [b["x"][3:, 0].astype(int) for b in batches]
-    assert all((b["label"][:3] >= 0).all() and (b["label"][3:] == -1).all() for b in batches)
+    spread = np.zeros(10, bool)
+    spread[[0, 3, 6]] = True  # rows (i * 10) // 3: spread through the batch
+    assert all((b["label"][spread] >= 0).all() and (b["label"][~spread] == -1).all()
+               for b in batches)
+    labelled = [b["x"][spread, 0].astype(int) for b in batches]
+    unlabelled = [b["x"][~spread, 0].astype(int) for b in batches]
     # The labelled stream: consecutive passes over the pool, each a permutation of its own.
     stream = np.concatenate(labelled)
-    expected = np.concatenate([pool[np.random.default_rng([2, 1, k]).permutation(7)]
+    expected = np.concatenate([pool[np.random.default_rng([2, k, 1]).permutation(7)]
                                for k in range(len(stream) // 7 + 1)])
     np.testing.assert_array_equal(stream, expected[:len(stream)])
     # An epoch visits the unlabelled pool once, in its epoch's permutation.
     first = np.concatenate(unlabelled[:13])
     rest = np.setdiff1d(np.arange(N), pool)
     np.testing.assert_array_equal(first, rest[np.random.default_rng([2, 0]).permutation(96)][:91])
+    # Equal shards of a batch hold equal shares of the labelled examples.
+    assert np.bincount(data.labelled_positions(4, 16) // 8).tolist() == [2, 2]
 
 
 def test_a_semi_supervised_stream_resumes_and_splits_over_processes():

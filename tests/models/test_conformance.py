@@ -35,7 +35,7 @@ def built(request):
     preprocess = make_preprocess(DIGITS8, DataConfig(), model)
     batch = preprocess(_stored_batch(), jax.random.PRNGKey(1))
     variables = jax.jit(model.init)(jax.random.PRNGKey(0), batch)
-    make_tx = model.make_optimizer if isinstance(model, models.OwnUpdate) else make_optimizer
+    make_tx = model.make_optimizer if isinstance(model, models.OwnOptimizer) else make_optimizer
     state = TrainState.create(params=variables["params"],
                               batch_stats=variables.get("batch_stats"),
                               tx=make_tx(OptimConfig(learning_rate=1e-2, ema_decay=0.9), 10),
@@ -160,7 +160,8 @@ def test_capabilities_are_listed_by_name():
         models.FAMILIES[name].tiny(), DIGITS8)) for name in ("ae", "vae", "gan", "glow")}
     assert names["ae"] == ("Reconstruction", "LatentCode")
     assert names["vae"] == ("Sampling", "LikelihoodBound", "Reconstruction", "LatentCode")
-    assert names["gan"] == ("Sampling", "SamplingVariables", "OwnUpdate", "PrivateUpdate")
+    assert names["gan"] == ("Sampling", "SamplingVariables", "OwnUpdate", "PrivateUpdate",
+                            "OwnOptimizer")
     assert names["glow"] == ("Sampling", "TemperatureSampling", "ExactLikelihood", "LatentCode",
                              "NoiseCode", "DataDependentInit", "DataRequirements")
 

@@ -9,6 +9,7 @@ import pytest
 from scipy.special import logsumexp
 
 from gen_jax import models
+from gen_jax.config import OptimConfig
 from gen_jax.data import DatasetInfo
 from gen_jax.models.m2 import M2Net, class_bounds, m2_terms
 
@@ -177,6 +178,17 @@ def test_m1m2_trains_m1_first_then_m2_on_its_codes_without_moving_m1():
     np.testing.assert_allclose(second, model.loss(variables, batch, key)[0], rtol=1e-6)
     assert norm(g1["m2"]) == 0 and norm(g1["m1"]) > 0
     assert norm(g2["m1"]) == 0 and norm(g2["m2"]) > 0  # M1 held fixed under M2
+    # Each model's optimizer is idle while the other trains: M1 stays exactly where its phase
+    # left it, and M2's first update is Adam's first (about the learning rate per parameter).
+    tx = model.make_optimizer(OptimConfig(learning_rate=0.1), 20)
+    opt = tx.init(variables["params"])
+    for _ in range(3):
+        _, opt = tx.update(g1, opt, variables["params"])
+    updates, opt = tx.update(g2, opt, variables["params"])
+    assert norm(updates["m1"]) == 0
+    first = np.abs(np.concatenate([np.ravel(u) for u in jax.tree.leaves(updates["m2"])]))
+    moved = first[first > 0]
+    np.testing.assert_allclose(moved, 0.1, rtol=1e-3)
     # Samples go down M2's decoder to a code, then M1's to an image in [0, 1].
     samples = model.sample(variables, key, 5)
     assert samples.shape == (5, 6) and bool(jnp.all((samples >= 0) & (samples <= 1)))

@@ -21,18 +21,24 @@ def test_the_discriminator_losses_match_a_hand_computation():
     logits, fake = rng.normal(size=(4, 3)) * 2, rng.normal(size=(5, 3)) * 2
     label = np.array([2, -1, 0, -1])
     loss_lab, loss_unl = discriminator_losses(jnp.asarray(logits), jnp.asarray(label),
-                                              jnp.asarray(label >= 0), jnp.asarray(logits),
-                                              jnp.asarray(fake))
+                                              jnp.asarray(label >= 0), jnp.asarray(fake))
     lse = np.log(np.sum(np.exp(logits), axis=1))
     lse_fake = np.log(np.sum(np.exp(fake), axis=1))
-    # cross-entropy of the two labelled rows; real-vs-fake with the fake logit at 0:
-    # -log D(x) = softplus(lse) - lse on real rows, -log(1 - D(G(z))) = softplus(lse) on fakes
+    # cross-entropy of the two labelled rows; real-vs-fake (the fake logit at 0) over the two
+    # unlabelled rows, -log D(x) = softplus(lse) - lse, and the fakes, -log(1 - D) = softplus
     expected_lab = np.mean([lse[0] - logits[0, 2], lse[2] - logits[2, 0]])
-    expected_unl = 0.5 * np.mean(_softplus(lse) - lse) + 0.5 * np.mean(_softplus(lse_fake))
+    expected_unl = (0.5 * np.mean(_softplus(lse[[1, 3]]) - lse[[1, 3]])
+                    + 0.5 * np.mean(_softplus(lse_fake)))
     np.testing.assert_allclose(loss_lab, expected_lab, rtol=1e-6)
     np.testing.assert_allclose(loss_unl, expected_unl, rtol=1e-6)
-    np.testing.assert_allclose(feature_matching(jnp.asarray(logits), jnp.asarray(fake)),
-                               np.mean((fake.mean(0) - logits.mean(0)) ** 2), rtol=1e-6)
+    # Fully labelled data: every row is a real example.
+    _, everything = discriminator_losses(jnp.asarray(logits), jnp.asarray([0, 1, 2, 0]),
+                                         jnp.ones(4, bool), jnp.asarray(fake))
+    np.testing.assert_allclose(everything, 0.5 * np.mean(_softplus(lse) - lse)
+                               + 0.5 * np.mean(_softplus(lse_fake)), rtol=1e-6)
+    real = jnp.asarray(label < 0)
+    np.testing.assert_allclose(feature_matching(jnp.asarray(logits), jnp.asarray(fake), real),
+                               np.mean((fake.mean(0) - logits[[1, 3]].mean(0)) ** 2), rtol=1e-6)
 
 
 def test_weight_normalized_layers_start_normalized_on_their_data():

@@ -64,3 +64,8 @@ def test_a_semi_supervised_training_split_keeps_every_example_and_the_labelled_p
     assert set(mixed.label[~labelled]) == {-1}
     with pytest.raises(ValueError, match="keep_unlabelled applies to the training split"):
         load_split(_cfg(), "train", keep_unlabelled=True)
+
+
+def test_a_size_limit_keeps_every_label_of_a_semi_supervised_split():
+    mixed = load_split(_cfg(labels_per_class=5), "train", size=100, keep_unlabelled=True)
+    assert len(mixed) == 100 and (mixed.label >= 0).sum() == 50

@@ -46,3 +46,17 @@ def test_unknown_schedule_is_a_clear_error():
     cfg = dataclasses.replace(OptimConfig(), schedule="bogus")
     with pytest.raises(ValueError, match="unknown schedule 'bogus'"):
         make_schedule(cfg, 10)
+
+
+def test_skip_zero_gradients_leaves_the_state_of_an_untouched_group_alone():
+    from gen_jax.optim import skip_zero_gradients
+
+    tx = skip_zero_gradients(optax.adam(0.1))
+    params = {"w": jnp.ones(3)}
+    state = tx.init(params)
+    for _ in range(5):  # idle: zero updates, Adam's count and moments unchanged
+        updates, state = tx.update({"w": jnp.zeros(3)}, state, params)
+        assert not jnp.any(updates["w"])
+    assert int(state.inner[0].count) == 0
+    updates, state = tx.update({"w": jnp.asarray([1.0, -2.0, 0.5])}, state, params)
+    np.testing.assert_allclose(updates["w"], [-0.1, 0.1, -0.1], rtol=1e-5)  # Adam's first step

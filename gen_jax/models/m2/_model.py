@@ -16,9 +16,12 @@ the per-example training loss is
     ``-L(x, y) - (alpha / f) log q(y | x)`` (labelled), ``-U(x)`` (unlabelled),
 
 averaged over the batch, where ``f`` is the batch's share of labelled examples. Over a batch
-this is ``f mean_l[-L] + alpha mean_l[-log q] + (1 - f) mean_u[-U]``: Kingma et al.'s
-objective ``J^alpha`` per example (their ``beta = alpha N / N_l`` with the data's own share),
-whatever share of labelled examples the batches hold. Their ``alpha`` is 0.1.
+this is ``f mean_l[-L] + alpha mean_l[-log q] + (1 - f) mean_u[-U]``. With the data's own
+share, ``f = N_l / N``, it is Kingma et al.'s objective ``J^alpha`` per example (their
+``beta = alpha N / N_l`` per labelled example; their ``alpha`` is 0.1). Another share (at least
+one labelled example per batch, or ``labelled_fraction``) reweights the labelled bound, while
+the classification term keeps its weight ``alpha``. Under ``train.strategy pmap`` ``f`` is each
+device's share, equal to the batch's when the device count divides the labelled count.
 
 The bounds of all classes are computed at once for every example (one decoder pass over
 ``B * num_classes`` rows), as their code does for the unlabelled part.

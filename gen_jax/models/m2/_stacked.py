@@ -10,9 +10,10 @@ Kingma et al. also keep only the dimensions of ``z1`` whose posterior mean varie
 deviation above 0.1 over 1,000 training images); here M2 models every dimension, the inactive
 ones as noise with a learned scale.
 
-An optimizer with weight decay would keep shrinking M1's parameters in the second phase: M1+M2
-expects ``optim.weight_decay`` 0 (the default). Adam's momentum moves them for a few dozen
-steps after the switch, while it decays.
+M1 and M2 have optimizers of their own (:class:`~gen_jax.models.OwnOptimizer`), each with the
+run's settings, its schedule over its own phase, and its state untouched while the other phase
+trains (:func:`gen_jax.optim.skip_zero_gradients`): M1 stays exactly where its phase left it,
+and M2's first updates are Adam's first updates.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from typing import Any
 import chex
 import jax
 import jax.numpy as jnp
+import optax
 
+from ... import optim
 from ...data import DatasetInfo
 from ...nn import params_in
 from .._base import Batch, Metrics, Variables
@@ -140,6 +143,21 @@ class M1M2(M2):
                    "m1_elbo": jnp.mean(terms.elbo)}
         return loss, metrics
 
+    def make_optimizer(self, optim_config: Any, total_steps: int
+                       ) -> optax.GradientTransformation:
+        """One optimizer per model, each with the run's settings and a schedule over its own
+        phase, each idle (state untouched) while its model gets no gradient."""
+        first = self.config.m1_steps
+        txs = {"m1": optim.skip_zero_gradients(optim.make_optimizer(optim_config,
+                                                                    max(first, 1))),
+               "m2": optim.skip_zero_gradients(optim.make_optimizer(
+                   optim_config, max(total_steps - first, 1)))}
+
+        def labels(params):
+            return {name: jax.tree.map(lambda _, n=name: n, params[name]) for name in txs}
+
+        return optax.multi_transform(txs, labels)
+
     def loss(self, variables: Variables, batch: Batch, key: jax.Array, *, train: bool = True
              ) -> tuple[jax.Array, tuple[Metrics, Variables]]:
         """The second phase's loss: M2's on codes drawn from M1's posterior."""
@@ -157,13 +175,14 @@ class M1M2(M2):
 
     def evaluate(self, variables: Variables, batch: Batch, key: jax.Array) -> Metrics:
         """M2's per-example metrics on M1's posterior means (``error``, ``class_nll``;
-        ``m2_bound``: the bound on ``log p(z1)``), and ``m1_elbo``, M1's ELBO of the image."""
+        ``m2_bound``: the bound on ``log p(z1)``), and ``elbo``, M1's ELBO of the image (the
+        bound on ``log p(x)``)."""
         key_m1, key_m2 = jax.random.split(key)
         m2, codes = self._m2_batch(variables, batch, None)
         out = super().evaluate(m2, codes, key_m2)
         out["m2_bound"] = out.pop("elbo")
-        out["m1_elbo"] = elbo(self.m1, self._parts(variables)[0], self._image(batch["x"]), None,
-                              key_m1).elbo
+        out["elbo"] = elbo(self.m1, self._parts(variables)[0], self._image(batch["x"]), None,
+                           key_m1).elbo
         return out
 
     def anomaly_score(self, variables: Variables, batch: Batch, key: jax.Array) -> jax.Array:

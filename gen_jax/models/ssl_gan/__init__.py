@@ -8,3 +8,4 @@ from ._model import WNDense as WNDense
 from ._model import build as build
 from ._model import discriminator_losses as discriminator_losses
 from ._model import feature_matching as feature_matching
+from ._model import real_rows as real_rows

@@ -8,19 +8,19 @@ exp(l_k(x))``. Its loss (the reference code's, ``train_mnist_feature_matching.py
     ``loss_unl = -1/2 mean_r[lse(x)] + 1/2 mean_r[softplus(lse(x))]
     + 1/2 mean_f[softplus(lse(G(z)))]``, ``lse = logsumexp l``,
 
-``loss_lab + unlabelled_weight * loss_unl``, where ``r`` runs over every real example of the
-batch (labelled ones included, as the reference's unlabelled set holds every image) and ``f``
-over the fakes. The generator matches the mean of the discriminator's last hidden features on
-fakes to that on the real batch (feature matching). One step updates the discriminator, then
+``loss_lab + unlabelled_weight * loss_unl``, where ``r`` runs over the batch's unlabelled
+examples (every example when the data are fully labelled) and ``f`` over the fakes. The
+generator matches the mean of the discriminator's last hidden features on fakes to that on the
+same unlabelled examples (feature matching). One step updates the discriminator, then
 the generator against the updated discriminator with fresh fakes.
 
 Networks (the reference's MNIST ones): a discriminator MLP 784-1000-500-250-250-250-10 with
-ReLU, weight normalization initialized from the data (each layer's pre-activations start at
-zero mean and unit variance over the first training examples) and Gaussian noise on its input
-(0.3) and hidden layers (0.5) in training; a generator of 100 uniform noise inputs through two
-dense layers of 500 softplus units with batch normalization and a weight-normalized sigmoid
-output layer. The reference keeps the discriminator's hidden weight scales at their initial
-values; here every scale trains.
+ReLU, weight normalization initialized from the data (each layer's noisy pre-activations start
+at zero mean and unit variance over the first training examples) and Gaussian noise on its
+input (0.3) and hidden layers (0.5) in training; a generator of 100 uniform noise inputs through
+two dense layers of 500 softplus units with batch normalization (a shift, no scale) and a
+weight-normalized sigmoid output layer. The reference keeps the discriminator's hidden weight
+scales at their initial values; here every scale trains.
 """
 
 from __future__ import annotations
@@ -133,31 +133,45 @@ class Generator(nn.Module):
         h = z.astype(self.dtype)
         for width in self.hidden:
             h = nn.Dense(width, dtype=self.dtype)(h)
-            h = nn.BatchNorm(use_running_average=not train, momentum=0.9, dtype=self.dtype)(h)
+            h = nn.BatchNorm(use_running_average=not train, momentum=0.9, use_scale=False,
+                             dtype=self.dtype)(h)
             h = nn.softplus(h)
         out = WNDense(math.prod(self.shape), data_init=False, dtype=self.dtype)(h)
         return nn.sigmoid(out.astype(output_dtype(self.dtype))).reshape(-1, *self.shape)
 
 
-def discriminator_losses(logits_lab: jax.Array, label: jax.Array, labelled: jax.Array,
-                         logits_real: jax.Array, logits_fake: jax.Array
-                         ) -> tuple[jax.Array, jax.Array]:
-    """``(loss_lab, loss_unl)`` of the module's docstring; ``labelled`` ``[B]`` masks the rows
-    of ``logits_lab``/``label`` that count."""
-    weight = labelled.astype(logits_lab.dtype)
-    lse_lab = jax.nn.logsumexp(logits_lab, axis=-1)
-    picked = jnp.take_along_axis(logits_lab, jnp.maximum(label, 0)[:, None], 1)[:, 0]
-    loss_lab = jnp.sum(weight * (lse_lab - picked)) / jnp.maximum(jnp.sum(weight), 1.0)
-    lse_real = jax.nn.logsumexp(logits_real, axis=-1)
+def real_rows(labelled: jax.Array) -> jax.Array:
+    """The rows of a batch that stand for the unlabelled real data: the unlabelled ones, or
+    every row when the batch has none (fully labelled data)."""
+    return jnp.where(jnp.any(~labelled), ~labelled, True)
+
+
+def discriminator_losses(logits: jax.Array, label: jax.Array, labelled: jax.Array,
+                         logits_fake: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``(loss_lab, loss_unl)`` of the module's docstring from the logits of a batch whose
+    ``labelled`` rows ``[B]`` carry ``label`` (the others are unlabelled, ``-1``): the
+    cross-entropy over the labelled rows, real-versus-fake over the unlabelled ones
+    (:func:`real_rows`) and the fakes."""
+    weight = labelled.astype(logits.dtype)
+    lse = jax.nn.logsumexp(logits, axis=-1)
+    picked = jnp.take_along_axis(logits, jnp.maximum(label, 0)[:, None], 1)[:, 0]
+    loss_lab = jnp.sum(weight * (lse - picked)) / jnp.maximum(jnp.sum(weight), 1.0)
+    real = real_rows(labelled).astype(logits.dtype)
     lse_fake = jax.nn.logsumexp(logits_fake, axis=-1)
-    loss_unl = (-0.5 * jnp.mean(lse_real) + 0.5 * jnp.mean(jax.nn.softplus(lse_real))
+    loss_unl = (0.5 * jnp.sum(real * (jax.nn.softplus(lse) - lse)) / jnp.sum(real)
                 + 0.5 * jnp.mean(jax.nn.softplus(lse_fake)))
     return loss_lab, loss_unl
 
 
-def feature_matching(real: jax.Array, fake: jax.Array) -> jax.Array:
-    """The generator's loss: mean squared difference of the features' batch means."""
-    return jnp.mean((jnp.mean(fake, axis=0) - jnp.mean(real, axis=0)) ** 2)
+def feature_matching(real: jax.Array, fake: jax.Array, weight: jax.Array | None = None
+                     ) -> jax.Array:
+    """The generator's loss: mean squared difference of the features' batch means (the real
+    ones over the rows of ``weight`` ``[B]``, default all)."""
+    if weight is None:
+        weight = jnp.ones(real.shape[0], real.dtype)
+    weight = weight.astype(real.dtype)[:, None]
+    real_mean = jnp.sum(weight * real, axis=0) / jnp.sum(weight)
+    return jnp.mean((jnp.mean(fake, axis=0) - real_mean) ** 2)
 
 
 class SSLGAN:
@@ -206,11 +220,13 @@ class SSLGAN:
 
     def init(self, key: jax.Array, batch: Batch) -> Variables:
         """``{"params": {generator, discriminator}, "batch_stats": {generator}}``; the
-        discriminator's weight normalization set from ``batch["x"]``."""
+        discriminator's weight normalization set from ``batch["x"]`` (its layers' noisy
+        pre-activations start at zero mean and unit variance)."""
         x = batch["x"]
         chex.assert_shape(x, (None, *self.info.shape))
-        key_g, key_d = jax.random.split(key)
-        d_vars = self.classifier.init({"params": key_d}, x, train=False)
+        key_g, key_d, key_noise = jax.random.split(key, 3)
+        # with the training noise on, as the reference's initialization pass
+        d_vars = self.classifier.init({"params": key_d, "noise": key_noise}, x, train=True)
         z = jnp.zeros((max(x.shape[0], 2), self.config.latent_dim), output_dtype(
             self.generator.dtype))
         g_vars = self.generator.init({"params": key_g}, z, train=False)
@@ -231,10 +247,10 @@ class SSLGAN:
         key_z, key_n = jax.random.split(key)
         fake = self.generate(variables, self.noise(key_z, x.shape[0]), train=False)
         d = {"params": variables["params"]["discriminator"]}
-        rngs = {"noise": key_n}
-        logits, _ = self.classifier.apply(d, x, train=train, rngs=rngs)
-        logits_fake, _ = self.classifier.apply(d, fake, train=train, rngs=rngs)
-        loss_lab, loss_unl = discriminator_losses(logits, label, label >= 0, logits, logits_fake)
+        key_real, key_fake = jax.random.split(key_n)
+        logits, _ = self.classifier.apply(d, x, train=train, rngs={"noise": key_real})
+        logits_fake, _ = self.classifier.apply(d, fake, train=train, rngs={"noise": key_fake})
+        loss_lab, loss_unl = discriminator_losses(logits, label, label >= 0, logits_fake)
         metrics = {"loss_lab": loss_lab, "loss_unl": loss_unl}
         return loss_lab + self.config.unlabelled_weight * loss_unl, (metrics, {})
 
@@ -332,8 +348,7 @@ class SSLGAN:
                                                   rngs={"noise": keys[0]})
                 logits_fake, _ = self.classifier.apply({"params": d_params}, fake, train=True,
                                                        rngs={"noise": keys[1]})
-                loss_lab, loss_unl = discriminator_losses(logits, label, labelled, logits,
-                                                          logits_fake)
+                loss_lab, loss_unl = discriminator_losses(logits, label, labelled, logits_fake)
                 wrong = jnp.sum(labelled * (jnp.argmax(logits, -1) != label)) / jnp.maximum(
                     jnp.sum(labelled), 1)
                 return loss_lab + cfg.unlabelled_weight * loss_unl, (loss_lab, loss_unl, wrong)
@@ -357,7 +372,8 @@ class SSLGAN:
                                                          rngs={"noise": keys[0]})
                 _, fake_features = self.classifier.apply({"params": d_params}, fake,
                                                          train=True, rngs={"noise": keys[1]})
-                return feature_matching(real_features, fake_features), new["batch_stats"]
+                return (feature_matching(real_features, fake_features, real_rows(labelled)),
+                        new["batch_stats"])
 
             (g_loss, new_stats), g_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(
                 params["generator"])

@@ -200,6 +200,13 @@ def m2_terms(net: M2Net, variables: Variables, x: jax.Array, label: jax.Array,
     return M2Terms(loss, unlabelled_bound, labelled_bound, class_nll, labelled)
 
 
+def require_labels(info: DatasetInfo, family: str) -> None:
+    """One line naming the fix when ``info``'s data have no labels to learn classes from."""
+    if not info.num_classes:
+        raise ValueError(f"{family} learns classes, but {info.name!r} has no labels: train it "
+                         "on a labelled data set (with data.labels_per_class for scarce labels)")
+
+
 class M2:
     """The M2 family bound to a config and a labelled data set (a ``GenerativeModel`` that is
     also :class:`~gen_jax.models.SemiSupervised` and :class:`~gen_jax.models.Classification`).
@@ -212,10 +219,7 @@ class M2:
     """
 
     def __init__(self, config: M2Config, info: DatasetInfo, *, dtype: Any = jnp.float32):
-        if not info.num_classes:
-            raise ValueError(f"m2 learns classes, but {info.name!r} has no labels: train it on "
-                             "a labelled data set (with data.labels_per_class for scarce "
-                             "labels)")
+        require_labels(info, "m2")
         coder = coder_config(config)
         validate(coder, info, "m2")
         if any(size < 1 for size in config.classifier_hidden):

@@ -33,7 +33,7 @@ from .._base import Batch, Metrics, Variables
 from .._coders import CoderConfig, likelihood_of, validate
 from .._likelihoods import LikelihoodName
 from ..vae import VAENet, elbo
-from ._model import M2, M2Config
+from ._model import M2, M2Config, require_labels
 
 Dtype = Any
 
@@ -81,10 +81,7 @@ class M1M2(M2):
                              f"'gaussian', got {config.likelihood!r}")
         if config.m1_steps < 0:
             raise ValueError(f"m1m2: m1_steps must be >= 0, got {config.m1_steps}")
-        if not info.num_classes:
-            raise ValueError(f"m1m2 learns classes, but {info.name!r} has no labels: train it "
-                             "on a labelled data set (with data.labels_per_class for scarce "
-                             "labels)")
+        require_labels(info, "m1m2")
         m1 = m1_config(config)
         validate(m1, info, "m1m2")
         codes = dataclasses.replace(info, shape=(config.m1_latent_dim,), num_levels=None)

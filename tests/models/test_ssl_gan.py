@@ -70,10 +70,11 @@ def test_an_update_moves_both_players_and_the_generator_statistics():
                               tx=model.make_optimizer(OptimConfig(learning_rate=1e-2), 5),
                               rng=jax.random.PRNGKey(3))
     new, metrics = jax.jit(make_train_step(model, preprocess))(state, batch)
-    for player in ("generator", "discriminator"):
-        moved = jax.tree.map(lambda a, b: bool(jnp.any(a != b)), new.params[player],
-                             state.params[player])
-        assert all(jax.tree.leaves(moved)), player
+    moved = jax.tree.map(lambda a, b: bool(jnp.any(a != b)), new.params, state.params)
+    assert all(jax.tree.leaves(moved["generator"]))
+    hidden = [moved["discriminator"][f"WNDense_{i}"] for i in range(2)]  # scales stay fixed
+    assert all(not m["scale"] and m["kernel"] and m["bias"] for m in hidden)
+    assert all(moved["discriminator"]["WNDense_2"].values())
     assert not np.allclose(new.batch_stats["generator"]["BatchNorm_0"]["mean"], 0.0)
     assert float(metrics["labelled_share"]) == 0.5 and np.isfinite(float(metrics["g_loss"]))
     log_p = model.class_log_probs(new.variables(), preprocess(batch, jax.random.PRNGKey(1))["x"])
@@ -98,3 +99,11 @@ def test_its_generator_takes_no_class():
     variables = model.init(jax.random.PRNGKey(0), {"x": x})
     with pytest.raises(ValueError, match="does not take a class: sample without --label"):
         model.sample(variables, jax.random.PRNGKey(0), 2, jnp.asarray([0, 1]))
+
+
+def test_a_fixed_scale_gets_no_gradient():
+    x = jnp.asarray(np.random.default_rng(3).normal(size=(16, 5)), jnp.float32)
+    layer = WNDense(4, train_scale=False)
+    variables = layer.init(jax.random.PRNGKey(0), x)
+    grads = jax.grad(lambda v: jnp.sum(layer.apply(v, x) ** 3))(variables)["params"]
+    assert not np.any(grads["scale"]) and np.any(grads["kernel"]) and np.any(grads["bias"])

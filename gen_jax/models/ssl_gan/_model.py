@@ -19,8 +19,9 @@ ReLU, weight normalization initialized from the data (each layer's noisy pre-act
 at zero mean and unit variance over the first training examples) and Gaussian noise on its
 input (0.3) and hidden layers (0.5) in training; a generator of 100 uniform noise inputs through
 two dense layers of 500 softplus units with batch normalization (a shift, no scale) and a
-weight-normalized sigmoid output layer. The reference keeps the discriminator's hidden weight
-scales at their initial values; here every scale trains.
+weight-normalized sigmoid output layer. As in the reference, the discriminator's hidden
+layers keep their weight scales at the data-dependent initial values; its output layer's
+scale trains.
 """
 
 from __future__ import annotations
@@ -72,10 +73,12 @@ class SSLGANConfig:
 class WNDense(nn.Module):
     """A weight-normalized dense layer ``(x @ v / |v|) * scale + bias`` (Salimans & Kingma
     2016). At initialization ``scale`` and ``bias`` are set from the input batch so that each
-    output starts with zero mean and unit variance over it (``data_init``), else 1 and 0."""
+    output starts with zero mean and unit variance over it (``data_init``), else 1 and 0.
+    ``train_scale`` False keeps ``scale`` at its initial value (no gradient reaches it)."""
 
     features: int
     data_init: bool = True
+    train_scale: bool = True
     dtype: Dtype = jnp.float32
 
     @nn.compact
@@ -92,6 +95,8 @@ class WNDense(nn.Module):
         else:
             scale = self.param("scale", nn.initializers.ones, (self.features,), jnp.float32)
             bias = self.param("bias", nn.initializers.zeros, (self.features,), jnp.float32)
+        if not self.train_scale:
+            scale = jax.lax.stop_gradient(scale)
         return t * scale.astype(self.dtype) + bias.astype(self.dtype)
 
 
@@ -113,8 +118,8 @@ class Classifier(nn.Module):
 
         h = noise(x.reshape(x.shape[0], -1).astype(self.dtype), self.input_noise)
         features = h
-        for width in self.hidden:
-            features = nn.relu(WNDense(width, dtype=self.dtype)(h))
+        for width in self.hidden:  # the reference's hidden scales stay at their initial values
+            features = nn.relu(WNDense(width, train_scale=False, dtype=self.dtype)(h))
             h = noise(features, self.hidden_noise)
         logits = WNDense(self.num_classes, dtype=self.dtype)(h)
         out = output_dtype(self.dtype)

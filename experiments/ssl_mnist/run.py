@@ -134,6 +134,8 @@ def main() -> None:
                         help="m1m2: steps of M1 alone before M2 trains on its codes")
     parser.add_argument("--labels", type=int, nargs="+", default=[100, 600, 1000, 3000])
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="seeds FIRST .. FIRST+SEEDS-1 (invocations side by side)")
     parser.add_argument("--steps", type=int, default=30000)
     parser.add_argument("--eval-every", type=int, default=5000)
     parser.add_argument("--alpha", type=float, default=0.1)
@@ -145,7 +147,7 @@ def main() -> None:
     if args.root is None:
         parser.error("--root is required to train")
     for labels in args.labels:
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             run_one(args.root, args.family, labels, seed, args)
 
 

@@ -52,16 +52,18 @@ class _Batcher:
         self._global_batch_size, self._local_slice = global_batch_size, local_slice
         self._seed, self._shuffle = seed, shuffle
         self._epoch, self._order = -1, np.empty(0, np.int64)
+        self._pool: np.ndarray | None = None  # the rows epochs visit (None: all)
 
     def order(self, epoch: int) -> np.ndarray:
-        """The visiting order of epoch ``epoch``: ``[N]`` indices."""
+        """The visiting order of epoch ``epoch``: ``[N]`` indices (of the pool's rows)."""
         if epoch != self._epoch:
-            n = len(self._x)
-            self._order = (
+            n = len(self._x) if self._pool is None else len(self._pool)
+            order = (
                 np.random.default_rng([self._seed, epoch]).permutation(n)
                 if self._shuffle
                 else np.arange(n)
             )
+            self._order = order if self._pool is None else self._pool[order]
             self._epoch = epoch
         return self._order
 
@@ -83,20 +85,14 @@ class _MixedBatcher(_Batcher):
     spread through the batch, the others unlabelled rows in epochs (the module's docstring)."""
 
     def __init__(self, x, label, global_batch_size, local_slice, seed, shuffle, labelled):
-        self._labelled_rows = np.flatnonzero(label >= 0)
-        self._unlabelled_rows = np.flatnonzero(label < 0)
         super().__init__(x, label, global_batch_size - labelled, local_slice, seed, shuffle)
+        self._pool = np.flatnonzero(label < 0)  # epochs visit the unlabelled examples
+        self._labelled_rows = np.flatnonzero(label >= 0)
         self._labelled, self._global = labelled, global_batch_size
         self._stream_pass, self._stream_order = -1, np.empty(0, np.int64)
-        self._steps_per_epoch = len(self._unlabelled_rows) // (global_batch_size - labelled)
-
-    def order(self, epoch: int) -> np.ndarray:
-        if epoch != self._epoch:
-            n = len(self._unlabelled_rows)
-            order = (np.random.default_rng([self._seed, epoch]).permutation(n)
-                     if self._shuffle else np.arange(n))
-            self._order, self._epoch = self._unlabelled_rows[order], epoch
-        return self._order
+        self._steps_per_epoch = len(self._pool) // (global_batch_size - labelled)
+        self._spread = np.zeros(global_batch_size, bool)
+        self._spread[labelled_positions(labelled, global_batch_size)] = True
 
     def _stream(self, k: int) -> np.ndarray:
         """The ``k``-th pass over the labelled pool."""
@@ -115,9 +111,7 @@ class _MixedBatcher(_Batcher):
         for i, position in enumerate(range(first, first + self._labelled)):
             labelled[i] = self._stream(position // n)[position % n]
         out = np.empty(self._global, np.int64)
-        spread = np.zeros(self._global, bool)
-        spread[labelled_positions(self._labelled, self._global)] = True
-        out[spread], out[~spread] = labelled, super().rows(epoch, batch)
+        out[self._spread], out[~self._spread] = labelled, super().rows(epoch, batch)
         return out
 
 

@@ -58,7 +58,7 @@ def config(family: str, labels: int, seed: int, workdir: Path, args) -> Experime
         data=DataConfig(name="mnist", batch_size=200 if gan else 100, binarize=not gan,
                         labels_per_class=labels // 10, labels_seed=seed,
                         data_dir=args.data_dir),
-        optim=OptimConfig(optimizer="adam", learning_rate=3e-3 if gan else 3e-4,
+        optim=OptimConfig(optimizer="adam", learning_rate=args.gan_learning_rate if gan else 3e-4,
                           b1=0.5 if gan else 0.9, ema_decay=0.999),
         train=TrainConfig(steps=args.steps, seed=seed, log_every=1000,
                           eval_every=args.eval_every, num_eval_examples=10000,
@@ -89,6 +89,8 @@ def run_one(root: Path, family: str, labels: int, seed: int, args) -> None:
     name = f"seed{seed}"
     if family != "ssl_gan" and args.alpha != 0.1:  # not Kingma et al.'s
         key, name = key + f"/alpha{args.alpha:g}", name + f"_alpha{args.alpha:g}"
+    if family == "ssl_gan" and args.gan_learning_rate != 3e-3:  # not Salimans et al.'s
+        key, name = key + f"/lr{args.gan_learning_rate:g}", name + f"_lr{args.gan_learning_rate:g}"
     if key in read_results():
         return
     workdir = root / family / f"n{labels}" / name
@@ -139,6 +141,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30000)
     parser.add_argument("--eval-every", type=int, default=5000)
     parser.add_argument("--alpha", type=float, default=0.1)
+    parser.add_argument("--gan-learning-rate", type=float, default=3e-3,
+                        help="ssl_gan: Adam's learning rate (the reference's 3e-3)")
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args()
     if args.summary:

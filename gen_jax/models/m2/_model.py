@@ -255,11 +255,15 @@ class M2:
         return params_in(dict(self.net.init({"params": key}, self._x(batch["x"]))),
                          self.net.dtype)
 
-    def _terms(self, variables: Variables, batch: Batch, key: jax.Array) -> M2Terms:
+    def _terms(self, variables: Variables, batch: Batch, key: jax.Array,
+               label: jax.Array | None = None) -> M2Terms:
+        """The terms with one ``z`` drawn per example and class; ``label`` overrides the
+        batch's."""
         x = self._x(batch["x"])
         eps = jax.random.normal(key, (x.shape[0], self.num_classes, self.config.latent_dim),
                                 output_dtype(self.net.dtype))
-        return m2_terms(self.net, variables, x, self._label(batch), eps, self.config.alpha)
+        label = self._label(batch) if label is None else label
+        return m2_terms(self.net, variables, x, label, eps, self.config.alpha)
 
     def loss(
         self, variables: Variables, batch: Batch, key: jax.Array, *, train: bool = True
@@ -290,11 +294,8 @@ class M2:
 
     def anomaly_score(self, variables: Variables, batch: Batch, key: jax.Array) -> jax.Array:
         """Per-example ``-U(x)`` (nats; one ``z`` per class): labels are not used."""
-        x = self._x(batch["x"])
-        eps = jax.random.normal(key, (x.shape[0], self.num_classes, self.config.latent_dim),
-                                output_dtype(self.net.dtype))
-        unlabelled = jnp.full((x.shape[0],), -1, jnp.int32)
-        return -m2_terms(self.net, variables, x, unlabelled, eps, self.config.alpha).bound
+        unlabelled = jnp.full((batch["x"].shape[0],), -1, jnp.int32)
+        return -self._terms(variables, batch, key, unlabelled).bound
 
     def class_log_probs(self, variables: Variables, x: jax.Array) -> jax.Array:
         """``log q(y | x)``: ``[B, num_classes]``."""

@@ -84,6 +84,14 @@ class DataConfig:
     label)."""
     labels_seed: int = 0
     """Seed of the data.labels_per_class draw."""
+    target: str | None = None
+    """Translation across domains (pix2pix, cyclegan): the second domain, a named data set
+    with the same split names (e.g. textured_mnist or digits28 beside mnist). Every batch then
+    carries its examples too."""
+    paired: bool = False
+    """With data.target: the two sets correspond example for example (mnist and
+    textured_mnist: each digit and its textured copy), as pix2pix needs; otherwise the target
+    is an unrelated collection of the other domain, drawn on its own (CycleGAN)."""
 
     def __post_init__(self):
         _positive("data.batch_size", self.batch_size)
@@ -109,6 +117,14 @@ class DataConfig:
                                          or len(set(self.classes)) != len(self.classes)):
             raise ValueError(f"data.classes must be distinct non-negative class indices, got "
                              f"{list(self.classes)}")
+        if self.paired and self.target is None:
+            raise ValueError("data.paired says how data.target corresponds to the data: set "
+                             "data.target too, or drop it")
+        if self.target is not None and (self.classes is not None or self.holdout_fraction
+                                        or self.labels_per_class is not None):
+            raise ValueError("data.target (a translation pair) does not combine with "
+                             "data.classes, data.holdout_fraction or data.labels_per_class: "
+                             "drop those")
         if not 0.0 < self.test_fraction < 1.0:
             raise ValueError(f"data.test_fraction must lie strictly between 0 and 1, got "
                              f"{self.test_fraction}")

@@ -15,6 +15,14 @@ own, the concatenation of the permutations ``np.random.default_rng([seed, k, 1])
 start of epoch 0) takes positions ``[s*L, (s+1)*L)``. The labelled examples are spread evenly
 through the global batch, at rows ``(i * B) // L`` for ``i < L``, so that ``D`` equal shards of
 it (devices, processes) hold ``L / D`` each when ``D`` divides ``L``.
+
+Translation pairs (a dataset with a ``target``, :class:`ArrayDataset`): each batch also carries
+the target domain's examples as ``"y"`` (labels as ``"y_label"``). Paired data
+(``info.paired``) take the target rows of the very same indices as the source rows. Unpaired
+data draw them from an independent stream, epochs of the target's own permutations
+``np.random.default_rng([seed, e, 2]).permutation(N_target)``: global step ``s`` (counted from
+the start of epoch 0 of the source) takes the target's batch ``s mod (N_target // B)`` of
+epoch ``s // (N_target // B)``. Either way the position in the source's epochs says everything.
 """
 
 from __future__ import annotations
@@ -47,10 +55,11 @@ class _Batcher:
         local_slice: slice,
         seed: int,
         shuffle: bool,
+        stream: int = 0,
     ):
         self._x, self._label = x, label
         self._global_batch_size, self._local_slice = global_batch_size, local_slice
-        self._seed, self._shuffle = seed, shuffle
+        self._seed, self._shuffle, self._stream_id = seed, shuffle, stream
         self._epoch, self._order = -1, np.empty(0, np.int64)
         self._pool: np.ndarray | None = None  # the rows epochs visit (None: all)
 
@@ -59,7 +68,7 @@ class _Batcher:
         if epoch != self._epoch:
             n = len(self._x) if self._pool is None else len(self._pool)
             order = (
-                np.random.default_rng([self._seed, epoch]).permutation(n)
+                np.random.default_rng([self._seed, epoch, self._stream_id]).permutation(n)
                 if self._shuffle
                 else np.arange(n)
             )
@@ -112,6 +121,36 @@ class _MixedBatcher(_Batcher):
             labelled[i] = self._stream(position // n)[position % n]
         out = np.empty(self._global, np.int64)
         out[self._spread], out[~self._spread] = labelled, super().rows(epoch, batch)
+        return out
+
+
+class _PairBatcher:
+    """A translation pair's batcher: the source's batch (``source``) with the target domain's
+    examples as ``"y"``/``"y_label"``, the same rows (paired) or from their own stream (the
+    module's docstring)."""
+
+    def __init__(self, source: _Batcher, target: ArrayDataset, paired: bool,
+                 steps_per_epoch: int):
+        self._source, self._target, self._paired = source, target, paired
+        self._steps_per_epoch = steps_per_epoch
+        s = source
+        self._target_batcher = _Batcher(target.x, target.label, s._global_batch_size,
+                                        s._local_slice, s._seed, s._shuffle, stream=2)
+        self._target_steps = len(target) // s._global_batch_size
+
+    def __call__(self, epoch: int, batch: int) -> Batch:
+        out = self._source(epoch, batch)
+        if self._paired:
+            index = self._source.rows(epoch, batch)[self._source._local_slice]
+            y = {"x": self._target.x[index]}
+            if self._target.label is not None:
+                y["label"] = self._target.label[index]
+        else:
+            step = epoch * self._steps_per_epoch + batch
+            y = self._target_batcher(*divmod(step, self._target_steps))
+        out["y"] = y["x"]
+        if "label" in y:
+            out["y_label"] = y["label"]
         return out
 
 
@@ -168,12 +207,14 @@ class Loader(Iterator[Batch]):
     """Endless, checkpointable, prefetching iterator over batches of an :class:`ArrayDataset`.
 
     Yields ``{"x": [B/P, *shape], "label": [B/P]}`` numpy dicts (no ``"label"`` for unlabelled
-    data), or whatever ``put`` returns for such a dict. Use as a context manager or call
+    data; a translation pair's target examples too, as ``"y"`` and ``"y_label"``), or
+    whatever ``put`` returns for such a dict. Use as a context manager or call
     :meth:`close`; the prefetch thread is a daemon and is also stopped when the loader is
     garbage-collected or the interpreter exits.
 
     Args:
-      dataset: the split to iterate over.
+      dataset: the split to iterate over (with a ``target``: a translation pair, see the
+        module's docstring).
       global_batch_size: batch size summed over all processes (``B``).
       seed: seed of the per-epoch permutations; must be the same on every process.
       shuffle: permute each epoch; if False every epoch is in dataset order.
@@ -208,6 +249,8 @@ class Loader(Iterator[Batch]):
         labelled_per_batch: int | None = None,
     ):
         n, name = len(dataset), f"{dataset.info.name}/{dataset.split}"
+        if dataset.target is not None:
+            _check_pair(dataset, global_batch_size, labelled_per_batch, name)
         if labelled_per_batch is not None:
             n = _check_mixed(dataset, global_batch_size, labelled_per_batch, name)
         if global_batch_size <= 0:
@@ -241,6 +284,8 @@ class Loader(Iterator[Batch]):
             shuffle,
         )
         self._labelled_per_batch = labelled_per_batch
+        self._target = dataset.target
+        self._paired = dataset.info.paired
         self._steps_per_epoch = n // (global_batch_size - (labelled_per_batch or 0))
         self._put = put
         self._prefetch = prefetch
@@ -325,10 +370,13 @@ class Loader(Iterator[Batch]):
         self._position = (epoch + 1, 0) if batch == self._steps_per_epoch else (epoch, batch)
         return out
 
-    def _make_batcher(self) -> _Batcher:
-        if self._labelled_per_batch is None:
-            return _Batcher(*self._batcher_args)
-        return _MixedBatcher(*self._batcher_args, self._labelled_per_batch)
+    def _make_batcher(self) -> _Batcher | _PairBatcher:
+        if self._labelled_per_batch is not None:
+            return _MixedBatcher(*self._batcher_args, self._labelled_per_batch)
+        batcher = _Batcher(*self._batcher_args)
+        if self._target is None:
+            return batcher
+        return _PairBatcher(batcher, self._target, self._paired, self._steps_per_epoch)
 
     def _start_thread(self) -> None:
         batcher, put = self._make_batcher(), self._put
@@ -359,6 +407,23 @@ class Loader(Iterator[Batch]):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _check_pair(dataset: ArrayDataset, global_batch_size: int, labelled: int | None,
+                name: str) -> None:
+    """Checks a translation pair's loader arguments."""
+    target = dataset.target
+    if labelled is not None:
+        raise DataError(f"{name} is a translation pair: semi-supervised batches "
+                        "(labelled_per_batch) are not supported with a target domain")
+    if dataset.info.paired and len(target) != len(dataset):
+        raise DataError(f"{name} is paired with {target.info.name}/{target.split}, but they "
+                        f"hold {len(dataset)} and {len(target)} examples: paired domains "
+                        "correspond row for row")
+    if global_batch_size > len(target):
+        raise DataError(f"global_batch_size={global_batch_size} is larger than the target "
+                        f"domain {target.info.name}/{target.split} ({len(target)} examples): "
+                        f"use at most {len(target)}")
 
 
 def _check_mixed(dataset: ArrayDataset, global_batch_size: int, labelled: int,

@@ -48,6 +48,9 @@ class PoissonLoader(Iterator[Batch]):
                  capacity: int | None = None, multiple: int = 1, process_index: int = 0,
                  process_count: int = 1, put: Callable[[Batch], Any] | None = None):
         n = len(dataset)
+        if dataset.target is not None:
+            raise DataError(f"{dataset.info.name}/{dataset.split} is a translation pair: "
+                            "Poisson-sampled (differentially private) batches take one domain")
         if not 0 < expected_batch_size <= n:
             raise DataError(f"expected batch size {expected_batch_size} must lie in 1..{n} "
                             f"(the examples of {dataset.info.name}/{dataset.split})")

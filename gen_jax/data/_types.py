@@ -21,6 +21,12 @@ class DatasetInfo:
       vocabulary: for token sequences (molecules as SMILES or SELFIES), the token of each id;
         ids 0, 1, 2 are ``<pad>``, ``<bos>``, ``<eos>``, every example starts with ``<bos>``
         and ends with ``<eos>`` then padding. None for every other kind of data.
+      target: a translation pair's second domain (``data.target``): what a model that maps
+        these examples to that domain (pix2pix, CycleGAN) needs to know about it. None: one
+        domain.
+      paired: with a ``target``, whether its examples correspond to these ones row for row
+        (each image and its counterpart, same split sizes) rather than being an unrelated
+        collection of the other domain.
     """
 
     name: str
@@ -29,6 +35,8 @@ class DatasetInfo:
     num_levels: int | None
     splits: dict[str, int] = dataclasses.field(default_factory=dict)
     vocabulary: tuple[str, ...] | None = None
+    target: DatasetInfo | None = None
+    paired: bool = False
 
     @property
     def is_discrete(self) -> bool:
@@ -49,12 +57,16 @@ class ArrayDataset:
       x: ``[N, *info.shape]`` examples; ``uint8`` in ``[0, num_levels)`` for discrete data,
         ``float32`` for continuous data.
       label: ``[N]`` ``int32`` labels, or ``None`` when the data set has none.
+      target: a translation pair's split of the second domain (``info.target``): row ``i``
+        is the counterpart of ``x[i]`` when ``info.paired``, else an unrelated example. Batches
+        carry its examples as ``"y"`` (and labels as ``"y_label"``).
     """
 
     info: DatasetInfo
     split: str
     x: np.ndarray
     label: np.ndarray | None = None
+    target: ArrayDataset | None = None
 
     def __len__(self) -> int:
         return int(self.x.shape[0])

@@ -59,6 +59,8 @@ def dataset_info(cfg: ExperimentConfig) -> gdata.DatasetInfo:
         if record is not None:
             _check_same(own, record["data"], cfg.train.workdir)
         info = own.info
+    if cfg.data.target is not None:
+        info = _with_target(cfg, info)
     if not _selecting(cfg.data):
         return info
     if cfg.data.labels_per_class is not None and not info.num_classes:
@@ -75,6 +77,25 @@ def dataset_info(cfg: ExperimentConfig) -> gdata.DatasetInfo:
     if cfg.data.holdout_fraction:
         splits[HOLDOUT] = len(load_split(cfg, HOLDOUT))
     return dataclasses.replace(info, splits=splits)
+
+
+def _with_target(cfg: ExperimentConfig, info: gdata.DatasetInfo) -> gdata.DatasetInfo:
+    """``info`` with the translation pair's second domain (``data.target``)."""
+    d = cfg.data
+    target = gdata.info(d.target)
+    for split in (d.train_split, d.eval_split):
+        if split not in target.splits:
+            raise gdata.DataError(f"data.target {d.target} has no split {split!r} (it has "
+                                  f"{', '.join(target.splits)}): pick a target with the data's "
+                                  "splits")
+    if d.paired:
+        for split in info.splits:
+            if split in target.splits and target.splits[split] != info.splits[split]:
+                raise gdata.DataError(
+                    f"data.paired: {data_name(cfg)} and {d.target} hold {info.splits[split]} "
+                    f"and {target.splits[split]} examples in split {split!r}, so they cannot "
+                    "correspond example for example: drop data.paired")
+    return dataclasses.replace(info, target=target, paired=d.paired)
 
 
 def _check_same(own: gdata.OwnData, was: dict[str, Any], workdir: str) -> None:
@@ -167,6 +188,8 @@ def load_split(cfg: ExperimentConfig, split: str, size: int | None = None, *,
                           seed=cfg.train.seed)
 
     def load():
+        if d.target is not None:  # a translation pair: no selection (DataConfig refuses it)
+            return _paired_split(cfg, read(size), source)
         if not selecting:
             return read(size)
         if split == HOLDOUT and not d.holdout_fraction:
@@ -180,6 +203,21 @@ def load_split(cfg: ExperimentConfig, split: str, size: int | None = None, *,
     ds = load() if jax.process_index() == 0 else None
     multihost_utils.sync_global_devices(f"gen_jax prepared {data_name(cfg)}/{split}")
     return ds if ds is not None else load()
+
+
+def _paired_split(cfg: ExperimentConfig, ds: gdata.ArrayDataset, split: str
+                  ) -> gdata.ArrayDataset:
+    """``ds`` with the same split of the target domain (``data.target``): its first
+    ``len(ds)`` examples when paired, else all of them."""
+    d = cfg.data
+    info = dataset_info(cfg)
+    target = gdata.load(d.target, split, data_dir=d.data_dir, tfds_dir=d.tfds_dir,
+                        size=len(ds) if d.paired else None, seed=cfg.train.seed)
+    if d.paired and len(target) != len(ds):
+        raise gdata.DataError(f"data.paired: {data_name(cfg)} and {d.target} hold {len(ds)} "
+                              f"and {len(target)} examples of split {split!r}: drop "
+                              "data.paired")
+    return dataclasses.replace(ds, info=info, target=target)
 
 
 def _select(cfg: ExperimentConfig, ds: gdata.ArrayDataset, split: str,

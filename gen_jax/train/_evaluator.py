@@ -42,6 +42,24 @@ def _process_rows(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {k: v[index * size:(index + 1) * size] for k, v in batch.items()}
 
 
+def _target_rows(ds: Any, rows: np.ndarray) -> dict[str, np.ndarray]:
+    """A translation pair's target examples for source ``rows``: the same rows when paired,
+    else the target's rows in turn (``rows mod N_target``)."""
+    rows = rows if ds.info.paired else rows % len(ds.target)
+    out = {"y": ds.target.x[rows]}
+    if ds.target.label is not None:
+        out["y_label"] = ds.target.label[rows]
+    return out
+
+
+def side_by_side(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Images ``x`` ``[N, H, W, C]`` each followed by ``y[i]`` (same height and width), as
+    ``[2N, H, W, C']``: a one-channel side repeated to the other's colour channels."""
+    channels = max(x.shape[-1], y.shape[-1])
+    x, y = (np.repeat(v, channels // v.shape[-1], axis=-1) for v in (x, y))
+    return np.stack([x, y], axis=1).reshape(2 * len(x), *x.shape[1:])
+
+
 def _to_host(x: jax.Array) -> np.ndarray:
     return np.asarray(x.addressable_data(0)) if x.is_fully_replicated else np.asarray(x)
 
@@ -146,6 +164,8 @@ class Evaluator:
             batch = {"x": ds.x[rows], "weight": weight, "index": rows.astype(np.int32)}
             if ds.label is not None:
                 batch["label"] = ds.label[rows]
+            if ds.target is not None:  # a translation pair: the counterparts, or in turn
+                batch |= _target_rows(ds, rows)
             local = _process_rows(batch)
             sums = self._eval(state, strategy.place_batch(local), data_key,
                               jax.random.fold_in(noise_key, i))
@@ -158,7 +178,8 @@ class Evaluator:
         ``sampling_variables`` when it has :class:`~gen_jax.models.SamplingVariables`), on the
         host.
 
-        For a family without a prior: test examples and their reconstructions, interleaved.
+        For a family without a prior: test examples and their reconstructions (a translation
+        family: their translations), interleaved.
         """
         strategy = self.run.strategy
         variables = strategy.unreplicated(state.variables(ema=True))
@@ -179,10 +200,12 @@ class Evaluator:
         if self._eval_ds.label is not None:
             batch["label"] = self._eval_ds.label[:n]
         model_batch = self.run.preprocess(batch, key)
+        if isinstance(self.run.model, gmodels.Translation):  # each followed by its translation
+            out = jax.jit(self.run.model.translate)(variables, model_batch["x"])
+            return side_by_side(_to_host(model_batch["x"]), _to_host(out))
         recon = jax.jit(self.run.model.reconstruct)(variables, model_batch["x"],
                                                     model_batch.get("label"))
-        pairs = np.stack([_to_host(model_batch["x"]), _to_host(recon)], axis=1)
-        return pairs.reshape(2 * n, *pairs.shape[2:])
+        return side_by_side(_to_host(model_batch["x"]), _to_host(recon))
 
     def write_samples(self, state: TrainState, path: Path) -> None:
         samples = self.samples(state)
@@ -196,5 +219,8 @@ class Evaluator:
         without a prior, test examples each followed by its reconstruction."""
         if isinstance(self.run.model, gmodels.Sampling):
             return of_run(self.run, "generated", "samples of a gen_jax model", step=step)
+        if isinstance(self.run.model, gmodels.Translation):
+            return of_run(self.run, "mixed", "test examples, each followed by its translation "
+                          f"to {self.run.info.target.name} by a gen_jax model", step=step)
         return of_run(self.run, "mixed", "test examples, each followed by its reconstruction "
                       "by a gen_jax model", step=step)

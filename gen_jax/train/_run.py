@@ -143,6 +143,9 @@ def write_vocabulary(workdir: Path, cfg: ExperimentConfig, info: gdata.DatasetIn
 def make_preprocess(info: gdata.DatasetInfo, cfg, model: Any = None) -> Any:
     """Stored batch + key -> model batch, as configured (binarize / dequantize).
 
+    A translation pair's target examples (``"y"``) are scaled like ``"x"`` by their own
+    domain's info (``info.target``), with no random draws.
+
     ``cfg.dequantize=None`` lets the family decide: one whose
     :class:`~gen_jax.models.DataRequirements` say it ``dequantizes()`` (flows) turns it on for
     discrete data.
@@ -155,8 +158,11 @@ def make_preprocess(info: gdata.DatasetInfo, cfg, model: Any = None) -> Any:
     def preprocess(batch: dict[str, jax.Array], key: jax.Array) -> dict[str, jax.Array]:
         out = {"x": gdata.preprocess(batch["x"], key, info, binarize=cfg.binarize,
                                      dequantize=dequantize, perturb=cfg.perturb)}
-        if "label" in batch:
-            out["label"] = batch["label"]
+        for name in ("label", "y_label"):
+            if name in batch:
+                out[name] = batch[name]
+        if "y" in batch:  # a translation pair's target domain: scaled, never randomized
+            out["y"] = gdata.preprocess(batch["y"], None, info.target)
         return out
 
     return preprocess
@@ -238,16 +244,23 @@ def _init_batch(cfg: ExperimentConfig, size: int,
     every process (data-dependent init)."""
     ds = (train_data or (lambda keep: load_split(cfg, cfg.data.train_split, size=cfg.data.size,
                                                  keep_unlabelled=keep)))(keep_unlabelled)
-    n = min(size, len(ds))
+    n = min(size, len(ds), len(ds.target) if ds.target is not None else size)
     batch = {"x": ds.x[:n]}
     if ds.label is not None:
         batch["label"] = ds.label[:n]
+    if ds.target is not None:  # a translation pair: the target domain's first examples too
+        batch["y"] = ds.target.x[:n]
+        if ds.target.label is not None:
+            batch["y_label"] = ds.target.label[:n]
     return batch
 
 
-def _example_batch(info: gdata.DatasetInfo) -> dict[str, np.ndarray]:
+def _example_batch(info: gdata.DatasetInfo, size: int = 2) -> dict[str, np.ndarray]:
     dtype = np.uint8 if info.is_discrete else np.float32
-    batch = {"x": np.zeros((2, *info.shape), dtype)}
+    batch = {"x": np.zeros((size, *info.shape), dtype)}
     if info.num_classes:
-        batch["label"] = np.zeros((2,), np.int32)
+        batch["label"] = np.zeros((size,), np.int32)
+    if info.target is not None:
+        target = _example_batch(info.target, size)
+        batch |= {"y" if k == "x" else "y_label": v for k, v in target.items()}
     return batch

@@ -258,3 +258,56 @@ def test_a_semi_supervised_stream_resumes_and_splits_over_processes():
 def test_bad_semi_supervised_arguments(dataset, labelled, message):
     with pytest.raises(data.DataError, match=message):
         data.Loader(dataset, 10, seed=0, labelled_per_batch=labelled)
+
+
+def _pair(paired: bool, n_target: int = N) -> data.ArrayDataset:
+    """A translation pair: the target's value is 1000 + its index (its counterpart's, when
+    paired)."""
+    source = _dataset()
+    tinfo = data.DatasetInfo("tids", (1,), 7, None, {"train": n_target})
+    values = 1000 + np.arange(n_target, dtype=np.float32)[:, None]
+    target = data.ArrayDataset(tinfo, "train", values, (np.arange(n_target) % 7).astype(np.int32))
+    info = data.DatasetInfo("ids", (1,), 7, None, {"train": N}, target=tinfo, paired=paired)
+    return data.ArrayDataset(info, "train", source.x, source.label, target)
+
+
+def test_paired_batches_carry_each_examples_counterpart():
+    with data.Loader(_pair(True), 10, seed=5, prefetch=0) as loader:
+        for batch in itertools.islice(loader, 25):  # across epochs
+            np.testing.assert_array_equal(batch["y"], batch["x"] + 1000)
+            np.testing.assert_array_equal(batch["y_label"], batch["label"])
+
+
+def test_unpaired_targets_follow_their_own_documented_stream_and_resume():
+    ds = _pair(False, n_target=37)  # 3 target batches of 10 per target epoch
+    with data.Loader(ds, 10, seed=5, prefetch=0) as loader:
+        batches = list(itertools.islice(loader, 14))
+    for step, batch in enumerate(batches):
+        epoch, b = divmod(step, 3)
+        order = np.random.default_rng([5, epoch, 2]).permutation(37)
+        assert (batch["y"][:, 0] - 1000).astype(int).tolist() == order[b * 10:(b + 1) * 10].tolist()
+    # the source's stream is the plain one
+    with data.Loader(_dataset(), 10, seed=5, prefetch=0) as plain:
+        assert [_ids(b) for b in batches] == _take(plain, 14)
+    # resuming at step 12 (epoch 1, batch 2 of the source) continues both streams
+    with data.Loader(ds, 10, seed=5, state={"epoch": 1, "batch": 2}) as resumed:
+        again = list(itertools.islice(resumed, 2))
+    for a, b in zip(again, batches[12:], strict=True):
+        np.testing.assert_array_equal(a["y"], b["y"])
+    # two processes' slices concatenate to the global batch
+    with data.Loader(ds, 10, seed=5, process_index=0, process_count=2, prefetch=0) as p0, \
+            data.Loader(ds, 10, seed=5, process_index=1, process_count=2, prefetch=0) as p1:
+        for a, b, whole in zip(p0, p1, batches[:4], strict=False):
+            np.testing.assert_array_equal(np.concatenate([a["y"], b["y"]]), whole["y"])
+
+
+@pytest.mark.parametrize(("dataset", "kwargs", "message"), [
+    (_pair(True, n_target=50), {}, "correspond row for row"),
+    (_pair(False, n_target=5), {}, "larger than the target domain"),
+    (_pair(False), {"labelled_per_batch": 2}, "translation pair"),
+])
+def test_bad_translation_pairs(dataset, kwargs, message):
+    with pytest.raises(data.DataError, match=message):
+        data.Loader(dataset, 10, seed=0, **kwargs)
+    with pytest.raises(data.DataError, match="translation pair"):
+        data.PoissonLoader(_pair(False), 10, seed=0)

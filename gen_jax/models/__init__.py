@@ -7,7 +7,7 @@ One subpackage per family: :mod:`~gen_jax.models.autoencoder`, :mod:`~gen_jax.mo
 :mod:`~gen_jax.models.ppca`,
 :mod:`~gen_jax.models.diffusion`, :mod:`~gen_jax.models.flow_matching`,
 :mod:`~gen_jax.models.charrnn`, :mod:`~gen_jax.models.transformer_lm`,
-:mod:`~gen_jax.models.molvae`.
+:mod:`~gen_jax.models.molvae`, :mod:`~gen_jax.models.translation` (pix2pix, CycleGAN).
 """
 
 from ._base import CAPABILITIES as CAPABILITIES
@@ -33,6 +33,8 @@ from ._base import ScheduledLoss as ScheduledLoss
 from ._base import SemiSupervised as SemiSupervised
 from ._base import SolverSampling as SolverSampling
 from ._base import TemperatureSampling as TemperatureSampling
+from ._base import Translation as Translation
+from ._base import TranslationBack as TranslationBack
 from ._base import UpdateFn as UpdateFn
 from ._base import Variables as Variables
 from ._base import all_finite as all_finite
@@ -87,6 +89,10 @@ from .ssl_gan import SSLGAN as SSLGAN
 from .ssl_gan import SSLGANConfig as SSLGANConfig
 from .transformer_lm import TransformerLM as TransformerLM
 from .transformer_lm import TransformerLMConfig as TransformerLMConfig
+from .translation import CycleGAN as CycleGAN
+from .translation import CycleGANConfig as CycleGANConfig
+from .translation import Pix2Pix as Pix2Pix
+from .translation import Pix2PixConfig as Pix2PixConfig
 from .vae import VAE as VAE
 from .vae import ElboTerms as ElboTerms
 from .vae import VAEConfig as VAEConfig

@@ -28,17 +28,23 @@ capability                    methods                                 families
 :class:`DataRequirements`     ``check_data``, ``dequantizes``         flows, ppca, diffusion,
                                                                       flow_matching
 :class:`SamplingVariables`    ``sampling_variables``                  gan
-:class:`OwnUpdate`            ``make_optimizer``, ``make_update``     gan, ssl_gan
+:class:`OwnUpdate`            ``make_optimizer``, ``make_update``     gan, ssl_gan,
+                                                                      pix2pix, cyclegan
 :class:`PrivateUpdate`        ``check_privacy``,                      gan
                               ``make_private_update``
 :class:`ScheduledLoss`        ``loss_at``                             molvae, m1m2
 :class:`Classification`       ``class_log_probs``                     m2, m1m2, ssl_gan
 :class:`SemiSupervised`       ``labelled_per_batch``                  m2, m1m2, ssl_gan
-:class:`OwnOptimizer`         ``make_optimizer``                      m1m2, gan, ssl_gan
+:class:`OwnOptimizer`         ``make_optimizer``                      m1m2, gan, ssl_gan,
+                                                                      pix2pix, cyclegan
+:class:`Translation`          ``translate``                           pix2pix, cyclegan
+:class:`TranslationBack`      ``translate_back``                      cyclegan
 ============================  ======================================  ======================
 
 A family without :class:`Sampling` (the deterministic autoencoder) has no prior to draw from:
-the engine shows reconstructions (:class:`Reconstruction`) where it would show samples.
+the engine shows reconstructions (:class:`Reconstruction`) where it would show samples, or
+translations (:class:`Translation`: a model of two domains, built for data with a
+``target``).
 """
 
 from __future__ import annotations
@@ -381,6 +387,29 @@ class SemiSupervised(Protocol):
         ...
 
 
+@runtime_checkable
+class Translation(Protocol):
+    """Maps examples of the data's domain to a second one (``info.target``, the run's
+    ``data.target``): image-to-image translation (pix2pix, CycleGAN). Such a family is built
+    only for data with a target; its batches carry the target's examples as ``"y"`` (and their
+    labels as ``"y_label"``), the counterparts of ``"x"`` when ``info.paired``."""
+
+    def translate(self, variables: Variables, x: jax.Array) -> jax.Array:
+        """``[B, *info.target.shape]`` in the target's data space (``[0, 1]`` for images) for
+        examples ``x`` ``[B, *info.shape]`` of the data's domain."""
+        ...
+
+
+@runtime_checkable
+class TranslationBack(Protocol):
+    """A :class:`Translation` family that also maps the target domain back (CycleGAN's second
+    generator)."""
+
+    def translate_back(self, variables: Variables, y: jax.Array) -> jax.Array:
+        """``[B, *info.shape]`` for target-domain examples ``y`` ``[B, *info.target.shape]``."""
+        ...
+
+
 def all_finite(tree: Any) -> jax.Array:
     """True when every leaf of ``tree`` is finite (a boolean scalar)."""
     leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]
@@ -390,7 +419,8 @@ def all_finite(tree: Any) -> jax.Array:
 CAPABILITIES: tuple[type, ...] = (
     Sampling, SolverSampling, TemperatureSampling, ExactLikelihood, LikelihoodBound, Reconstruction,
     LatentCode, NoiseCode, DataDependentInit, DataRequirements, SamplingVariables, OwnUpdate,
-    PrivateUpdate, ScheduledLoss, Classification, SemiSupervised, OwnOptimizer,
+    PrivateUpdate, ScheduledLoss, Classification, SemiSupervised, OwnOptimizer, Translation,
+    TranslationBack,
 )
 """Every capability protocol, in the order the docs list them."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import jax.numpy as jnp
 
@@ -28,6 +28,7 @@ from .molvae import MolVAEConfig
 from .ppca import PPCAConfig
 from .ssl_gan import SSLGANConfig
 from .transformer_lm import TransformerLMConfig
+from .translation import CycleGANConfig, Pix2PixConfig
 from .vae import VAEConfig
 
 Builder = Callable[..., GenerativeModel]
@@ -46,6 +47,10 @@ class Family:
       summary: one line for ``gen-jax train --help`` and the docs.
       tiny: a small config of this family (a few units per layer) for the conformance test
         and the docs' examples; it must suit scikit-learn's 8x8 digits.
+      translates: None for a model of one domain; ``"paired"`` or ``"unpaired"`` for a
+        :class:`~gen_jax.models.Translation` family, built only for data with a target
+        domain (``data.target``), which must correspond example for example
+        (``data.paired``) for ``"paired"``.
     """
 
     name: str
@@ -53,6 +58,7 @@ class Family:
     builder: str
     summary: str
     tiny: Callable[[], Any]
+    translates: Literal["paired", "unpaired"] | None = None
 
     def build(self, config: Any, info: DatasetInfo, *, dtype: Any = jnp.float32
               ) -> GenerativeModel:
@@ -111,6 +117,15 @@ register(Family("m1m2", M1M2Config, _M + "m2:build_stacked",
 register(Family("ssl_gan", SSLGANConfig, _M + "ssl_gan:build",
                 "semi-supervised GAN classifier with feature matching (Salimans et al. 2016)",
                 lambda: SSLGANConfig(latent_dim=2, g_hidden=(8,), d_hidden=(8,), init_examples=8)))
+register(Family("pix2pix", Pix2PixConfig, _M + "translation:build_pix2pix",
+                "paired image-to-image translation (U-Net, PatchGAN, cGAN + L1; Isola et al. 2017)",
+                lambda: Pix2PixConfig(g_features=4, depth=2, d_features=4, d_layers=1),
+                translates="paired"))
+register(Family("cyclegan", CycleGANConfig, _M + "translation:build_cyclegan",
+                "unpaired image-to-image translation (cycle consistency; Zhu et al. 2017)",
+                lambda: CycleGANConfig(generator="unet", g_features=4, depth=1, d_features=4,
+                                       d_layers=1, history=4),
+                translates="unpaired"))
 register(Family("ppca", PPCAConfig, _M + "ppca:build", "probabilistic PCA (exact likelihood)",
                 lambda: PPCAConfig(latent_dim=2)))
 register(Family("diffusion", DiffusionConfig, _M + "diffusion:build",

@@ -5,6 +5,7 @@ file: init, one jitted training step through the engine's own step, evaluate's p
 metrics, the anomaly score, and each capability it implements.
 """
 
+import dataclasses
 import functools
 
 import jax
@@ -18,22 +19,34 @@ from gen_jax.data import DatasetInfo
 from gen_jax.train import TrainState, make_optimizer, make_preprocess, make_train_step
 
 DIGITS8 = DatasetInfo("digits", (8, 8, 1), 10, 17, {"train": 1797})
+# A translation family's data: digits paired with themselves, or beside a colour domain.
+COLOUR8 = DatasetInfo("colour_digits", (8, 8, 3), 10, 17, {"train": 1797})
+PAIRS = {"paired": dataclasses.replace(DIGITS8, target=DIGITS8, paired=True),
+         "unpaired": dataclasses.replace(DIGITS8, target=COLOUR8)}
 BATCH = 8
 
 
-def _stored_batch(seed=0):
+def _info(family):
+    return DIGITS8 if family.translates is None else PAIRS[family.translates]
+
+
+def _stored_batch(seed=0, info=DIGITS8):
     rng = np.random.default_rng(seed)
-    return {"x": rng.integers(0, 17, (BATCH, 8, 8, 1), dtype=np.uint8),
-            "label": rng.integers(0, 10, (BATCH,), dtype=np.int32)}
+    out = {"x": rng.integers(0, 17, (BATCH, 8, 8, 1), dtype=np.uint8),
+           "label": rng.integers(0, 10, (BATCH,), dtype=np.int32)}
+    if info.target is not None:
+        out["y"] = rng.integers(0, 17, (BATCH, *info.target.shape), dtype=np.uint8)
+    return out
 
 
 @pytest.fixture(scope="module", params=list(models.FAMILIES))
 def built(request):
     """``(family, model, preprocess, state, model-space batch)`` for the family's tiny config."""
     family = models.FAMILIES[request.param]
-    model = family.build(family.tiny(), DIGITS8)
-    preprocess = make_preprocess(DIGITS8, DataConfig(), model)
-    batch = preprocess(_stored_batch(), jax.random.PRNGKey(1))
+    info = _info(family)
+    model = family.build(family.tiny(), info)
+    preprocess = make_preprocess(info, DataConfig(), model)
+    batch = preprocess(_stored_batch(info=info), jax.random.PRNGKey(1))
     variables = jax.jit(model.init)(jax.random.PRNGKey(0), batch)
     make_tx = model.make_optimizer if isinstance(model, models.OwnOptimizer) else make_optimizer
     state = TrainState.create(params=variables["params"],
@@ -46,18 +59,26 @@ def built(request):
 def test_the_core_contract(built):
     family, model, _, _, _ = built
     assert isinstance(model, models.GenerativeModel)
-    assert model.info == DIGITS8
+    assert model.info == _info(family)
     # conditional only when asked, or where the family's generative model holds the class
     assert model.num_classes == (10 if family.name in ("m2", "m1m2") else 0)
     assert models.name_of(family.tiny()) == family.name
-    # Something to show a user: samples, or (no prior) reconstructions.
-    assert isinstance(model, models.Sampling | models.Reconstruction)
+    # Something to show a user: samples, or (no prior) reconstructions or translations.
+    assert isinstance(model, models.Sampling | models.Reconstruction | models.Translation)
+    # a translation family says so in its record, and is refused data of one domain
+    assert isinstance(model, models.Translation) == (family.translates is not None)
+    if family.translates is not None:
+        with pytest.raises(ValueError, match="--data.target"):
+            family.build(family.tiny(), DIGITS8)
+    if family.translates == "paired":
+        with pytest.raises(ValueError, match="--data.paired"):
+            family.build(family.tiny(), PAIRS["unpaired"])
 
 
 def test_one_jitted_engine_step_moves_the_parameters(built):
     _, model, preprocess, state, _ = built
     step = jax.jit(make_train_step(model, preprocess))
-    new, metrics = step(state, _stored_batch())
+    new, metrics = step(state, _stored_batch(info=model.info))
     assert int(new.step) == 1 and int(new.skipped) == 0
     assert float(metrics["nonfinite"]) == 0.0 and np.isfinite(float(metrics["loss"]))
     moved = jax.tree.map(lambda a, b: bool(jnp.any(a != b)), new.params, state.params)
@@ -86,6 +107,10 @@ def _outputs(model, variables, batch, key):
     if isinstance(model, models.NoiseCode):
         out["to_noise"] = noise = model.to_noise(variables, x)
         out["from_noise"] = model.from_noise(variables, noise)
+    if isinstance(model, models.Translation):
+        out["translate"] = y = model.translate(variables, x)
+    if isinstance(model, models.TranslationBack):
+        out["translate_back"] = model.translate_back(variables, y)
     if isinstance(model, models.ScheduledLoss):  # past the schedule's end: the plain loss
         out["loss_at_end"] = model.loss_at(variables, batch, key, jnp.asarray(10**9),
                                            train=False)[0]
@@ -134,6 +159,12 @@ def test_evaluate_the_anomaly_score_and_each_declared_capability(built):
         if isinstance(model, models.LatentCode):  # a flow: its base point, exactly
             np.testing.assert_allclose(out["to_noise"].reshape(BATCH, -1), out["to_latent"])
             np.testing.assert_allclose(out["from_noise"], batch["x"], atol=1e-4)
+    if "translate" in out:  # images of the target domain, in [0, 1], and back
+        y = out["translate"]
+        assert y.shape == (BATCH, *model.info.target.shape)
+        assert bool(jnp.all((y >= 0) & (y <= 1)))
+    if "translate_back" in out:
+        assert out["translate_back"].shape == batch["x"].shape
     if "loss_at_end" in out:
         np.testing.assert_allclose(out["loss_at_end"], out["loss"], rtol=1e-6)
     if isinstance(model, models.DataDependentInit):
@@ -146,10 +177,12 @@ def test_evaluate_the_anomaly_score_and_each_declared_capability(built):
 @pytest.mark.parametrize("name", list(models.FAMILIES))
 def test_a_float64_model_initializes_float64_variables(name):
     family = models.FAMILIES[name]
+    info = _info(family)
     with jax.enable_x64(True):
-        model = family.build(family.tiny(), DIGITS8, dtype=jnp.float64)
-        x = jnp.asarray(_stored_batch()["x"], jnp.float64) / 16.0
-        variables = jax.eval_shape(model.init, jax.random.PRNGKey(0), {"x": x})
+        model = family.build(family.tiny(), info, dtype=jnp.float64)
+        batch = {k: jnp.asarray(v, jnp.float64) / 16.0
+                 for k, v in _stored_batch(info=info).items() if k in ("x", "y")}
+        variables = jax.eval_shape(model.init, jax.random.PRNGKey(0), batch)
         dtypes = {v.dtype for v in jax.tree.leaves(variables)
                   if jnp.issubdtype(v.dtype, jnp.floating)}
     assert dtypes == {jnp.dtype(jnp.float64)}

@@ -255,9 +255,9 @@ def test_load_run_says_what_is_missing(tmp_path):
         load_run(tmp_path)
     (tmp_path / "config.json").write_text('{"model_name": "pixelcnn"}')
     with pytest.raises(ValueError, match="names model 'pixelcnn', which this gen_jax does not "
-                                         "have; known: ae, charrnn, diffusion, flow_matching, gan, "
-                                         "glow, m1m2, m2, maf, molvae, nsf, ppca, realnvp, "
-                                         "ssl_gan, transformer_lm, vae$"):
+                                         "have; known: ae, charrnn, cyclegan, diffusion, "
+                                         "flow_matching, gan, glow, m1m2, m2, maf, molvae, nsf, "
+                                         "pix2pix, ppca, realnvp, ssl_gan, transformer_lm, vae$"):
         load_run(tmp_path)
     # A config whose recorded workdir has checkpoints does not count: load_run reads its own.
     elsewhere = tmp_path / "elsewhere"

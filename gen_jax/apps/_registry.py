@@ -76,6 +76,10 @@ register_command(Command(
     "--per-class N --out FILE.npz | evaluate --generated FILE.npz --out REPORT.json",
     "gen_jax.apps.augment:main"))
 register_command(Command(
+    "translate", "a split carried into the other domain by a pix2pix or cyclegan run, as a "
+    "labelled data set: gen-jax translate --workdir RUN --out FILE.npz [--mode back]",
+    "gen_jax.apps.translate:main"))
+register_command(Command(
     "fid", "Frechet Inception Distance between image folders, statistics files and data sets: "
     "gen-jax fid DIR_A DIR_B|stats.npz|mnist:test", "gen_jax.apps.fid:fid_main"))
 register_command(Command(

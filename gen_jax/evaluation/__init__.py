@@ -1,6 +1,7 @@
 """Evaluation reports of trained runs (``gen-jax eval``): likelihoods in one interface (exact
 NLL and bits/dim for flows, ELBO and importance-sampled NLL for VAEs, none for GANs), sample
-quality on classifier features, mode coverage on data with known modes (PacGAN's protocol),
+quality on classifier features, mode coverage on data with known modes (PacGAN's protocol), a
+frozen target-domain classifier on a translation model's images,
 and a JSON + markdown report with a sample grid and the nearest-neighbour panel."""
 
 from ._likelihood import bits_per_dim_meaningful as bits_per_dim_meaningful
@@ -18,3 +19,6 @@ from ._quality import quality_section as quality_section
 from ._report import evaluate_run as evaluate_run
 from ._report import package_versions as package_versions
 from ._settings import EvalSettings as EvalSettings
+from ._translation import match_channels as match_channels
+from ._translation import translate_images as translate_images
+from ._translation import translation_section as translation_section

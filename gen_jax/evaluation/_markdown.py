@@ -101,6 +101,7 @@ def markdown_report(report: dict[str, Any]) -> str:
                   f"| error | {100 * classes['error']:.2f}% ± "
                   f"{100 * classes['error_stderr']:.2f}% |",
                   f"| accuracy | {100 * classes['accuracy']:.2f}% |", "", classes["note"], ""]
+    lines += _translation_lines(report.get("translation"), split)
     lines += ["## Sample quality", ""]
     if "skipped" in quality:
         lines += [f"Skipped: {quality['skipped']}", ""]
@@ -192,3 +193,24 @@ def summary_table(report: dict[str, Any], paths: tuple[str, ...] = ()) -> str:
         lines.append(f"sample quality skipped: {quality['skipped']}")
     lines += [f"report: {', '.join(paths)}"] if paths else []
     return "\n".join(lines)
+
+
+def _translation_lines(section: dict[str, Any] | None, split: str) -> list[str]:
+    """The translation section's table (nothing for a model of one domain)."""
+    if not section:
+        return []
+    if "skipped" in section:
+        return ["## Translation", "", f"Skipped: {section['skipped']}", ""]
+
+    def cell(row):
+        return f"{100 * row['accuracy']:.2f}% ± {100 * row['stderr']:.2f}%"
+
+    ceiling = section.get("classifier_test_accuracy")
+    return [f"## Translation to {section['target']} ({split} split, "
+            f"{section['num_examples']} examples)", "",
+            "| images | frozen classifier's accuracy |", "| --- | --- |",
+            f"| translated | {cell(section['translated'])} |",
+            f"| untranslated source | {cell(section['untranslated'])} |",
+            f"| {section['target']} test images | "
+            f"{'n/a' if ceiling is None else f'{100 * ceiling:.2f}%'} |", "",
+            section["note"], ""]

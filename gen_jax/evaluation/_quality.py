@@ -16,7 +16,7 @@ import jax
 import numpy as np
 
 from .. import metrics
-from ..models import Sampling
+from ..models import Sampling, Translation
 from ._likelihood import model_variables
 from ._settings import MIN_QUALITY_SET, EvalSettings
 
@@ -62,8 +62,9 @@ def load_quality_classifier(run, settings: EvalSettings) -> tuple[Any, str | Non
     """``(feature extractor, None)``, or ``(None, why not)`` when ``quality`` is auto."""
     name = run.info.name
     if not isinstance(run.model, Sampling):
+        shown = "translations" if isinstance(run.model, Translation) else "reconstructions"
         note = (f"{run.model_name} has no prior to sample from; the grid shows test examples "
-                "and their reconstructions")
+                f"and their {shown}")
         if settings.quality:
             raise ValueError(f"--quality scores samples, but {note}; drop --quality")
         return None, note
@@ -88,10 +89,10 @@ def load_quality_classifier(run, settings: EvalSettings) -> tuple[Any, str | Non
             if settings.quality:
                 raise
             return None, " ".join(str(e).split())
-    return _train_on_first_use(run, dataset, settings), None
+    return train_on_first_use(run, dataset, settings), None
 
 
-def _train_on_first_use(run, dataset: str, settings: EvalSettings):
+def train_on_first_use(run, dataset: str, settings: EvalSettings):
     """Trains the default feature classifier of ``dataset`` into ``settings.classifier_dir``
     (saying so first), then loads it."""
     from ..classifier import train_classifier  # noqa: PLC0415

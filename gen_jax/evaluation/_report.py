@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import jax
 import numpy as np
 
-from ..models import Sampling, SolverSampling
+from ..models import Sampling, SolverSampling, Translation
 from ..provenance import of_run
 from ._card import card_facts, card_markdown
 from ._likelihood import classification_section, importance_nll, likelihood_section
@@ -21,6 +21,7 @@ from ._markdown import markdown_report
 from ._modes import check_mode_settings, mode_section
 from ._quality import load_quality_classifier, quality_section
 from ._settings import EvalSettings
+from ._translation import translation_section
 
 if TYPE_CHECKING:
     from ..train import Run
@@ -61,7 +62,8 @@ def evaluate_run(run: Run, workdir: str | Path, settings: EvalSettings, *,
     Returns:
       The JSON report: the model's own metrics averaged over the split at the top level (as
       before), plus ``likelihood``, ``classification`` (None for a model without a classifier
-      of its own), ``sample_quality``, ``images``, ``settings``, ``command``,
+      of its own), ``translation`` (None for a model of one domain), ``sample_quality``,
+      ``images``, ``settings``, ``command``,
       ``date``, ``versions``.
 
     Raises:
@@ -97,6 +99,9 @@ def evaluate_run(run: Run, workdir: str | Path, settings: EvalSettings, *,
     if settings.quality is not False and isinstance(run.model, Sampling):
         note("sample quality: samples, features, the model's and real data's metrics")
     quality = quality_section(run, cfg, settings, loaded)
+    if isinstance(run.model, Translation):
+        note("translation: the target domain's classifier on the translated images")
+    translation = translation_section(run, cfg, settings)
     out = Path(settings.out or Path(workdir) / f"eval_{data.eval_split}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     note("images and mode coverage")
@@ -105,6 +110,7 @@ def evaluate_run(run: Run, workdir: str | Path, settings: EvalSettings, *,
         "split": data.eval_split, "step": step, **means, **(importance or {}),
         "likelihood": likelihood_section(run, means, importance),
         "classification": classification_section(run, means, num),
+        "translation": translation,
         "sample_quality": quality.section,
         "mode_coverage": mode_section(run, settings),
         "images": images,
@@ -160,7 +166,8 @@ def _write_images(run, cfg, settings: EvalSettings, quality, out: Path) -> dict[
             cfg, train=dataclasses.replace(cfg.train, num_samples=settings.grid_size))
         grid = Evaluator(run, sample_cfg).samples(
             run.state, jax.random.fold_in(jax.random.PRNGKey(settings.seed), 3))
-    kind = "samples" if isinstance(run.model, Sampling) else "reconstructions"
+    kind = ("samples" if isinstance(run.model, Sampling) else
+            "translations" if isinstance(run.model, Translation) else "reconstructions")
     path = out.with_name(f"{out.stem}_{kind}.png")
     save_samples(np.asarray(grid, np.float32), path, provenance=Evaluator(run, cfg).provenance())
     names[kind] = path.name

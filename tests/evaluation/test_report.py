@@ -340,3 +340,29 @@ def test_quality_on_inception_features_caches_the_real_data(tmp_path, inception_
     assert "FID Inception network" in (tmp_path / "eval_test.md").read_text()
     with pytest.raises(ValueError, match="add --features inception"):
         EvalSettings(inception_resize="clean")
+
+
+def test_a_translation_run_is_scored_by_the_target_domains_frozen_classifier(
+        tmp_path, classifiers, capsys):
+    workdir = tmp_path / "cyclegan"
+    assert cli.main(["train", "cyclegan", "--data.name", "digits", "--data.target", "digits",
+                     "--data.batch-size", "16", "--model.generator", "unet",
+                     "--model.g-features", "4", "--model.depth", "1", "--model.d-features", "4",
+                     "--model.d-layers", "1", "--train.steps", "2", "--train.no-progress",
+                     "--train.workdir", str(workdir)]) == 0
+    code, _, err = _eval(capsys, "--workdir", workdir, "--classifier-dir", classifiers,
+                         "--grid-size", 8)
+    assert code == 0, err
+    report = json.loads((workdir / "eval_test.json").read_text())
+    section = report["translation"]
+    assert section["target"] == "digits" and section["num_examples"] == 297
+    # digits beside digits: the untranslated images are the target's test split, so the
+    # frozen classifier scores them as its own record says
+    assert section["untranslated"]["accuracy"] == section["classifier_test_accuracy"]
+    acc = section["translated"]["accuracy"]
+    assert 0 <= acc <= 1 and section["translated"]["stderr"] == pytest.approx(
+        (acc * (1 - acc) / 297) ** 0.5)
+    assert report["images"] == {"translations": "eval_test_translations.png"}
+    assert {"cycle_x", "cycle_y"} <= set(report)
+    assert "## Translation to digits (test split, 297 examples)" in (
+        workdir / "eval_test.md").read_text()

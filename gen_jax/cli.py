@@ -286,7 +286,7 @@ def _sample(args) -> int:
     import jax
     import numpy as np
 
-    from .models import Sampling, SolverSampling
+    from .models import Sampling, SolverSampling, Translation
     from .train import Evaluator, load_run, own_data, save_samples, standardizer, write_table
 
     run = load_run(args.workdir, model_overrides=_model_overrides(args))
@@ -310,9 +310,10 @@ def _sample(args) -> int:
         write_table(table, own.columns, np.asarray(samples), standardizer(run.config))
         written["csv"] = str(table)
     out = save_samples(samples, out, run.info, provenance=evaluator.provenance())
+    shown = "translation" if isinstance(run.model, Translation) else "reconstruction"
     content = ("samples" if isinstance(run.model, Sampling) else
                f"{run.model_name} has no prior: {run.config.data.eval_split} examples, each "
-               "followed by its reconstruction")
+               f"followed by its {shown}")
     sampler = {}
     if isinstance(run.model, SolverSampling):
         settings = run.model.default_sampler()

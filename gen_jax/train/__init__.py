@@ -20,6 +20,7 @@ from ._distributed import initialize_from_env as initialize_from_env
 from ._distributed import launch as launch
 from ._evaluator import Evaluator as Evaluator
 from ._evaluator import preprocess_examples as preprocess_examples
+from ._evaluator import target_rows as target_rows
 from ._logging import MetricWriter as MetricWriter
 from ._logging import Progress as Progress
 from ._logging import decode_sequences as decode_sequences

@@ -42,7 +42,7 @@ def _process_rows(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {k: v[index * size:(index + 1) * size] for k, v in batch.items()}
 
 
-def _target_rows(ds: Any, rows: np.ndarray) -> dict[str, np.ndarray]:
+def target_rows(ds: Any, rows: np.ndarray) -> dict[str, np.ndarray]:
     """A translation pair's target examples for source ``rows``: the same rows when paired,
     else the target's rows in turn (``rows mod N_target``)."""
     rows = rows if ds.info.paired else rows % len(ds.target)
@@ -165,7 +165,7 @@ class Evaluator:
             if ds.label is not None:
                 batch["label"] = ds.label[rows]
             if ds.target is not None:  # a translation pair: the counterparts, or in turn
-                batch |= _target_rows(ds, rows)
+                batch |= target_rows(ds, rows)
             local = _process_rows(batch)
             sums = self._eval(state, strategy.place_batch(local), data_key,
                               jax.random.fold_in(noise_key, i))

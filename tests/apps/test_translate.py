@@ -61,3 +61,14 @@ def test_runs_that_cannot_translate_that_way_are_refused(runs, tmp_path):
         translated_set(load_run(runs["pix2pix"]), TranslateSettings(split="validation"))
     with pytest.raises(ValueError, match="--mode must be"):
         TranslateSettings(mode="sideways")
+
+
+def test_a_paired_run_scores_each_example_against_its_counterpart(runs):
+    from gen_jax.apps.score import score_split
+    from gen_jax.evaluation import translate_images
+
+    run = load_run(runs["pix2pix"])
+    scores = score_split(run, "test", num_examples=20)
+    x = data.load("digits", "test").x[:20]  # digits paired with themselves: y = x
+    expected = np.abs(translate_images(run, x) - x / 16.0).mean(axis=(1, 2, 3))
+    np.testing.assert_allclose(scores, expected, rtol=1e-5, atol=1e-6)

@@ -58,6 +58,23 @@ def test_gan_on_four_devices_matches_one(tmp_path):
         assert_trees_close(four[part], one[part], rtol=2e-4, atol=2e-5)
 
 
+def test_cyclegan_under_pmap_on_two_devices_matches_jit(tmp_path):
+    # pmap runs every device's fakes through one image history (all-gathered), so both
+    # discriminators see what the jitted step's global batch shows them.
+    args = ["train", "cyclegan", "--data.name", "digits", "--data.target", "digits",
+            "--data.batch-size", "8", "--model.generator", "unet", "--model.g-features", "4",
+            "--model.depth", "1", "--model.d-features", "4", "--model.d-layers", "1",
+            "--model.history", "6", "--train.steps", "4", "--train.checkpoint-every", "4",
+            "--train.eval-every", "1000", "--train.sample-every", "1000", "--train.no-progress"]
+    run_cli([*args, "--train.workdir", tmp_path / "jit"], devices=2)
+    run_cli([*args, "--train.workdir", tmp_path / "pmap", "--train.strategy", "pmap"],
+            devices=2)
+    jit, pmap = latest_state(tmp_path / "jit"), latest_state(tmp_path / "pmap")
+    assert int(pmap["batch_stats"]["history"]["y"]["count"]) == 6
+    for part in ("params", "batch_stats", "opt_state"):
+        assert_trees_close(pmap[part], jit[part], rtol=2e-4, atol=2e-5)
+
+
 @pytest.mark.slow
 def test_private_training_on_two_devices_matches_one(tmp_path):
     # DP-SGD sharded like any step: the Poisson batch's capacity (66 rows here, a multiple of

@@ -13,7 +13,15 @@ import numpy as np
 
 from ...data import ArrayDataset
 from ...models import LikelihoodBound, Reconstruction, SamplingVariables
-from ...train import Run, data_name, load_run, load_split, preprocess_examples, read_new_data
+from ...train import (
+    Run,
+    data_name,
+    load_run,
+    load_split,
+    preprocess_examples,
+    read_new_data,
+    target_rows,
+)
 
 
 def score_split(run: Run, split: str | None = None, *, num_examples: int | None = None,
@@ -70,6 +78,10 @@ def score_examples(run: Run, ds: ArrayDataset, *, num_examples: int | None = Non
                          "nll_is score is for the vae")
     if kind not in SCORES:
         raise ValueError(f"unknown score {kind!r}; use one of {', '.join(SCORES)}")
+    if run.info.paired and ds.target is None:
+        raise ValueError(f"this {run.model_name} run scores each example against its "
+                         f"counterpart in {run.info.target.name}, which new data lack; score one "
+                         "of the run's splits")
     if model.num_classes and ds.label is None:
         raise ValueError(f"this {run.model_name} is class-conditional and scores each example "
                          "under its label, but these data have none")
@@ -95,6 +107,8 @@ def score_examples(run: Run, ds: ArrayDataset, *, num_examples: int | None = Non
     for i, start in enumerate(range(0, n, batch_size)):
         rows = np.arange(start, start + batch_size) % n  # the last batch padded with the first
         batch = {"x": ds.x[rows]} | ({"label": ds.label[rows]} if ds.label is not None else {})
+        if ds.target is not None:  # a translation pair: each example's counterpart, or another
+            batch |= target_rows(ds, rows)
         scores = score(variables, batch, jnp.asarray(rows, jnp.int32),
                        jax.random.fold_in(noise_key, i))
         out.append(np.asarray(scores, np.float64)[:min(batch_size, n - start)])

@@ -4,7 +4,8 @@ PatchGAN discriminator both use (Isola et al. 2017, Zhu et al. 2017).
 Every network takes and returns images on the ``[-1, 1]`` scale the papers use; the families
 convert from and to the data's ``[0, 1]``. Normalization is instance normalization (each
 image's own statistics, as CycleGAN, and pix2pix at its batch size of 1), so nothing depends
-on the batch and there are no running statistics.
+on the batch and there are no running statistics; a convolution followed by one has no bias
+(the normalization removes it: its gradient would be zero).
 """
 
 from __future__ import annotations
@@ -52,13 +53,14 @@ class UNetGenerator(nn.Module):
         skips = []
         widths = [self.features * min(2**i, 8) for i in range(self.depth)]
         for i, width in enumerate(widths):
-            h = nn.Conv(width, (4, 4), strides=2, padding="SAME", dtype=self.dtype)(h)
+            h = nn.Conv(width, (4, 4), strides=2, padding="SAME", use_bias=not i,
+                        dtype=self.dtype)(h)
             if i:
                 h = _norm(self.dtype)(h)
             h = nn.leaky_relu(h, 0.2)
             skips.append(h)
         for i, width in enumerate(reversed(widths[:-1])):
-            h = nn.ConvTranspose(width, (4, 4), strides=(2, 2), padding="SAME",
+            h = nn.ConvTranspose(width, (4, 4), strides=(2, 2), padding="SAME", use_bias=False,
                                  dtype=self.dtype)(h)
             h = nn.relu(_norm(self.dtype)(h))
             if i < self.dropout_layers and self.dropout:
@@ -77,8 +79,9 @@ class ResidualBlock(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         width = x.shape[-1]
-        h = nn.relu(_norm(self.dtype)(nn.Conv(width, (3, 3), dtype=self.dtype)(x)))
-        h = _norm(self.dtype)(nn.Conv(width, (3, 3), dtype=self.dtype)(h))
+        h = nn.relu(_norm(self.dtype)(nn.Conv(width, (3, 3), use_bias=False,
+                                              dtype=self.dtype)(x)))
+        h = _norm(self.dtype)(nn.Conv(width, (3, 3), use_bias=False, dtype=self.dtype)(h))
         return x + h
 
 
@@ -98,16 +101,17 @@ class ResNetGenerator(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
         del train  # no dropout, no running statistics
-        h = nn.relu(_norm(self.dtype)(nn.Conv(self.features, (7, 7),
+        h = nn.relu(_norm(self.dtype)(nn.Conv(self.features, (7, 7), use_bias=False,
                                               dtype=self.dtype)(x.astype(self.dtype))))
         for i in range(self.depth):
-            h = nn.Conv(self.features * 2 ** (i + 1), (3, 3), strides=2, dtype=self.dtype)(h)
+            h = nn.Conv(self.features * 2 ** (i + 1), (3, 3), strides=2, use_bias=False,
+                        dtype=self.dtype)(h)
             h = nn.relu(_norm(self.dtype)(h))
         for _ in range(self.blocks):
             h = ResidualBlock(self.dtype)(h)
         for i in reversed(range(self.depth)):
             h = nn.ConvTranspose(self.features * 2**i, (3, 3), strides=(2, 2), padding="SAME",
-                                 dtype=self.dtype)(h)
+                                 use_bias=False, dtype=self.dtype)(h)
             h = nn.relu(_norm(self.dtype)(h))
         h = nn.Conv(self.out_channels, (7, 7), dtype=self.dtype)(h)
         return jnp.tanh(h.astype(output_dtype(self.dtype)))
@@ -127,12 +131,12 @@ class PatchDiscriminator(nn.Module):
         h = x.astype(self.dtype)
         for i in range(self.layers):
             h = nn.Conv(self.features * min(2**i, 8), (4, 4), strides=2, padding="SAME",
-                        dtype=self.dtype)(h)
+                        use_bias=not i, dtype=self.dtype)(h)
             if i:
                 h = _norm(self.dtype)(h)
             h = nn.leaky_relu(h, 0.2)
         h = nn.Conv(self.features * min(2**self.layers, 8), (4, 4), padding="SAME",
-                    dtype=self.dtype)(h)
+                    use_bias=False, dtype=self.dtype)(h)
         h = nn.leaky_relu(_norm(self.dtype)(h), 0.2)
         h = nn.Conv(1, (4, 4), padding="SAME", dtype=self.dtype)(h)
         return h[..., 0].astype(output_dtype(self.dtype))

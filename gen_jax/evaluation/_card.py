@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import jax
 import numpy as np
 
-from ..models import ExactLikelihood, LikelihoodBound, Sampling
+from ..models import ExactLikelihood, LikelihoodBound, Sampling, Translation
 from ..provenance import config_digest
 
 if TYPE_CHECKING:
@@ -34,6 +34,11 @@ _REFERENCES = {
     "bpd": "bits per dimension (Theis et al. 2016)",
     "elbo": "evidence lower bound, nats per example (Kingma & Welling 2014)",
     "nll_is": "importance-sampled NLL (Burda et al. 2016)",
+    "translated_accuracy": "the target domain's frozen classifier on the translations "
+                           "(as CyCADA, Hoffman et al. 2018)",
+    "l1": "mean absolute difference from the counterpart, in [0, 1]",
+    "psnr": "peak signal-to-noise ratio against the counterpart, dB",
+    "cycle_x": "round-trip error |F(G(x)) - x| (Zhu et al. 2017)",
 }
 
 
@@ -65,7 +70,8 @@ def card_facts(run: Run, report: dict[str, Any], workdir: str | Path,
                           "own_data": cfg.data.path, "held_out_fraction":
                           cfg.data.holdout_fraction or None,
                           "labels_per_class": cfg.data.labels_per_class,
-                          "learns_from_unlabelled": learns_unlabelled(cfg, run.model)},
+                          "learns_from_unlabelled": learns_unlabelled(cfg, run.model),
+                          "target": cfg.data.target, "paired": cfg.data.paired},
         "evaluation_data": {"split": report["split"],
                             "examples": int(report.get("num_examples", 0))},
         "privacy": {"differential_privacy": dp, "audit": audit},
@@ -89,7 +95,13 @@ def _limitations(run: Run, report: dict[str, Any], audit: dict[str, Any] | None,
                  private: bool) -> list[str]:
     """The limitations that follow from the run and the report."""
     out = []
-    if not isinstance(run.model, ExactLikelihood | LikelihoodBound):
+    if isinstance(run.model, Translation):
+        out.append(f"A {run.model_name} gives no likelihood: it cannot say how probable an "
+                   "input is; its translations are measured by the target domain's classifier "
+                   "and their per-example errors, not by how real they look to a person.")
+        out.append("Translations are synthetic images: the images gen_jax writes say so in "
+                   "their PNG metadata (gen_jax.provenance), which does not survive re-encoding.")
+    elif not isinstance(run.model, ExactLikelihood | LikelihoodBound):
         out.append(f"A {run.model_name} gives no likelihood: it cannot say how probable an "
                    "input is, and its samples' quality is measured only by the feature "
                    "metrics.")
@@ -148,6 +160,10 @@ def card_markdown(facts: dict[str, Any], report: dict[str, Any]) -> str:
                      + (" (the count above); every other training example was used "
                         "unlabelled" if data.get("learns_from_unlabelled") else
                         " (the count above); the other examples were not used"))
+    if data.get("target"):
+        lines.append(f"- translated into {data['target']}, "
+                     + ("paired with it example for example" if data.get("paired") else
+                        "an unpaired collection of that domain"))
     if data["own_data"]:
         lines.append(f"- read from `{data['own_data']}` (its fingerprint is kept in the run's "
                      "data.json)")
@@ -157,6 +173,10 @@ def card_markdown(facts: dict[str, Any], report: dict[str, Any]) -> str:
               "| metric | value | reference |", "| --- | ---: | --- |"]
     sources = {**report["likelihood"], **{k: v for k, v in report["sample_quality"].items()
                                           if not isinstance(v, dict | list)}}
+    translation = report.get("translation") or {}
+    if "translated" in translation:
+        sources |= {"translated_accuracy": translation["translated"]["accuracy"],
+                    **{k: report[k] for k in ("l1", "psnr", "cycle_x") if k in report}}
     for key, meaning in _REFERENCES.items():
         value = sources.get(key)
         if isinstance(value, int | float):

@@ -366,3 +366,6 @@ def test_a_translation_run_is_scored_by_the_target_domains_frozen_classifier(
     assert {"cycle_x", "cycle_y"} <= set(report)
     assert "## Translation to digits (test split, 297 examples)" in (
         workdir / "eval_test.md").read_text()
+    card = (workdir / "eval_test_card.md").read_text()
+    assert "- translated into digits, an unpaired collection of that domain" in card
+    assert f"| translated_accuracy | {acc:.6g} |" in card and "| cycle_x |" in card

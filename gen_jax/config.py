@@ -86,8 +86,9 @@ class DataConfig:
     """Seed of the data.labels_per_class draw."""
     target: str | None = None
     """Translation across domains (pix2pix, cyclegan): the second domain, a named data set
-    with the same split names (e.g. textured_mnist or digits28 beside mnist). Every batch then
-    carries its examples too."""
+    with the same split names (e.g. textured_mnist or digits28 beside mnist), or your own data
+    by path (read with the data.* own-data settings; e.g. a folder of images whose file names
+    match data.path's, for pairs). Every batch then carries its examples too."""
     paired: bool = False
     """With data.target: the two sets correspond example for example (mnist and
     textured_mnist: each digit and its textured copy), as pix2pix needs; otherwise the target

@@ -79,10 +79,20 @@ def dataset_info(cfg: ExperimentConfig) -> gdata.DatasetInfo:
     return dataclasses.replace(info, splits=splits)
 
 
+def own_target(cfg: ExperimentConfig) -> gdata.OwnData | None:
+    """The opened own data of ``data.target`` when it names a path rather than a data set
+    (read with the data's own-data settings), else None."""
+    d = cfg.data
+    if d.target is None or d.target in gdata.available():
+        return None
+    return gdata.open_own(d.target, options_of(cfg), tfds_dir=d.tfds_dir)
+
+
 def _with_target(cfg: ExperimentConfig, info: gdata.DatasetInfo) -> gdata.DatasetInfo:
     """``info`` with the translation pair's second domain (``data.target``)."""
     d = cfg.data
-    target = gdata.info(d.target)
+    own = own_target(cfg)
+    target = gdata.info(d.target) if own is None else own.info
     for split in (d.train_split, d.eval_split):
         if split not in target.splits:
             raise gdata.DataError(f"data.target {d.target} has no split {split!r} (it has "
@@ -211,8 +221,13 @@ def _paired_split(cfg: ExperimentConfig, ds: gdata.ArrayDataset, split: str
     ``len(ds)`` examples when paired, else all of them."""
     d = cfg.data
     info = dataset_info(cfg)
-    target = gdata.load(d.target, split, data_dir=d.data_dir, tfds_dir=d.tfds_dir,
-                        size=len(ds) if d.paired else None, seed=cfg.train.seed)
+    size = len(ds) if d.paired else None
+    own = own_target(cfg)
+    if own is not None:
+        target = gdata.load_own(own, split, size=size)
+    else:
+        target = gdata.load(d.target, split, data_dir=d.data_dir, tfds_dir=d.tfds_dir,
+                            size=size, seed=cfg.train.seed)
     if d.paired and len(target) != len(ds):
         raise gdata.DataError(f"data.paired: {data_name(cfg)} and {d.target} hold {len(ds)} "
                               f"and {len(target)} examples of split {split!r}: drop "

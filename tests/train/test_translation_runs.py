@@ -61,3 +61,23 @@ def test_domains_that_cannot_correspond_are_refused(tmp_path):
         DataConfig(paired=True)
     with pytest.raises(ValueError, match="does not combine with data.classes"):
         DataConfig(target="digits", classes=(1, 2))
+
+
+def test_your_own_paired_images_as_the_target(tmp_path):
+    rng = np.random.default_rng(0)
+    x = {s: rng.integers(0, 256, (n, 8, 8, 1), dtype=np.uint8) for s, n in
+         (("train", 40), ("test", 10))}
+    y = {s: rng.integers(0, 10, len(v)) for s, v in x.items()}
+    np.savez(tmp_path / "a.npz", x_train=x["train"], y_train=y["train"], x_test=x["test"],
+             y_test=y["test"])
+    np.savez(tmp_path / "b.npz", **{f"x_{s}": np.repeat(255 - v, 3, axis=-1)
+                                    for s, v in x.items()},
+             **{f"y_{s}": v for s, v in y.items()})
+    cfg = dataclasses.replace(_cfg(tmp_path / "run", 1), data=DataConfig(
+        path=str(tmp_path / "a.npz"), target=str(tmp_path / "b.npz"), paired=True,
+        batch_size=8, tfds_dir=str(tmp_path / "tfds")))
+    info = dataset_info(cfg)
+    assert info.target.shape == (8, 8, 3) and info.paired
+    for split in ("train", "test"):
+        ds = load_split(cfg, split)
+        np.testing.assert_array_equal(ds.target.x[..., :1], 255 - ds.x)  # each its inverse

@@ -1,5 +1,6 @@
 """Image-to-image translation across two domains: pix2pix (paired) and CycleGAN (unpaired)."""
 
+from ._common import NetworksConfig as NetworksConfig
 from ._common import check_pair as check_pair
 from ._cyclegan import CycleGAN as CycleGAN
 from ._cyclegan import CycleGANConfig as CycleGANConfig

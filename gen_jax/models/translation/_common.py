@@ -3,6 +3,7 @@ names, and the ``[0, 1]`` <-> ``[-1, 1]`` scales."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Literal
 
 import jax
@@ -12,6 +13,22 @@ from ._losses import GAN_LOSSES
 from ._nets import PatchDiscriminator, ResNetGenerator, UNetGenerator
 
 GeneratorArch = Literal["unet", "resnet"]
+
+
+@dataclasses.dataclass(frozen=True)
+class NetworksConfig:
+    """The network sizes pix2pix and CycleGAN share (defaults sized for 28x28 images)."""
+
+    g_features: int = 64
+    """Channels of the generators' first layer (doubled per down-sampling level, at most 8x)."""
+    depth: int = 2
+    """Down-sampling levels of the generators; the image size must divide by 2**depth."""
+    blocks: int = 6
+    """Residual blocks of a resnet generator."""
+    d_features: int = 64
+    """Channels of the discriminators' first layer."""
+    d_layers: int = 2
+    """Stride-2 layers of the PatchGAN discriminators (patches of 1 / 2**d_layers the size)."""
 
 
 def check_pair(name: str, info: DatasetInfo, config: Any, *, paired: bool) -> DatasetInfo:

@@ -31,7 +31,15 @@ from ...data import DatasetInfo
 from ...nn import output_dtype, params_in
 from .._base import Batch, Metrics, Proposal, UpdateFn, Variables, all_finite
 from ..gan import TwoPlayerTransform, two_player
-from ._common import GeneratorArch, check_pair, make_discriminator, make_generator, signed, unit
+from ._common import (
+    GeneratorArch,
+    NetworksConfig,
+    check_pair,
+    make_discriminator,
+    make_generator,
+    signed,
+    unit,
+)
 from ._losses import (
     GanLoss,
     cycle_loss,
@@ -45,24 +53,14 @@ from ._losses import (
 
 
 @dataclasses.dataclass(frozen=True)
-class CycleGANConfig:
+class CycleGANConfig(NetworksConfig):
     """CycleGAN's networks and objective (defaults: the paper's, sized for 28x28 images; the
     paper's 256x256 generator has 9 residual blocks and its discriminator d_layers 3)."""
 
     generator: GeneratorArch = "resnet"
     """resnet (CycleGAN's) or unet (pix2pix's)."""
-    g_features: int = 64
-    """Channels of the generators' first layer (doubled per down-sampling)."""
-    depth: int = 2
-    """Down-sampling levels of the generators; the image size must divide by 2**depth."""
-    blocks: int = 6
-    """Residual blocks of the resnet generators."""
     dropout: float = 0.0
     """Dropout of a unet generator's innermost decoder layers in training."""
-    d_features: int = 64
-    """Channels of the discriminators' first layer."""
-    d_layers: int = 2
-    """Stride-2 layers of the PatchGAN discriminators."""
     gan_loss: GanLoss = "lsgan"
     """lsgan (the paper's least squares) or non_saturating (cross-entropy)."""
     cycle_weight: float = 10.0

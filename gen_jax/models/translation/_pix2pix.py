@@ -24,7 +24,15 @@ from ...data import DatasetInfo
 from ...nn import output_dtype, params_in
 from .._base import Batch, Metrics, Proposal, UpdateFn, Variables, all_finite
 from ..gan import TwoPlayerTransform, two_player
-from ._common import GeneratorArch, check_pair, make_discriminator, make_generator, signed, unit
+from ._common import (
+    GeneratorArch,
+    NetworksConfig,
+    check_pair,
+    make_discriminator,
+    make_generator,
+    signed,
+    unit,
+)
 from ._losses import (
     GanLoss,
     mean_abs,
@@ -35,24 +43,14 @@ from ._losses import (
 
 
 @dataclasses.dataclass(frozen=True)
-class Pix2PixConfig:
+class Pix2PixConfig(NetworksConfig):
     """pix2pix's networks and objective (defaults: the paper's, sized for 28x28 images; for
     256x256 ones the paper's U-Net has depth 8 and its 70x70 PatchGAN d_layers 3)."""
 
     generator: GeneratorArch = "unet"
     """unet (pix2pix's) or resnet (CycleGAN's)."""
-    g_features: int = 64
-    """Channels of the generator's first layer (doubled per level, at most 8x)."""
-    depth: int = 2
-    """Down-sampling levels of the generator; the image size must divide by 2**depth."""
-    blocks: int = 6
-    """Residual blocks of the resnet generator."""
     dropout: float = 0.5
     """Dropout of the U-Net's innermost decoder layers in training (the paper's noise)."""
-    d_features: int = 64
-    """Channels of the discriminator's first layer."""
-    d_layers: int = 2
-    """Stride-2 layers of the PatchGAN discriminator (patches of 1 / 2**d_layers the size)."""
     gan_loss: GanLoss = "non_saturating"
     """non_saturating (the paper's cross-entropy) or lsgan (least squares)."""
     l1_weight: float = 100.0

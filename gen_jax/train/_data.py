@@ -199,7 +199,7 @@ def load_split(cfg: ExperimentConfig, split: str, size: int | None = None, *,
 
     def load():
         if d.target is not None:  # a translation pair: no selection (DataConfig refuses it)
-            return _paired_split(cfg, read(size), source)
+            return _split_with_target(cfg, read(size), source)
         if not selecting:
             return read(size)
         if split == HOLDOUT and not d.holdout_fraction:
@@ -215,7 +215,7 @@ def load_split(cfg: ExperimentConfig, split: str, size: int | None = None, *,
     return ds if ds is not None else load()
 
 
-def _paired_split(cfg: ExperimentConfig, ds: gdata.ArrayDataset, split: str
+def _split_with_target(cfg: ExperimentConfig, ds: gdata.ArrayDataset, split: str
                   ) -> gdata.ArrayDataset:
     """``ds`` with the same split of the target domain (``data.target``): its first
     ``len(ds)`` examples when paired, else all of them."""

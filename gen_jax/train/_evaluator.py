@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import models as gmodels
 from ..config import ExperimentConfig
+from ..data import ArrayDataset
 from ..provenance import Provenance, of_run
 from ._data import load_split
 from ._logging import save_samples
@@ -42,7 +43,7 @@ def _process_rows(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {k: v[index * size:(index + 1) * size] for k, v in batch.items()}
 
 
-def target_rows(ds: Any, rows: np.ndarray) -> dict[str, np.ndarray]:
+def target_rows(ds: ArrayDataset, rows: np.ndarray) -> dict[str, np.ndarray]:
     """A translation pair's target examples for source ``rows``: the same rows when paired,
     else the target's rows in turn (``rows mod N_target``)."""
     rows = rows if ds.info.paired else rows % len(ds.target)
@@ -216,7 +217,7 @@ class Evaluator:
     def provenance(self, step: int | None = None) -> Provenance:
         """The provenance (:mod:`gen_jax.provenance`) of what :meth:`samples` draws at
         ``step`` (default: the run's restored step): a model's samples, or, for a family
-        without a prior, test examples each followed by its reconstruction."""
+        without a prior, test examples each followed by its reconstruction or translation."""
         if isinstance(self.run.model, gmodels.Sampling):
             return of_run(self.run, "generated", "samples of a gen_jax model", step=step)
         if isinstance(self.run.model, gmodels.Translation):

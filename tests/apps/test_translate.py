@@ -14,6 +14,9 @@ from gen_jax.apps.augment import load_generated
 from gen_jax.apps.translate import TranslateSettings, translated_set
 from gen_jax.train import load_run
 
+# one worker trains the module's runs once, and runs every test that reads them
+pytestmark = pytest.mark.xdist_group("translate_runs")
+
 TINY = ["--data.batch-size", "16", "--model.g-features", "4", "--model.depth", "1",
         "--model.d-features", "4", "--model.d-layers", "1", "--train.steps", "1",
         "--train.no-progress"]

@@ -129,13 +129,10 @@ def test_the_history_fills_then_swaps_half_its_images():
     (tr.PatchDiscriminator(features=4, layers=2), (2, 2, 2)),
 ])
 def test_network_shapes(net, shape):
-    x = jnp.zeros((2, 8, 8, 1))
+    x = jax.ShapeDtypeStruct((2, 8, 8, 1), jnp.float32)
     kwargs = {} if isinstance(net, tr.PatchDiscriminator) else {"train": False}
-    variables = net.init(jax.random.PRNGKey(0), x, **kwargs)
-    out = net.apply(variables, x, **kwargs)
-    assert out.shape == shape
-    if shape[-1] == 3:  # tanh images
-        assert bool(jnp.all(jnp.abs(out) <= 1))
+    variables = jax.eval_shape(lambda v: net.init(jax.random.PRNGKey(0), v, **kwargs), x)
+    assert jax.eval_shape(lambda p, v: net.apply(p, v, **kwargs), variables, x).shape == shape
 
 
 @pytest.mark.parametrize(("build", "info", "message"), [

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ..conftest import run_cli
+from ..conftest import run_cli, run_python
 from ._ckpt_util import assert_trees_close, assert_trees_equal, latest_state
 
 ARGS = ["train", "vae", "--data.name", "digits", "--data.batch-size", "64", "--data.binarize",
@@ -66,9 +66,11 @@ def test_cyclegan_under_pmap_on_two_devices_matches_jit(tmp_path):
             "--model.depth", "1", "--model.d-features", "4", "--model.d-layers", "1",
             "--model.history", "6", "--train.steps", "4", "--train.checkpoint-every", "4",
             "--train.eval-every", "1000", "--train.sample-every", "1000", "--train.no-progress"]
-    run_cli([*args, "--train.workdir", tmp_path / "jit"], devices=2)
-    run_cli([*args, "--train.workdir", tmp_path / "pmap", "--train.strategy", "pmap"],
-            devices=2)
+    # both runs in one process (one start-up, one import)
+    calls = [[*args, "--train.workdir", str(tmp_path / "jit")],
+             [*args, "--train.workdir", str(tmp_path / "pmap"), "--train.strategy", "pmap"]]
+    run_python("from gen_jax import cli\n" + "".join(
+        f"assert cli.main({call!r}) == 0\n" for call in calls), devices=2)
     jit, pmap = latest_state(tmp_path / "jit"), latest_state(tmp_path / "pmap")
     assert int(pmap["batch_stats"]["history"]["y"]["count"]) == 6
     for part in ("params", "batch_stats", "opt_state"):

@@ -12,6 +12,8 @@ from ._evaluate import evaluate_augmentation as evaluate_augmentation
 from ._evaluate import markdown as markdown
 from ._evaluate import paired_test as paired_test
 from ._evaluate import train_arm as train_arm
+from ._generate import RECORD_FORMAT as RECORD_FORMAT
+from ._generate import RECORD_VERSION as RECORD_VERSION
 from ._generate import GeneratedSet as GeneratedSet
 from ._generate import GenerateSettings as GenerateSettings
 from ._generate import Keep as Keep

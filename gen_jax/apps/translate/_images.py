@@ -21,10 +21,7 @@ from ... import provenance
 from ...evaluation import match_channels, translate_images
 from ...models import Translation, TranslationBack
 from ...train import Run, load_split
-from ..augment import GeneratedSet
-
-RECORD_FORMAT = "gen_jax generated data set"
-RECORD_VERSION = 1
+from ..augment import RECORD_FORMAT, RECORD_VERSION, GeneratedSet
 
 Mode = Literal["translate", "back", "untranslated"]
 
